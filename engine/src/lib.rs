@@ -1,0 +1,1 @@
+//! The tokio shell around `protocol`: sessions, torrent actors, peer tasks, disk, tracker clients.

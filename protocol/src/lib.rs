@@ -1,0 +1,12 @@
+//! The pure heart of Swarmlink: everything BitTorrent that can be decided without IO.
+//!
+//! Invariants this crate keeps, and that its users rely on:
+//! - no tokio, no sockets, no files, no clock reads: time comes in as an argument;
+//! - bytes from the network or from a file are decoded into error values, never panics;
+//! - lengths and depths are bounded before anything is allocated from untrusted input.
+//!
+//! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
+
+mod types;
+
+pub use types::{InfoHash, ParseIdError, PeerId};

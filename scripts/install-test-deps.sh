@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the real peers and browsers the tests run against. Idempotent: a second run only checks.
+set -euo pipefail
+
+debian_packages=(
+  transmission-cli transmission-daemon aria2 python3-libtorrent mktorrent opentracker wrk hyperfine
+  chromium firefox-esr
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
+fi
+
+# Node packages for the extension's unit tests and the browser end-to-end tests.
+if [ -f tests/browser/package.json ]; then
+  (cd tests/browser && { [ -d node_modules ] && npm ls >/dev/null 2>&1 || npm ci --no-audit --no-fund; })
+fi
