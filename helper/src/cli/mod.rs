@@ -1,0 +1,3 @@
+//! The terminal commands, one module each.
+
+pub mod inspect;
