@@ -8,5 +8,6 @@
 //! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
 
 mod types;
+pub mod wire;
 
 pub use types::{InfoHash, ParseIdError, PeerId};

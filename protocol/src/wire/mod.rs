@@ -1,0 +1,43 @@
+//! The peer wire protocol: the handshake, length-prefixed messages (BEP 3, BEP 6 fast extension,
+//! BEP 10 extension envelope), and the payloads carried inside extended messages.
+//!
+//! Everything decodes from `&[u8]` and returns `Ok(None)` while a frame is incomplete, so the
+//! engine's peer task can append socket reads to one buffer and call `decode` until it yields
+//! nothing. Limits are checked before allocation; malformed input is a [`WireError`].
+//!
+//! ```
+//! use protocol::wire::{self, BlockRef, Message};
+//! let mut buf = Vec::new();
+//! Message::Request(BlockRef { piece: 1, begin: 16384, length: 16384 }).encode(&mut buf);
+//! Message::Unchoke.encode(&mut buf);
+//! let (first, used) = wire::decode(&buf, wire::DEFAULT_MAX_FRAME).unwrap().unwrap();
+//! assert_eq!(first, Message::Request(BlockRef { piece: 1, begin: 16384, length: 16384 }));
+//! let (second, _) = wire::decode(&buf[used..], wire::DEFAULT_MAX_FRAME).unwrap().unwrap();
+//! assert_eq!(second, Message::Unchoke);
+//! assert_eq!(wire::decode(&buf[..3], wire::DEFAULT_MAX_FRAME), Ok(None));
+//! ```
+
+mod handshake;
+mod message;
+
+pub use handshake::{Extension, Handshake, Reserved, PROTOCOL};
+pub use message::{
+    decode, decode_frame, encode_piece_header, id, BlockRef, Message, DEFAULT_MAX_FRAME,
+    LENGTH_PREFIX,
+};
+
+/// Why bytes from a peer are not a valid handshake or message. Each is fatal for that connection
+/// (the stream can no longer be framed), never for the torrent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("not a BitTorrent handshake (wrong protocol string)")]
+    BadProtocol,
+    #[error("truncated input")]
+    Truncated,
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge { len: u64, max: usize },
+    #[error("unknown message id {id} with a {len}-byte payload")]
+    UnknownId { id: u8, len: usize },
+    #[error("message id {id} has a {len}-byte payload, expected {expected}")]
+    BadLength { id: u8, len: usize, expected: usize },
+}
