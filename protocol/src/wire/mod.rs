@@ -17,14 +17,23 @@
 //! assert_eq!(wire::decode(&buf[..3], wire::DEFAULT_MAX_FRAME), Ok(None));
 //! ```
 
+mod benc;
+mod extended;
 mod handshake;
 mod message;
+mod ut_metadata;
+mod ut_pex;
 
+pub use extended::{ExtendedHandshake, HANDSHAKE_ID, UT_METADATA, UT_PEX};
 pub use handshake::{Extension, Handshake, Reserved, PROTOCOL};
 pub use message::{
     decode, decode_frame, encode_piece_header, id, BlockRef, Message, DEFAULT_MAX_FRAME,
     LENGTH_PREFIX,
 };
+pub use ut_metadata::{
+    metadata_piece_count, MetadataMessage, MAX_METADATA_SIZE, METADATA_PIECE_LEN,
+};
+pub use ut_pex::{PexFlags, PexMessage, MAX_PEX_PEERS};
 
 /// Why bytes from a peer are not a valid handshake or message. Each is fatal for that connection
 /// (the stream can no longer be framed), never for the torrent.
@@ -40,4 +49,28 @@ pub enum WireError {
     UnknownId { id: u8, len: usize },
     #[error("message id {id} has a {len}-byte payload, expected {expected}")]
     BadLength { id: u8, len: usize, expected: usize },
+}
+
+/// Why an extended-message payload (BEP 10 handshake, `ut_metadata`, `ut_pex`) is unusable. The
+/// connection can go on: the frame was well delimited, only its content is bad.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtensionError {
+    #[error("bad bencode at byte {offset}: {what}")]
+    Bencode { offset: usize, what: &'static str },
+    #[error("payload is not a bencoded dictionary")]
+    NotADict,
+    #[error("missing field {0:?}")]
+    MissingField(&'static str),
+    #[error("field {0:?} has the wrong type or size")]
+    BadField(&'static str),
+    #[error("{0} unexpected bytes after the dictionary")]
+    TrailingBytes(usize),
+    #[error("unknown ut_metadata msg_type {0}")]
+    UnknownMessageType(i64),
+    #[error("metadata size {0} is zero or above the limit")]
+    MetadataSize(u64),
+    #[error("metadata piece of {0} bytes is longer than 16 KiB")]
+    MetadataPieceTooLong(usize),
+    #[error("{field} lists {count} peers, more than allowed")]
+    TooManyPeers { field: &'static str, count: usize },
 }
