@@ -7,6 +7,7 @@
 //!
 //! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
 
+pub mod bencode;
 mod types;
 pub mod wire;
 

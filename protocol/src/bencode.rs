@@ -1,0 +1,515 @@
+//! Bencode (BEP 3): a strict, bounded decoder into [`Value`], a canonical encoder, and a span scan
+//! that finds the exact raw bytes of a dictionary value (the info-hash is the SHA-1 of those bytes,
+//! never of a re-encoding, because real torrents carry keys and orderings we do not model).
+//!
+//! Strict means: integers are canonical (`i0e`, no leading zeros, no `-0`), string lengths are
+//! canonical, dictionary keys are unique and (by default) in sorted byte order, and nothing may
+//! follow the top-level value. Hostile input is bounded: nesting depth and the number of values are
+//! capped before anything is allocated, and string lengths are checked against the bytes present.
+//!
+//! ```
+//! use protocol::bencode::{self, Value};
+//! let v = bencode::decode(b"d3:cow3:moo4:spaml1:a1:bee").unwrap();
+//! assert_eq!(v.get("cow").and_then(Value::as_str), Some("moo"));
+//! assert_eq!(v.to_bytes(), b"d3:cow3:moo4:spaml1:a1:bee");
+//! assert_eq!(bencode::raw_dict_value(b"d1:ai1e1:bli2eee", b"b").unwrap(), Some(&b"li2ee"[..]));
+//! ```
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// A decoded bencode value. Byte strings borrow from the input when decoded, and may be owned when
+/// a value is built to be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    Int(i64),
+    Bytes(Cow<'a, [u8]>),
+    List(Vec<Value<'a>>),
+    /// Keys sorted by raw bytes, which is exactly the order BEP 3 requires on the wire.
+    Dict(BTreeMap<Cow<'a, [u8]>, Value<'a>>),
+}
+
+/// Bounds applied while decoding untrusted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest nesting of lists and dictionaries (the top-level value is depth 1).
+    pub max_depth: usize,
+    /// Most values of any kind in one document (bounds the memory of the decoded tree).
+    pub max_items: usize,
+    /// Accept dictionaries whose keys are not in sorted order (some old tools wrote them so);
+    /// duplicate keys are always an error.
+    pub allow_unsorted_keys: bool,
+}
+
+impl Limits {
+    /// Strict BEP 3 with bounds comfortable for any real torrent (a 100k-file torrent holds
+    /// about 600k values).
+    pub const DEFAULT: Limits = Limits {
+        max_depth: 64,
+        max_items: 4_000_000,
+        allow_unsorted_keys: false,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// What went wrong, and the byte offset where it was noticed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid bencode at byte {offset}: {kind}")]
+pub struct DecodeError {
+    pub offset: usize,
+    pub kind: DecodeErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeErrorKind {
+    #[error("input ends in the middle of a value")]
+    UnexpectedEof,
+    #[error("unexpected byte {0:#04x}")]
+    UnexpectedByte(u8),
+    #[error("integer is not canonical (leading zero, `-0` or empty)")]
+    NonCanonicalInteger,
+    #[error("integer does not fit in 64 bits")]
+    IntegerOverflow,
+    #[error("string declares {declared} bytes but only {available} remain")]
+    StringTooLong { declared: u64, available: usize },
+    #[error("nesting deeper than {0} levels")]
+    TooDeep(usize),
+    #[error("more than {0} values")]
+    TooManyItems(usize),
+    #[error("dictionary key {0:?} is out of sorted order")]
+    UnsortedKey(String),
+    #[error("dictionary key {0:?} appears twice")]
+    DuplicateKey(String),
+    #[error("{0} bytes follow the top-level value")]
+    TrailingBytes(usize),
+}
+
+/// Decodes one complete value with the default (strict) limits.
+pub fn decode(input: &[u8]) -> Result<Value<'_>, DecodeError> {
+    decode_with(input, Limits::DEFAULT)
+}
+
+/// Decodes one complete value; bytes after it are an error.
+pub fn decode_with(input: &[u8], limits: Limits) -> Result<Value<'_>, DecodeError> {
+    let (value, used) = decode_prefix(input, limits)?;
+    if used != input.len() {
+        return Err(DecodeError {
+            offset: used,
+            kind: DecodeErrorKind::TrailingBytes(input.len() - used),
+        });
+    }
+    Ok(value)
+}
+
+/// Decodes the value at the start of `input` and says how many bytes it used (for formats where
+/// raw data follows a dictionary, like `ut_metadata` pieces).
+pub fn decode_prefix(input: &[u8], limits: Limits) -> Result<(Value<'_>, usize), DecodeError> {
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        items: 0,
+        limits,
+    };
+    let value = parser.value(1)?;
+    Ok((value, parser.pos))
+}
+
+/// Finds `key` in the top-level dictionary of `input` and returns the exact bytes of its value,
+/// without building a tree. The whole document is validated along the way (same limits as
+/// [`decode`], but unsorted keys tolerated), so a `Some` is always a well-formed value.
+pub fn raw_dict_value<'a>(input: &'a [u8], key: &[u8]) -> Result<Option<&'a [u8]>, DecodeError> {
+    Ok(dict_value_span(input, key)?.map(|span| &input[span]))
+}
+
+/// Like [`raw_dict_value`], but returns the byte range of the value within `input`.
+pub fn dict_value_span(input: &[u8], key: &[u8]) -> Result<Option<Range<usize>>, DecodeError> {
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        items: 0,
+        limits: Limits {
+            allow_unsorted_keys: true,
+            ..Limits::DEFAULT
+        },
+    };
+    match parser.peek()? {
+        b'd' => parser.pos += 1,
+        other => return Err(parser.error(DecodeErrorKind::UnexpectedByte(other))),
+    }
+    let mut found = None;
+    while parser.peek()? != b'e' {
+        let this_key = parser.byte_string()?;
+        let start = parser.pos;
+        parser.skip(2)?;
+        if found.is_none() && this_key == key {
+            found = Some(start..parser.pos);
+        }
+    }
+    parser.pos += 1;
+    if parser.pos != input.len() {
+        return Err(parser.error(DecodeErrorKind::TrailingBytes(input.len() - parser.pos)));
+    }
+    Ok(found)
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    items: usize,
+    limits: Limits,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError {
+            offset: self.pos,
+            kind,
+        }
+    }
+
+    fn peek(&self) -> Result<u8, DecodeError> {
+        self.input
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEof))
+    }
+
+    /// Counts one more value and checks the depth of the container about to be entered.
+    fn enter(&mut self, depth: usize) -> Result<(), DecodeError> {
+        self.items += 1;
+        if self.items > self.limits.max_items {
+            return Err(self.error(DecodeErrorKind::TooManyItems(self.limits.max_items)));
+        }
+        if depth > self.limits.max_depth {
+            return Err(self.error(DecodeErrorKind::TooDeep(self.limits.max_depth)));
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, DecodeError> {
+        self.enter(depth)?;
+        match self.peek()? {
+            b'i' => self.integer().map(Value::Int),
+            b'0'..=b'9' => self.byte_string().map(|b| Value::Bytes(Cow::Borrowed(b))),
+            b'l' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                while self.peek()? != b'e' {
+                    items.push(self.value(depth + 1)?);
+                }
+                self.pos += 1;
+                Ok(Value::List(items))
+            }
+            b'd' => {
+                self.pos += 1;
+                let mut map = BTreeMap::new();
+                let mut previous: Option<&'a [u8]> = None;
+                while self.peek()? != b'e' {
+                    let key_at = self.pos;
+                    let key = self.byte_string()?;
+                    self.check_key_order(previous, key, key_at)?;
+                    previous = Some(key);
+                    let value = self.value(depth + 1)?;
+                    if map.insert(Cow::Borrowed(key), value).is_some() {
+                        return Err(DecodeError {
+                            offset: key_at,
+                            kind: DecodeErrorKind::DuplicateKey(lossy(key)),
+                        });
+                    }
+                }
+                self.pos += 1;
+                Ok(Value::Dict(map))
+            }
+            other => Err(self.error(DecodeErrorKind::UnexpectedByte(other))),
+        }
+    }
+
+    fn check_key_order(
+        &self,
+        previous: Option<&[u8]>,
+        key: &[u8],
+        key_at: usize,
+    ) -> Result<(), DecodeError> {
+        let Some(previous) = previous else {
+            return Ok(());
+        };
+        let kind = match previous.cmp(key) {
+            std::cmp::Ordering::Less => return Ok(()),
+            std::cmp::Ordering::Equal => DecodeErrorKind::DuplicateKey(lossy(key)),
+            std::cmp::Ordering::Greater if self.limits.allow_unsorted_keys => return Ok(()),
+            std::cmp::Ordering::Greater => DecodeErrorKind::UnsortedKey(lossy(key)),
+        };
+        Err(DecodeError {
+            offset: key_at,
+            kind,
+        })
+    }
+
+    /// Validates and steps over one value without building it (used by the span scan).
+    fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
+        self.enter(depth)?;
+        match self.peek()? {
+            b'i' => self.integer().map(drop),
+            b'0'..=b'9' => self.byte_string().map(drop),
+            b'l' => {
+                self.pos += 1;
+                while self.peek()? != b'e' {
+                    self.skip(depth + 1)?;
+                }
+                self.pos += 1;
+                Ok(())
+            }
+            b'd' => {
+                self.pos += 1;
+                let mut previous: Option<&'a [u8]> = None;
+                while self.peek()? != b'e' {
+                    let key_at = self.pos;
+                    let key = self.byte_string()?;
+                    self.check_key_order(previous, key, key_at)?;
+                    previous = Some(key);
+                    self.skip(depth + 1)?;
+                }
+                self.pos += 1;
+                Ok(())
+            }
+            other => Err(self.error(DecodeErrorKind::UnexpectedByte(other))),
+        }
+    }
+
+    /// `i<digits>e`, canonical.
+    fn integer(&mut self) -> Result<i64, DecodeError> {
+        self.pos += 1; // the 'i'
+        let start = self.pos;
+        let end = start
+            + self.input[start..]
+                .iter()
+                .position(|&b| b == b'e')
+                .ok_or(DecodeError {
+                    offset: self.input.len(),
+                    kind: DecodeErrorKind::UnexpectedEof,
+                })?;
+        let text = &self.input[start..end];
+        let (negative, digits) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, text),
+        };
+        if let Some(bad) = digits.iter().position(|b| !b.is_ascii_digit()) {
+            self.pos = start + usize::from(negative) + bad;
+            return Err(self.error(DecodeErrorKind::UnexpectedByte(digits[bad])));
+        }
+        let canonical = match digits {
+            [] => false,
+            [b'0'] => !negative,
+            [b'0', ..] => false,
+            _ => true,
+        };
+        if !canonical {
+            return Err(self.error(DecodeErrorKind::NonCanonicalInteger));
+        }
+        let mut value: i64 = 0;
+        for &d in digits {
+            let digit = i64::from(d - b'0');
+            // Accumulate negatively so that i64::MIN itself is representable.
+            value = value
+                .checked_mul(10)
+                .and_then(|v| {
+                    if negative {
+                        v.checked_sub(digit)
+                    } else {
+                        v.checked_add(digit)
+                    }
+                })
+                .ok_or_else(|| self.error(DecodeErrorKind::IntegerOverflow))?;
+        }
+        self.pos = end + 1;
+        Ok(value)
+    }
+
+    /// `<length>:<bytes>`, borrowing the bytes.
+    fn byte_string(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let mut declared: u64 = 0;
+        loop {
+            let b = self.peek()?;
+            match b {
+                b'0'..=b'9' => {
+                    if self.pos > start && self.input[start] == b'0' {
+                        return Err(self.error(DecodeErrorKind::NonCanonicalInteger));
+                    }
+                    declared = declared
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                        .ok_or_else(|| self.error(DecodeErrorKind::IntegerOverflow))?;
+                    self.pos += 1;
+                }
+                b':' if self.pos > start => break,
+                other => return Err(self.error(DecodeErrorKind::UnexpectedByte(other))),
+            }
+        }
+        self.pos += 1; // the ':'
+        let available = self.input.len() - self.pos;
+        let len = usize::try_from(declared)
+            .ok()
+            .filter(|&len| len <= available)
+            .ok_or_else(|| {
+                self.error(DecodeErrorKind::StringTooLong {
+                    declared,
+                    available,
+                })
+            })?;
+        let bytes = &self.input[self.pos..self.pos + len];
+        self.pos += len;
+        Ok(bytes)
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl<'a> Value<'a> {
+    /// A byte-string value from anything byte-like (owned).
+    pub fn bytes(b: impl Into<Vec<u8>>) -> Value<'static> {
+        Value::Bytes(Cow::Owned(b.into()))
+    }
+
+    /// An empty dictionary, to be filled with [`Value::insert`].
+    pub fn dict() -> Value<'static> {
+        Value::Dict(BTreeMap::new())
+    }
+
+    /// Sets `key` in a dictionary (no effect on other kinds); returns `self` for chaining.
+    pub fn insert(&mut self, key: &str, value: Value<'a>) -> &mut Self {
+        if let Value::Dict(map) = self {
+            map.insert(Cow::Owned(key.as_bytes().to_vec()), value);
+        }
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.as_dict()?.get(key.as_bytes())
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The byte string as UTF-8, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.as_bytes()?).ok()
+    }
+
+    pub fn as_list(&self) -> Option<&[Value<'a>]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_dict(&self) -> Option<&BTreeMap<Cow<'a, [u8]>, Value<'a>>> {
+        match self {
+            Value::Dict(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// A short name of the kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "integer",
+            Value::Bytes(_) => "byte string",
+            Value::List(_) => "list",
+            Value::Dict(_) => "dictionary",
+        }
+    }
+
+    /// Canonical bencode (keys sorted, which the map guarantees).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+
+    /// Appends canonical bencode to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Int(i) => {
+                out.push(b'i');
+                out.extend_from_slice(i.to_string().as_bytes());
+                out.push(b'e');
+            }
+            Value::Bytes(b) => encode_bytes(b, out),
+            Value::List(items) => {
+                out.push(b'l');
+                for item in items {
+                    item.encode(out);
+                }
+                out.push(b'e');
+            }
+            Value::Dict(map) => {
+                out.push(b'd');
+                for (key, value) in map {
+                    encode_bytes(key, out);
+                    value.encode(out);
+                }
+                out.push(b'e');
+            }
+        }
+    }
+
+    /// Detaches the value from the input it was decoded from.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Int(i) => Value::Int(i),
+            Value::Bytes(b) => Value::Bytes(Cow::Owned(b.into_owned())),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_owned).collect()),
+            Value::Dict(map) => Value::Dict(
+                map.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Why bytes could not be decoded into a typed struct.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TypedDecodeError {
+    #[error(transparent)]
+    Bencode(#[from] DecodeError),
+    #[error("bencode does not have the expected shape: {0}")]
+    Shape(String),
+}
+
+/// Serde-based typed decoding (via serde_bencode) behind this module's bounds: the document is
+/// first validated by the strict decoder, so serde_bencode's recursion never sees hostile nesting.
+pub fn decode_typed<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, TypedDecodeError> {
+    decode(input)?;
+    serde_bencode::from_bytes(input).map_err(|e| TypedDecodeError::Shape(e.to_string()))
+}
+
+fn encode_bytes(b: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(b);
+}
+
+#[cfg(test)]
+#[path = "bencode_tests.rs"]
+mod tests;
