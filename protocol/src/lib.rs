@@ -8,7 +8,10 @@
 //! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
 
 pub mod bencode;
+pub mod metainfo;
+pub mod path;
 mod types;
 pub mod wire;
 
+pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
 pub use types::{InfoHash, ParseIdError, PeerId};
