@@ -8,10 +8,12 @@
 //! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
 
 pub mod bencode;
+pub mod builder;
 pub mod metainfo;
 pub mod path;
 mod types;
 pub mod wire;
 
+pub use builder::{auto_piece_length, BuildError, BuiltTorrent, MetainfoBuilder};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
 pub use types::{InfoHash, ParseIdError, PeerId};
