@@ -9,11 +9,13 @@
 
 pub mod bencode;
 pub mod builder;
+pub mod magnet;
 pub mod metainfo;
 pub mod path;
 mod types;
 pub mod wire;
 
 pub use builder::{auto_piece_length, BuildError, BuiltTorrent, MetainfoBuilder};
+pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
 pub use types::{InfoHash, ParseIdError, PeerId};
