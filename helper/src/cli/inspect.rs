@@ -166,7 +166,7 @@ fn torrent_summary(m: &Metainfo) -> String {
     }
     push_list(&mut s, "trackers:", &m.tiers());
     if !m.url_list.is_empty() {
-        push_list(&mut s, "web seeds:", &[m.url_list.clone()]);
+        push_list(&mut s, "web seeds:", std::slice::from_ref(&m.url_list));
     }
     s
 }
@@ -180,10 +180,10 @@ fn magnet_summary(m: &Magnet) -> String {
     let tiers: Vec<Vec<String>> = m.trackers.iter().map(|t| vec![t.clone()]).collect();
     push_list(&mut s, "trackers:", &tiers);
     if !m.web_seeds.is_empty() {
-        push_list(&mut s, "web seeds:", &[m.web_seeds.clone()]);
+        push_list(&mut s, "web seeds:", std::slice::from_ref(&m.web_seeds));
     }
     if !m.peers.is_empty() {
-        push_list(&mut s, "peers:", &[m.peers.clone()]);
+        push_list(&mut s, "peers:", std::slice::from_ref(&m.peers));
     }
     s
 }
