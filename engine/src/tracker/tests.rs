@@ -1,0 +1,1 @@
+//! Tracker client tests against real trackers on loopback.
