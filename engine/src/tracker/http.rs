@@ -25,9 +25,10 @@ impl HttpClient {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.http_timeout));
         connector.set_nodelay(true);
+        // No connection pool: announces are minutes apart, and trackers like opentracker close
+        // the connection after each reply, so a pooled connection would only be reset under us.
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(2)
+            .pool_max_idle_per_host(0)
             .build(connector);
         HttpClient {
             client,
