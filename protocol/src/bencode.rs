@@ -504,6 +504,31 @@ pub fn decode_typed<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, T
     serde_bencode::from_bytes(input).map_err(|e| TypedDecodeError::Shape(e.to_string()))
 }
 
+/// The checks a fuzzer runs on arbitrary bytes (cargo-fuzz target `bencode`; the property tests
+/// run it too, so it cannot rot). Panicking is its job: each `assert!` is an invariant that holds
+/// for every input, and decoding itself must never panic.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    if let Ok(value) = decode(data) {
+        assert_eq!(
+            value.to_bytes(),
+            data,
+            "strict decoding accepts canonical bytes only"
+        );
+    }
+    if let Ok(Some(span)) = dict_value_span(data, b"info") {
+        let lenient = Limits {
+            allow_unsorted_keys: true,
+            ..Limits::DEFAULT
+        };
+        assert!(
+            decode_with(&data[span], lenient).is_ok(),
+            "a found span is one whole value"
+        );
+    }
+    let _ = decode_prefix(data, Limits::DEFAULT);
+}
+
 fn encode_bytes(b: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b.len().to_string().as_bytes());
     out.push(b':');

@@ -208,9 +208,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = decode(&bytes);
-        let _ = raw_dict_value(&bytes, b"info");
-        let _ = decode_prefix(&bytes, Limits::DEFAULT);
+        fuzz_one(&bytes);
     }
 
     #[test]
@@ -218,6 +216,7 @@ proptest! {
         let mut bytes = v.to_bytes();
         let i = at % bytes.len();
         bytes[i] = byte;
+        fuzz_one(&bytes);
         // A decoded mutation must re-encode to itself: the decoder accepts canonical input only.
         if let Ok(back) = decode(&bytes) {
             prop_assert_eq!(back.to_bytes(), bytes);

@@ -270,6 +270,31 @@ impl Info {
     }
 }
 
+/// The checks a fuzzer runs on arbitrary bytes (cargo-fuzz target `metainfo`; the property tests
+/// run it too). Panicking is its job: every accepted torrent must satisfy these invariants.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    if let Ok(m) = Metainfo::from_bytes(data) {
+        assert_eq!(m.info_hash, InfoHash::of_info_bytes(m.info_bytes()));
+        assert_eq!(Info::from_bytes(m.info_bytes()).as_ref(), Ok(&m.info));
+        let info = &m.info;
+        assert_eq!(
+            info.piece_count() as u64,
+            info.total_length.div_ceil(info.piece_length)
+        );
+        let mut offset = 0;
+        for file in &info.files {
+            assert_eq!(file.offset, offset, "files are contiguous");
+            assert!(path::validate_path(&file.path).is_ok(), "{:?}", file.path);
+            offset += file.length;
+        }
+        assert_eq!(offset, info.total_length);
+        let magnet = crate::Magnet::from_metainfo(&m);
+        assert_eq!(crate::Magnet::parse(&magnet.to_uri()), Ok(magnet));
+    }
+    let _ = Info::from_bytes(data);
+}
+
 fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
     let list = files
         .as_list()

@@ -335,8 +335,7 @@ fn large_torrent_parses_quickly() {
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = Metainfo::from_bytes(&bytes);
-        let _ = Info::from_bytes(&bytes);
+        fuzz_one(&bytes);
     }
 
     #[test]
@@ -344,6 +343,7 @@ proptest! {
         let mut bytes = torrent_with(multi_info());
         let i = at % bytes.len();
         bytes[i] = byte;
+        fuzz_one(&bytes);
         if let Ok(m) = Metainfo::from_bytes(&bytes) {
             prop_assert_eq!(m.info.piece_count() as u64, m.info.total_length.div_ceil(m.info.piece_length));
         }
