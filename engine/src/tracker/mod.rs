@@ -19,6 +19,11 @@
 //! # let _ = outcome; Ok(()) }
 //! ```
 //!
+//! [`AnnounceSchedule`] is the timetable to go with it: which event the next announce carries
+//! (`started` until a tracker heard it, `completed` once), when it is due (the tracker's
+//! `interval`, or earlier via `on_completed`/`want_peers` but never before `min interval`), and
+//! the backoff after failures. Feed it `on_success(&outcome, now)` / `on_failure(now)`.
+//!
 //! `TrackerList` is owned by one torrent actor (`&mut self`, no locks). Each call tries the tiers
 //! in order and the trackers within a tier in their shuffled order, stops at the first answer and
 //! moves that tracker to the front of its tier. A failing announce costs at most the per-tracker
@@ -30,6 +35,7 @@
 
 mod http;
 mod http_wire;
+mod schedule;
 mod tiers;
 mod udp;
 mod udp_packets;
@@ -41,6 +47,7 @@ use std::time::Duration;
 use protocol::{InfoHash, PeerId};
 
 pub use self::http::HttpClient;
+pub use self::schedule::AnnounceSchedule;
 
 /// The announce events of BEP 3 (`None` in [`AnnounceParams::event`] is a regular re-announce).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
