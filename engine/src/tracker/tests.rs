@@ -70,13 +70,20 @@ fn opentracker(whitelist: &[InfoHash]) -> OpenTracker {
         udp: format!("udp://127.0.0.1:{udp}/announce"),
         _dir: dir,
     };
-    // The whitelist is loaded by a background thread after the sockets open: poll until a
-    // stopped announce for the probe hash is accepted.
+    // The whitelist is loaded by a background thread after the sockets open: poll until an
+    // announce for the probe hash is accepted. (A `stopped` announce would not do: opentracker
+    // answers those without consulting the whitelist.)
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tracker = tracker;
     while !probe_accepted(tcp) {
         assert!(Instant::now() < deadline, "opentracker did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // If our opentracker exited (a port taken meanwhile), the probe reached someone else's.
+    assert!(
+        matches!(tracker.child.try_wait(), Ok(None)),
+        "opentracker exited; port {tcp}/{udp} taken?"
+    );
     tracker
 }
 
@@ -89,7 +96,7 @@ fn probe_accepted(port: u16) -> bool {
         return false;
     };
     let request = format!(
-        "GET /announce?info_hash={}&peer_id=-SL0100-probeprobepr&port=1&uploaded=0&downloaded=0&left=0&event=stopped HTTP/1.0\r\n\r\n",
+        "GET /announce?info_hash={}&peer_id=-SL0100-probeprobepr&port=1&uploaded=0&downloaded=0&left=0 HTTP/1.0\r\n\r\n",
         "%FE".repeat(20)
     );
     let mut reply = Vec::new();
