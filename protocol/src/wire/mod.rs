@@ -19,12 +19,15 @@
 
 mod benc;
 mod extended;
+mod fuzz;
 mod handshake;
 mod message;
 mod ut_metadata;
 mod ut_pex;
 
 pub use extended::{ExtendedHandshake, HANDSHAKE_ID, UT_METADATA, UT_PEX};
+#[doc(hidden)]
+pub use fuzz::fuzz_one;
 pub use handshake::{Extension, Handshake, Reserved, PROTOCOL};
 pub use message::{
     decode, decode_frame, encode_piece_header, id, BlockRef, Message, DEFAULT_MAX_FRAME,
