@@ -417,3 +417,41 @@ async fn oversized_and_silent_http_trackers_are_bounded() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn udp_trackers_over_ipv6_return_ipv6_peers() {
+    let Ok(socket) = tokio::net::UdpSocket::bind("[::1]:0").await else {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    };
+    let url = format!("udp://{}/announce", socket.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let req = &buf[..n];
+            let action = u32::from_be_bytes(req[8..12].try_into().unwrap());
+            let mut reply = action.to_be_bytes().to_vec();
+            reply.extend_from_slice(&req[12..16]);
+            if action == 0 {
+                reply.extend_from_slice(&7u64.to_be_bytes());
+            } else {
+                for v in [60u32, 0, 1] {
+                    reply.extend_from_slice(&v.to_be_bytes());
+                }
+                let peer: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+                reply.extend_from_slice(&peer.octets());
+                reply.extend_from_slice(&6881u16.to_be_bytes());
+            }
+            let _ = socket.send_to(&reply, from).await;
+        }
+    });
+    let mut list = TrackerList::with_config(vec![vec![url]], fast_config());
+    let outcome = list
+        .announce(&params(InfoHash([0x68; 20]), 7007, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.peers,
+        vec!["[2001:db8::1]:6881".parse::<SocketAddr>().unwrap()]
+    );
+}
