@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use protocol::wire::{
-    self, ExtendedHandshake, Extension, Handshake, Message, MetadataMessage, Reserved,
-    METADATA_PIECE_LEN, UT_METADATA,
+    self, ExtendedHandshake, Extension, Handshake, Message, MetadataDownload, MetadataMessage,
+    Reserved, METADATA_PIECE_LEN, UT_METADATA,
 };
 use protocol::{InfoHash, PeerId};
 use swarmlink_tests::{KillOnDrop, SYSTEM_PYTHON};
@@ -236,40 +236,48 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
         .id_of(UT_METADATA)
         .expect("libtorrent speaks ut_metadata");
 
-    let pieces = wire::metadata_piece_count(seeder.metadata_size).unwrap();
+    let mut download = MetadataDownload::new(seeder.info_hash, seeder.metadata_size).unwrap();
     assert!(
-        pieces >= 2,
+        download.piece_count() >= 2,
         "the test torrent should need several metadata pieces"
     );
-    let mut metadata = vec![0u8; seeder.metadata_size as usize];
-    for piece in 0..pieces {
+    // Ask for every piece at once, as a magnet download would, and take the answers in any order.
+    for piece in download.missing().collect::<Vec<_>>() {
         let mut req = Vec::new();
         MetadataMessage::Request { piece }.encode(&mut req);
         conn.send(Message::Extended {
             id: their_ut_metadata,
             payload: &req,
         });
-        let got = conn.until(|m| match m {
+    }
+    while !download.is_complete() {
+        conn.until(|m| match m {
             Message::Extended {
                 id: OUR_UT_METADATA,
                 payload,
             } => match MetadataMessage::decode(payload).unwrap() {
                 MetadataMessage::Data {
-                    piece: p,
+                    piece,
                     total_size,
                     data,
-                } if p == piece => {
-                    assert_eq!(total_size, seeder.metadata_size);
-                    Some(data.to_vec())
+                } => {
+                    download.on_data(piece, total_size, data).unwrap();
+                    Some(())
                 }
                 other => panic!("unexpected {other:?}"),
             },
             _ => None,
         });
-        let at = piece as usize * METADATA_PIECE_LEN;
-        metadata[at..at + got.len()].copy_from_slice(&got);
     }
-    assert_eq!(InfoHash::of_info_bytes(&metadata), seeder.info_hash);
+    let info = download
+        .finish()
+        .expect("libtorrent's metadata hashes to its info-hash");
+    assert_eq!(info.len() as u64, seeder.metadata_size);
+    // And our reply to the same request is what libtorrent sent: piece 0, byte for byte.
+    let MetadataMessage::Data { data, .. } = wire::metadata_reply(&info, 0) else {
+        panic!("piece 0 exists")
+    };
+    assert_eq!(data, &info[..METADATA_PIECE_LEN]);
     conn.check_splits();
 
     // Without the fast bit the same seed must send a full bitfield.

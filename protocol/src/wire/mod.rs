@@ -22,6 +22,7 @@ mod extended;
 mod fuzz;
 mod handshake;
 mod message;
+mod metadata_fetch;
 mod ut_metadata;
 mod ut_pex;
 
@@ -33,6 +34,7 @@ pub use message::{
     decode, decode_frame, encode_piece_header, id, BlockRef, Message, DEFAULT_MAX_FRAME,
     LENGTH_PREFIX,
 };
+pub use metadata_fetch::{metadata_reply, MetadataDownload, MetadataError};
 pub use ut_metadata::{
     metadata_piece_count, MetadataMessage, MAX_METADATA_SIZE, METADATA_PIECE_LEN,
 };
