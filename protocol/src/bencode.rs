@@ -115,6 +115,7 @@ pub fn decode_prefix(input: &[u8], limits: Limits) -> Result<(Value<'_>, usize),
         pos: 0,
         items: 0,
         limits,
+        validate_keys: true,
     };
     let value = parser.value(1)?;
     Ok((value, parser.pos))
@@ -137,21 +138,18 @@ pub fn dict_value_span(input: &[u8], key: &[u8]) -> Result<Option<Range<usize>>,
             allow_unsorted_keys: true,
             ..Limits::DEFAULT
         },
+        validate_keys: true,
     };
     match parser.peek()? {
-        b'd' => parser.pos += 1,
+        b'd' => parser.enter(1)?,
         other => return Err(parser.error(DecodeErrorKind::UnexpectedByte(other))),
     }
     let mut found = None;
-    while parser.peek()? != b'e' {
-        let this_key = parser.byte_string()?;
-        let start = parser.pos;
-        parser.skip(2)?;
-        if found.is_none() && this_key == key {
-            found = Some(start..parser.pos);
+    parser.skip_dict(1, |this_key, span| {
+        if this_key == key {
+            found = Some(span);
         }
-    }
-    parser.pos += 1;
+    })?;
     if parser.pos != input.len() {
         return Err(parser.error(DecodeErrorKind::TrailingBytes(input.len() - parser.pos)));
     }
@@ -163,6 +161,8 @@ struct Parser<'a> {
     pos: usize,
     items: usize,
     limits: Limits,
+    /// Off only when re-walking bytes whose keys were already checked.
+    validate_keys: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -265,21 +265,69 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(())
             }
-            b'd' => {
-                self.pos += 1;
-                let mut previous: Option<&'a [u8]> = None;
-                while self.peek()? != b'e' {
-                    let key_at = self.pos;
-                    let key = self.byte_string()?;
-                    self.check_key_order(previous, key, key_at)?;
-                    previous = Some(key);
-                    self.skip(depth + 1)?;
-                }
-                self.pos += 1;
-                Ok(())
-            }
+            b'd' => self.skip_dict(depth, |_, _| {}),
             other => Err(self.error(DecodeErrorKind::UnexpectedByte(other))),
         }
+    }
+
+    /// Steps over the dictionary at the cursor (already counted by `enter`), calling `seen` with
+    /// each key and the byte range of its value.
+    fn skip_dict(
+        &mut self,
+        depth: usize,
+        mut seen: impl FnMut(&'a [u8], Range<usize>),
+    ) -> Result<(), DecodeError> {
+        let dict_start = self.pos;
+        self.pos += 1;
+        let mut previous: Option<&'a [u8]> = None;
+        let mut sorted = true;
+        while self.peek()? != b'e' {
+            let key_at = self.pos;
+            let key = self.byte_string()?;
+            if self.validate_keys {
+                self.check_key_order(previous, key, key_at)?;
+                sorted &= previous.is_none_or(|p| p < key);
+            }
+            previous = Some(key);
+            let value_start = self.pos;
+            self.skip(depth + 1)?;
+            seen(key, value_start..self.pos);
+        }
+        self.pos += 1;
+        if !sorted {
+            self.check_unique_keys(dict_start)?;
+        }
+        Ok(())
+    }
+
+    /// Duplicate keys in a dictionary that is out of order cannot be caught by comparing
+    /// neighbours, so such a dictionary is walked once more with a set of its keys. The second
+    /// walk does not re-check nested dictionaries (they were checked on the first), which keeps
+    /// the cost linear instead of doubling at every level of nesting.
+    fn check_unique_keys(&self, dict_start: usize) -> Result<(), DecodeError> {
+        let mut rescan = Parser {
+            input: self.input,
+            pos: dict_start + 1,
+            items: 0,
+            limits: Limits {
+                max_items: usize::MAX,
+                ..self.limits
+            },
+            validate_keys: false,
+        };
+        let mut keys = std::collections::HashSet::new();
+        while rescan.peek()? != b'e' {
+            let key_at = rescan.pos;
+            let key = rescan.byte_string()?;
+            if !keys.insert(key) {
+                return Err(DecodeError {
+                    offset: key_at,
+                    kind: DecodeErrorKind::DuplicateKey(lossy(key)),
+                });
+            }
+            rescan.skip(1)?;
+        }
+        Ok(())
     }
 
     /// `i<digits>e`, canonical.

@@ -138,6 +138,30 @@ fn span_scan_returns_the_raw_bytes() {
 }
 
 #[test]
+fn span_scan_refuses_duplicates_even_when_unsorted() {
+    assert!(raw_dict_value(b"d4:infoi1e1:ai0e4:infoi2ee", b"info").is_err());
+    assert!(raw_dict_value(b"d1:bd1:xi0e1:ai0e1:xi1ee4:infoi1ee", b"info").is_err());
+    assert_eq!(
+        raw_dict_value(b"d1:bd1:xi0e1:ai0ee4:infoi1ee", b"info").unwrap(),
+        Some(&b"i1e"[..])
+    );
+    // Deeply nested unsorted dictionaries stay linear to check (no rescan of rescans).
+    let depth = 60;
+    let mut doc = Vec::new();
+    for _ in 0..depth {
+        doc.extend_from_slice(b"d1:zi0e1:y");
+    }
+    doc.extend_from_slice(b"i0e");
+    doc.extend(std::iter::repeat_n(b'e', depth));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        raw_dict_value(&doc, b"y").unwrap().map(<[u8]>::len),
+        Some(doc.len() - 11)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
 fn prefix_decode_reports_used_bytes() {
     let (v, used) = decode_prefix(b"d1:ai1eeRAW", Limits::DEFAULT).unwrap();
     assert_eq!(used, 8);
