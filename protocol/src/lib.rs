@@ -8,14 +8,22 @@
 //! The tokio shells (`engine`, `tracker`) move bytes and time; the logic lives here.
 
 pub mod bencode;
+pub mod bitfield;
 pub mod builder;
+pub mod choker;
+pub mod lengths;
 pub mod magnet;
 pub mod metainfo;
 pub mod path;
+pub mod picker;
 mod types;
 pub mod wire;
 
+pub use bitfield::{Bitfield, BitfieldError};
 pub use builder::{auto_piece_length, BuildError, BuiltTorrent, MetainfoBuilder};
+pub use choker::{Choker, ChokerPeer};
+pub use lengths::{Lengths, LengthsError, PieceIndex, ValidBlock, BLOCK_LEN};
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
+pub use picker::{BlockOutcome, Picker};
 pub use types::{InfoHash, ParseIdError, PeerId};
