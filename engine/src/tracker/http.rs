@@ -1,10 +1,11 @@
-//! HTTP tracker transport: one GET per announce or scrape over hyper's pooled client, with a
-//! whole-request timeout and a cap on the body read.
+//! HTTP(S) tracker transport: one GET per announce or scrape over hyper's client (rustls for
+//! `https://`), with a whole-request timeout and a cap on the body read.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use protocol::InfoHash;
@@ -12,10 +13,10 @@ use protocol::InfoHash;
 use super::http_wire::{self, Reply};
 use super::{AnnounceOutcome, AnnounceParams, ScrapeCounts, TrackerConfig, TrackerError};
 
-/// A small HTTP/1.1 client for tracker requests (plain `http://` only). Cheap to clone.
+/// A small HTTP/1.1 client for tracker requests, `http://` and `https://`. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     timeout: Duration,
     max_body: usize,
 }
@@ -25,6 +26,12 @@ impl HttpClient {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.http_timeout));
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config((*super::tls::client_config(config)).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         // No connection pool: announces are minutes apart, and trackers like opentracker close
         // the connection after each reply, so a pooled connection would only be reset under us.
         let client = Client::builder(TokioExecutor::new())

@@ -30,13 +30,15 @@
 //! timeouts in [`TrackerConfig`] times the number of trackers, so run it in its own task (or
 //! `select!` it against the actor's other work) rather than inline in the peer loop.
 //!
-//! Only `http://` and `udp://` URLs are spoken; `https://` trackers are skipped with
-//! [`TrackerError::UnsupportedScheme`] (no TLS stack yet).
+//! `http://`, `https://` (rustls, system roots) and `udp://` URLs are spoken; anything else
+//! (`wss://` WebTorrent trackers, say) fails with [`TrackerError::UnsupportedScheme`] and the
+//! next tracker is tried.
 
 mod http;
 mod http_wire;
 mod schedule;
 mod tiers;
+mod tls;
 mod udp;
 mod udp_packets;
 
@@ -166,6 +168,9 @@ pub struct TrackerConfig {
     pub udp_retries: u32,
     /// How long a UDP connection id is reused (BEP 15: one minute).
     pub udp_connection_ttl: Duration,
+    /// DER certificates trusted for `https://` trackers besides the system's roots (a private
+    /// tracker's own CA; tests use a self-signed one).
+    pub extra_root_certs: Vec<Vec<u8>>,
 }
 
 impl Default for TrackerConfig {
@@ -176,6 +181,7 @@ impl Default for TrackerConfig {
             udp_initial_timeout: Duration::from_secs(15),
             udp_retries: 2,
             udp_connection_ttl: Duration::from_secs(60),
+            extra_root_certs: Vec::new(),
         }
     }
 }
@@ -313,10 +319,10 @@ enum Scheme {
 }
 
 fn scheme(url: &str) -> Result<Scheme, TrackerError> {
-    let lower = url.get(..6).unwrap_or("").to_ascii_lowercase();
-    if lower.starts_with("http:") {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
         Ok(Scheme::Http)
-    } else if lower.starts_with("udp:") {
+    } else if lower.starts_with("udp://") {
         Ok(Scheme::Udp)
     } else {
         Err(TrackerError::UnsupportedScheme {

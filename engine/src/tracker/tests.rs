@@ -203,7 +203,7 @@ async fn a_dead_first_tier_falls_back_and_the_answering_tracker_is_promoted() {
         vec![
             closed_url.clone(),
             tracker.udp.clone(),
-            "https://tls.invalid/announce".into(),
+            "wss://tracker.invalid/announce".into(),
         ],
     ];
     let mut list = TrackerList::with_config(tiers, fast_config());
@@ -225,7 +225,7 @@ async fn a_dead_first_tier_falls_back_and_the_answering_tracker_is_promoted() {
         .unwrap_err();
     assert!(matches!(err, TrackerError::Io { .. }), "{err:?}");
     let err = list
-        .announce_one("https://tls.invalid/announce", &params(ih, 1, 0))
+        .announce_one("wss://tracker.invalid/announce", &params(ih, 1, 0))
         .await
         .unwrap_err();
     assert!(
@@ -454,4 +454,73 @@ async fn udp_trackers_over_ipv6_return_ipv6_peers() {
         outcome.peers,
         vec!["[2001:db8::1]:6881".parse::<SocketAddr>().unwrap()]
     );
+}
+
+/// An HTTPS "tracker" on 127.0.0.1 with the self-signed certificate in `testdata/`, answering
+/// every request with a one-peer announce reply.
+async fn https_tracker() -> String {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = CertificateDer::from(include_bytes!("testdata/localhost.cert.der").to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        include_bytes!("testdata/localhost.key.der").to_vec(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/announce", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return; // the client refused our certificate
+                };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let body = b"d8:intervali120e5:peers6:\x7f\x00\x00\x01\x1a\xe1e";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn https_trackers_are_spoken_and_their_certificates_checked() {
+    let url = https_tracker().await;
+    let ih = InfoHash([0x69; 20]);
+    let trusting = TrackerConfig {
+        extra_root_certs: vec![include_bytes!("testdata/localhost.cert.der").to_vec()],
+        ..fast_config()
+    };
+    let mut list = TrackerList::with_config(vec![vec![url.clone()]], trusting);
+    let outcome = list.announce(&params(ih, 7008, 0)).await.unwrap();
+    assert_eq!(outcome.interval, Duration::from_secs(120));
+    assert_eq!(
+        outcome.peers,
+        vec!["127.0.0.1:6881".parse::<SocketAddr>().unwrap()]
+    );
+
+    // Without our test root the self-signed certificate is refused.
+    let mut list = TrackerList::with_config(vec![vec![url.clone()]], fast_config());
+    let err = list
+        .announce_one(&url, &params(ih, 7008, 0))
+        .await
+        .unwrap_err();
+    let TrackerError::Io { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.to_lowercase().contains("certificate"), "{reason}");
 }
