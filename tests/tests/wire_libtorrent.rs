@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use protocol::wire::{
-    self, ExtendedHandshake, Extension, Handshake, Message, MetadataDownload, MetadataMessage,
-    Reserved, METADATA_PIECE_LEN, UT_METADATA,
+    self, BlockRef, ExtendedHandshake, Extension, Handshake, Message, MetadataDownload,
+    MetadataMessage, Reserved, METADATA_PIECE_LEN, UT_METADATA,
 };
 use protocol::{InfoHash, PeerId};
 use swarmlink_tests::{KillOnDrop, SYSTEM_PYTHON};
@@ -93,6 +93,8 @@ struct Conn {
     buf: Vec<u8>,
     frames: Vec<Vec<u8>>,
     deadline: Instant,
+    /// Whether the last choke/unchoke seen (by any `until`) was an unchoke.
+    unchoked: bool,
 }
 
 impl Conn {
@@ -105,6 +107,7 @@ impl Conn {
             stream,
             buf: Vec::new(),
             frames: Vec::new(),
+            unchoked: false,
             deadline: Instant::now() + Duration::from_secs(20),
         };
         let mut out = Vec::new();
@@ -150,6 +153,11 @@ impl Conn {
             while let Some((message, used)) =
                 wire::decode(&self.buf, wire::DEFAULT_MAX_FRAME).unwrap()
             {
+                match message {
+                    Message::Unchoke => self.unchoked = true,
+                    Message::Choke => self.unchoked = false,
+                    _ => {}
+                }
                 let found = want(message);
                 let frame: Vec<u8> = self.buf.drain(..used).collect();
                 self.frames.push(frame);
@@ -278,6 +286,32 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
         panic!("piece 0 exists")
     };
     assert_eq!(data, &info[..METADATA_PIECE_LEN]);
+
+    // A block over the same connection: interested -> unchoke -> request -> piece, checked
+    // against the payload the seeder wrote (byte at offset o is o % 256).
+    conn.send(Message::Interested);
+    if !conn.unchoked {
+        conn.until(|m| matches!(m, Message::Unchoke).then_some(()));
+    }
+    let want = BlockRef {
+        piece: 5,
+        begin: 8192 + 3,
+        length: 4000,
+    };
+    conn.send(Message::Request(want));
+    let block = conn.until(|m| match m {
+        Message::Piece { index, begin, data } => {
+            assert_eq!((index, begin), (want.piece, want.begin));
+            Some(data.to_vec())
+        }
+        Message::RejectRequest(r) => panic!("libtorrent rejected {r:?}"),
+        _ => None,
+    });
+    let offset = want.piece as usize * 16384 + want.begin as usize;
+    let expected: Vec<u8> = (offset..offset + want.length as usize)
+        .map(|o| (o % 256) as u8)
+        .collect();
+    assert_eq!(block, expected);
     conn.check_splits();
 
     // Without the fast bit the same seed must send a full bitfield.
