@@ -303,21 +303,20 @@ fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
         return Err(invalid("info.files", "is empty".to_owned()));
     }
     let mut entries = Vec::with_capacity(list.len());
-    let mut seen: HashSet<Vec<String>> = HashSet::with_capacity(list.len());
     let mut offset: u64 = 0;
     for (i, file) in list.iter().enumerate() {
-        let field = format!("info.files[{i}]");
+        // Field names are only formatted on the error path: big torrents have 100k+ files.
+        let field = |suffix: &str| format!("info.files[{i}]{suffix}");
         if file.as_dict().is_none() {
-            return Err(wrong_type(&field, "dictionary", file));
+            return Err(wrong_type(&field(""), "dictionary", file));
         }
-        let length = non_negative(file, &format!("{field}.length"), "length")?;
+        let length = match file.get("length") {
+            Some(Value::Int(n)) => u64::try_from(*n)
+                .map_err(|_| invalid(&field(".length"), format!("{n} is negative")))?,
+            Some(other) => return Err(wrong_type(&field(".length"), "integer", other)),
+            None => return Err(MetainfoError::Missing(field(".length"))),
+        };
         let path = file_path(file, &field)?;
-        if !seen.insert(path.clone()) {
-            return Err(invalid(
-                &format!("{field}.path"),
-                format!("{:?} appears twice", path.join("/")),
-            ));
-        }
         let entry = FileEntry {
             path,
             length,
@@ -326,38 +325,50 @@ fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
             executable: false,
             hidden: false,
         };
-        offset = offset.checked_add(length).ok_or_else(|| {
-            invalid(
-                &format!("{field}.length"),
-                "total length overflows".to_owned(),
-            )
-        })?;
+        offset = offset
+            .checked_add(length)
+            .ok_or_else(|| invalid(&field(".length"), "total length overflows".to_owned()))?;
         entries.push(with_attributes(entry, file));
+    }
+    // Two entries with one path would write over each other's data.
+    let mut seen: HashSet<&[String]> = HashSet::with_capacity(entries.len());
+    if let Some((i, dup)) = entries
+        .iter()
+        .enumerate()
+        .find(|(_, e)| !seen.insert(e.path.as_slice()))
+    {
+        return Err(invalid(
+            &format!("info.files[{i}].path"),
+            format!("{:?} appears twice", dup.display_path()),
+        ));
     }
     Ok(entries)
 }
 
 /// `path.utf-8` when present and valid (old clients wrote local code pages into `path`), else `path`.
-fn file_path(file: &Value<'_>, field: &str) -> Result<Vec<String>, MetainfoError> {
+fn file_path(
+    file: &Value<'_>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<String>, MetainfoError> {
     let utf8 = file.get("path.utf-8").and_then(|p| string_list(p).ok());
     let path = match utf8 {
         Some(path) => path,
         None => {
             let raw = file
                 .get("path")
-                .ok_or_else(|| MetainfoError::Missing(format!("{field}.path")))?;
+                .ok_or_else(|| MetainfoError::Missing(field(".path")))?;
             string_list(raw).map_err(|bad| match bad {
-                ListError::NotList => wrong_type(&format!("{field}.path"), "list", raw),
+                ListError::NotList => wrong_type(&field(".path"), "list", raw),
                 ListError::NotString(i) => invalid(
-                    &format!("{field}.path[{i}]"),
+                    &field(&format!(".path[{i}]")),
                     "is not a byte string".to_owned(),
                 ),
-                ListError::NotUtf8(i) => MetainfoError::NotUtf8(format!("{field}.path[{i}]")),
+                ListError::NotUtf8(i) => MetainfoError::NotUtf8(field(&format!(".path[{i}]"))),
             })?
         }
     };
     path::validate_path(&path).map_err(|reason| MetainfoError::UnsafePath {
-        field: format!("{field}.path"),
+        field: field(".path"),
         path: path.join("/"),
         reason,
     })?;

@@ -327,9 +327,28 @@ fn large_torrent_parses_quickly() {
     let started = std::time::Instant::now();
     let m = Metainfo::from_bytes(&bytes).unwrap();
     let took = started.elapsed();
+    eprintln!("{pieces} pieces: parsed in {took:?}");
     assert_eq!(m.info.piece_count(), pieces);
     // Generous bound for a debug build on a shared machine; the release figure is ~ms.
     assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn many_file_torrent_parses_quickly() {
+    let count = 100_000usize;
+    let files = (0..count)
+        .map(|i| file(&["dir", &format!("f{i:06}")], 16384))
+        .collect();
+    let mut info = with_files(files);
+    info.insert("piece length", Value::Int(16384))
+        .insert("pieces", Value::bytes(vec![0u8; count * 20]));
+    let bytes = torrent_with(info);
+    let started = std::time::Instant::now();
+    let m = Metainfo::from_bytes(&bytes).unwrap();
+    let took = started.elapsed();
+    eprintln!("{count} files, {} bytes: parsed in {took:?}", bytes.len());
+    assert_eq!(m.info.files.len(), count);
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }
 
 proptest! {
