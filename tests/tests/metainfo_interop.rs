@@ -53,6 +53,12 @@ def create(spec):
 if sys.argv[1] == "describe":
     for p in sys.argv[2:]:
         print(json.dumps(describe(p)))
+elif sys.argv[1] == "make-magnet":
+    print(lt.make_magnet_uri(lt.torrent_info(sys.argv[2])))
+elif sys.argv[1] == "parse-magnet":
+    p = lt.parse_magnet_uri(sys.argv[2])
+    print(json.dumps({"info_hash": str(p.info_hashes.v1), "name": p.name, "trackers": p.trackers,
+                      "web_seeds": p.url_seeds, "peers": ["%s:%d" % peer for peer in p.peers]}))
 else:
     create(json.loads(sys.argv[2]))
 "#;
@@ -337,6 +343,51 @@ fn our_builder_output_reads_the_same_in_libtorrent() {
     let lt = describe_with_libtorrent(std::slice::from_ref(&path));
     let ours = assert_agrees_with_libtorrent(&path, &lt[0]);
     assert_eq!(ours["info_hash"], built.info_hash.to_hex());
+}
+
+#[test]
+fn magnets_agree_with_libtorrent_both_ways() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let single = make_file(dir.path(), "Wörld file.bin", 20_000);
+    let torrent = dir.path().join("m.torrent");
+    let spec = json!({
+        "root": single, "out": torrent, "flags": ["v1_only"], "piece_size": 16384,
+        "private": false, "web_seeds": ["http://127.0.0.1:5/files/"],
+        "tiers": [["http://127.0.0.1:1/announce?a=1&b=2"], ["udp://127.0.0.1:3/announce"]],
+    });
+    libtorrent(&["create", &spec.to_string()]);
+    let described = &describe_with_libtorrent(std::slice::from_ref(&torrent))[0];
+
+    // libtorrent's magnet, read by us.
+    let theirs = libtorrent(&["make-magnet", torrent.to_str().expect("UTF-8 path")]);
+    let ours = inspect_json(Path::new(theirs.trim()));
+    assert_eq!(ours["info_hash"], described["info_hash"]);
+    assert_eq!(ours["name"], "Wörld file.bin");
+    assert_eq!(
+        ours["announce"],
+        json!([
+            ["http://127.0.0.1:1/announce?a=1&b=2"],
+            ["udp://127.0.0.1:3/announce"]
+        ])
+    );
+
+    // Our magnet (with a peer address), read by libtorrent.
+    let metainfo =
+        protocol::Metainfo::from_bytes(&std::fs::read(&torrent).expect("read")).expect("parses");
+    let mut magnet = protocol::Magnet::from_metainfo(&metainfo);
+    magnet.peers.push("127.0.0.1:6881".into());
+    let parsed: Json =
+        serde_json::from_str(&libtorrent(&["parse-magnet", &magnet.to_uri()])).expect("JSON");
+    assert_eq!(
+        parsed,
+        json!({
+            "info_hash": described["info_hash"],
+            "name": "Wörld file.bin",
+            "trackers": ["http://127.0.0.1:1/announce?a=1&b=2", "udp://127.0.0.1:3/announce"],
+            "web_seeds": ["http://127.0.0.1:5/files/"],
+            "peers": ["127.0.0.1:6881"],
+        })
+    );
 }
 
 /// `inspect` on a bad file: exit code 1 (never 101), one line on stderr naming the problem.
