@@ -1,5 +1,6 @@
-//! The peer wire codec against a real client: frames written by python3-libtorrent (a seeder on
-//! loopback) are decoded, split at every byte, and used to fetch the torrent's metadata over BEP 9.
+//! The peer wire codec against real clients: frames written by python3-libtorrent and aria2
+//! (seeders on loopback) are decoded, split at every byte, and used to fetch the torrent's
+//! metadata over BEP 9 and a block over BEP 3.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,10 +11,15 @@ use protocol::wire::{
     self, BlockRef, ExtendedHandshake, Extension, Handshake, Message, MetadataDownload,
     MetadataMessage, Reserved, METADATA_PIECE_LEN, UT_METADATA,
 };
-use protocol::{InfoHash, PeerId};
+use protocol::{InfoHash, Metainfo, PeerId};
 use swarmlink_tests::{KillOnDrop, SYSTEM_PYTHON};
 
-const SEEDER: &str = r#"
+/// Both seeders serve one file whose byte at offset `o` is `o % 256`.
+fn payload_byte(offset: u64) -> u8 {
+    (offset % 256) as u8
+}
+
+const LIBTORRENT_SEEDER: &str = r#"
 import libtorrent as lt, os, sys, time
 d = sys.argv[1]
 path = os.path.join(d, "payload.bin")
@@ -47,23 +53,25 @@ print(str(ti.info_hashes().v1), ses.listen_port(), ti.num_pieces(), len(ti.info_
 sys.stdin.read()
 "#;
 
-/// Our extended id for ut_metadata: what libtorrent must put on the messages it sends us.
+/// Our extended id for ut_metadata: what the seeder must put on the messages it sends us.
 const OUR_UT_METADATA: u8 = 3;
 
 struct Seeder {
+    client: &'static str,
     _child: KillOnDrop,
     _dir: tempfile::TempDir,
     info_hash: InfoHash,
     port: u16,
     pieces: usize,
+    piece_length: u64,
     metadata_size: u64,
 }
 
-fn start_seeder() -> Seeder {
+fn start_libtorrent() -> Seeder {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
         Command::new(SYSTEM_PYTHON)
-            .args(["-c", SEEDER])
+            .args(["-c", LIBTORRENT_SEEDER])
             .arg(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -78,10 +86,64 @@ fn start_seeder() -> Seeder {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields.len(), 4, "seeder said {line:?}");
     Seeder {
+        client: "libtorrent",
         info_hash: InfoHash::from_hex(fields[0]).unwrap(),
         port: fields[1].parse().unwrap(),
         pieces: fields[2].parse().unwrap(),
+        piece_length: 16384,
         metadata_size: fields[3].parse().unwrap(),
+        _child: child,
+        _dir: dir,
+    }
+}
+
+/// aria2 seeding a 4 MiB file in 32 KiB pieces from a torrent made by mktorrent.
+fn start_aria2() -> Seeder {
+    let dir = tempfile::tempdir().unwrap();
+    let payload: Vec<u8> = (0..4u64 << 20).map(payload_byte).collect();
+    std::fs::write(dir.path().join("payload.bin"), payload).unwrap();
+    let torrent = dir.path().join("payload.torrent");
+    let made = Command::new("mktorrent")
+        .args(["-l", "15", "-a", "http://127.0.0.1:1/announce", "-o"])
+        .arg(&torrent)
+        .arg("payload.bin")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .expect("mktorrent is installed");
+    assert!(made.success());
+    let metainfo = Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = KillOnDrop(
+        Command::new("aria2c")
+            .args([
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--seed-ratio=0.0",
+                "--bt-seed-unverified=true",
+                "--summary-interval=0",
+                &format!("--listen-port={port}"),
+                "-d",
+            ])
+            .arg(dir.path())
+            .arg(&torrent)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aria2c is installed"),
+    );
+    Seeder {
+        client: "aria2",
+        info_hash: metainfo.info_hash,
+        port,
+        pieces: metainfo.info.pieces.len(),
+        piece_length: metainfo.info.piece_length,
+        metadata_size: metainfo.info_bytes().len() as u64,
         _child: child,
         _dir: dir,
     }
@@ -89,6 +151,7 @@ fn start_seeder() -> Seeder {
 
 /// A connection that keeps every raw frame it decoded, for the split-at-every-byte check.
 struct Conn {
+    client: &'static str,
     stream: TcpStream,
     buf: Vec<u8>,
     frames: Vec<Vec<u8>>,
@@ -98,18 +161,25 @@ struct Conn {
 }
 
 impl Conn {
+    /// Connects and exchanges handshakes, retrying while the seeder is still starting up (it
+    /// may refuse or drop connections until its torrent is ready).
     fn open(seeder: &Seeder, reserved: Reserved) -> (Conn, Handshake) {
-        let stream = TcpStream::connect(("127.0.0.1", seeder.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        let mut conn = Conn {
-            stream,
-            buf: Vec::new(),
-            frames: Vec::new(),
-            unchoked: false,
-            deadline: Instant::now() + Duration::from_secs(20),
-        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match Self::try_open(seeder, reserved) {
+                Ok(opened) => return opened,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{} not ready yet ({e}), retrying", seeder.client);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("{} never accepted us: {e}", seeder.client),
+            }
+        }
+    }
+
+    fn try_open(seeder: &Seeder, reserved: Reserved) -> std::io::Result<(Conn, Handshake)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", seeder.port))?;
+        stream.set_read_timeout(Some(Duration::from_millis(500)))?;
         let mut out = Vec::new();
         Handshake {
             reserved,
@@ -117,32 +187,43 @@ impl Conn {
             peer_id: PeerId::generate(&mut rand::rng()),
         }
         .encode(&mut out);
-        conn.stream.write_all(&out).unwrap();
+        stream.write_all(&out)?;
+        let mut buf = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(5);
         let theirs = loop {
-            if let Some(h) = Handshake::decode(&conn.buf).unwrap() {
+            if let Some(h) = Handshake::decode(&buf).unwrap() {
                 break h;
             }
-            conn.fill();
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if Instant::now() < give_up && is_timeout(&e) => {}
+                Err(e) => return Err(e),
+            }
         };
-        let mut raw = conn.buf.drain(..Handshake::LEN).collect::<Vec<u8>>();
-        for cut in 0..raw.len() {
-            assert_eq!(Handshake::decode(&raw[..cut]), Ok(None));
+        for cut in 0..Handshake::LEN {
+            assert_eq!(Handshake::decode(&buf[..cut]), Ok(None));
         }
-        raw.clear();
-        (conn, theirs)
+        buf.drain(..Handshake::LEN);
+        let conn = Conn {
+            client: seeder.client,
+            stream,
+            buf,
+            frames: Vec::new(),
+            unchoked: false,
+            deadline: Instant::now() + Duration::from_secs(20),
+        };
+        Ok((conn, theirs))
     }
 
     fn fill(&mut self) {
-        assert!(Instant::now() < self.deadline, "libtorrent went quiet");
+        assert!(Instant::now() < self.deadline, "{} went quiet", self.client);
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
-            Ok(0) => panic!("libtorrent closed the connection"),
+            Ok(0) => panic!("{} closed the connection", self.client),
             Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => panic!("read: {e}"),
         }
     }
@@ -175,7 +256,7 @@ impl Conn {
         self.stream.write_all(&out).unwrap();
     }
 
-    /// Every frame libtorrent sent us decodes as partial at every proper prefix, whole at its end.
+    /// Every frame the client sent us is partial at every proper prefix and whole at its end.
     fn check_splits(&self) {
         for frame in &self.frames {
             for cut in 0..frame.len() {
@@ -192,10 +273,16 @@ impl Conn {
     }
 }
 
-#[test]
-fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
-    let seeder = start_seeder();
-    let (mut conn, theirs) = Conn::open(&seeder, Reserved::SWARMLINK);
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// The whole conversation with one seeder; returns how many frames it sent us.
+fn talk_to(seeder: &Seeder) -> usize {
+    let (mut conn, theirs) = Conn::open(seeder, Reserved::SWARMLINK);
     assert_eq!(theirs.info_hash, seeder.info_hash);
     assert!(
         theirs.reserved.has(Extension::ExtensionProtocol),
@@ -237,19 +324,15 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
     let their_ext = their_ext.unwrap();
     assert_eq!(their_ext.metadata_size, Some(seeder.metadata_size));
     assert!(
-        their_ext.v.as_deref().unwrap_or("").contains("libtorrent"),
+        their_ext.v.as_deref().unwrap_or("").contains(seeder.client),
         "{their_ext:?}"
     );
     let their_ut_metadata = their_ext
         .id_of(UT_METADATA)
-        .expect("libtorrent speaks ut_metadata");
+        .expect("the seeder speaks ut_metadata");
 
+    // Ask for every metadata piece at once, as a magnet download would, in any answer order.
     let mut download = MetadataDownload::new(seeder.info_hash, seeder.metadata_size).unwrap();
-    assert!(
-        download.piece_count() >= 2,
-        "the test torrent should need several metadata pieces"
-    );
-    // Ask for every piece at once, as a magnet download would, and take the answers in any order.
     for piece in download.missing().collect::<Vec<_>>() {
         let mut req = Vec::new();
         MetadataMessage::Request { piece }.encode(&mut req);
@@ -279,16 +362,14 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
     }
     let info = download
         .finish()
-        .expect("libtorrent's metadata hashes to its info-hash");
+        .expect("the seeder's metadata hashes to its info-hash");
     assert_eq!(info.len() as u64, seeder.metadata_size);
-    // And our reply to the same request is what libtorrent sent: piece 0, byte for byte.
     let MetadataMessage::Data { data, .. } = wire::metadata_reply(&info, 0) else {
         panic!("piece 0 exists")
     };
-    assert_eq!(data, &info[..METADATA_PIECE_LEN]);
+    assert_eq!(data.len(), info.len().min(METADATA_PIECE_LEN));
 
-    // A block over the same connection: interested -> unchoke -> request -> piece, checked
-    // against the payload the seeder wrote (byte at offset o is o % 256).
+    // A block: interested -> unchoke -> request -> piece, checked against the payload.
     conn.send(Message::Interested);
     if !conn.unchoked {
         conn.until(|m| matches!(m, Message::Unchoke).then_some(()));
@@ -304,19 +385,19 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
             assert_eq!((index, begin), (want.piece, want.begin));
             Some(data.to_vec())
         }
-        Message::RejectRequest(r) => panic!("libtorrent rejected {r:?}"),
+        Message::RejectRequest(r) => panic!("{} rejected {r:?}", seeder.client),
         _ => None,
     });
-    let offset = want.piece as usize * 16384 + want.begin as usize;
-    let expected: Vec<u8> = (offset..offset + want.length as usize)
-        .map(|o| (o % 256) as u8)
+    let offset = u64::from(want.piece) * seeder.piece_length + u64::from(want.begin);
+    let expected: Vec<u8> = (offset..offset + u64::from(want.length))
+        .map(payload_byte)
         .collect();
     assert_eq!(block, expected);
     conn.check_splits();
 
     // Without the fast bit the same seed must send a full bitfield.
     let (mut plain, _) = Conn::open(
-        &seeder,
+        seeder,
         Reserved::default().with(Extension::ExtensionProtocol),
     );
     let bits = plain.until(|m| match m {
@@ -327,6 +408,24 @@ fn libtorrent_frames_decode_and_serve_metadata_over_bep9() {
     assert_eq!(bits.len(), seeder.pieces.div_ceil(8));
     let full = (0..seeder.pieces).all(|i| bits[i / 8] & (0x80 >> (i % 8)) != 0);
     assert!(full, "a seed's bitfield has every piece");
+    let spare = (seeder.pieces..bits.len() * 8).all(|i| bits[i / 8] & (0x80 >> (i % 8)) == 0);
+    assert!(spare, "spare bits are zero");
     plain.check_splits();
-    assert!(conn.frames.len() + plain.frames.len() >= 4);
+    conn.frames.len() + plain.frames.len()
+}
+
+#[test]
+fn libtorrent_frames_decode_and_serve_metadata_and_blocks() {
+    let seeder = start_libtorrent();
+    assert!(
+        wire::metadata_piece_count(seeder.metadata_size).unwrap() >= 2,
+        "the libtorrent torrent should need several metadata pieces"
+    );
+    assert!(talk_to(&seeder) >= 6);
+}
+
+#[test]
+fn aria2_frames_decode_and_serve_metadata_and_blocks() {
+    let seeder = start_aria2();
+    assert!(talk_to(&seeder) >= 6);
 }
