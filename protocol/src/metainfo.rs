@@ -342,6 +342,24 @@ fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
             format!("{:?} appears twice", dup.display_path()),
         ));
     }
+    // A file cannot also be a directory holding another file (`a` and `a/b`).
+    let directories: HashSet<&[String]> = entries
+        .iter()
+        .flat_map(|e| (1..e.path.len()).map(move |k| &e.path[..k]))
+        .collect();
+    if let Some((i, clash)) = entries
+        .iter()
+        .enumerate()
+        .find(|(_, e)| directories.contains(e.path.as_slice()))
+    {
+        return Err(invalid(
+            &format!("info.files[{i}].path"),
+            format!(
+                "{:?} is a file and also a directory of other files",
+                clash.display_path()
+            ),
+        ));
+    }
     Ok(entries)
 }
 

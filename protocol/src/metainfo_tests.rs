@@ -259,6 +259,11 @@ fn inconsistent_geometry_is_refused() {
 
     let duplicate = with_files(vec![file(&["a"], 20), file(&["a"], 20)]);
     assert!(error_for(duplicate).to_string().contains("twice"));
+    let clash = with_files(vec![file(&["a", "b"], 20), file(&["a"], 20)]);
+    assert_eq!(
+        error_for(clash).to_string(),
+        "`info.files[1].path`: \"a\" is a file and also a directory of other files"
+    );
     assert!(matches!(
         error_for(with_files(vec![])),
         MetainfoError::Invalid { .. }
