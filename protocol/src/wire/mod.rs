@@ -38,7 +38,7 @@ pub use metadata_fetch::{metadata_reply, MetadataDownload, MetadataError};
 pub use ut_metadata::{
     metadata_piece_count, MetadataMessage, MAX_METADATA_SIZE, METADATA_PIECE_LEN,
 };
-pub use ut_pex::{PexFlags, PexMessage, MAX_PEX_PEERS};
+pub use ut_pex::{PexDiff, PexFlags, PexMessage, MAX_PEX_PEERS, PEX_SEND_LIMIT};
 
 /// Why bytes from a peer are not a valid handshake or message. Each is fatal for that connection
 /// (the stream can no longer be framed), never for the torrent.

@@ -149,6 +149,49 @@ fn parse_compact(
         .collect())
 }
 
+/// Most peers a message we send names as added, and as dropped (BEP 11's limit).
+pub const PEX_SEND_LIMIT: usize = 50;
+
+/// What one connection has told its peer so far, to send only differences (BEP 11: each message
+/// lists peers added and dropped since the previous one, at most 50 of each, about once a minute;
+/// the pacing is the caller's).
+#[derive(Debug, Clone, Default)]
+pub struct PexDiff {
+    advertised: std::collections::HashSet<SocketAddr>,
+}
+
+impl PexDiff {
+    /// The message to send for the swarm we are now connected to (minus the recipient, which
+    /// the caller leaves out), or `None` if nothing changed. Peers beyond the limits are left
+    /// for the next message.
+    pub fn next_message(&mut self, connected: &[(SocketAddr, PexFlags)]) -> Option<PexMessage> {
+        let now: std::collections::HashSet<SocketAddr> =
+            connected.iter().map(|(addr, _)| *addr).collect();
+        let added: Vec<(SocketAddr, PexFlags)> = connected
+            .iter()
+            .filter(|(addr, _)| !self.advertised.contains(addr))
+            .take(PEX_SEND_LIMIT)
+            .copied()
+            .collect();
+        let mut dropped: Vec<SocketAddr> = self
+            .advertised
+            .iter()
+            .filter(|addr| !now.contains(addr))
+            .take(PEX_SEND_LIMIT)
+            .copied()
+            .collect();
+        dropped.sort();
+        if added.is_empty() && dropped.is_empty() {
+            return None;
+        }
+        self.advertised.extend(added.iter().map(|(addr, _)| *addr));
+        for addr in &dropped {
+            self.advertised.remove(addr);
+        }
+        Some(PexMessage { added, dropped })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +232,32 @@ mod tests {
             })
         );
         assert_eq!(PexMessage::decode(b"de"), Ok(PexMessage::default()));
+    }
+
+    #[test]
+    fn diffs_name_each_change_once_and_respect_the_limit() {
+        let peer = |i: u16| {
+            (
+                SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 6881)),
+                PexFlags(0),
+            )
+        };
+        let mut diff = PexDiff::default();
+        let swarm: Vec<_> = (0..70).map(peer).collect();
+        let first = diff.next_message(&swarm).unwrap();
+        assert_eq!(first.added.len(), PEX_SEND_LIMIT);
+        assert!(first.dropped.is_empty());
+        let second = diff.next_message(&swarm).unwrap();
+        assert_eq!(second.added.len(), 20);
+        assert_eq!(diff.next_message(&swarm), None);
+        let smaller: Vec<_> = swarm[5..].to_vec();
+        let third = diff.next_message(&smaller).unwrap();
+        assert!(third.added.is_empty());
+        assert_eq!(third.dropped, (0..5).map(|i| peer(i).0).collect::<Vec<_>>());
+        // What we send decodes to what we meant.
+        let mut out = Vec::new();
+        third.encode(&mut out);
+        assert_eq!(PexMessage::decode(&out), Ok(third));
     }
 
     fn addr() -> impl Strategy<Value = SocketAddr> {
