@@ -433,6 +433,18 @@ fn inspect_fails_cleanly_on_bad_input() {
         inspect_json(&write("good.torrent", &good))["files"][0]["path"],
         "fine.txt"
     );
+    // `-` reads the torrent from stdin.
+    let mut child = Command::new(bin("bthelper"))
+        .args(["inspect", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bthelper runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &good).expect("write");
+    let out = child.wait_with_output().expect("bthelper ends");
+    assert!(out.status.success());
+    let from_stdin: Json = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(from_stdin["files"][0]["path"], "fine.txt");
     assert_clean_failure(
         &write("truncated.torrent", &good[..good.len() / 2]),
         "invalid bencode",

@@ -18,7 +18,7 @@ use serde_json::json;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .torrent file or a magnet link.
+    /// A .torrent file, a magnet link, or `-` to read a .torrent from stdin.
     pub source: PathBuf,
     /// Print one JSON object instead of the readable summary.
     #[arg(long)]
@@ -41,8 +41,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {
             let bytes = read_limited(&args.source)?;
-            let metainfo = Metainfo::from_bytes(&bytes)
-                .with_context(|| format!("{} is not a valid torrent", args.source.display()))?;
+            let metainfo = Metainfo::from_bytes(&bytes).with_context(|| {
+                if args.source == Path::new("-") {
+                    "stdin is not a valid torrent".to_owned()
+                } else {
+                    format!("{} is not a valid torrent", args.source.display())
+                }
+            })?;
             if args.json {
                 json_line(&torrent_json(&metainfo))
             } else {
@@ -54,12 +59,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Reads at most one byte past the limit, so a huge file given by mistake is refused without
-/// being loaded.
+/// being loaded. `-` is stdin.
 fn read_limited(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )
+    };
     let mut bytes = Vec::new();
-    file.take(MAX_METAINFO_SIZE as u64 + 1)
+    reader
+        .take(MAX_METAINFO_SIZE as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.len() > MAX_METAINFO_SIZE {
@@ -217,11 +228,12 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value >= 100.0 || value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
+    let digits = if value >= 100.0 {
+        format!("{value:.0}")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+        format!("{value:.1}").trim_end_matches(".0").to_owned()
+    };
+    format!("{digits} {}", UNITS[unit])
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds, without a date crate (civil-from-days).
@@ -256,6 +268,8 @@ mod tests {
         assert_eq!(human_size(1024), "1 KiB");
         assert_eq!(human_size(1536 * 1024), "1.5 MiB");
         assert_eq!(human_size(700 << 20), "700 MiB");
+        assert_eq!(human_size(41_000), "40 KiB");
+        assert_eq!(human_size(1023 * 1024), "1023 KiB");
         assert_eq!(human_size(u64::MAX), "16 EiB");
     }
 
