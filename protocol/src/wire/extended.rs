@@ -51,7 +51,7 @@ impl ExtendedHandshake {
         let ipv6 = self.ipv6.map(|ip| ip.octets());
         let mut entries: Vec<(&[u8], Value<'_>)> = vec![(
             b"m",
-            Value::Dict(
+            benc::dict(
                 self.m
                     .iter()
                     .map(|(k, &id)| (k.as_bytes(), Value::Int(i64::from(id))))
@@ -59,7 +59,7 @@ impl ExtendedHandshake {
             ),
         )];
         if let Some(v) = &self.v {
-            entries.push((b"v", Value::Bytes(v.as_bytes())));
+            entries.push((b"v", benc::bytes(v.as_bytes())));
         }
         if let Some(p) = self.p {
             entries.push((b"p", Value::Int(i64::from(p))));
@@ -68,22 +68,22 @@ impl ExtendedHandshake {
             entries.push((b"reqq", Value::Int(i64::from(reqq))));
         }
         if let Some(ip) = &yourip {
-            entries.push((b"yourip", Value::Bytes(ip)));
+            entries.push((b"yourip", benc::bytes(ip)));
         }
         if let Some(size) = self.metadata_size {
             let size = i64::try_from(size).unwrap_or(i64::MAX);
             entries.push((b"metadata_size", Value::Int(size)));
         }
         if let Some(ip) = &ipv4 {
-            entries.push((b"ipv4", Value::Bytes(ip)));
+            entries.push((b"ipv4", benc::bytes(ip)));
         }
         if let Some(ip) = &ipv6 {
-            entries.push((b"ipv6", Value::Bytes(ip)));
+            entries.push((b"ipv6", benc::bytes(ip)));
         }
         if self.upload_only {
             entries.push((b"upload_only", Value::Int(1)));
         }
-        Value::Dict(entries).encode(out);
+        benc::dict(entries).encode(out);
     }
 
     pub fn decode(payload: &[u8]) -> Result<ExtendedHandshake, ExtensionError> {

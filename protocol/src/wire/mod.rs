@@ -60,8 +60,8 @@ pub enum WireError {
 /// connection can go on: the frame was well delimited, only its content is bad.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtensionError {
-    #[error("bad bencode at byte {offset}: {what}")]
-    Bencode { offset: usize, what: &'static str },
+    #[error("bad bencode: {0}")]
+    Bencode(#[from] crate::bencode::DecodeError),
     #[error("payload is not a bencoded dictionary")]
     NotADict,
     #[error("missing field {0:?}")]

@@ -62,7 +62,7 @@ impl<'a> MetadataMessage<'a> {
             let size = i64::try_from(total_size).unwrap_or(i64::MAX);
             entries.push((b"total_size", Value::Int(size)));
         }
-        Value::Dict(entries).encode(out);
+        benc::dict(entries).encode(out);
         if let MetadataMessage::Data { data, .. } = *self {
             out.extend_from_slice(data);
         }

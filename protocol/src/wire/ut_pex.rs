@@ -58,13 +58,13 @@ impl PexMessage {
                 SocketAddr::V6(_) => put_compact(&mut dropped6, addr),
             }
         }
-        Value::Dict(vec![
-            (b"added", Value::Bytes(&added4)),
-            (b"added.f", Value::Bytes(&flags4)),
-            (b"added6", Value::Bytes(&added6)),
-            (b"added6.f", Value::Bytes(&flags6)),
-            (b"dropped", Value::Bytes(&dropped4)),
-            (b"dropped6", Value::Bytes(&dropped6)),
+        benc::dict(vec![
+            (b"added", benc::bytes(&added4)),
+            (b"added.f", benc::bytes(&flags4)),
+            (b"added6", benc::bytes(&added6)),
+            (b"added6.f", benc::bytes(&flags6)),
+            (b"dropped", benc::bytes(&dropped4)),
+            (b"dropped6", benc::bytes(&dropped6)),
         ])
         .encode(out);
     }
