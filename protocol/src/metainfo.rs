@@ -118,7 +118,10 @@ impl Metainfo {
         if bytes.len() > MAX_METAINFO_SIZE {
             return Err(MetainfoError::TooLarge(bytes.len()));
         }
-        let root = bencode::decode_with(bytes, LIMITS)?;
+        // Bytes after the top-level dictionary (a newline added by a web server, say) are
+        // ignored, as libtorrent, Transmission and aria2 all do: they cannot change the info-hash.
+        let (root, used) = bencode::decode_prefix(bytes, LIMITS)?;
+        let bytes = &bytes[..used];
         if root.as_dict().is_none() {
             return Err(wrong_type("(torrent)", "dictionary", &root));
         }

@@ -113,6 +113,21 @@ fn hash_covers_raw_bytes_even_with_unknown_and_unsorted_keys() {
 }
 
 #[test]
+fn trailing_bytes_after_the_torrent_are_ignored() {
+    let bytes = torrent_with(multi_info());
+    let mut padded = bytes.clone();
+    padded.extend_from_slice(b"\r\n<html>");
+    assert_eq!(
+        Metainfo::from_bytes(&padded).unwrap(),
+        Metainfo::from_bytes(&bytes).unwrap()
+    );
+    // A bare info dictionary (from ut_metadata) must be exact: its hash was checked.
+    let mut info = multi_info().to_bytes();
+    info.push(b'\n');
+    assert!(Info::from_bytes(&info).is_err());
+}
+
+#[test]
 fn optional_outer_fields() {
     let mut t = Value::dict();
     t.insert("info", multi_info())
