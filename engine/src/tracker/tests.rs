@@ -524,3 +524,15 @@ async fn https_trackers_are_spoken_and_their_certificates_checked() {
     };
     assert!(reason.to_lowercase().contains("certificate"), "{reason}");
 }
+
+/// The torrent actor spawns announces as tasks: the list and its futures must be `Send`.
+#[test]
+fn tracker_futures_can_be_spawned() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_static<T: Send + 'static>() {}
+    assert_send_static::<TrackerList>();
+    let mut list = TrackerList::new(vec![]);
+    let p = params(InfoHash([1; 20]), 1, 0);
+    assert_send(&list.announce(&p));
+    assert_send(&list.scrape(InfoHash([1; 20])));
+}
