@@ -43,8 +43,6 @@ pub enum MetainfoError {
         path: String,
         reason: PathError,
     },
-    #[error("`{0}` is not UTF-8 and has no `.utf-8` alternative")]
-    NotUtf8(String),
     #[error("v2-only torrents (BEP 52, no `pieces`) are not supported")]
     V2Only,
 }
@@ -371,7 +369,13 @@ fn file_path(
     file: &Value<'_>,
     field: &dyn Fn(&str) -> String,
 ) -> Result<Vec<String>, MetainfoError> {
-    let utf8 = file.get("path.utf-8").and_then(|p| string_list(p).ok());
+    let utf8 = file
+        .get("path.utf-8")
+        .filter(|p| {
+            p.as_list()
+                .is_some_and(|c| c.iter().all(|c| c.as_str().is_some()))
+        })
+        .and_then(|p| string_list(p).ok());
     let path = match utf8 {
         Some(path) => path,
         None => {
@@ -384,7 +388,6 @@ fn file_path(
                     &field(&format!(".path[{i}]")),
                     "is not a byte string".to_owned(),
                 ),
-                ListError::NotUtf8(i) => MetainfoError::NotUtf8(field(&format!(".path[{i}]"))),
             })?
         }
     };
@@ -399,7 +402,6 @@ fn file_path(
 enum ListError {
     NotList,
     NotString(usize),
-    NotUtf8(usize),
 }
 
 fn string_list(value: &Value<'_>) -> Result<Vec<String>, ListError> {
@@ -408,10 +410,9 @@ fn string_list(value: &Value<'_>) -> Result<Vec<String>, ListError> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let bytes = item.as_bytes().ok_or(ListError::NotString(i))?;
-            std::str::from_utf8(bytes)
-                .map(str::to_owned)
-                .map_err(|_| ListError::NotUtf8(i))
+            item.as_bytes()
+                .map(name_text)
+                .ok_or(ListError::NotString(i))
         })
         .collect()
 }
@@ -425,7 +426,19 @@ fn with_attributes(mut entry: FileEntry, dict: &Value<'_>) -> FileEntry {
     entry
 }
 
-/// A required UTF-8 string field, preferring `<key>.utf-8`.
+/// A name from the file as text: UTF-8 when it is valid UTF-8, else each byte as the Latin-1
+/// character of the same value (as Transmission reads such torrents; old clients wrote local code
+/// pages without a `.utf-8` twin). The fallback is lossless: every byte maps to its own
+/// character. Path validation runs on the result, so `/`, `\` and NUL are still caught, and the
+/// duplicate-path check catches the rare name that reads the same both ways.
+fn name_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// A required name field, preferring `<key>.utf-8`.
 fn text_field(dict: &Value<'_>, parent: &str, key: &str) -> Result<String, MetainfoError> {
     if let Some(text) = dict.get(&format!("{key}.utf-8")).and_then(Value::as_str) {
         return Ok(text.to_owned());
@@ -437,9 +450,7 @@ fn text_field(dict: &Value<'_>, parent: &str, key: &str) -> Result<String, Metai
     let bytes = value
         .as_bytes()
         .ok_or_else(|| wrong_type(&field, "byte string", value))?;
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| MetainfoError::NotUtf8(field))
+    Ok(name_text(bytes))
 }
 
 fn text_preferring_utf8(dict: &Value<'_>, key: &str) -> Option<String> {

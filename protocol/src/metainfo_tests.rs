@@ -200,12 +200,25 @@ fn utf8_alternatives_are_preferred() {
     assert_eq!(m.info.name, "é");
     assert_eq!(m.info.files[0].path, ["éx"]);
 
-    let mut bad = file(&["x"], 40);
-    bad.insert("path", Value::List(vec![Value::bytes(vec![0xe9u8])]));
-    assert_eq!(
-        error_for(with_files(vec![bad])),
-        MetainfoError::NotUtf8("info.files[0].path[0]".into())
+    // Without a `.utf-8` twin, bytes that are not UTF-8 read as Latin-1 (as Transmission does).
+    let mut latin1 = file(&["x"], 40);
+    latin1.insert(
+        "path",
+        Value::List(vec![
+            Value::bytes(b"caf\xe9".to_vec()),
+            Value::bytes(vec![0xff, 0x80]),
+        ]),
     );
+    let mut info = with_files(vec![latin1]);
+    info.insert("name", Value::bytes(vec![0xc0u8, b'/']));
+    // ... and are validated after: a `/` byte is still a separator.
+    assert!(
+        matches!(error_for(info.clone()), MetainfoError::UnsafePath { ref path, .. } if path == "À/")
+    );
+    info.insert("name", Value::bytes(vec![0xc0u8]));
+    let m = Metainfo::from_bytes(&torrent_with(info)).unwrap();
+    assert_eq!(m.info.name, "À");
+    assert_eq!(m.info.files[0].path, ["café", "\u{ff}\u{80}"]);
 }
 
 #[test]
