@@ -16,6 +16,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod path;
 pub mod picker;
+pub mod tracker;
 mod types;
 pub mod wire;
 
