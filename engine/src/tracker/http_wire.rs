@@ -1,34 +1,39 @@
-//! The HTTP tracker's bytes: the announce query string and the bencoded replies.
-//!
-//! Kept small and private: `protocol::tracker` (owned by the tracker engineer) is the shared home
-//! of these wire types; once it offers announce/scrape encoding and decoding this file should
-//! shrink to calls into it.
+//! The HTTP tracker's bytes, on top of `protocol::tracker` (the shared wire types the tracker
+//! itself parses): the announce URL, the BEP 48 scrape URL, and replies turned into outcomes.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use protocol::bencode::{self, Limits, Value};
+use protocol::tracker::{
+    self as wire, AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse,
+};
 use protocol::InfoHash;
 
 use super::{AnnounceOutcome, AnnounceParams, Event, ScrapeCounts};
 
-/// RFC 3986 unreserved characters stay as they are; every other byte is `%XX`.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Replies are small and flat; a hostile tracker cannot make the tree big or deep.
-const REPLY_LIMITS: Limits = Limits {
-    max_depth: 6,
-    max_items: 100_000,
-    allow_unsorted_keys: true,
-};
-
 /// Most peers taken from one reply (a tracker honouring `numwant` sends 50 to 200).
 pub(crate) const MAX_PEERS: usize = 2000;
+
+/// The announce request our parameters make (compact, without peer ids).
+pub(crate) fn announce_request(p: &AnnounceParams, tracker_id: Option<&str>) -> AnnounceRequest {
+    let mut req = AnnounceRequest::new(p.info_hash, p.peer_id, p.port);
+    req.uploaded = p.uploaded;
+    req.downloaded = p.downloaded;
+    req.left = p.left;
+    req.compact = true;
+    req.no_peer_id = true;
+    req.event = match p.event {
+        None => wire::Event::None,
+        Some(Event::Started) => wire::Event::Started,
+        Some(Event::Completed) => wire::Event::Completed,
+        Some(Event::Stopped) => wire::Event::Stopped,
+    };
+    req.numwant = p.numwant;
+    req.key = Some(format!("{:08x}", p.key));
+    req.trackerid = tracker_id.map(str::to_owned);
+    req.ip = p.ip.clone();
+    req
+}
 
 /// `announce_url` with the BEP 3 query appended (after `&` if the URL already has a query).
 pub(crate) fn announce_url(
@@ -36,37 +41,13 @@ pub(crate) fn announce_url(
     p: &AnnounceParams,
     tracker_id: Option<&str>,
 ) -> String {
-    let mut q = String::with_capacity(announce_url.len() + 256);
-    q.push_str(announce_url);
-    q.push(if announce_url.contains('?') { '&' } else { '?' });
-    q.push_str("info_hash=");
-    q.extend(percent_encode(p.info_hash.as_bytes(), QUERY));
-    q.push_str("&peer_id=");
-    q.extend(percent_encode(p.peer_id.as_bytes(), QUERY));
-    q.push_str(&format!(
-        "&port={}&uploaded={}&downloaded={}&left={}&compact=1&no_peer_id=1&key={:08x}",
-        p.port, p.uploaded, p.downloaded, p.left, p.key
-    ));
-    if let Some(event) = p.event {
-        q.push_str("&event=");
-        q.push_str(match event {
-            Event::Started => "started",
-            Event::Completed => "completed",
-            Event::Stopped => "stopped",
-        });
-    }
-    if let Some(n) = p.numwant {
-        q.push_str(&format!("&numwant={n}"));
-    }
-    if let Some(ip) = &p.ip {
-        q.push_str("&ip=");
-        q.extend(percent_encode(ip.as_bytes(), QUERY));
-    }
-    if let Some(id) = tracker_id {
-        q.push_str("&trackerid=");
-        q.extend(percent_encode(id.as_bytes(), QUERY));
-    }
-    q
+    let query = announce_request(p, tracker_id).to_query();
+    join_query(announce_url, &query)
+}
+
+fn join_query(url: &str, query: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
 }
 
 /// The BEP 48 scrape URL: the last path segment `announce...` becomes `scrape...`; trackers
@@ -79,18 +60,17 @@ pub(crate) fn scrape_url(announce_url: &str, info_hash: &InfoHash) -> Option<Str
     let slash = base.rfind('/')?;
     let last = base.get(slash + 1..)?;
     let rest = last.strip_prefix("announce")?;
-    let mut url = format!("{}scrape{rest}", &base[..=slash]);
-    url.push('?');
+    let mut url = format!("{}scrape{rest}", base.get(..=slash)?);
     if let Some(q) = query {
-        url.push_str(q);
-        url.push('&');
+        url = join_query(&url, q);
     }
-    url.push_str("info_hash=");
-    url.extend(percent_encode(info_hash.as_bytes(), QUERY));
-    Some(url)
+    let ours = ScrapeRequest {
+        info_hashes: vec![*info_hash],
+    };
+    Some(join_query(&url, &ours.to_query()))
 }
 
-/// A decoded announce reply, or the tracker's `failure reason`.
+/// A decoded reply, or the tracker's `failure reason`.
 pub(crate) enum Reply<T> {
     Ok(T),
     Failure(String),
@@ -101,42 +81,23 @@ pub(crate) fn decode_announce(
     body: &[u8],
     tracker: &str,
 ) -> Result<Reply<(AnnounceOutcome, Option<String>)>, String> {
-    let dict = bencode::decode_with(body, REPLY_LIMITS).map_err(|e| e.to_string())?;
-    if dict.as_dict().is_none() {
-        return Err(format!("expected a dictionary, got a {}", dict.kind()));
+    let reply = AnnounceResponse::decode(body).map_err(|e| e.to_string())?;
+    if let Some(reason) = reply.failure_reason {
+        return Ok(Reply::Failure(reason));
     }
-    if let Some(reason) = dict.get("failure reason") {
-        return Ok(Reply::Failure(text(reason)));
-    }
-    let count = |key: &str| {
-        dict.get(key)
-            .and_then(Value::as_int)
-            .and_then(|n| u32::try_from(n).ok())
-    };
-    let seconds = |key: &str| count(key).map(|s| Duration::from_secs(u64::from(s)));
-    let interval = seconds("interval").ok_or("missing or invalid `interval`")?;
-    let mut peers = Vec::new();
-    match dict.get("peers") {
-        Some(Value::Bytes(compact)) => compact_peers(compact, 6, &mut peers)?,
-        Some(Value::List(list)) => dict_peers(list, &mut peers)?,
-        Some(other) => return Err(format!("`peers` is a {}", other.kind())),
-        None => {}
-    }
-    if let Some(v6) = dict.get("peers6") {
-        let compact = v6.as_bytes().ok_or("`peers6` is not a byte string")?;
-        compact_peers(compact, 18, &mut peers)?;
-    }
+    let peers: Vec<SocketAddr> = reply.peers.iter().take(MAX_PEERS).map(|p| p.addr).collect();
     let outcome = AnnounceOutcome {
         peers,
-        interval,
-        min_interval: seconds("min interval"),
-        seeders: count("complete"),
-        leechers: count("incomplete"),
-        warning: dict.get("warning message").map(text),
+        interval: Duration::from_secs(u64::from(reply.interval)),
+        min_interval: reply
+            .min_interval
+            .map(|s| Duration::from_secs(u64::from(s))),
+        seeders: Some(reply.complete),
+        leechers: Some(reply.incomplete),
+        warning: reply.warning_message,
         tracker: tracker.to_owned(),
     };
-    let tracker_id = dict.get("tracker id").map(text);
-    Ok(Reply::Ok((outcome, tracker_id)))
+    Ok(Reply::Ok((outcome, reply.tracker_id)))
 }
 
 /// Decodes a scrape reply and picks `info_hash`'s counts from its `files` dictionary.
@@ -144,83 +105,17 @@ pub(crate) fn decode_scrape(
     body: &[u8],
     info_hash: &InfoHash,
 ) -> Result<Reply<ScrapeCounts>, String> {
-    let dict = bencode::decode_with(body, REPLY_LIMITS).map_err(|e| e.to_string())?;
-    if let Some(reason) = dict.get("failure reason") {
-        return Ok(Reply::Failure(text(reason)));
+    let reply = ScrapeResponse::decode(body).map_err(|e| e.to_string())?;
+    if let Some(reason) = reply.failure_reason {
+        return Ok(Reply::Failure(reason));
     }
-    let files = dict
-        .get("files")
-        .and_then(Value::as_dict)
-        .ok_or("missing `files` dictionary")?;
-    let Some(entry) = files.get(&info_hash.as_bytes()[..]) else {
-        // Trackers leave out torrents they have never seen: an empty swarm.
-        return Ok(Reply::Ok(ScrapeCounts::default()));
-    };
-    let count = |key: &str| {
-        entry
-            .get(key)
-            .and_then(Value::as_int)
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0)
-    };
+    // Trackers leave out torrents they have never seen: an empty swarm.
+    let stats = reply.files.get(info_hash).copied().unwrap_or_default();
     Ok(Reply::Ok(ScrapeCounts {
-        seeders: count("complete"),
-        completed: count("downloaded"),
-        leechers: count("incomplete"),
+        seeders: stats.complete,
+        completed: stats.downloaded,
+        leechers: stats.incomplete,
     }))
-}
-
-fn text(v: &Value<'_>) -> String {
-    String::from_utf8_lossy(v.as_bytes().unwrap_or(b"(not a string)")).into_owned()
-}
-
-/// Appends compact peers (`size` = 6 for IPv4 + port, 18 for IPv6 + port).
-pub(crate) fn compact_peers(
-    bytes: &[u8],
-    size: usize,
-    out: &mut Vec<SocketAddr>,
-) -> Result<(), String> {
-    if !bytes.len().is_multiple_of(size) {
-        return Err(format!(
-            "compact peer list of {} bytes is not a multiple of {size}",
-            bytes.len()
-        ));
-    }
-    for chunk in bytes.chunks_exact(size).take(MAX_PEERS) {
-        let (ip, port) = chunk.split_at(size - 2);
-        let ip = match <[u8; 4]>::try_from(ip) {
-            Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
-            Err(_) => match <[u8; 16]>::try_from(ip) {
-                Ok(v6) => IpAddr::V6(Ipv6Addr::from(v6)),
-                Err(_) => return Err("bad compact peer size".into()),
-            },
-        };
-        let port = u16::from_be_bytes([port[0], port[1]]);
-        out.push(SocketAddr::new(ip, port));
-    }
-    Ok(())
-}
-
-/// Appends peers from the original dictionary form (`ip` as text, `port` as integer); entries
-/// with a hostname or a bad port are skipped rather than failing the whole reply.
-fn dict_peers(list: &[Value<'_>], out: &mut Vec<SocketAddr>) -> Result<(), String> {
-    for peer in list.iter().take(MAX_PEERS) {
-        if peer.as_dict().is_none() {
-            return Err("`peers` list holds a non-dictionary".into());
-        }
-        let ip = peer
-            .get("ip")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<IpAddr>().ok());
-        let port = peer
-            .get("port")
-            .and_then(Value::as_int)
-            .and_then(|p| u16::try_from(p).ok());
-        if let (Some(ip), Some(port)) = (ip, port) {
-            out.push(SocketAddr::new(ip, port));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -242,15 +137,17 @@ mod tests {
     }
 
     #[test]
-    fn the_query_carries_binary_ids_percent_encoded() {
+    fn the_tracker_side_parser_reads_back_our_query() {
         let url = announce_url("http://t.example/announce", &params(), Some("x y"));
-        assert!(
-            url.starts_with("http://t.example/announce?info_hash=%AB%AB"),
-            "{url}"
-        );
-        assert!(url.contains("&peer_id=-SL0100-a%20b~c.d_e-f%2F&"), "{url}");
-        assert!(url.contains("&port=6881&uploaded=0&downloaded=0&left=100&compact=1"));
-        assert!(url.contains("&key=0000dead&event=started&numwant=30&trackerid=x%20y"));
+        let query = url.strip_prefix("http://t.example/announce?").unwrap();
+        let parsed = AnnounceRequest::parse_query(query.as_bytes()).unwrap();
+        assert_eq!(parsed, announce_request(&params(), Some("x y")));
+        assert_eq!(parsed.info_hash, InfoHash([0xab; 20]));
+        assert_eq!(parsed.peer_id.0, *b"-SL0100-a b~c.d_e-f/");
+        assert_eq!((parsed.left, parsed.numwant), (100, Some(30)));
+        assert_eq!(parsed.event, wire::Event::Started);
+        assert_eq!(parsed.key.as_deref(), Some("0000dead"));
+        assert!(parsed.compact && parsed.no_peer_id);
         let with_query = announce_url("http://t/announce?passkey=1", &params(), None);
         assert!(with_query.starts_with("http://t/announce?passkey=1&info_hash="));
     }
@@ -258,14 +155,17 @@ mod tests {
     #[test]
     fn scrape_urls_follow_bep48() {
         let ih = InfoHash([1; 20]);
-        let enc = "%01".repeat(20);
+        let enc = ScrapeRequest {
+            info_hashes: vec![ih],
+        }
+        .to_query();
         assert_eq!(
             scrape_url("http://t/announce", &ih),
-            Some(format!("http://t/scrape?info_hash={enc}"))
+            Some(format!("http://t/scrape?{enc}"))
         );
         assert_eq!(
             scrape_url("http://t/x/announce.php?k=v", &ih),
-            Some(format!("http://t/x/scrape.php?k=v&info_hash={enc}"))
+            Some(format!("http://t/x/scrape.php?k=v&{enc}"))
         );
         assert_eq!(scrape_url("http://t/a", &ih), None);
         assert_eq!(scrape_url("http://t/announce/x", &ih), None);
@@ -335,6 +235,7 @@ mod tests {
             panic!()
         };
         assert_eq!(c, ScrapeCounts::default());
-        assert!(decode_scrape(b"de", &ih).is_err());
+        assert!(decode_scrape(b"le", &ih).is_err());
+        assert!(decode_scrape(b"<html>", &ih).is_err());
     }
 }

@@ -1,70 +1,61 @@
-//! BEP 15 UDP tracker packets, client side: requests are built, replies are checked against the
-//! transaction they answer.
-//!
-//! Kept private and small: `protocol::tracker` (the tracker engineer's) is the shared home of
-//! these packets; once it has them this file should become calls into it.
+//! BEP 15 UDP tracker packets, client side, on top of `protocol::tracker::udp` (the shared
+//! packet codec the tracker also speaks): requests are built from our parameters, and replies are
+//! matched to the transaction they answer.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use protocol::tracker::udp::{Request, Response, UdpAnnounce};
+use protocol::tracker::Event as WireEvent;
 use protocol::InfoHash;
 
-use super::http_wire::compact_peers;
+use super::http_wire::MAX_PEERS;
 use super::{AnnounceOutcome, AnnounceParams, Event, ScrapeCounts};
-
-/// The magic connection id of a connect request.
-pub(crate) const PROTOCOL_ID: u64 = 0x0417_2710_1980;
-
-const CONNECT: u32 = 0;
-const ANNOUNCE: u32 = 1;
-const SCRAPE: u32 = 2;
-const ERROR: u32 = 3;
 
 /// Largest datagram we read: an announce reply with ~2700 IPv4 peers; real ones are far smaller.
 pub(crate) const MAX_DATAGRAM: usize = 16 * 1024;
 
-pub(crate) fn connect_request(transaction: u32) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&PROTOCOL_ID.to_be_bytes());
-    out[8..12].copy_from_slice(&CONNECT.to_be_bytes());
-    out[12..].copy_from_slice(&transaction.to_be_bytes());
+fn encode(request: &Request) -> Vec<u8> {
+    let mut out = Vec::with_capacity(98);
+    request.encode(&mut out);
     out
+}
+
+pub(crate) fn connect_request(transaction: u32) -> Vec<u8> {
+    encode(&Request::Connect {
+        transaction_id: transaction,
+    })
 }
 
 pub(crate) fn announce_request(connection: u64, transaction: u32, p: &AnnounceParams) -> Vec<u8> {
-    let mut out = Vec::with_capacity(98);
-    out.extend_from_slice(&connection.to_be_bytes());
-    out.extend_from_slice(&ANNOUNCE.to_be_bytes());
-    out.extend_from_slice(&transaction.to_be_bytes());
-    out.extend_from_slice(p.info_hash.as_bytes());
-    out.extend_from_slice(p.peer_id.as_bytes());
-    out.extend_from_slice(&p.downloaded.to_be_bytes());
-    out.extend_from_slice(&p.left.to_be_bytes());
-    out.extend_from_slice(&p.uploaded.to_be_bytes());
-    let event: u32 = match p.event {
-        None => 0,
-        Some(Event::Completed) => 1,
-        Some(Event::Started) => 2,
-        Some(Event::Stopped) => 3,
-    };
-    out.extend_from_slice(&event.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes()); // ip: 0 = the packet's source address
-    out.extend_from_slice(&p.key.to_be_bytes());
-    let numwant = p
-        .numwant
-        .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX));
-    out.extend_from_slice(&numwant.to_be_bytes());
-    out.extend_from_slice(&p.port.to_be_bytes());
-    out
+    encode(&Request::Announce(UdpAnnounce {
+        connection_id: connection,
+        transaction_id: transaction,
+        info_hash: p.info_hash,
+        peer_id: p.peer_id,
+        downloaded: p.downloaded,
+        left: p.left,
+        uploaded: p.uploaded,
+        event: match p.event {
+            None => WireEvent::None,
+            Some(Event::Completed) => WireEvent::Completed,
+            Some(Event::Started) => WireEvent::Started,
+            Some(Event::Stopped) => WireEvent::Stopped,
+        },
+        ip: std::net::Ipv4Addr::UNSPECIFIED, // the packet's source address
+        key: p.key,
+        num_want: p
+            .numwant
+            .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+        port: p.port,
+    }))
 }
 
 pub(crate) fn scrape_request(connection: u64, transaction: u32, info_hash: &InfoHash) -> Vec<u8> {
-    let mut out = Vec::with_capacity(36);
-    out.extend_from_slice(&connection.to_be_bytes());
-    out.extend_from_slice(&SCRAPE.to_be_bytes());
-    out.extend_from_slice(&transaction.to_be_bytes());
-    out.extend_from_slice(info_hash.as_bytes());
-    out
+    encode(&Request::Scrape {
+        connection_id: connection,
+        transaction_id: transaction,
+        info_hashes: vec![*info_hash],
+    })
 }
 
 /// What a datagram means for the request we are waiting on.
@@ -79,48 +70,37 @@ pub(crate) enum Answer<T> {
     Ok(T),
 }
 
-/// Splits the 8-byte reply header and checks action and transaction; error replies are decoded.
-fn header(datagram: &[u8], action: u32, transaction: u32) -> Result<&[u8], Answer<()>> {
-    let Some((head, body)) = datagram.split_first_chunk::<8>() else {
-        return Err(Answer::Unrelated);
+/// Decodes `datagram` if it answers `transaction`; `pick` takes the reply kind we asked for.
+fn answer<T>(
+    datagram: &[u8],
+    transaction: u32,
+    ipv6: bool,
+    pick: impl FnOnce(Response) -> Option<T>,
+) -> Answer<T> {
+    let Some(tid) = datagram.get(4..8) else {
+        return Answer::Unrelated;
     };
-    let got_action = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    let got_transaction = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
-    if got_transaction != transaction {
-        return Err(Answer::Unrelated);
+    if tid != transaction.to_be_bytes() {
+        return Answer::Unrelated;
     }
-    if got_action == ERROR {
-        return Err(Answer::Failure(String::from_utf8_lossy(body).into_owned()));
+    match Response::decode(datagram, ipv6) {
+        Ok(Response::Error { message, .. }) => Answer::Failure(message),
+        Ok(response) => {
+            let kind = format!("{response:?}");
+            match pick(response) {
+                Some(answer) => Answer::Ok(answer),
+                None => Answer::Malformed(format!("unexpected reply {kind:.60}")),
+            }
+        }
+        Err(e) => Answer::Malformed(e.to_string()),
     }
-    if got_action != action {
-        return Err(Answer::Malformed(format!(
-            "action {got_action} in reply to action {action}"
-        )));
-    }
-    Ok(body)
-}
-
-fn retag<T>(a: Answer<()>) -> Answer<T> {
-    match a {
-        Answer::Unrelated | Answer::Ok(()) => Answer::Unrelated,
-        Answer::Failure(f) => Answer::Failure(f),
-        Answer::Malformed(m) => Answer::Malformed(m),
-    }
-}
-
-fn be_u32(b: &[u8], at: usize) -> Option<u32> {
-    let bytes = b.get(at..at + 4)?;
-    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
 pub(crate) fn connect_reply(datagram: &[u8], transaction: u32) -> Answer<u64> {
-    match header(datagram, CONNECT, transaction) {
-        Err(a) => retag(a),
-        Ok(body) => match body.first_chunk::<8>() {
-            Some(id) => Answer::Ok(u64::from_be_bytes(*id)),
-            None => Answer::Malformed("short connect reply".into()),
-        },
-    }
+    answer(datagram, transaction, false, |r| match r {
+        Response::Connect { connection_id, .. } => Some(connection_id),
+        _ => None,
+    })
 }
 
 /// `ipv6` says which compact size the peers use: the family of the socket the reply came on.
@@ -130,50 +110,45 @@ pub(crate) fn announce_reply(
     ipv6: bool,
     tracker: &str,
 ) -> Answer<AnnounceOutcome> {
-    let body = match header(datagram, ANNOUNCE, transaction) {
-        Err(a) => return retag(a),
-        Ok(body) => body,
-    };
-    let (Some(interval), Some(leechers), Some(seeders)) =
-        (be_u32(body, 0), be_u32(body, 4), be_u32(body, 8))
-    else {
-        return Answer::Malformed("short announce reply".into());
-    };
-    let mut peers: Vec<SocketAddr> = Vec::new();
-    let compact = body.get(12..).unwrap_or(&[]);
-    if let Err(e) = compact_peers(compact, if ipv6 { 18 } else { 6 }, &mut peers) {
-        return Answer::Malformed(e);
-    }
-    Answer::Ok(AnnounceOutcome {
-        peers,
-        interval: Duration::from_secs(u64::from(interval)),
-        min_interval: None,
-        seeders: Some(seeders),
-        leechers: Some(leechers),
-        warning: None,
-        tracker: tracker.to_owned(),
+    answer(datagram, transaction, ipv6, |r| match r {
+        Response::Announce {
+            interval,
+            leechers,
+            seeders,
+            mut peers,
+            ..
+        } => {
+            peers.truncate(MAX_PEERS);
+            Some(AnnounceOutcome {
+                peers,
+                interval: Duration::from_secs(u64::from(interval)),
+                min_interval: None,
+                seeders: Some(seeders),
+                leechers: Some(leechers),
+                warning: None,
+                tracker: tracker.to_owned(),
+            })
+        }
+        _ => None,
     })
 }
 
 pub(crate) fn scrape_reply(datagram: &[u8], transaction: u32) -> Answer<ScrapeCounts> {
-    let body = match header(datagram, SCRAPE, transaction) {
-        Err(a) => return retag(a),
-        Ok(body) => body,
-    };
-    match (be_u32(body, 0), be_u32(body, 4), be_u32(body, 8)) {
-        (Some(seeders), Some(completed), Some(leechers)) => Answer::Ok(ScrapeCounts {
-            seeders,
-            completed,
-            leechers,
+    answer(datagram, transaction, false, |r| match r {
+        Response::Scrape { stats, .. } => stats.first().map(|s| ScrapeCounts {
+            seeders: s.complete,
+            completed: s.downloaded,
+            leechers: s.incomplete,
         }),
-        _ => Answer::Malformed("short scrape reply".into()),
-    }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use protocol::PeerId;
+    use std::net::SocketAddr;
 
     #[test]
     fn requests_have_the_bep15_layout() {
