@@ -1,0 +1,182 @@
+// The background's picture of the helper and its torrents, as a pure reducer:
+// `reduce(state, action) -> state`. The popup renders snapshots of it; the badge and the
+// notifications are derived from it. Nothing here touches a browser API, so node tests it.
+
+/** helper: "unknown" (not tried yet) | "connecting" | "ready" | "missing" | "broken". */
+export function initialState() {
+  return { helper: 'unknown', helperError: null, helperVersion: null, torrents: {}, order: [] };
+}
+
+const STATES = new Set([
+  'checking',
+  'allocating',
+  'connecting',
+  'downloading',
+  'seeding',
+  'paused',
+  'queued',
+  'error',
+]);
+
+/** A TorrentStatus from the helper, with every field present and of the right type. */
+export function normalizeStatus(raw) {
+  if (!raw || typeof raw !== 'object' || typeof raw.info_hash !== 'string' || !raw.info_hash) {
+    return null;
+  }
+  const num = (v) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : 0);
+  const progress = Math.min(1, Math.max(0, Number(raw.progress) || 0));
+  return {
+    info_hash: raw.info_hash.toLowerCase(),
+    name: typeof raw.name === 'string' && raw.name ? raw.name : raw.info_hash,
+    state: STATES.has(raw.state) ? raw.state : 'error',
+    progress,
+    total_bytes: num(raw.total_bytes),
+    have_bytes: num(raw.have_bytes),
+    downloaded: num(raw.downloaded),
+    uploaded: num(raw.uploaded),
+    down_rate: num(raw.down_rate),
+    up_rate: num(raw.up_rate),
+    peers: num(raw.peers),
+    seeds: num(raw.seeds),
+    eta_secs:
+      raw.eta_secs === null || raw.eta_secs === undefined || !Number.isFinite(Number(raw.eta_secs))
+        ? null
+        : Number(raw.eta_secs),
+    error: typeof raw.error === 'string' && raw.error ? raw.error : null,
+    save_path: typeof raw.save_path === 'string' ? raw.save_path : '',
+  };
+}
+
+function upsert(state, statuses, { replace = false } = {}) {
+  const torrents = replace ? {} : { ...state.torrents };
+  const order = replace ? [] : [...state.order];
+  for (const raw of statuses) {
+    const t = normalizeStatus(raw);
+    if (!t) continue;
+    if (!torrents[t.info_hash] && !order.includes(t.info_hash)) order.unshift(t.info_hash);
+    torrents[t.info_hash] = t;
+  }
+  return { ...state, torrents, order: order.filter((h) => torrents[h]) };
+}
+
+/**
+ * Actions:
+ * - `{type: "helper", status, error?, version?}` the native port's fate
+ * - `{type: "list", torrents}` a full list (reply to `list`): replaces everything
+ * - `{type: "event", message}` a helper event: progress | added | completed | removed | error
+ */
+export function reduce(state, action) {
+  switch (action && action.type) {
+    case 'helper': {
+      const next = { ...state, helper: action.status, helperError: action.error || null };
+      if (action.version !== undefined) next.helperVersion = action.version;
+      return next;
+    }
+    case 'list':
+      return upsert(state, Array.isArray(action.torrents) ? action.torrents : [], {
+        replace: true,
+      });
+    case 'event':
+      return reduceEvent(state, action.message || {});
+    default:
+      return state;
+  }
+}
+
+function statusesOf(message) {
+  if (Array.isArray(message.torrents)) return message.torrents;
+  if (message.torrent && typeof message.torrent === 'object') return [message.torrent];
+  return [];
+}
+
+function reduceEvent(state, message) {
+  switch (message.event) {
+    case 'progress':
+    case 'added':
+      return upsert(state, statusesOf(message));
+    case 'completed': {
+      // The helper's `completed` names the torrent; the next progress event has the rest.
+      const statuses = statusesOf(message);
+      if (statuses.length) return upsert(state, statuses);
+      const hash = typeof message.info_hash === 'string' ? message.info_hash.toLowerCase() : null;
+      const known = hash && state.torrents[hash];
+      if (!known) return state;
+      const t = {
+        ...known,
+        progress: 1,
+        have_bytes: known.total_bytes,
+        eta_secs: null,
+        state: known.state === 'paused' ? 'paused' : 'seeding',
+      };
+      return { ...state, torrents: { ...state.torrents, [hash]: t } };
+    }
+    case 'error': {
+      const statuses = statusesOf(message);
+      if (statuses.length) return upsert(state, statuses);
+      const hash = typeof message.info_hash === 'string' ? message.info_hash.toLowerCase() : null;
+      if (!hash || !state.torrents[hash]) return state;
+      const t = { ...state.torrents[hash], state: 'error', error: String(message.message || 'error') };
+      return { ...state, torrents: { ...state.torrents, [hash]: t } };
+    }
+    case 'removed': {
+      const hash = typeof message.info_hash === 'string' ? message.info_hash.toLowerCase() : null;
+      if (!hash || !state.torrents[hash]) return state;
+      const torrents = { ...state.torrents };
+      delete torrents[hash];
+      return { ...state, torrents, order: state.order.filter((h) => h !== hash) };
+    }
+    default:
+      return state;
+  }
+}
+
+/** The torrents in display order (newest first). */
+export function torrentList(state) {
+  return state.order.map((h) => state.torrents[h]).filter(Boolean);
+}
+
+const ACTIVE = new Set(['checking', 'allocating', 'connecting', 'downloading', 'queued']);
+
+/** Downloads still in progress: what the badge counts and what keeps the helper port open. */
+export function activeCount(state) {
+  return torrentList(state).filter((t) => ACTIVE.has(t.state)).length;
+}
+
+/** Sum of every torrent's rates, for the popup's header. */
+export function totals(state) {
+  let down = 0;
+  let up = 0;
+  for (const t of torrentList(state)) {
+    down += t.down_rate;
+    up += t.up_rate;
+  }
+  return { down, up };
+}
+
+/** The badge text: the number of active downloads, or "!" when the helper is unusable. */
+export function badgeText(state) {
+  if (state.helper === 'missing' || state.helper === 'broken') return '!';
+  const n = activeCount(state);
+  return n ? String(n) : '';
+}
+
+// A helper restart re-checks finished torrents (checking -> seeding): that is no news.
+const DOWNLOADING = new Set(['allocating', 'connecting', 'downloading', 'queued']);
+
+/**
+ * What to notify about between two states: a torrent that became `seeding` after being
+ * seen downloading (so a re-listed finished torrent does not notify again), or fell into `error`.
+ */
+export function transitions(before, after) {
+  const out = [];
+  for (const t of torrentList(after)) {
+    const prev = before.torrents[t.info_hash];
+    if (!prev || prev.state === t.state) continue;
+    if (t.state === 'seeding' && DOWNLOADING.has(prev.state)) {
+      out.push({ kind: 'completed', torrent: t });
+    } else if (t.state === 'error') {
+      out.push({ kind: 'failed', torrent: t });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,241 @@
+// Renders the background's state into the popup. Cards are keyed by info-hash and updated in
+// place, so live progress (up to 4 updates a second) never steals keyboard focus or resets an
+// open "remove?" question.
+
+import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
+import { torrentList, totals } from '../lib/store.js';
+import { installCommand } from '../lib/protocol.js';
+import { icon } from './icons.js';
+
+function el(doc, tag, props = {}, children = []) {
+  const node = doc.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key.startsWith('data-') || key.startsWith('aria-') || key === 'role' || key === 'for') node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children);
+  return node;
+}
+
+function iconButton(doc, name, label, onClick, extraClass = '') {
+  const button = el(doc, 'button', { type: 'button', class: `icon-button ${extraClass}`.trim(), title: label, 'aria-label': label });
+  button.append(icon(doc, name));
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+/** `actions`: {command(cmd, args) -> Promise, retry(), copy(text)} */
+export class PopupView {
+  constructor(doc, actions) {
+    this.doc = doc;
+    this.actions = actions;
+    this.main = doc.getElementById('main');
+    this.cards = new Map();
+    this.list = null;
+    this.mode = null;
+    this.env = { browser: 'chromium', extensionId: '' };
+  }
+
+  render(state, env) {
+    if (env) this.env = env;
+    const { down, up } = totals(state);
+    this.doc.getElementById('total-down').textContent = formatRate(down);
+    this.doc.getElementById('total-up').textContent = formatRate(up);
+    const torrents = torrentList(state);
+    let mode;
+    if (state.helper === 'missing' || state.helper === 'broken') mode = `setup-${state.helper}`;
+    else if (torrents.length) mode = 'list';
+    else if (state.helper === 'ready') mode = 'empty';
+    else mode = 'connecting';
+    this.doc.body.dataset.helper = state.helper;
+    if (mode !== this.mode || (mode.startsWith('setup') && this.setupError !== state.helperError)) {
+      this.mode = mode;
+      this.main.replaceChildren();
+      this.cards.clear();
+      this.list = null;
+      if (mode === 'list') {
+        this.list = el(this.doc, 'ul', { class: 'torrents', 'aria-label': 'Downloads' });
+        this.main.append(this.list);
+      } else if (mode === 'empty') {
+        this.main.append(this.emptyState());
+      } else if (mode === 'connecting') {
+        this.main.append(el(this.doc, 'div', { class: 'connecting', role: 'status', text: 'Connecting to the Swarmlink helper…' }));
+      } else {
+        this.setupError = state.helperError;
+        this.main.append(this.setupScreen(state));
+      }
+    }
+    if (mode === 'list') this.renderList(torrents);
+  }
+
+  renderList(torrents) {
+    const seen = new Set();
+    torrents.forEach((t, index) => {
+      seen.add(t.info_hash);
+      let card = this.cards.get(t.info_hash);
+      if (!card) {
+        card = new TorrentCard(this.doc, t, this.actions);
+        this.cards.set(t.info_hash, card);
+      }
+      if (this.list.children[index] !== card.root) this.list.insertBefore(card.root, this.list.children[index] || null);
+      card.update(t);
+    });
+    for (const [hash, card] of this.cards) {
+      if (!seen.has(hash)) {
+        card.root.remove();
+        this.cards.delete(hash);
+      }
+    }
+  }
+
+  emptyState() {
+    const doc = this.doc;
+    const art = icon(doc, 'swarm');
+    art.classList.add('art');
+    return el(doc, 'section', { class: 'empty', 'aria-labelledby': 'empty-title' }, [
+      art,
+      el(doc, 'h2', { id: 'empty-title', text: 'No downloads yet' }),
+      el(doc, 'p', { text: 'Click a magnet or .torrent link on any web page and it downloads here.' }),
+      el(doc, 'p', { text: 'You can also paste a link above, or drop a .torrent file on this window.' }),
+    ]);
+  }
+
+  setupScreen(state) {
+    const doc = this.doc;
+    const command = installCommand(this.env.browser, this.env.extensionId);
+    const missing = state.helper === 'missing';
+    const title = missing ? 'Swarmlink needs its helper app' : 'The Swarmlink helper is not working';
+    const intro = missing
+      ? 'Downloads run in bthelper, a small program on your computer. This browser cannot find it yet.'
+      : 'The helper app started but did not answer properly. Reinstalling it usually fixes this.';
+    const commandBox = el(doc, 'div', { class: 'command' }, [
+      el(doc, 'code', { id: 'install-command', text: command }),
+      iconButton(doc, 'copy', 'Copy command', () => this.actions.copy(command)),
+    ]);
+    const steps = el(doc, 'ol', {}, [
+      el(doc, 'li', {}, [
+        doc.createTextNode('Install bthelper from a Swarmlink release, or build it: '),
+        el(doc, 'code', { text: 'cargo install --path helper' }),
+      ]),
+      el(doc, 'li', {}, [doc.createTextNode('Register it with this browser; in a terminal, run:'), commandBox]),
+      el(doc, 'li', {}, [doc.createTextNode('Then come back and try again.')]),
+    ]);
+    const retry = el(doc, 'button', { type: 'button', class: 'primary', id: 'retry', text: 'Try again' });
+    retry.addEventListener('click', () => this.actions.retry());
+    const head = el(doc, 'div', { class: 'warn-art' }, [icon(doc, 'warning'), el(doc, 'h2', { id: 'setup-title', text: title })]);
+    const section = el(doc, 'section', { class: 'setup', id: 'setup', 'data-helper': state.helper, 'aria-labelledby': 'setup-title' }, [
+      head,
+      el(doc, 'p', { text: intro }),
+      steps,
+      retry,
+    ]);
+    if (state.helperError) {
+      section.append(
+        el(doc, 'details', {}, [el(doc, 'summary', { text: 'Technical details' }), el(doc, 'code', { id: 'helper-error', text: state.helperError })]),
+      );
+    }
+    return section;
+  }
+}
+
+class TorrentCard {
+  constructor(doc, t, actions) {
+    this.doc = doc;
+    this.actions = actions;
+    this.hash = t.info_hash;
+    const nameId = `name-${t.info_hash}`;
+    this.name = el(doc, 'span', { class: 'name', id: nameId });
+    this.pill = el(doc, 'span', { class: 'pill' });
+    this.fill = el(doc, 'div');
+    this.gauge = el(doc, 'div', { class: 'gauge', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-labelledby': nameId }, [this.fill]);
+    this.summary = el(doc, 'span', { class: 'summary' });
+    this.percent = el(doc, 'span', { class: 'percent' });
+    this.transfer = el(doc, 'span', { class: 'transfer' });
+    this.toggle = iconButton(doc, 'pause', 'Pause', () => this.togglePause());
+    this.open = iconButton(doc, 'open', 'Open file', () => this.run('open'));
+    this.reveal = iconButton(doc, 'folder', 'Show in folder', () => this.run('reveal'));
+    this.remove = iconButton(doc, 'remove', 'Remove', () => this.askRemove(), 'danger-icon');
+    this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.toggle, this.open, this.reveal, this.remove]);
+    this.root = el(doc, 'li', { class: 'torrent', 'data-hash': t.info_hash }, [
+      el(doc, 'div', { class: 'top' }, [this.name, this.pill]),
+      this.gauge,
+      el(doc, 'div', { class: 'line' }, [this.summary, this.percent]),
+      el(doc, 'div', { class: 'bottom line' }, [this.transfer, this.actionsBox]),
+    ]);
+    this.confirmBox = null;
+  }
+
+  update(t) {
+    this.t = t;
+    this.root.dataset.state = t.state;
+    this.name.textContent = t.name;
+    this.name.title = t.save_path ? `${t.name}\n${t.save_path}` : t.name;
+    this.pill.textContent = stateLabel(t.state);
+    this.pill.dataset.state = t.state;
+    const pct = Math.min(100, Math.max(0, t.progress * 100));
+    this.fill.style.width = `${pct}%`;
+    this.gauge.setAttribute('aria-valuenow', pct.toFixed(1));
+    this.gauge.setAttribute('aria-valuetext', `${formatPercent(t.progress)}, ${stateLabel(t.state)}`);
+    this.summary.textContent = describeProgress(t);
+    this.percent.textContent = formatPercent(t.progress);
+    const active = t.state === 'downloading' || t.state === 'seeding' || t.state === 'connecting';
+    this.transfer.textContent = active
+      ? `↓ ${formatRate(t.down_rate)}  ↑ ${formatRate(t.up_rate)} · ${formatPeers(t.peers, t.seeds)}`
+      : '';
+    if (t.state === 'downloading' && t.eta_secs !== null) this.root.title = `${formatEta(t.eta_secs)} left`;
+    // A torrent stopped by an error is retried by resuming it.
+    const stopped = t.state === 'paused' || t.state === 'error';
+    const label = t.state === 'paused' ? 'Resume' : t.state === 'error' ? 'Retry' : 'Pause';
+    if (this.toggle.getAttribute('aria-label') !== label) {
+      this.toggle.setAttribute('aria-label', label);
+      this.toggle.title = label;
+      this.toggle.replaceChildren(icon(this.doc, stopped ? 'resume' : 'pause'));
+    }
+    const done = t.progress >= 1 || t.state === 'seeding';
+    this.open.disabled = !done;
+    this.reveal.disabled = !t.save_path && !done;
+  }
+
+  async run(cmd, args = {}) {
+    try {
+      await this.actions.command(cmd, { info_hash: this.hash, ...args });
+    } catch {
+      // the popup's notice line reports it
+    }
+  }
+
+  togglePause() {
+    this.run(this.t.state === 'paused' || this.t.state === 'error' ? 'resume' : 'pause');
+  }
+
+  askRemove() {
+    if (this.confirmBox) return;
+    const doc = this.doc;
+    const checkboxId = `delete-${this.hash}`;
+    const checkbox = el(doc, 'input', { type: 'checkbox', id: checkboxId, class: 'delete-files' });
+    const yes = el(doc, 'button', { type: 'button', class: 'danger confirm-remove', text: 'Remove' });
+    const no = el(doc, 'button', { type: 'button', class: 'secondary', text: 'Cancel' });
+    this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': `Remove ${this.t.name}` }, [
+      el(doc, 'span', { text: `Remove “${this.t.name}” from Swarmlink?` }),
+      el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode('Also delete the downloaded files')]),
+      el(doc, 'div', { class: 'buttons' }, [no, yes]),
+    ]);
+    const close = () => {
+      this.confirmBox.remove();
+      this.confirmBox = null;
+      this.remove.focus();
+    };
+    no.addEventListener('click', close);
+    this.confirmBox.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') close();
+    });
+    yes.addEventListener('click', () => {
+      yes.disabled = true;
+      this.run('remove', { delete_files: checkbox.checked });
+    });
+    this.root.append(this.confirmBox);
+    no.focus();
+  }
+}

@@ -1,0 +1,133 @@
+// The popup's wiring: a port to the background (which owns the helper connection), the add
+// form, the file picker and drop target. Rendering is popup-view.js.
+
+import { PopupView } from './popup-view.js';
+import { bytesToBase64, looksLikeTorrent, MAX_TORRENT_BYTES } from '../lib/protocol.js';
+import { classifyLink } from '../lib/links.js';
+import { icon } from './icons.js';
+
+const port = chrome.runtime.connect({ name: 'popup' });
+let nextRid = 1;
+const pending = new Map();
+
+function send(message) {
+  const rid = nextRid++;
+  return new Promise((resolve, reject) => {
+    pending.set(rid, { resolve, reject });
+    port.postMessage({ ...message, rid });
+  });
+}
+
+const notice = document.getElementById('notice');
+let noticeTimer = null;
+function say(kind, text) {
+  notice.hidden = false;
+  notice.dataset.kind = kind;
+  notice.textContent = text;
+  if (noticeTimer) clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    notice.hidden = true;
+  }, kind === 'error' ? 10000 : 4000);
+}
+
+const view = new PopupView(document, {
+  async command(cmd, args) {
+    try {
+      return await send({ type: 'command', cmd, args });
+    } catch (err) {
+      say('error', err.message);
+      throw err;
+    }
+  },
+  retry() {
+    port.postMessage({ type: 'connect' });
+  },
+  async copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      say('ok', 'Command copied');
+    } catch {
+      say('error', 'Could not copy: select the command and copy it by hand');
+    }
+  },
+});
+
+port.onMessage.addListener((message) => {
+  if (message.type === 'state') {
+    view.render(message.state, message.env);
+  } else if (message.type === 'reply') {
+    const entry = pending.get(message.rid);
+    if (!entry) return;
+    pending.delete(message.rid);
+    if (message.ok) entry.resolve(message.result);
+    else entry.reject(new Error((message.error && message.error.error) || 'failed'));
+  }
+});
+port.postMessage({ type: 'connect' });
+
+// ---- adding: paste field, file picker, drop target
+
+async function addTorrentBytes(bytes, fileName) {
+  if (bytes.length > MAX_TORRENT_BYTES || !looksLikeTorrent(bytes)) {
+    say('error', `${fileName} is not a .torrent file`);
+    return;
+  }
+  try {
+    const result = await send({ type: 'command', cmd: 'add', args: { torrent_b64: bytesToBase64(bytes) } });
+    say('ok', `Added ${(result && result.name) || fileName}`);
+  } catch (err) {
+    say('error', err.message);
+  }
+}
+
+document.getElementById('add-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = document.getElementById('add-input');
+  const text = input.value.trim();
+  if (!text) return;
+  if (!classifyLink(text) && !/^https?:\/\//i.test(text)) {
+    say('error', 'Paste a magnet: link or an http(s) link to a .torrent file');
+    return;
+  }
+  const button = document.getElementById('add-button');
+  button.disabled = true;
+  try {
+    const result = await send({ type: 'add-link', url: text });
+    input.value = '';
+    say('ok', `Added ${(result && result.name) || 'torrent'}`);
+  } catch (err) {
+    say('error', err.message);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+const fileInput = document.getElementById('file-input');
+document.getElementById('pick-file').addEventListener('click', () => fileInput.click());
+fileInput.addEventListener('change', async () => {
+  for (const file of fileInput.files) await addTorrentBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+  fileInput.value = '';
+});
+
+const overlay = document.getElementById('drop-overlay');
+let dragDepth = 0;
+document.addEventListener('dragenter', (e) => {
+  if (![...e.dataTransfer.types].includes('Files')) return;
+  dragDepth += 1;
+  overlay.hidden = false;
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) overlay.hidden = true;
+});
+document.addEventListener('dragover', (e) => e.preventDefault());
+document.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  overlay.hidden = true;
+  for (const file of e.dataTransfer.files) await addTorrentBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+});
+
+const optionsButton = document.getElementById('open-options');
+optionsButton.append(icon(document, 'settings'));
+optionsButton.addEventListener('click', () => chrome.runtime.openOptionsPage());

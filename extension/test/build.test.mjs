@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import vm from 'node:vm';
+import zlib from 'node:zlib';
+import path from 'node:path';
+import { build } from '../build.mjs';
+
+const ids = JSON.parse(await readFile(new URL('../../manifests/extension-ids.json', import.meta.url), 'utf8'));
+const out = await build({ zip: true });
+const manifest = async (browser) => JSON.parse(await readFile(path.join(out[browser], 'manifest.json'), 'utf8'));
+
+test('the Chromium key yields the fixed extension id', async () => {
+  const m = await manifest('chromium');
+  const digest = createHash('sha256').update(Buffer.from(m.key, 'base64')).digest('hex').slice(0, 32);
+  const id = [...digest].map((c) => String.fromCharCode(97 + parseInt(c, 16))).join('');
+  assert.equal(id, ids.chromium_extension_id);
+  assert.deepEqual(m.background, { service_worker: 'background.js', type: 'module' });
+  assert.equal(m.browser_specific_settings, undefined);
+});
+
+test('Firefox gets background scripts and the gecko id, no key', async () => {
+  const m = await manifest('firefox');
+  assert.equal(m.browser_specific_settings.gecko.id, ids.firefox_addon_id);
+  assert.deepEqual(m.background, { scripts: ['background.js'], type: 'module' });
+  assert.equal(m.key, undefined);
+});
+
+test('permissions stay minimal and the CSP strict', async () => {
+  const m = await manifest('chromium');
+  assert.deepEqual([...m.permissions].sort(), [
+    'contextMenus',
+    'declarativeNetRequestWithHostAccess',
+    'downloads',
+    'nativeMessaging',
+    'notifications',
+    'storage',
+  ]);
+  const csp = m.content_security_policy.extension_pages;
+  assert.match(csp, /script-src 'self';/);
+  assert.doesNotMatch(csp, /unsafe|\*/);
+});
+
+test('every file the manifest names exists', async () => {
+  const m = await manifest('chromium');
+  const named = [
+    ...Object.values(m.icons),
+    m.action.default_popup,
+    m.options_ui.page,
+    m.background.service_worker,
+    ...m.content_scripts.flatMap((c) => c.js),
+    ...m.web_accessible_resources.flatMap((w) => w.resources),
+  ];
+  for (const file of named) await readFile(path.join(out.chromium, file));
+});
+
+test('the generated content script is a classic script that installs a capture click listener', async () => {
+  const code = await readFile(path.join(out.chromium, 'content.js'), 'utf8');
+  const listeners = [];
+  const context = {
+    chrome: {
+      storage: { local: { get: async () => ({}) }, onChanged: { addListener() {} } },
+      runtime: { sendMessage: async () => ({}) },
+    },
+    window: { addEventListener: (type, fn, capture) => listeners.push({ type, capture }) },
+  };
+  vm.runInNewContext(code, context);
+  assert.deepEqual(listeners, [{ type: 'click', capture: true }]);
+});
+
+test('the store zip holds exactly the built files, intact', async () => {
+  const zip = await readFile(out.firefoxZip);
+  const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(endAt + 10);
+  let at = zip.readUInt32LE(endAt + 16);
+  const names = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString();
+    const local = zip.readUInt32LE(at + 42);
+    const size = zip.readUInt32LE(at + 20);
+    const start = local + 30 + zip.readUInt16LE(local + 26);
+    const data = zlib.inflateRawSync(zip.subarray(start, start + size));
+    assert.equal(zlib.crc32(data), zip.readUInt32LE(at + 16), name);
+    assert.deepEqual(data, await readFile(path.join(out.firefox, name)));
+    names.push(name);
+    at += 46 + nameLength;
+  }
+  assert.ok(names.includes('manifest.json'));
+  assert.ok(names.includes('background.js'));
+  assert.ok(names.includes('pages/popup.html'));
+});

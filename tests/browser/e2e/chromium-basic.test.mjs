@@ -1,0 +1,219 @@
+// Chromium: the extension loads with its fixed id, and everything that works without the
+// helper: the popup, the "helper missing" screen, and each interception path reaching the
+// background (observed through the helper-missing outcome).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  builtExtension,
+  tempDir,
+  artifactsDir,
+  waitFor,
+  startWebServer,
+  fakeTorrentBytes,
+  launchChromium,
+  IDS,
+} from './harness.mjs';
+
+const MAGNET = 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=demo';
+let dir;
+let web;
+let context;
+let worker;
+let artifacts;
+
+before(async () => {
+  const out = await builtExtension();
+  artifacts = await artifactsDir();
+  dir = await tempDir('chromium');
+  web = await startWebServer({
+    '/': {
+      type: 'text/html',
+      body: `<!doctype html><title>links</title>
+        <a id="magnet" href="${MAGNET}">magnet</a>
+        <a id="torrent" href="/files/demo.torrent">torrent</a>
+        <a id="plain" href="/other.html">plain</a>
+        <a id="nosuffix" href="/demo">tracker-style link</a>`,
+    },
+    '/other.html': { type: 'text/html', body: '<title>other</title>other' },
+    '/files/demo.torrent': { type: 'application/x-bittorrent', body: fakeTorrentBytes() },
+    '/demo': {
+      type: 'application/x-bittorrent',
+      body: fakeTorrentBytes(),
+      headers: { 'content-disposition': 'attachment; filename="demo.torrent"' },
+    },
+  });
+  // No NativeMessagingHosts directory in this profile: the helper is missing.
+  ({ context, worker } = await launchChromium(out.chromium, path.join(dir.path, 'profile')));
+});
+
+after(async () => {
+  await context?.close();
+  await web?.close();
+  await dir?.remove();
+});
+
+async function lastIntercept() {
+  return worker.evaluate(() => globalThis.swarmlinkDebug());
+}
+
+async function openPopup() {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 440, height: 520 });
+  await page.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/popup.html`);
+  return page;
+}
+
+test('the extension loads with its fixed id', () => {
+  assert.ok(worker.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/`));
+});
+
+test('the popup shows the helper-missing screen with the exact install command', async () => {
+  const page = await openPopup();
+  await page.locator('#setup[data-helper=missing]').waitFor();
+  const command = await page.locator('#install-command').textContent();
+  assert.equal(command, `bthelper install --browser chromium --extension-id ${IDS.chromium_extension_id}`);
+  assert.match(await page.locator('#helper-error').textContent(), /native messaging host not found/i);
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-helper-missing.png') });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-helper-missing-dark.png') });
+  const badge = await worker.evaluate(() => chrome.action.getBadgeText({}));
+  assert.equal(badge, '!');
+  await page.close();
+});
+
+test('a plain click on a magnet link is caught and reaches the background', async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  await page.click('#magnet');
+  const toast = page.locator('swarmlink-toast[data-kind=missing]');
+  await toast.waitFor();
+  const { lastIntercept: seen } = await lastIntercept();
+  assert.equal(seen.via, 'click');
+  assert.equal(seen.url, MAGNET);
+  assert.equal(seen.ok, false);
+  assert.equal(seen.helper, 'missing');
+  assert.equal(page.url(), `${web.origin}/`);
+  await page.close();
+});
+
+test('a plain click on a .torrent link fetches it with cookies before asking the helper', async () => {
+  await context.addCookies([{ name: 'session', value: 'secret', url: web.origin }]);
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  const before = web.requests.length;
+  await page.click('#torrent');
+  await page.locator('swarmlink-toast[data-kind=missing]').waitFor();
+  const fetched = web.requests.slice(before).find((r) => r.url === '/files/demo.torrent');
+  assert.ok(fetched, 'the extension fetched the .torrent');
+  assert.match(fetched.cookie, /session=secret/);
+  const { lastIntercept: seen } = await lastIntercept();
+  assert.equal(seen.url, `${web.origin}/files/demo.torrent`);
+  await page.close();
+});
+
+test('modifier clicks and ordinary links keep browser behaviour', async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  const { lastIntercept: beforeClick } = await lastIntercept();
+  await page.click('#plain');
+  await page.waitForURL(`${web.origin}/other.html`);
+  await page.goBack();
+  const popupPromise = context.waitForEvent('page');
+  await page.click('#torrent', { modifiers: ['Control'] });
+  const opened = await popupPromise;
+  await opened.close();
+  const { lastIntercept: afterClick } = await lastIntercept();
+  assert.equal(afterClick.at, beforeClick.at, 'nothing was intercepted');
+  assert.equal(await page.locator('swarmlink-toast').count(), 0);
+  await page.close();
+});
+
+test('a top-level .torrent navigation is redirected to the confirm page', async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/files/demo.torrent?typed=1`).catch(() => {});
+  await waitFor('the redirect', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html#`));
+  assert.equal(await page.locator('#torrent-url').textContent(), `${web.origin}/files/demo.torrent?typed=1`);
+  await page.click('#confirm');
+  await page.locator('#result[data-kind=missing]').waitFor();
+  await page.screenshot({ path: path.join(artifacts, 'chromium-intercept-page.png') });
+  const { lastIntercept: seen } = await lastIntercept();
+  assert.equal(seen.via, 'navigation');
+  await page.close();
+});
+
+test('an application/x-bittorrent download is cancelled, erased and taken over', async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  await page.click('#nosuffix');
+  await waitFor('the download path', async () => (await lastIntercept()).lastIntercept?.via === 'download');
+  const { lastIntercept: seen } = await lastIntercept();
+  assert.equal(seen.url, `${web.origin}/demo`);
+  const items = await worker.evaluate(() => chrome.downloads.search({}));
+  assert.deepEqual(items, [], 'the download was erased from the list');
+  await page.close();
+});
+
+test('turning click interception off lets the link through', async () => {
+  await worker.evaluate(() => chrome.storage.local.set({ interceptClicks: false }));
+  try {
+    const page = await context.newPage();
+    await page.goto(`${web.origin}/`);
+    await waitFor('the content script to see the toggle', async () => {
+      await page.reload();
+      const before = (await lastIntercept()).lastIntercept?.at;
+      await page.click('#magnet');
+      await new Promise((r) => setTimeout(r, 300));
+      return (await lastIntercept()).lastIntercept?.at === before && (await page.locator('swarmlink-toast').count()) === 0;
+    });
+    await page.close();
+  } finally {
+    await worker.evaluate(() => chrome.storage.local.set({ interceptClicks: true }));
+  }
+});
+
+test('the popup view renders every state (fixture data, light and dark)', async () => {
+  const { FIXTURE_TORRENTS } = await import('./fixtures.mjs');
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 440, height: 600 });
+  // An extension page with no logic of its own; the popup's markup and view are loaded into it.
+  await page.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html`);
+  await page.evaluate(async (torrents) => {
+    const html = await (await fetch('/pages/popup.html')).text();
+    document.documentElement.innerHTML = new DOMParser()
+      .parseFromString(html, 'text/html')
+      .documentElement.innerHTML.replace(/<script[^>]*><\/script>/g, '');
+    const { PopupView } = await import('/pages/popup-view.js');
+    const { reduce, initialState } = await import('/lib/store.js');
+    const { icon } = await import('/pages/icons.js');
+    document.getElementById('open-options').append(icon(document, 'settings'));
+    let state = reduce(initialState(), { type: 'helper', status: 'ready' });
+    state = reduce(state, { type: 'list', torrents });
+    const view = new PopupView(document, { command: async () => {}, retry() {}, copy() {} });
+    view.render(state, { browser: 'chromium', extensionId: 'x' });
+    window.view = view;
+    window.state = state;
+  }, FIXTURE_TORRENTS);
+  await page.locator('link[href="popup.css"]').evaluate((l) => l.sheet || new Promise((r) => l.addEventListener('load', r)));
+  assert.equal(await page.locator('li.torrent').count(), 5);
+  const first = page.locator('li.torrent[data-state=downloading]');
+  assert.equal(await first.locator('.percent').textContent(), '42.1%');
+  assert.equal(await first.locator('[role=progressbar]').getAttribute('aria-valuenow'), '42.1');
+  assert.match(await first.locator('.summary').textContent(), /2 min left/);
+  assert.match(await page.locator('#total-down').textContent(), /4\.50 MiB\/s/);
+  assert.equal(await page.locator('li.torrent[data-state=paused] button[aria-label=Resume]').count(), 1);
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-light.png') });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-dark.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.locator('li.torrent[data-state=seeding] button[aria-label=Remove]').click();
+  await page.locator('.confirm .delete-files').waitFor();
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-remove.png') });
+  await page.evaluate(() => {
+    window.view.render({ ...window.state, torrents: {}, order: [] });
+  });
+  await page.locator('.empty').waitFor();
+  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-empty.png') });
+  await page.close();
+});
