@@ -1,0 +1,247 @@
+//! All swarms of the tracker, sharded by info-hash so two worker threads rarely contend.
+//! Pure logic: time comes in as Unix seconds; locks are the only shared state.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
+
+use protocol::tracker::{Event, ScrapeStats};
+use protocol::InfoHash;
+
+use crate::swarm::{timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
+
+const SHARDS: usize = 64;
+const SNAPSHOT_MAGIC: &[u8; 8] = b"BTDSTAT1";
+
+/// Why a `--dfile` snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a bttrack peer snapshot")]
+    Magic,
+    #[error("snapshot truncated at byte {0}")]
+    Truncated(usize),
+    #[error("bad address family {0} at byte {1}")]
+    Family(u8, usize),
+}
+
+/// One announce, as the HTTP and UDP front ends both see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Announce {
+    pub info_hash: InfoHash,
+    pub addr: SocketAddr,
+    pub event: Event,
+    pub left: u64,
+    pub numwant: usize,
+    /// Random, for where the peer list starts.
+    pub start: usize,
+    /// The torrent's publisher, always listed first while it is live.
+    pub pinned: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub torrents: usize,
+    pub peers: usize,
+    pub seeders: u64,
+    pub leechers: u64,
+}
+
+pub struct SwarmStore {
+    shards: Box<[Mutex<HashMap<InfoHash, Swarm>>]>,
+    timeout: u16,
+    seed: u64,
+}
+
+fn shard_of(h: &InfoHash) -> usize {
+    usize::from(h.0[0]) % SHARDS
+}
+
+impl SwarmStore {
+    /// `seed` keys the peer tables' hash (random per process against hash flooding).
+    pub fn new(peer_timeout_secs: u64, seed: u64) -> SwarmStore {
+        SwarmStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            timeout: timeout_ticks(peer_timeout_secs),
+            seed,
+        }
+    }
+
+    fn shard(&self, i: usize) -> MutexGuard<'_, HashMap<InfoHash, Swarm>> {
+        // A panic while holding a shard cannot leave a swarm half-updated in a way that matters
+        // more than losing the tracker, so poisoning is ignored.
+        self.shards[i % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the announce and appends the peers to send to `out`; returns the swarm's counts.
+    pub fn announce(&self, a: &Announce, now_secs: u64, out: &mut Vec<SocketAddr>) -> Counts {
+        let now = Tick::from_unix_secs(now_secs);
+        let mut shard = self.shard(shard_of(&a.info_hash));
+        let seed =
+            self.seed ^ u64::from_le_bytes(a.info_hash.0[..8].try_into().unwrap_or_default());
+        if a.event == Event::Stopped {
+            let Some(swarm) = shard.get_mut(&a.info_hash) else {
+                return Counts::default();
+            };
+            swarm.update(a.addr, a.left == 0, a.event, now);
+            let counts = swarm.counts();
+            if swarm.is_empty() {
+                shard.remove(&a.info_hash);
+            }
+            return counts;
+        }
+        let swarm = shard
+            .entry(a.info_hash)
+            .or_insert_with(|| Swarm::new(seed, now));
+        swarm.sweep(now, self.timeout, false);
+        let seeder = a.left == 0;
+        swarm.update(a.addr, seeder, a.event, now);
+        swarm.select(
+            a.addr,
+            seeder,
+            a.pinned,
+            a.numwant,
+            a.start,
+            now,
+            self.timeout,
+            out,
+        );
+        swarm.counts()
+    }
+
+    pub fn scrape(&self, h: &InfoHash) -> ScrapeStats {
+        self.shard(shard_of(h))
+            .get(h)
+            .map(Swarm::scrape)
+            .unwrap_or_default()
+    }
+
+    /// Drops expired peers everywhere and forgets empty swarms.
+    pub fn sweep(&self, now_secs: u64) {
+        let now = Tick::from_unix_secs(now_secs);
+        for i in 0..SHARDS {
+            let mut shard = self.shard(i);
+            shard.retain(|_, s| {
+                s.sweep(now, self.timeout, true);
+                !s.is_empty()
+            });
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for i in 0..SHARDS {
+            let shard = self.shard(i);
+            t.torrents += shard.len();
+            for s in shard.values() {
+                t.peers += s.len();
+                let c = s.counts();
+                t.seeders += u64::from(c.seeders);
+                t.leechers += u64::from(c.leechers);
+            }
+        }
+        t
+    }
+
+    /// A self-contained binary image of every live peer and its age (the `--dfile` format).
+    pub fn snapshot(&self, now_secs: u64) -> Vec<u8> {
+        let now = Tick::from_unix_secs(now_secs);
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&now_secs.to_le_bytes());
+        for i in 0..SHARDS {
+            let shard = self.shard(i);
+            for (h, s) in shard.iter() {
+                out.extend_from_slice(h.as_bytes());
+                out.extend_from_slice(&s.counts().downloaded.to_le_bytes());
+                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                for (addr, seeder, age) in s.peers(now) {
+                    match addr.ip() {
+                        IpAddr::V4(ip) => {
+                            out.push(4);
+                            out.extend_from_slice(&ip.octets());
+                        }
+                        IpAddr::V6(ip) => {
+                            out.push(6);
+                            out.extend_from_slice(&ip.octets());
+                        }
+                    }
+                    out.extend_from_slice(&addr.port().to_le_bytes());
+                    out.push(u8::from(seeder));
+                    out.extend_from_slice(&age.to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Loads a snapshot taken at some earlier time; peers keep their age, so those that expired
+    /// meanwhile are dropped. Returns the number of peers restored.
+    pub fn restore(&self, bytes: &[u8], now_secs: u64) -> Result<usize, SnapshotError> {
+        let mut r = Reader { b: bytes, at: 0 };
+        if r.take(8)? != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::Magic);
+        }
+        let taken = u64::from_le_bytes(r.array()?);
+        let elapsed = now_secs.saturating_sub(taken) / TICK_SECS;
+        let now = Tick::from_unix_secs(now_secs);
+        let mut restored = 0;
+        while r.at < bytes.len() {
+            let h = InfoHash(r.array()?);
+            let downloaded = u32::from_le_bytes(r.array()?);
+            let n = u32::from_le_bytes(r.array()?);
+            let seed = self.seed ^ u64::from_le_bytes(h.0[..8].try_into().unwrap_or_default());
+            let mut shard = self.shard(shard_of(&h));
+            let swarm = shard.entry(h).or_insert_with(|| Swarm::new(seed, now));
+            swarm.set_downloaded(downloaded);
+            for _ in 0..n {
+                let at = r.at;
+                let ip = match r.take(1)?[0] {
+                    4 => IpAddr::V4(Ipv4Addr::from(r.array::<4>()?)),
+                    6 => IpAddr::V6(Ipv6Addr::from(r.array::<16>()?)),
+                    f => return Err(SnapshotError::Family(f, at)),
+                };
+                let port = u16::from_le_bytes(r.array()?);
+                let seeder = r.take(1)?[0] != 0;
+                let age = u64::from(u16::from_le_bytes(r.array()?)) + elapsed;
+                if age > u64::from(self.timeout) {
+                    continue;
+                }
+                swarm.update(
+                    SocketAddr::new(ip, port),
+                    seeder,
+                    Event::None,
+                    now.minus(age as u16),
+                );
+                restored += 1;
+            }
+            if swarm.is_empty() {
+                shard.remove(&h);
+            }
+        }
+        Ok(restored)
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        let s = self
+            .b
+            .get(self.at..self.at + n)
+            .ok_or(SnapshotError::Truncated(self.at))?;
+        self.at += n;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+        let at = self.at;
+        self.take(N)?
+            .try_into()
+            .map_err(|_| SnapshotError::Truncated(at))
+    }
+}

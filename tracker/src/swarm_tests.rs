@@ -1,0 +1,196 @@
+use super::*;
+use crate::store::{Announce, SwarmStore};
+use protocol::InfoHash;
+
+const T0: u64 = 1_700_000_000;
+
+fn a(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn peers_of(s: &Swarm, me: &str, seeder: bool, now: Tick) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    s.select(a(me), seeder, None, 50, 0, now, timeout_ticks(60), &mut out);
+    out
+}
+
+#[test]
+fn one_ip_many_ports_are_many_peers_and_counts_follow_events() {
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(1, now);
+    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Started, now));
+    assert!(!s.update(a("127.0.0.1:1001"), false, Event::Started, now));
+    assert!(!s.update(a("[::1]:1002"), false, Event::Started, now));
+    assert_eq!(s.len(), 3);
+    assert_eq!((s.counts().seeders, s.counts().leechers), (1, 2));
+    // The leecher completes: it becomes a seeder and the download is counted once.
+    assert!(s.update(a("127.0.0.1:1001"), true, Event::Completed, now));
+    assert_eq!(
+        s.counts(),
+        Counts {
+            seeders: 2,
+            leechers: 1,
+            downloaded: 1
+        }
+    );
+    assert!(s.update(a("127.0.0.1:1000"), true, Event::Stopped, now));
+    assert_eq!(
+        s.counts(),
+        Counts {
+            seeders: 1,
+            leechers: 1,
+            downloaded: 1
+        }
+    );
+    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Stopped, now));
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn a_v4_mapped_address_is_the_v4_peer() {
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(1, now);
+    s.update(a("127.0.0.1:7"), false, Event::None, now);
+    assert!(s.update(a("[::ffff:127.0.0.1]:7"), false, Event::None, now));
+    assert_eq!(s.len(), 1);
+}
+
+#[test]
+fn select_skips_self_expired_and_seeders_for_seeders() {
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(9, now);
+    s.update(a("10.0.0.1:1"), true, Event::None, now);
+    s.update(a("10.0.0.2:2"), false, Event::None, now);
+    s.update(a("[2001:db8::1]:3"), false, Event::None, now);
+    let old = Tick::from_unix_secs(T0 - 3600);
+    s.update(a("10.0.0.3:3"), false, Event::None, old);
+    let mut got = peers_of(&s, "10.0.0.2:2", false, now);
+    got.sort();
+    assert_eq!(got, vec![a("10.0.0.1:1"), a("[2001:db8::1]:3")]);
+    let got = peers_of(&s, "10.0.0.1:1", true, now);
+    assert_eq!(got.len(), 2, "a seeder gets the two live leechers: {got:?}");
+    assert!(!got.contains(&a("10.0.0.3:3")));
+    // The sweep drops the expired peer and its count.
+    assert_eq!(s.counts().leechers, 3);
+    s.sweep(now, timeout_ticks(60), true);
+    assert_eq!(s.counts().leechers, 2);
+    assert_eq!(s.len(), 3);
+}
+
+#[test]
+fn pinned_publisher_comes_first_and_numwant_is_honoured() {
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(3, now);
+    for port in 1..=100u16 {
+        s.update(
+            SocketAddr::from(([10, 0, 0, 1], port)),
+            false,
+            Event::None,
+            now,
+        );
+    }
+    let publisher = a("10.9.9.9:5989");
+    s.update(publisher, true, Event::None, now);
+    for start in [0, 17, 99_999] {
+        let mut out = Vec::new();
+        s.select(
+            a("10.0.0.1:1"),
+            false,
+            Some(publisher),
+            10,
+            start,
+            now,
+            100,
+            &mut out,
+        );
+        assert_eq!(out.len(), 10);
+        assert_eq!(out[0], publisher);
+        assert!(!out.contains(&a("10.0.0.1:1")));
+        let mut dedup = out.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 10);
+    }
+}
+
+#[test]
+fn ticks_wrap_without_losing_fresh_peers() {
+    // A time just before the 15-bit tick counter wraps, and just after.
+    let before = (u64::from(TICK_MASK) * TICK_SECS) * 1000 + TICK_SECS * u64::from(TICK_MASK);
+    let t_before = Tick::from_unix_secs(before);
+    let t_after = Tick::from_unix_secs(before + 2 * TICK_SECS);
+    let mut s = Swarm::new(1, t_before);
+    s.update(a("1.2.3.4:5"), false, Event::None, t_before);
+    s.sweep(t_after, timeout_ticks(60), true);
+    assert_eq!(s.len(), 1);
+}
+
+fn announce(h: u8, addr: &str, left: u64, event: Event) -> Announce {
+    Announce {
+        info_hash: InfoHash([h; 20]),
+        addr: a(addr),
+        event,
+        left,
+        numwant: 50,
+        start: 0,
+        pinned: None,
+    }
+}
+
+#[test]
+fn store_scrape_snapshot_and_restore_keep_ages() {
+    let store = SwarmStore::new(600, 42);
+    let mut out = Vec::new();
+    store.announce(&announce(1, "127.0.0.1:1", 0, Event::Started), T0, &mut out);
+    store.announce(
+        &announce(1, "127.0.0.1:2", 5, Event::Started),
+        T0 + 500,
+        &mut out,
+    );
+    store.announce(
+        &announce(1, "127.0.0.1:2", 0, Event::Completed),
+        T0 + 500,
+        &mut out,
+    );
+    store.announce(
+        &announce(2, "[::1]:3", 5, Event::Started),
+        T0 + 500,
+        &mut out,
+    );
+    let st = store.scrape(&InfoHash([1; 20]));
+    assert_eq!((st.complete, st.incomplete, st.downloaded), (2, 0, 1));
+    let snap = store.snapshot(T0 + 500);
+
+    // Restored 200 s later: the first peer (now 700 s old) has expired, the others remain.
+    let again = SwarmStore::new(600, 7);
+    assert_eq!(again.restore(&snap, T0 + 700).unwrap(), 2);
+    let st = again.scrape(&InfoHash([1; 20]));
+    assert_eq!((st.complete, st.incomplete, st.downloaded), (1, 0, 1));
+    assert_eq!(again.scrape(&InfoHash([2; 20])).incomplete, 1);
+    assert_eq!(again.totals().peers, 2);
+
+    // A stopped last peer removes the swarm.
+    again.announce(
+        &announce(2, "[::1]:3", 5, Event::Stopped),
+        T0 + 700,
+        &mut out,
+    );
+    assert_eq!(again.totals().torrents, 1);
+
+    // Every truncation of a snapshot is an error or a shorter restore, never a panic.
+    for cut in 0..snap.len() {
+        let _ = SwarmStore::new(600, 1).restore(&snap[..cut], T0 + 500);
+    }
+    assert!(SwarmStore::new(600, 1).restore(b"garbage!", T0).is_err());
+}
+
+#[test]
+fn store_sweep_forgets_empty_swarms() {
+    let store = SwarmStore::new(60, 1);
+    let mut out = Vec::new();
+    store.announce(&announce(3, "127.0.0.1:1", 0, Event::Started), T0, &mut out);
+    store.sweep(T0 + 30);
+    assert_eq!(store.totals().torrents, 1);
+    store.sweep(T0 + 200);
+    assert_eq!(store.totals(), Default::default());
+}
