@@ -13,6 +13,9 @@ use protocol::InfoHash;
 use super::http_wire::{self, Reply};
 use super::{AnnounceOutcome, AnnounceParams, ScrapeCounts, TrackerConfig, TrackerError};
 
+/// What we call ourselves to trackers, matching the `-SL0100-` peer id prefix.
+pub const USER_AGENT: &str = concat!("Swarmlink/", env!("CARGO_PKG_VERSION"));
+
 /// A small HTTP/1.1 client for tracker requests, `http://` and `https://`. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -87,11 +90,23 @@ impl HttpClient {
                     url: url.to_owned(),
                     reason: e.to_string(),
                 })?;
-        let request = async {
-            let response = self.client.get(uri).await.map_err(|e| TrackerError::Io {
+        // Private trackers often admit clients by user agent as well as by peer id prefix.
+        let request = http::Request::get(uri)
+            .header(http::header::USER_AGENT, USER_AGENT)
+            .body(Empty::new())
+            .map_err(|e| TrackerError::InvalidUrl {
                 url: url.to_owned(),
-                reason: error_chain(&e),
+                reason: e.to_string(),
             })?;
+        let request = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| TrackerError::Io {
+                    url: url.to_owned(),
+                    reason: error_chain(&e),
+                })?;
             let status = response.status();
             // Trackers report failures in a 200 body; other statuses may still carry one.
             let body = Limited::new(response.into_body(), self.max_body)

@@ -457,7 +457,7 @@ async fn udp_trackers_over_ipv6_return_ipv6_peers() {
 }
 
 /// An HTTPS "tracker" on 127.0.0.1 with the self-signed certificate in `testdata/`, answering
-/// every request with a one-peer announce reply.
+/// requests that carry our user agent with a one-peer announce reply.
 async fn https_tracker() -> String {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let cert = CertificateDer::from(include_bytes!("testdata/localhost.cert.der").to_vec());
@@ -482,8 +482,14 @@ async fn https_tracker() -> String {
                     return; // the client refused our certificate
                 };
                 let mut buf = [0u8; 4096];
-                let _ = tls.read(&mut buf).await;
-                let body = b"d8:intervali120e5:peers6:\x7f\x00\x00\x01\x1a\xe1e";
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                // Only our client, named as such, gets an answer.
+                let body: &[u8] = if head.contains("\r\nuser-agent: swarmlink/") {
+                    b"d8:intervali120e5:peers6:\x7f\x00\x00\x01\x1a\xe1e"
+                } else {
+                    b"d14:failure reason10:who are youe"
+                };
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
