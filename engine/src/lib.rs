@@ -1,3 +1,34 @@
 //! The tokio shell around `protocol`: sessions, torrent actors, peer tasks, disk, tracker clients.
+//!
+//! Invariants: one actor task per torrent owns its picker and choker (no locks on the data
+//! path); one task per peer owns its socket; file IO and SHA-1 run on a per-torrent disk thread;
+//! a piece is announced and recorded as verified only after its bytes are written and hashed.
+//!
+//! ```no_run
+//! # async fn demo(metainfo: protocol::Metainfo) -> Result<(), engine::EngineError> {
+//! use engine::{AddTorrent, Session, SessionConfig};
+//! let session = Session::start(SessionConfig::default()).await?;
+//! let ih = session.add(AddTorrent::metainfo(metainfo)).await?;
+//! println!("{:?}", session.status(ih));
+//! session.shutdown().await;
+//! # Ok(()) }
+//! ```
 
+mod disk;
+mod peer;
+mod ratelimit;
+mod resume;
+mod session;
+mod storage;
+mod torrent;
 pub mod tracker;
+mod types;
+
+pub use session::Session;
+pub use types::{
+    AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentState,
+    TorrentStatus,
+};
+
+#[cfg(test)]
+mod tests;

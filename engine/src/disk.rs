@@ -1,0 +1,198 @@
+//! The disk thread of one torrent: positional writes, reads for uploads, and SHA-1 verification,
+//! all off the async reactor.
+//!
+//! Blocks are hashed as they arrive in order (a piece is never read back to verify it); a block
+//! that arrives ahead of its predecessors waits in memory until the gap is filled. Jobs run in
+//! the order they were queued, so a read queued after a piece's writes sees the piece, and a
+//! piece is reported verified only once all of its bytes are written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+
+use bytes::Bytes;
+use protocol::{Bitfield, Info, Lengths, PieceIndex, ValidBlock};
+use sha1::{Digest, Sha1};
+use tokio::sync::mpsc;
+
+use crate::peer::PeerKey;
+use crate::resume::ResumeData;
+use crate::storage::Storage;
+
+pub enum DiskJob {
+    /// A block accepted by the picker; its piece is hashed once all blocks are in.
+    Write { block: ValidBlock, data: Bytes },
+    /// Read a block that peer `key` asked for; answered with `DiskEvent::ReadDone`.
+    Read { key: PeerKey, block: ValidBlock },
+    /// Hash the existing data (pieces whose files are missing are skipped).
+    Check,
+    /// Write resume data for these verified pieces, after every earlier write.
+    SaveResume { have: Bitfield, path: PathBuf },
+    /// Close the files (flushing them) and stop; `delete` removes them first.
+    Stop { delete: bool },
+}
+
+#[derive(Debug)]
+pub enum DiskEvent {
+    Verified(PieceIndex),
+    ReadDone {
+        key: PeerKey,
+        block: ValidBlock,
+        data: Bytes,
+    },
+    Failed(PieceIndex),
+    CheckProgress {
+        done: u32,
+    },
+    Checked(Bitfield),
+    /// A write failed (disk full, permissions): the torrent cannot go on.
+    Error(String),
+    Stopped,
+}
+
+struct PieceHash {
+    hasher: Sha1,
+    next: u32,
+    waiting: BTreeMap<u32, Bytes>,
+}
+
+pub struct Disk {
+    storage: Storage,
+    lengths: Lengths,
+    hashes: Vec<[u8; 20]>,
+    partial: HashMap<u32, PieceHash>,
+    events: mpsc::UnboundedSender<DiskEvent>,
+}
+
+impl Disk {
+    pub fn spawn(
+        storage: Storage,
+        info: &Info,
+        lengths: Lengths,
+        events: mpsc::UnboundedSender<DiskEvent>,
+    ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
+        let (tx, rx) = std_mpsc::channel();
+        let mut disk = Disk {
+            storage,
+            lengths,
+            hashes: info.pieces.clone(),
+            partial: HashMap::new(),
+            events,
+        };
+        std::thread::Builder::new()
+            .name("swarmlink-disk".into())
+            .spawn(move || disk.run(rx))?;
+        Ok(tx)
+    }
+
+    fn run(&mut self, jobs: std_mpsc::Receiver<DiskJob>) {
+        while let Ok(job) = jobs.recv() {
+            match job {
+                DiskJob::Write { block, data } => self.write(block, data),
+                DiskJob::Read { key, block } => self.read(key, block),
+                DiskJob::Check => self.check(),
+                DiskJob::SaveResume { have, path } => {
+                    let data = ResumeData::new(&have, self.storage.stamps());
+                    if let Err(e) = data.save(&path) {
+                        tracing::warn!("cannot save resume data to {}: {e}", path.display());
+                    }
+                }
+                DiskJob::Stop { delete } => {
+                    if delete {
+                        self.storage.delete();
+                    } else if let Err(e) = self.storage.close() {
+                        tracing::warn!("closing files: {e}");
+                    }
+                    let _ = self.events.send(DiskEvent::Stopped);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, block: ValidBlock, data: Bytes) {
+        let offset = self.lengths.piece_offset(block.piece) + u64::from(block.begin);
+        if let Err(e) = self.storage.write(offset, &data) {
+            let _ = self.events.send(DiskEvent::Error(format!(
+                "writing {}: {e}",
+                self.storage.root().display()
+            )));
+            return;
+        }
+        let piece = block.piece;
+        let state = self
+            .partial
+            .entry(piece.get())
+            .or_insert_with(|| PieceHash {
+                hasher: Sha1::new(),
+                next: 0,
+                waiting: BTreeMap::new(),
+            });
+        if block.begin != state.next {
+            if block.begin > state.next {
+                state.waiting.insert(block.begin, data);
+            }
+            return;
+        }
+        state.hasher.update(&data);
+        state.next += block.length;
+        while let Some(next) = state.waiting.remove(&state.next) {
+            state.hasher.update(&next);
+            state.next += next.len() as u32;
+        }
+        if state.next >= self.lengths.piece_len(piece) {
+            if let Some(done) = self.partial.remove(&piece.get()) {
+                let ok = done.hasher.finalize().as_slice() == self.expected(piece);
+                let _ = self.events.send(if ok {
+                    DiskEvent::Verified(piece)
+                } else {
+                    DiskEvent::Failed(piece)
+                });
+            }
+        }
+    }
+
+    fn expected(&self, piece: PieceIndex) -> &[u8] {
+        self.hashes
+            .get(piece.get() as usize)
+            .map_or(&[], |h| h.as_slice())
+    }
+
+    fn read(&mut self, key: PeerKey, block: ValidBlock) {
+        let offset = self.lengths.piece_offset(block.piece) + u64::from(block.begin);
+        let mut buf = vec![0; block.length as usize];
+        match self.storage.read(offset, &mut buf) {
+            Ok(()) => {
+                let _ = self.events.send(DiskEvent::ReadDone {
+                    key,
+                    block,
+                    data: Bytes::from(buf),
+                });
+            }
+            Err(e) => tracing::warn!("reading piece {} for upload: {e}", block.piece.get()),
+        }
+    }
+
+    fn check(&mut self) {
+        let mut have = Bitfield::new(self.lengths.piece_count());
+        let mut buf = Vec::new();
+        for piece in self.lengths.pieces() {
+            let offset = self.lengths.piece_offset(piece);
+            let len = self.lengths.piece_len(piece) as usize;
+            if !self.storage.missing(offset, len) {
+                buf.resize(len, 0);
+                if self.storage.read(offset, &mut buf).is_ok()
+                    && Sha1::digest(&buf).as_slice() == self.expected(piece)
+                {
+                    have.set(piece.get());
+                }
+            }
+            if piece.get() % 64 == 63 {
+                let _ = self.events.send(DiskEvent::CheckProgress {
+                    done: piece.get() + 1,
+                });
+            }
+        }
+        let _ = self.events.send(DiskEvent::Checked(have));
+    }
+}

@@ -1,0 +1,428 @@
+//! One peer connection: the handshake, then a reader that frames messages and forwards them to
+//! the torrent actor, and a writer that drains the actor's queue onto the socket. The task only
+//! moves bytes: every decision (what to request, whom to choke, whether data is good) is the
+//! actor's. A wire error ends this connection only.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::wire::{self, BlockRef, Handshake, Message, Reserved};
+use protocol::{InfoHash, PeerId, BLOCK_LEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::ratelimit::RateLimiter;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer that sends nothing at all (not even keep-alives) for this long is gone.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(90);
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A connection's id inside its torrent.
+pub type PeerKey = u64;
+
+/// What the actor asks the writer to send.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Already-encoded frames.
+    Frame(Vec<u8>),
+    Requests(Vec<BlockRef>),
+    Block {
+        block: BlockRef,
+        data: Bytes,
+    },
+    Close,
+}
+
+/// A decoded message, owning its payload (blocks are zero-copy slices of the read buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerMessage {
+    Choke,
+    Unchoke,
+    Interested,
+    NotInterested,
+    Have(u32),
+    Bitfield(Bytes),
+    HaveAll,
+    HaveNone,
+    Request(BlockRef),
+    Cancel(BlockRef),
+    Reject(BlockRef),
+    AllowedFast(u32),
+    Piece {
+        index: u32,
+        begin: u32,
+        data: Bytes,
+    },
+    Extended {
+        id: u8,
+        payload: Bytes,
+    },
+    /// Keep-alive, port, suggest: nothing for the actor to do beyond noting the peer is alive.
+    Other,
+}
+
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+}
+
+#[derive(Debug)]
+pub enum PeerEvent {
+    Connected {
+        key: PeerKey,
+        addr: SocketAddr,
+        peer_id: PeerId,
+        reserved: Reserved,
+        writer: mpsc::UnboundedSender<Outgoing>,
+        stats: Arc<PeerStats>,
+    },
+    Message {
+        key: PeerKey,
+        msg: PeerMessage,
+    },
+    Closed {
+        key: PeerKey,
+        reason: String,
+    },
+}
+
+/// What every connection of a torrent shares.
+#[derive(Clone)]
+pub struct PeerContext {
+    pub info_hash: InfoHash,
+    pub our_id: PeerId,
+    pub piece_count: u32,
+    pub events: mpsc::Sender<PeerEvent>,
+    pub down_limit: Arc<RateLimiter>,
+    pub up_limit: Arc<RateLimiter>,
+}
+
+impl PeerContext {
+    fn our_handshake(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Handshake::LEN);
+        Handshake {
+            reserved: Reserved::SWARMLINK,
+            info_hash: self.info_hash,
+            peer_id: self.our_id,
+        }
+        .encode(&mut out);
+        out
+    }
+
+    /// Largest frame this torrent needs: a block, or a full bitfield, with room for BEP 10.
+    fn max_frame(&self) -> usize {
+        let bitfield = (self.piece_count as usize).div_ceil(8) + 1;
+        bitfield.max(BLOCK_LEN as usize + 9) + 1024
+    }
+}
+
+/// Dials `addr` and runs the connection until it ends; the actor always gets `Closed`.
+pub async fn run_outgoing(ctx: PeerContext, key: PeerKey, addr: SocketAddr) {
+    let result = async {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let mut stream = stream;
+        stream
+            .write_all(&ctx.our_handshake())
+            .await
+            .map_err(|e| format!("send handshake: {e}"))?;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let hs = read_handshake(&mut stream, &mut buf).await?;
+        if hs.info_hash != ctx.info_hash {
+            return Err("peer answered for another torrent".to_string());
+        }
+        run_connected(&ctx, key, addr, stream, hs, buf).await
+    }
+    .await;
+    let reason = result.err().unwrap_or_else(|| "closed".into());
+    let _ = ctx.events.send(PeerEvent::Closed { key, reason }).await;
+}
+
+/// Runs a connection the session accepted; `buf` holds what was read so far (at least the
+/// 48-byte prefix naming our info-hash).
+pub async fn run_incoming(
+    ctx: PeerContext,
+    key: PeerKey,
+    mut stream: TcpStream,
+    mut buf: BytesMut,
+) {
+    let addr = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let result = async {
+        let _ = stream.set_nodelay(true);
+        stream
+            .write_all(&ctx.our_handshake())
+            .await
+            .map_err(|e| format!("send handshake: {e}"))?;
+        let hs = read_handshake(&mut stream, &mut buf).await?;
+        run_connected(&ctx, key, addr, stream, hs, buf).await
+    }
+    .await;
+    let reason = result.err().unwrap_or_else(|| "closed".into());
+    let _ = ctx.events.send(PeerEvent::Closed { key, reason }).await;
+}
+
+async fn read_handshake(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Handshake, String> {
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    loop {
+        match Handshake::decode(buf) {
+            Ok(Some(hs)) => {
+                let _ = buf.split_to(Handshake::LEN);
+                return Ok(hs);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("handshake: {e}")),
+        }
+        buf.reserve(READ_CHUNK);
+        let n = tokio::time::timeout_at(deadline, stream.read_buf(buf))
+            .await
+            .map_err(|_| "handshake timed out".to_string())?
+            .map_err(|e| format!("read handshake: {e}"))?;
+        if n == 0 {
+            return Err("closed during handshake".into());
+        }
+    }
+}
+
+async fn run_connected(
+    ctx: &PeerContext,
+    key: PeerKey,
+    addr: SocketAddr,
+    stream: TcpStream,
+    hs: Handshake,
+    buf: BytesMut,
+) -> Result<(), String> {
+    let (reader, writer_half) = stream.into_split();
+    let (writer, queue) = mpsc::unbounded_channel();
+    let stats = Arc::new(PeerStats::default());
+    ctx.events
+        .send(PeerEvent::Connected {
+            key,
+            addr,
+            peer_id: hs.peer_id,
+            reserved: hs.reserved,
+            writer,
+            stats: stats.clone(),
+        })
+        .await
+        .map_err(|_| "torrent stopped".to_string())?;
+    tokio::select! {
+        r = read_loop(ctx, key, reader, buf, &stats) => r,
+        r = write_loop(ctx, writer_half, queue, &stats) => r,
+    }
+}
+
+async fn read_loop(
+    ctx: &PeerContext,
+    key: PeerKey,
+    mut reader: OwnedReadHalf,
+    mut buf: BytesMut,
+    stats: &PeerStats,
+) -> Result<(), String> {
+    let max_frame = ctx.max_frame();
+    loop {
+        loop {
+            let Some((msg, _)) = decode_owned(&mut buf, max_frame)? else {
+                break;
+            };
+            if let PeerMessage::Piece { data, .. } = &msg {
+                stats
+                    .downloaded
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+            ctx.events
+                .send(PeerEvent::Message { key, msg })
+                .await
+                .map_err(|_| "torrent stopped".to_string())?;
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let n = tokio::time::timeout(IDLE_TIMEOUT, reader.read_buf(&mut buf))
+            .await
+            .map_err(|_| "idle timeout".to_string())?
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("peer closed the connection".into());
+        }
+        ctx.down_limit.consume(n).await;
+    }
+}
+
+/// Decodes one frame from the front of `buf` and splits it off; payloads become `Bytes` slices.
+fn decode_owned(
+    buf: &mut BytesMut,
+    max_frame: usize,
+) -> Result<Option<(PeerMessage, usize)>, String> {
+    let (msg, used) = match wire::decode(buf, max_frame) {
+        Ok(Some((msg, used))) => (to_owned_shape(&msg), used),
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(format!("bad frame: {e}")),
+    };
+    let frame = buf.split_to(used).freeze();
+    let msg = match msg {
+        Shape::Plain(m) => m,
+        // Payload offsets: 4-byte length, 1-byte id, then 8 bytes of index+begin for a block,
+        // 1 byte of extended id for an extended message.
+        Shape::Piece { index, begin } => PeerMessage::Piece {
+            index,
+            begin,
+            data: frame.slice(13..),
+        },
+        Shape::Bitfield => PeerMessage::Bitfield(frame.slice(5..)),
+        Shape::Extended { id } => PeerMessage::Extended {
+            id,
+            payload: frame.slice(6..),
+        },
+    };
+    Ok(Some((msg, used)))
+}
+
+enum Shape {
+    Plain(PeerMessage),
+    Piece { index: u32, begin: u32 },
+    Bitfield,
+    Extended { id: u8 },
+}
+
+fn to_owned_shape(msg: &Message<'_>) -> Shape {
+    Shape::Plain(match *msg {
+        Message::Choke => PeerMessage::Choke,
+        Message::Unchoke => PeerMessage::Unchoke,
+        Message::Interested => PeerMessage::Interested,
+        Message::NotInterested => PeerMessage::NotInterested,
+        Message::Have(i) => PeerMessage::Have(i),
+        Message::Bitfield(_) => return Shape::Bitfield,
+        Message::Request(b) => PeerMessage::Request(b),
+        Message::Piece { index, begin, .. } => return Shape::Piece { index, begin },
+        Message::Cancel(b) => PeerMessage::Cancel(b),
+        Message::HaveAll => PeerMessage::HaveAll,
+        Message::HaveNone => PeerMessage::HaveNone,
+        Message::RejectRequest(b) => PeerMessage::Reject(b),
+        Message::AllowedFast(i) => PeerMessage::AllowedFast(i),
+        Message::Extended { id, .. } => return Shape::Extended { id },
+        Message::KeepAlive | Message::Port(_) | Message::SuggestPiece(_) => PeerMessage::Other,
+    })
+}
+
+async fn write_loop(
+    ctx: &PeerContext,
+    mut writer: OwnedWriteHalf,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    stats: &PeerStats,
+) -> Result<(), String> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    loop {
+        let first = match tokio::time::timeout(KEEPALIVE_EVERY, queue.recv()).await {
+            Err(_) => {
+                writer
+                    .write_all(&[0, 0, 0, 0])
+                    .await
+                    .map_err(|e| format!("write: {e}"))?;
+                continue;
+            }
+            Ok(None) => return Err("torrent stopped".into()),
+            Ok(Some(item)) => item,
+        };
+        out.clear();
+        let mut uploaded = 0usize;
+        let mut close = encode_item(first, &mut out, &mut uploaded);
+        while !close && out.len() < 256 * 1024 {
+            match queue.try_recv() {
+                Ok(item) => close = encode_item(item, &mut out, &mut uploaded),
+                Err(_) => break,
+            }
+        }
+        writer
+            .write_all(&out)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        if uploaded > 0 {
+            stats.uploaded.fetch_add(uploaded as u64, Ordering::Relaxed);
+            ctx.up_limit.consume(uploaded).await;
+        }
+        if close {
+            let _ = writer.shutdown().await;
+            return Err("closed by us".into());
+        }
+    }
+}
+
+/// Appends one queued item; returns true for `Close`.
+fn encode_item(item: Outgoing, out: &mut Vec<u8>, uploaded: &mut usize) -> bool {
+    match item {
+        Outgoing::Frame(frame) => out.extend_from_slice(&frame),
+        Outgoing::Requests(blocks) => {
+            for b in blocks {
+                Message::Request(b).encode(out);
+            }
+        }
+        Outgoing::Block { block, data } => {
+            wire::encode_piece_header(block.piece, block.begin, data.len() as u32, out);
+            out.extend_from_slice(&data);
+            *uploaded += data.len();
+        }
+        Outgoing::Close => return true,
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_anywhere_decode_the_same() {
+        let mut wire_bytes = Vec::new();
+        Message::Piece {
+            index: 3,
+            begin: 16384,
+            data: &[7; 100],
+        }
+        .encode(&mut wire_bytes);
+        Message::Have(9).encode(&mut wire_bytes);
+        Message::Bitfield(&[0xF0]).encode(&mut wire_bytes);
+        for cut in 0..wire_bytes.len() {
+            let mut buf = BytesMut::from(&wire_bytes[..cut]);
+            let mut got = Vec::new();
+            while let Some((m, _)) = decode_owned(&mut buf, 1 << 20).unwrap() {
+                got.push(m);
+            }
+            buf.extend_from_slice(&wire_bytes[cut..]);
+            while let Some((m, _)) = decode_owned(&mut buf, 1 << 20).unwrap() {
+                got.push(m);
+            }
+            assert_eq!(
+                got,
+                vec![
+                    PeerMessage::Piece {
+                        index: 3,
+                        begin: 16384,
+                        data: Bytes::from(vec![7; 100])
+                    },
+                    PeerMessage::Have(9),
+                    PeerMessage::Bitfield(Bytes::from_static(&[0xF0])),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_arriving() {
+        let mut buf = BytesMut::from(&(1u32 << 30).to_be_bytes()[..]);
+        assert!(decode_owned(&mut buf, 1 << 20).is_err());
+    }
+}

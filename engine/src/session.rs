@@ -1,0 +1,270 @@
+//! The session: one listening socket, the torrents, and the public API the daemon, the terminal
+//! client and the publisher drive.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::wire::Handshake;
+use protocol::{InfoHash, PeerId};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::peer::HANDSHAKE_TIMEOUT;
+use crate::ratelimit::RateLimiter;
+use crate::torrent::{SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions};
+use crate::types::{
+    AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
+};
+
+/// A running engine. Cheap to clone; every clone drives the same session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SessionConfig,
+    local_addr: SocketAddr,
+    shared: SessionShared,
+    torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Session {
+    /// Binds the listening socket and starts accepting peers.
+    pub async fn start(config: SessionConfig) -> Result<Session, EngineError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| EngineError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| EngineError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let (events, _) = broadcast::channel(256);
+        let shared = SessionShared {
+            our_id: config
+                .peer_id
+                .unwrap_or_else(|| PeerId::generate(&mut rand::rng())),
+            listen_port: local_addr.port(),
+            down_limit: Arc::new(RateLimiter::new(config.download_rate_limit)),
+            up_limit: Arc::new(RateLimiter::new(config.upload_rate_limit)),
+            events,
+            max_peers: config.max_peers_per_torrent.max(1),
+            upload_slots: config.upload_slots.max(1),
+            state_dir: config.state_dir.clone(),
+            announce_ip: config.announce_ip.clone(),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            config,
+            local_addr,
+            shared,
+            torrents: Mutex::new(HashMap::new()),
+            shutdown,
+        });
+        tokio::spawn(accept_loop(listener, Arc::downgrade(&inner), shutdown_rx));
+        Ok(Session { inner })
+    }
+
+    /// The address peers reach us at (the bound port when `listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.shared.our_id
+    }
+
+    /// Adds a torrent: checks existing data (or trusts matching resume data), then downloads
+    /// or seeds. Returns at once; progress shows in `status` and `events`.
+    pub async fn add(&self, add: AddTorrent) -> Result<InfoHash, EngineError> {
+        if *self.inner.shutdown.borrow() {
+            return Err(EngineError::ShutDown);
+        }
+        let metainfo = match add.source {
+            TorrentSource::Metainfo(m) => *m,
+            TorrentSource::Magnet(_) => {
+                return Err(EngineError::Unsupported(
+                    "adding a magnet link (metadata download)",
+                ))
+            }
+        };
+        let ih = metainfo.info_hash;
+        let mut torrents = self.lock();
+        if torrents.contains_key(&ih) {
+            return Err(EngineError::AlreadyAdded(ih));
+        }
+        let opts = TorrentOptions {
+            metainfo,
+            save_dir: add
+                .save_dir
+                .unwrap_or_else(|| self.inner.config.download_dir.clone()),
+            paused: add.paused,
+            peers: add.peers,
+            seed_ratio: add.seed_ratio,
+            sequential: add.sequential,
+            file_priorities: add.file_priorities,
+        };
+        let handle = Torrent::spawn(self.inner.shared.clone(), opts)?;
+        torrents.insert(ih, handle);
+        drop(torrents);
+        let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
+        Ok(ih)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, TorrentHandle>> {
+        self.inner
+            .torrents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn handle(&self, ih: InfoHash) -> Result<TorrentHandle, EngineError> {
+        self.lock()
+            .get(&ih)
+            .cloned()
+            .ok_or(EngineError::UnknownTorrent(ih))
+    }
+
+    pub async fn pause(&self, ih: InfoHash) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Pause);
+        Ok(())
+    }
+
+    pub async fn resume(&self, ih: InfoHash) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Resume);
+        Ok(())
+    }
+
+    /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).
+    pub fn add_peers(&self, ih: InfoHash, peers: Vec<SocketAddr>) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::AddPeers(peers));
+        Ok(())
+    }
+
+    /// Stops the torrent (saving resume data unless deleting) and forgets it; with
+    /// `delete_files` its data is removed too.
+    pub async fn remove(&self, ih: InfoHash, delete_files: bool) -> Result<(), EngineError> {
+        let handle = self
+            .lock()
+            .remove(&ih)
+            .ok_or(EngineError::UnknownTorrent(ih))?;
+        let (done, wait) = oneshot::channel();
+        let _ = handle.cmd.send(TorrentCmd::Stop {
+            delete: delete_files,
+            done,
+        });
+        let _ = wait.await;
+        let _ = self.inner.shared.events.send(SessionEvent::Removed(ih));
+        Ok(())
+    }
+
+    pub async fn set_rate_limits(&self, down: Option<u64>, up: Option<u64>) {
+        self.inner.shared.down_limit.set_rate(down);
+        self.inner.shared.up_limit.set_rate(up);
+    }
+
+    pub fn statuses(&self) -> Vec<TorrentStatus> {
+        let mut all: Vec<TorrentStatus> = self
+            .lock()
+            .values()
+            .filter_map(|h| h.status.lock().ok().map(|s| s.clone()))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name).then(a.info_hash.cmp(&b.info_hash)));
+        all
+    }
+
+    pub fn status(&self, ih: InfoHash) -> Option<TorrentStatus> {
+        let h = self.lock().get(&ih).cloned()?;
+        let s = h.status.lock().ok()?.clone();
+        Some(s)
+    }
+
+    pub fn peers(&self, ih: InfoHash) -> Vec<PeerStatus> {
+        let Some(h) = self.lock().get(&ih).cloned() else {
+            return Vec::new();
+        };
+        let peers = h.peers.lock().map(|p| p.clone()).unwrap_or_default();
+        peers
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.shared.events.subscribe()
+    }
+
+    /// Stops accepting, stops every torrent (resume data saved, files flushed and closed).
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let handles: Vec<TorrentHandle> = self.lock().drain().map(|(_, h)| h).collect();
+        let mut waits = Vec::new();
+        for h in handles {
+            let (done, wait) = oneshot::channel();
+            let _ = h.cmd.send(TorrentCmd::Stop {
+                delete: false,
+                done,
+            });
+            waits.push(wait);
+        }
+        for w in waits {
+            let _ = w.await;
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    inner: std::sync::Weak<Inner>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        match accepted {
+            Ok((stream, _)) => {
+                tokio::spawn(route_incoming(stream, Arc::downgrade(&inner)));
+            }
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Reads the handshake up to the info-hash and hands the connection to that torrent.
+async fn route_incoming(mut stream: TcpStream, inner: std::sync::Weak<Inner>) {
+    let mut buf = BytesMut::with_capacity(Handshake::LEN);
+    let prefix = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        loop {
+            match Handshake::decode_prefix(&buf) {
+                Ok(Some((_, ih))) => return Some(ih),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let Ok(Some(ih)) = prefix else { return };
+    let Some(inner) = inner.upgrade() else { return };
+    let handle = inner.torrents.lock().ok().and_then(|t| t.get(&ih).cloned());
+    if let Some(h) = handle {
+        let _ = h.cmd.send(TorrentCmd::Incoming { stream, buf });
+    }
+}

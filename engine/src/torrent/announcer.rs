@@ -1,0 +1,92 @@
+//! A torrent's tracker announces, in their own task so a slow tracker never holds up the
+//! actor: `started`, re-announces on the tracker's interval, `completed` once, `stopped` at
+//! the end. Peers it learns go to the actor as `AddPeers`.
+
+use std::time::{Duration, Instant};
+
+use protocol::{InfoHash, PeerId};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::TorrentCmd;
+use crate::tracker::{AnnounceParams, AnnounceSchedule, Event, TrackerList};
+
+/// How long a final `stopped` may take: the tracker may be gone.
+const STOPPED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the actor tells the announcer, refreshed every tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct AnnounceStats {
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub left: u64,
+    pub completed: bool,
+    pub stopping: bool,
+}
+
+pub(crate) struct AnnouncerSetup {
+    pub tiers: Vec<Vec<String>>,
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub port: u16,
+    pub ip: Option<String>,
+}
+
+pub(crate) fn spawn(
+    setup: AnnouncerSetup,
+    mut stats: watch::Receiver<AnnounceStats>,
+    to_actor: mpsc::UnboundedSender<TorrentCmd>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut trackers = TrackerList::new(setup.tiers);
+        let mut schedule = AnnounceSchedule::new(Instant::now());
+        let mut params =
+            AnnounceParams::new(setup.info_hash, setup.peer_id, setup.port, rand::random());
+        params.ip = setup.ip;
+        let mut was_completed = stats.borrow().completed;
+        loop {
+            let now = Instant::now();
+            let current = *stats.borrow();
+            if current.stopping {
+                break;
+            }
+            if current.completed && !was_completed {
+                was_completed = true;
+                schedule.on_completed(now);
+            }
+            if schedule.is_due(now) {
+                params.uploaded = current.uploaded;
+                params.downloaded = current.downloaded;
+                params.left = current.left;
+                params.event = schedule.event();
+                match trackers.announce(&params).await {
+                    Ok(outcome) => {
+                        tracing::debug!("{}: {} peers", outcome.tracker, outcome.peers.len());
+                        schedule.on_success(&outcome, Instant::now());
+                        if !outcome.peers.is_empty() {
+                            let _ = to_actor.send(TorrentCmd::AddPeers(outcome.peers));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("announce failed: {e}");
+                        schedule.on_failure(Instant::now());
+                    }
+                }
+                continue;
+            }
+            let wait = schedule.next_at().saturating_duration_since(now);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = stats.changed() => if changed.is_err() { break },
+            }
+        }
+        if schedule.should_send_stopped() {
+            let current = *stats.borrow();
+            params.uploaded = current.uploaded;
+            params.downloaded = current.downloaded;
+            params.left = current.left;
+            params.event = Some(Event::Stopped);
+            let _ = tokio::time::timeout(STOPPED_TIMEOUT, trackers.announce(&params)).await;
+        }
+    })
+}

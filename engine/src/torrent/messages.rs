@@ -1,0 +1,282 @@
+//! The torrent actor's handling of what peers say and what the disk thread reports.
+
+use bytes::Bytes;
+use protocol::wire::{BlockRef, ExtendedHandshake, Message};
+use protocol::{Bitfield, BlockOutcome, PieceIndex, ValidBlock};
+
+use super::peers::MAX_SERVING;
+use super::Torrent;
+use crate::disk::DiskJob;
+use crate::peer::{Outgoing, PeerKey, PeerMessage};
+use crate::types::TorrentState;
+
+/// Blocks nobody asked for that we tolerate (late answers after a choke or cancel) before
+/// treating the peer as hostile.
+const MAX_UNREQUESTED: u32 = 64;
+/// Invalid requests (out of range, pieces we lack) tolerated before disconnecting.
+const MAX_BAD_REQUESTS: u32 = 64;
+/// Hash failures an address may take part in before it is banned.
+const MAX_STRIKES: u32 = 2;
+
+impl Torrent {
+    pub(super) fn on_message(&mut self, key: PeerKey, msg: PeerMessage) {
+        if !self.peers.contains_key(&key) {
+            return;
+        }
+        match msg {
+            PeerMessage::Choke => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_choking = true;
+                    for b in p.outstanding.drain() {
+                        self.picker.release(b);
+                    }
+                }
+                self.request_from_all();
+            }
+            PeerMessage::Unchoke => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_choking = false;
+                }
+                self.fill_requests(key);
+            }
+            PeerMessage::Interested | PeerMessage::NotInterested => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_interested = msg == PeerMessage::Interested;
+                }
+                self.choker.force();
+                self.rechoke(std::time::Instant::now());
+            }
+            PeerMessage::Have(i) => {
+                let Some(piece) = self.lengths.validate_piece(i) else {
+                    return self.close_peer(key, "have: piece index out of range");
+                };
+                let Some(p) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                if p.has.set(piece.get()) {
+                    self.picker.add_peer_have(piece);
+                }
+                self.peer_pieces_changed(key);
+            }
+            PeerMessage::Bitfield(bytes) => {
+                match Bitfield::from_wire(&bytes, self.lengths.piece_count()) {
+                    Ok(bits) => self.set_peer_pieces(key, bits),
+                    Err(e) => self.close_peer(key, &format!("bitfield: {e}")),
+                }
+            }
+            PeerMessage::HaveAll => {
+                self.set_peer_pieces(key, Bitfield::full(self.lengths.piece_count()))
+            }
+            PeerMessage::HaveNone => {
+                self.set_peer_pieces(key, Bitfield::new(self.lengths.piece_count()))
+            }
+            PeerMessage::Request(b) => self.on_request(key, b),
+            PeerMessage::Cancel(b) => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    if p.cancelled.len() < MAX_SERVING {
+                        p.cancelled.insert(b);
+                    }
+                }
+            }
+            PeerMessage::Reject(b) => {
+                let Some(block) = self.lengths.validate_block(b) else {
+                    return;
+                };
+                if let Some(p) = self.peers.get_mut(&key) {
+                    if p.outstanding.remove(&block) {
+                        self.picker.release(block);
+                    }
+                }
+                self.request_from_all();
+            }
+            PeerMessage::Piece { index, begin, data } => self.on_block(key, index, begin, data),
+            PeerMessage::Extended { id: 0, payload } => {
+                if let Ok(hs) = ExtendedHandshake::decode(&payload) {
+                    if let Some(p) = self.peers.get_mut(&key) {
+                        if let Some(v) = hs.v {
+                            p.client = v.chars().take(64).collect();
+                        }
+                        p.reqq = hs.reqq;
+                    }
+                }
+            }
+            PeerMessage::AllowedFast(_) | PeerMessage::Extended { .. } | PeerMessage::Other => {}
+        }
+    }
+
+    fn set_peer_pieces(&mut self, key: PeerKey, bits: Bitfield) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        self.picker.remove_peer_pieces(&p.has);
+        self.picker.add_peer_pieces(&bits);
+        p.has = bits;
+        self.peer_pieces_changed(key);
+    }
+
+    fn peer_pieces_changed(&mut self, key: PeerKey) {
+        if self.state == TorrentState::Seeding
+            && self.peers.get(&key).is_some_and(|p| p.has.is_full())
+        {
+            return self.close_peer(key, "both seeding");
+        }
+        self.update_interest(key);
+        self.fill_requests(key);
+    }
+
+    fn on_request(&mut self, key: PeerKey, b: BlockRef) {
+        let valid = self
+            .lengths
+            .validate_request(b)
+            .filter(|v| self.picker.have().get(v.piece.get()));
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let refuse = valid.is_none() || p.am_choking || p.serving >= MAX_SERVING;
+        if refuse {
+            if valid.is_none() {
+                p.bad_requests += 1;
+            }
+            if p.fast {
+                let mut frame = Vec::new();
+                Message::RejectRequest(b).encode(&mut frame);
+                let _ = p.writer.send(Outgoing::Frame(frame));
+            }
+            if p.bad_requests > MAX_BAD_REQUESTS {
+                self.close_peer(key, "too many invalid requests");
+            }
+            return;
+        }
+        if let Some(block) = valid {
+            p.serving += 1;
+            p.cancelled.remove(&b);
+            let _ = self.disk.send(DiskJob::Read { key, block });
+        }
+    }
+
+    pub(super) fn read_done(&mut self, key: PeerKey, block: ValidBlock, data: Bytes) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        p.serving = p.serving.saturating_sub(1);
+        if p.cancelled.remove(&block.as_ref()) || p.am_choking {
+            return;
+        }
+        let _ = p.writer.send(Outgoing::Block {
+            block: block.as_ref(),
+            data,
+        });
+    }
+
+    fn on_block(&mut self, key: PeerKey, index: u32, begin: u32, data: Bytes) {
+        let Ok(length) = u32::try_from(data.len()) else {
+            return;
+        };
+        let Some(block) = self.lengths.validate_block(BlockRef {
+            piece: index,
+            begin,
+            length,
+        }) else {
+            return self.close_peer(key, "sent a block that does not fit the torrent");
+        };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let addr = p.addr;
+        if !p.outstanding.remove(&block) {
+            p.unrequested += 1;
+            if p.unrequested > MAX_UNREQUESTED {
+                return self.ban(key, "too many unrequested blocks");
+            }
+            // A late answer to a request we withdrew is still good data if nobody else sent it.
+            if matches!(self.picker.on_block(block), BlockOutcome::Accepted { .. }) {
+                self.store(block, addr, data);
+            }
+            return self.fill_requests(key);
+        }
+        p.last_block = std::time::Instant::now();
+        match self.picker.on_block(block) {
+            BlockOutcome::Accepted { .. } => {
+                self.store(block, addr, data);
+                if self.picker.in_endgame() {
+                    self.cancel_elsewhere(key, block);
+                }
+            }
+            BlockOutcome::Duplicate | BlockOutcome::Unexpected => {}
+        }
+        self.fill_requests(key);
+    }
+
+    fn store(&mut self, block: ValidBlock, addr: std::net::SocketAddr, data: Bytes) {
+        let who = self.contributors.entry(block.piece.get()).or_default();
+        if !who.contains(&addr) {
+            who.push(addr);
+        }
+        let _ = self.disk.send(DiskJob::Write { block, data });
+    }
+
+    /// Endgame: the block came; withdraw its twins from the other peers.
+    fn cancel_elsewhere(&mut self, from: PeerKey, block: ValidBlock) {
+        for (&key, p) in self.peers.iter_mut() {
+            if key != from && p.outstanding.remove(&block) {
+                let mut frame = Vec::new();
+                Message::Cancel(block.as_ref()).encode(&mut frame);
+                let _ = p.writer.send(Outgoing::Frame(frame));
+            }
+        }
+    }
+
+    pub(super) fn piece_verified(&mut self, piece: PieceIndex) {
+        self.picker.piece_verified(piece);
+        self.contributors.remove(&piece.get());
+        self.resume_dirty = true;
+        let mut frame = Vec::new();
+        Message::Have(piece.get()).encode(&mut frame);
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for &key in &keys {
+            if self
+                .peers
+                .get(&key)
+                .is_some_and(|p| !p.has.get(piece.get()))
+            {
+                self.send(key, Outgoing::Frame(frame.clone()));
+            }
+        }
+        if self.picker.is_complete() {
+            self.on_complete();
+        } else {
+            for key in keys {
+                if self
+                    .peers
+                    .get(&key)
+                    .is_some_and(|p| p.am_interested && p.has.get(piece.get()))
+                {
+                    self.update_interest(key);
+                }
+            }
+        }
+    }
+
+    pub(super) fn piece_failed(&mut self, piece: PieceIndex) {
+        tracing::warn!("piece {} failed its hash check", piece.get());
+        self.picker.piece_failed(piece);
+        let culprits = self.contributors.remove(&piece.get()).unwrap_or_default();
+        for addr in culprits {
+            let strikes = self.strikes.entry(addr).or_insert(0);
+            *strikes += 1;
+            if *strikes >= MAX_STRIKES {
+                if let Some(key) = self
+                    .peers
+                    .iter()
+                    .find(|(_, p)| p.addr == addr)
+                    .map(|(k, _)| *k)
+                {
+                    self.ban(key, "sent data that failed hash checks");
+                } else {
+                    self.banned_addrs.insert(addr);
+                }
+            }
+        }
+        self.request_from_all();
+    }
+}

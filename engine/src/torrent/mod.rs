@@ -1,0 +1,582 @@
+//! One actor task per torrent. It owns the picker, the choker and the per-peer bookkeeping;
+//! peer tasks and the disk thread talk to it over channels, so no lock guards the hot path.
+//! The only shared state is the status snapshot it publishes for `Session::statuses`.
+
+mod announcer;
+mod messages;
+mod peers;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use protocol::{Bitfield, Choker, Lengths, Metainfo, PeerId, Picker};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::disk::{Disk, DiskEvent, DiskJob};
+use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
+use crate::ratelimit::RateLimiter;
+use crate::resume::ResumeData;
+use crate::storage::Storage;
+use crate::types::{
+    EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
+};
+
+pub(crate) use peers::Peer;
+
+const TICK: Duration = Duration::from_millis(500);
+const RESUME_EVERY: Duration = Duration::from_secs(30);
+
+/// Commands from the session.
+pub(crate) enum TorrentCmd {
+    Incoming {
+        stream: TcpStream,
+        buf: BytesMut,
+    },
+    AddPeers(Vec<SocketAddr>),
+    Pause,
+    Resume,
+    Stop {
+        delete: bool,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// What the session keeps of a running torrent.
+#[derive(Clone)]
+pub(crate) struct TorrentHandle {
+    pub cmd: mpsc::UnboundedSender<TorrentCmd>,
+    pub status: Arc<Mutex<TorrentStatus>>,
+    pub peers: Arc<Mutex<Vec<PeerStatus>>>,
+}
+
+/// Session-wide settings and services a torrent uses.
+#[derive(Clone)]
+pub(crate) struct SessionShared {
+    pub our_id: PeerId,
+    pub listen_port: u16,
+    pub down_limit: Arc<RateLimiter>,
+    pub up_limit: Arc<RateLimiter>,
+    pub events: broadcast::Sender<SessionEvent>,
+    pub max_peers: usize,
+    pub upload_slots: usize,
+    pub state_dir: Option<PathBuf>,
+    pub announce_ip: Option<String>,
+}
+
+pub(crate) struct TorrentOptions {
+    pub metainfo: Metainfo,
+    pub save_dir: PathBuf,
+    pub paused: bool,
+    pub peers: Vec<SocketAddr>,
+    pub seed_ratio: Option<f64>,
+    pub sequential: bool,
+    pub file_priorities: Option<Vec<FilePriority>>,
+}
+
+/// Where we stand with an address we may dial.
+struct Candidate {
+    next_attempt: Instant,
+    failures: u32,
+}
+
+pub(crate) struct Torrent {
+    shared: SessionShared,
+    metainfo: Arc<Metainfo>,
+    lengths: Lengths,
+    picker: Picker,
+    piece_priorities: Vec<u8>,
+    sequential: bool,
+    choker: Choker,
+    ctx: PeerContext,
+    peers: HashMap<PeerKey, Peer>,
+    /// Outgoing connections not yet through the handshake.
+    connecting: HashMap<PeerKey, SocketAddr>,
+    next_key: PeerKey,
+    candidates: HashMap<SocketAddr, Candidate>,
+    banned_addrs: HashSet<SocketAddr>,
+    banned_ids: HashSet<PeerId>,
+    /// Hash failures each address contributed to.
+    strikes: HashMap<SocketAddr, u32>,
+    /// Who sent blocks of each piece being downloaded.
+    contributors: HashMap<u32, Vec<SocketAddr>>,
+    disk: std_mpsc::Sender<DiskJob>,
+    state: TorrentState,
+    checking_done: u32,
+    paused: bool,
+    error: Option<String>,
+    seed_ratio: Option<f64>,
+    /// Payload bytes moved by connections already closed (live ones are in their stats).
+    closed_down: u64,
+    closed_up: u64,
+    down_rate: u64,
+    up_rate: u64,
+    resume_path: Option<PathBuf>,
+    resume_dirty: bool,
+    last_resume: Instant,
+    completed_sent: bool,
+    save_path: PathBuf,
+    announce: Option<(
+        watch::Sender<announcer::AnnounceStats>,
+        tokio::task::JoinHandle<()>,
+    )>,
+    status_out: Arc<Mutex<TorrentStatus>>,
+    peers_out: Arc<Mutex<Vec<PeerStatus>>>,
+    rng: rand::rngs::StdRng,
+}
+
+/// Per-piece priority from per-file priorities: a piece gets the highest priority of the
+/// non-pad files it touches (0 = skip only if every such file is skipped).
+fn piece_priorities(
+    metainfo: &Metainfo,
+    lengths: &Lengths,
+    files: Option<&[FilePriority]>,
+) -> Vec<u8> {
+    let n = lengths.piece_count() as usize;
+    let Some(files) = files else {
+        return vec![protocol::picker::PRIORITY_NORMAL; n];
+    };
+    let mut out = vec![0u8; n];
+    let plen = u64::from(lengths.default_piece_len());
+    for (f, prio) in metainfo.info.files.iter().zip(files) {
+        if f.pad || f.length == 0 {
+            continue;
+        }
+        let p = match prio {
+            FilePriority::Skip => 0,
+            FilePriority::Low => 1,
+            FilePriority::Normal => 2,
+            FilePriority::High => 3,
+        };
+        let first = (f.offset / plen) as usize;
+        let last = ((f.offset + f.length - 1) / plen) as usize;
+        for slot in out.iter_mut().take(last.min(n - 1) + 1).skip(first) {
+            *slot = (*slot).max(p);
+        }
+    }
+    out
+}
+
+impl Torrent {
+    /// Sets the torrent up (layout, resume data, disk thread) and spawns its actor.
+    pub(crate) fn spawn(
+        shared: SessionShared,
+        opts: TorrentOptions,
+    ) -> Result<TorrentHandle, EngineError> {
+        let metainfo = Arc::new(opts.metainfo);
+        let info = &metainfo.info;
+        let info_hash = metainfo.info_hash;
+        if let Some(fp) = &opts.file_priorities {
+            if fp.len() != info.files.len() {
+                return Err(EngineError::BadFilePriorities {
+                    got: fp.len(),
+                    expected: info.files.len(),
+                });
+            }
+        }
+        let lengths = Lengths::new(info.total_length, info.piece_length, info.pieces.len())
+            .map_err(|_| {
+                EngineError::Unsupported("a torrent whose piece count does not match its length")
+            })?;
+        let storage = Storage::new(&opts.save_dir, info).map_err(|source| EngineError::Io {
+            what: "laying out",
+            path: opts.save_dir.clone(),
+            source,
+        })?;
+        let save_path = storage.root().to_path_buf();
+        let resume_path = shared
+            .state_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.resume", info_hash.to_hex())));
+        let trusted = resume_path
+            .as_deref()
+            .and_then(ResumeData::load)
+            .and_then(|r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()));
+
+        let (disk_tx, disk_rx) = mpsc::unbounded_channel();
+        let disk =
+            Disk::spawn(storage, info, lengths, disk_tx).map_err(|source| EngineError::Io {
+                what: "starting the disk thread for",
+                path: save_path.clone(),
+                source,
+            })?;
+        let (peer_tx, peer_rx) = mpsc::channel(1024);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let ctx = PeerContext {
+            info_hash,
+            our_id: shared.our_id,
+            piece_count: lengths.piece_count(),
+            events: peer_tx,
+            down_limit: shared.down_limit.clone(),
+            up_limit: shared.up_limit.clone(),
+        };
+        let piece_priorities =
+            piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
+        let now = Instant::now();
+        let status_out = Arc::new(Mutex::new(TorrentStatus {
+            info_hash: info_hash.to_hex(),
+            name: info.name.clone(),
+            state: TorrentState::Checking,
+            progress: 0.0,
+            total_bytes: info.total_length,
+            have_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0,
+            up_rate: 0,
+            peers: 0,
+            seeds: 0,
+            eta_secs: None,
+            error: None,
+            save_path: save_path.display().to_string(),
+        }));
+        let peers_out = Arc::new(Mutex::new(Vec::new()));
+        let mut torrent = Torrent {
+            choker: Choker::new(shared.upload_slots),
+            picker: Picker::new(lengths, Bitfield::new(lengths.piece_count())),
+            shared,
+            metainfo: metainfo.clone(),
+            lengths,
+            piece_priorities,
+            sequential: opts.sequential,
+            ctx,
+            peers: HashMap::new(),
+            connecting: HashMap::new(),
+            next_key: 1,
+            candidates: HashMap::new(),
+            banned_addrs: HashSet::new(),
+            banned_ids: HashSet::new(),
+            strikes: HashMap::new(),
+            contributors: HashMap::new(),
+            disk,
+            state: TorrentState::Checking,
+            checking_done: 0,
+            paused: opts.paused,
+            error: None,
+            seed_ratio: opts.seed_ratio,
+            closed_down: 0,
+            closed_up: 0,
+            down_rate: 0,
+            up_rate: 0,
+            resume_path,
+            resume_dirty: false,
+            last_resume: now,
+            completed_sent: false,
+            save_path,
+            announce: None,
+            status_out: status_out.clone(),
+            peers_out: peers_out.clone(),
+            rng: rand::SeedableRng::from_os_rng(),
+        };
+        torrent.add_candidates(opts.peers);
+        let tiers = metainfo.tiers();
+        if !tiers.is_empty() {
+            let (tx, rx) = watch::channel(torrent.announce_stats(false));
+            let setup = announcer::AnnouncerSetup {
+                tiers,
+                info_hash,
+                peer_id: torrent.shared.our_id,
+                port: torrent.shared.listen_port,
+                ip: torrent.shared.announce_ip.clone(),
+            };
+            let task = announcer::spawn(setup, rx, cmd_tx.clone());
+            torrent.announce = Some((tx, task));
+        }
+        match trusted {
+            Some(have) => torrent.checked(have),
+            None => {
+                let _ = torrent.disk.send(DiskJob::Check);
+            }
+        }
+        tokio::spawn(torrent.run(cmd_rx, peer_rx, disk_rx));
+        Ok(TorrentHandle {
+            cmd: cmd_tx,
+            status: status_out,
+            peers: peers_out,
+        })
+    }
+
+    async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<TorrentCmd>,
+        mut peer_events: mpsc::Receiver<PeerEvent>,
+        mut disk_events: mpsc::UnboundedReceiver<DiskEvent>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_tick = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                Some(ev) = disk_events.recv() => self.on_disk(ev),
+                cmd = cmds.recv() => match cmd {
+                    None => {
+                        self.stop(false, &mut disk_events).await;
+                        return;
+                    }
+                    Some(TorrentCmd::Stop { delete, done }) => {
+                        self.stop(delete, &mut disk_events).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                },
+                Some(ev) = peer_events.recv() => self.on_peer_event(ev),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.on_tick(now, now.duration_since(last_tick));
+                    last_tick = now;
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: TorrentCmd) {
+        match cmd {
+            TorrentCmd::Incoming { stream, buf } => self.accept(stream, buf),
+            TorrentCmd::AddPeers(addrs) => self.add_candidates(addrs),
+            TorrentCmd::Pause => {
+                self.paused = true;
+                self.disconnect_all();
+                self.publish_status();
+            }
+            TorrentCmd::Resume => {
+                self.paused = false;
+                if self.state == TorrentState::Error {
+                    // A write error may have been transient (space freed): try again.
+                    self.error = None;
+                    self.state = TorrentState::Connecting;
+                }
+                self.maybe_connect(Instant::now());
+                self.publish_status();
+            }
+            TorrentCmd::Stop { .. } => {}
+        }
+    }
+
+    fn on_disk(&mut self, ev: DiskEvent) {
+        match ev {
+            DiskEvent::Verified(piece) => self.piece_verified(piece),
+            DiskEvent::Failed(piece) => self.piece_failed(piece),
+            DiskEvent::ReadDone { key, block, data } => self.read_done(key, block, data),
+            DiskEvent::CheckProgress { done } => self.checking_done = done,
+            DiskEvent::Checked(have) => self.checked(have),
+            DiskEvent::Error(msg) => self.fail(msg),
+            DiskEvent::Stopped => {}
+        }
+    }
+
+    /// The initial check (or trusted resume data) says which pieces we have.
+    fn checked(&mut self, have: Bitfield) {
+        self.picker = Picker::new(self.lengths, have);
+        self.picker.set_priorities(self.piece_priorities.clone());
+        self.picker.set_sequential(self.sequential);
+        self.state = TorrentState::Connecting;
+        self.resume_dirty = true;
+        if self.picker.is_complete() {
+            self.on_complete();
+        }
+        self.maybe_connect(Instant::now());
+        self.publish_status();
+    }
+
+    fn fail(&mut self, msg: String) {
+        tracing::error!("torrent {}: {msg}", self.metainfo.info.name);
+        self.state = TorrentState::Error;
+        self.error = Some(msg.clone());
+        self.disconnect_all();
+        let _ = self
+            .shared
+            .events
+            .send(SessionEvent::Error(self.metainfo.info_hash, msg));
+        self.publish_status();
+    }
+
+    fn on_complete(&mut self) {
+        self.state = TorrentState::Seeding;
+        if !self.completed_sent {
+            self.completed_sent = true;
+            let _ = self
+                .shared
+                .events
+                .send(SessionEvent::Completed(self.metainfo.info_hash));
+        }
+        self.save_resume();
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            self.update_interest(key);
+            if self.peers.get(&key).is_some_and(|p| p.has.is_full()) {
+                self.close_peer(key, "both seeding");
+            }
+        }
+        self.publish_status();
+    }
+
+    fn save_resume(&mut self) {
+        if let Some(path) = &self.resume_path {
+            if self.state != TorrentState::Checking {
+                let _ = self.disk.send(DiskJob::SaveResume {
+                    have: self.picker.have().clone(),
+                    path: path.clone(),
+                });
+            }
+        }
+        self.resume_dirty = false;
+        self.last_resume = Instant::now();
+    }
+
+    fn announce_stats(&self, stopping: bool) -> announcer::AnnounceStats {
+        announcer::AnnounceStats {
+            uploaded: self.uploaded(),
+            downloaded: self.downloaded(),
+            left: self.picker.wanted_left(),
+            completed: self.state == TorrentState::Seeding,
+            stopping,
+        }
+    }
+
+    async fn stop(&mut self, delete: bool, disk_events: &mut mpsc::UnboundedReceiver<DiskEvent>) {
+        self.disconnect_all();
+        if let Some((tx, task)) = self.announce.take() {
+            let _ = tx.send(self.announce_stats(true));
+            let _ = tokio::time::timeout(Duration::from_secs(6), task).await;
+        }
+        if !delete {
+            self.save_resume();
+        } else if let Some(path) = &self.resume_path {
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = self.disk.send(DiskJob::Stop { delete });
+        // Wait for the disk thread to finish its queue, bounded in case a disk hangs.
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(ev) = disk_events.recv().await {
+                if matches!(ev, DiskEvent::Stopped) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    fn on_tick(&mut self, now: Instant, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let (mut down, mut up) = (0u64, 0u64);
+        for peer in self.peers.values_mut() {
+            peer.update_rates(secs);
+            down += peer.down_rate;
+            up += peer.up_rate;
+        }
+        self.down_rate = down;
+        self.up_rate = up;
+        self.check_stalls(now);
+        self.rechoke(now);
+        self.maybe_connect(now);
+        if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
+            self.save_resume();
+        }
+        if let Some(ratio) = self.seed_ratio {
+            let total = self.metainfo.info.total_length.max(1) as f64;
+            if self.state == TorrentState::Seeding
+                && self.uploaded() as f64 / total >= ratio
+                && !self.paused
+            {
+                self.paused = true;
+                self.disconnect_all();
+            }
+        }
+        if let Some((tx, _)) = &self.announce {
+            // Only wakes the announcer when something it sends changed (not on every tick).
+            let stats = self.announce_stats(false);
+            tx.send_if_modified(|old| {
+                let changed = old.completed != stats.completed;
+                *old = stats;
+                changed
+            });
+        }
+        self.publish_status();
+    }
+
+    fn downloaded(&self) -> u64 {
+        self.closed_down + self.peers.values().map(|p| p.downloaded()).sum::<u64>()
+    }
+
+    fn uploaded(&self) -> u64 {
+        self.closed_up + self.peers.values().map(|p| p.uploaded()).sum::<u64>()
+    }
+
+    fn publish_status(&mut self) {
+        let wanted_total = self.picker.wanted_total();
+        let left = self.picker.wanted_left();
+        let have_bytes = self
+            .picker
+            .have()
+            .iter_ones()
+            .filter_map(|i| self.lengths.validate_piece(i))
+            .map(|p| u64::from(self.lengths.piece_len(p)))
+            .sum();
+        let state = if self.state == TorrentState::Error {
+            TorrentState::Error
+        } else if self.paused {
+            TorrentState::Paused
+        } else if self.state == TorrentState::Checking || self.state == TorrentState::Seeding {
+            self.state
+        } else if self.peers.is_empty() {
+            TorrentState::Connecting
+        } else {
+            TorrentState::Downloading
+        };
+        let progress = if self.state == TorrentState::Checking {
+            f64::from(self.checking_done) / f64::from(self.lengths.piece_count().max(1))
+        } else if wanted_total == 0 {
+            1.0
+        } else {
+            (wanted_total - left) as f64 / wanted_total as f64
+        };
+        let status = TorrentStatus {
+            info_hash: self.metainfo.info_hash.to_hex(),
+            name: self.metainfo.info.name.clone(),
+            state,
+            progress,
+            total_bytes: self.metainfo.info.total_length,
+            have_bytes,
+            downloaded: self.downloaded(),
+            uploaded: self.uploaded(),
+            down_rate: self.down_rate,
+            up_rate: self.up_rate,
+            peers: self.peers.len() as u32,
+            seeds: self.peers.values().filter(|p| p.has.is_full()).count() as u32,
+            eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
+            error: self.error.clone(),
+            save_path: self.save_path.display().to_string(),
+        };
+        if let Ok(mut out) = self.status_out.lock() {
+            *out = status;
+        }
+        let peers: Vec<PeerStatus> = self
+            .peers
+            .values()
+            .map(|p| p.status(self.lengths.piece_count()))
+            .collect();
+        if let Ok(mut out) = self.peers_out.lock() {
+            *out = peers;
+        }
+    }
+
+    fn disconnect_all(&mut self) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            self.close_peer(key, "torrent stopped or paused");
+        }
+    }
+
+    fn send(&self, key: PeerKey, item: Outgoing) {
+        if let Some(p) = self.peers.get(&key) {
+            let _ = p.writer.send(item);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The public vocabulary of the engine: configuration, what to add, and the status snapshots that
+//! the daemon, the publisher and the terminal display.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use protocol::{InfoHash, Magnet, Metainfo, PeerId};
+use serde::{Deserialize, Serialize};
+
+/// How a session runs. `Default` listens on any port of all interfaces and saves into the
+/// current directory, without resume data.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Where to accept peers; `0.0.0.0:0` picks any free port.
+    pub listen: SocketAddr,
+    /// Where torrents are saved unless `AddTorrent::save_dir` says otherwise.
+    pub download_dir: PathBuf,
+    /// Where resume data lives (`<info-hash>.resume`); `None` keeps none.
+    pub state_dir: Option<PathBuf>,
+    /// Bytes per second over all torrents; `None` = unlimited.
+    pub download_rate_limit: Option<u64>,
+    pub upload_rate_limit: Option<u64>,
+    pub max_peers_per_torrent: usize,
+    /// Peers unchoked at once per torrent (one of them is the optimistic unchoke).
+    pub upload_slots: usize,
+    /// The address trackers should hand out for us (`--ip` of the original).
+    pub announce_ip: Option<String>,
+    /// Our peer id; `None` = a fresh random one with the Swarmlink prefix.
+    pub peer_id: Option<PeerId>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 0)),
+            download_dir: PathBuf::from("."),
+            state_dir: None,
+            download_rate_limit: None,
+            upload_rate_limit: None,
+            max_peers_per_torrent: 50,
+            upload_slots: 8,
+            announce_ip: None,
+            peer_id: None,
+        }
+    }
+}
+
+/// What a torrent is added from.
+#[derive(Debug, Clone)]
+pub enum TorrentSource {
+    Metainfo(Box<Metainfo>),
+    /// Needs metadata from peers (issue 5); refused with [`EngineError::Unsupported`] until then.
+    Magnet(Magnet),
+}
+
+/// Per-file download priority; `Skip` never downloads the file (pieces it shares with wanted
+/// files are still fetched whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FilePriority {
+    Skip,
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+/// A torrent to add to a session.
+#[derive(Debug, Clone)]
+pub struct AddTorrent {
+    pub source: TorrentSource,
+    /// The directory the torrent's file or directory is created in; default: the session's.
+    pub save_dir: Option<PathBuf>,
+    pub paused: bool,
+    /// Peers to connect to besides those from trackers (tests, `--peer`, magnet `x.pe`).
+    pub peers: Vec<SocketAddr>,
+    /// Stop seeding (pause) once uploaded/total reaches this ratio; `None` = seed forever.
+    pub seed_ratio: Option<f64>,
+    /// Download pieces in order (streaming), instead of rarest first.
+    pub sequential: bool,
+    /// One entry per file of the torrent, in torrent order; `None` = all normal.
+    pub file_priorities: Option<Vec<FilePriority>>,
+}
+
+impl AddTorrent {
+    /// Adds a parsed `.torrent` with everything else at its default.
+    pub fn metainfo(metainfo: Metainfo) -> Self {
+        Self::with_source(TorrentSource::Metainfo(Box::new(metainfo)))
+    }
+
+    /// Adds a magnet link with everything else at its default.
+    pub fn magnet(magnet: Magnet) -> Self {
+        Self::with_source(TorrentSource::Magnet(magnet))
+    }
+
+    fn with_source(source: TorrentSource) -> Self {
+        AddTorrent {
+            source,
+            save_dir: None,
+            paused: false,
+            peers: Vec::new(),
+            seed_ratio: None,
+            sequential: false,
+            file_priorities: None,
+        }
+    }
+}
+
+/// Where a torrent is in its life. Transitions: Checking -> (Allocating) -> Connecting <->
+/// Downloading -> Seeding; any -> Paused -> back; any -> Error (disk full, files unwritable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TorrentState {
+    Checking,
+    Allocating,
+    Connecting,
+    Downloading,
+    Seeding,
+    Paused,
+    Queued,
+    Error,
+}
+
+/// A snapshot of one torrent; serialises to exactly the JSON the browser extension consumes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TorrentStatus {
+    /// 40 lowercase hex digits.
+    pub info_hash: String,
+    pub name: String,
+    pub state: TorrentState,
+    /// 0.0 ..= 1.0 of the wanted bytes.
+    pub progress: f64,
+    pub total_bytes: u64,
+    /// Verified bytes on disk.
+    pub have_bytes: u64,
+    /// Payload bytes received / sent in this session.
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Bytes per second, averaged over a few seconds.
+    pub down_rate: u64,
+    pub up_rate: u64,
+    pub peers: u32,
+    pub seeds: u32,
+    pub eta_secs: Option<u64>,
+    pub error: Option<String>,
+    /// The torrent's file (single-file) or directory (multi-file) on disk.
+    pub save_path: String,
+}
+
+/// One connected peer of a torrent, as `btpublish` and the terminal show it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PeerStatus {
+    pub addr: SocketAddr,
+    /// From the BEP 10 `v` field, else guessed from the peer id prefix.
+    pub client: String,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    pub down_rate: u64,
+    pub up_rate: u64,
+    /// 0.0 ..= 1.0 of the pieces the peer has.
+    pub progress: f64,
+}
+
+/// Things that happen to torrents, for subscribers that don't want to poll.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Added(InfoHash),
+    /// Every wanted piece is verified on disk.
+    Completed(InfoHash),
+    Removed(InfoHash),
+    Error(InfoHash, String),
+}
+
+/// Why a session call failed. Problems with one peer never surface here; they only drop the peer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("torrent {0} is already in the session")]
+    AlreadyAdded(InfoHash),
+    #[error("no torrent {0} in the session")]
+    UnknownTorrent(InfoHash),
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
+    #[error("file_priorities has {got} entries, the torrent has {expected} files")]
+    BadFilePriorities { got: usize, expected: usize },
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the session has shut down")]
+    ShutDown,
+}

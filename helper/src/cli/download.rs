@@ -1,0 +1,313 @@
+//! `bthelper download <FILE.torrent | URL | MAGNET> [-o DIR] [--port N] [--seed | --seed-ratio R]
+//! [--peer ADDR]...`: the foreground client of the original `btdownloadheadless`.
+//!
+//! Saves into `DIR/<torrent name>`; data already there is checked first, so pointing it at a
+//! complete copy simply seeds it. Exits 0 once every piece is verified (or, with `--seed-ratio`,
+//! once the ratio is reached); `--seed` keeps seeding until Ctrl-C. Ctrl-C stops cleanly and
+//! saves resume data. A progress bar on a terminal, one plain line every few seconds otherwise.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use engine::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentState, TorrentStatus};
+use protocol::metainfo::MAX_METAINFO_SIZE;
+use protocol::{Magnet, Metainfo};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A .torrent file, an http:// URL of one, or a magnet link.
+    pub source: String,
+    /// The directory the torrent is saved in.
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// Port to accept peers on (0 = any).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Keep seeding after the download completes, until Ctrl-C.
+    #[arg(long, conflicts_with = "seed_ratio")]
+    pub seed: bool,
+    /// Seed until uploaded/size reaches this ratio, then exit.
+    #[arg(long)]
+    pub seed_ratio: Option<f64>,
+    /// A peer to connect to (repeatable), besides those from trackers.
+    #[arg(long = "peer")]
+    pub peers: Vec<SocketAddr>,
+    /// Where resume data is kept (default: $XDG_STATE_HOME/swarmlink or ~/.local/state/swarmlink).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Download pieces in order (for playing while downloading).
+    #[arg(long)]
+    pub sequential: bool,
+    /// Download/upload limits in KiB/s.
+    #[arg(long)]
+    pub max_download_kib: Option<u64>,
+    #[arg(long)]
+    pub max_upload_kib: Option<u64>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(download(args))
+}
+
+fn default_state_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("swarmlink"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/swarmlink"))
+}
+
+async fn load_source(source: &str) -> anyhow::Result<AddTorrent> {
+    let lower = source.trim_start().to_ascii_lowercase();
+    if lower.starts_with("magnet:") {
+        let magnet = Magnet::parse(source.trim()).context("not a usable magnet link")?;
+        return Ok(AddTorrent::magnet(magnet));
+    }
+    let bytes = if lower.starts_with("http://") || lower.starts_with("https://") {
+        http_get(source.trim(), MAX_METAINFO_SIZE)
+            .await
+            .with_context(|| format!("fetching {source}"))?
+    } else {
+        let len = std::fs::metadata(source)
+            .with_context(|| format!("reading {source}"))?
+            .len();
+        if len > MAX_METAINFO_SIZE as u64 {
+            bail!("{source} is {len} bytes, too large for a .torrent");
+        }
+        std::fs::read(source).with_context(|| format!("reading {source}"))?
+    };
+    let metainfo =
+        Metainfo::from_bytes(&bytes).with_context(|| format!("{source} is not a valid torrent"))?;
+    Ok(AddTorrent::metainfo(metainfo))
+}
+
+/// Fetches a `.torrent` over plain HTTP/1.0 (one request, `Connection: close`, no chunking),
+/// reading at most `limit` bytes of body. Redirects and TLS are not followed yet.
+async fn http_get(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let parsed = url::Url::parse(url).context("not a valid URL")?;
+    if parsed.scheme() != "http" {
+        bail!("only http:// URLs can be fetched; download the .torrent and pass the file");
+    }
+    let host = parsed.host_str().context("URL without a host")?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let path = &parsed[url::Position::BeforePath..url::Position::AfterQuery];
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .context("connect timed out")??;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: Swarmlink\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut body = Vec::new();
+    let mut limited = (&mut stream).take(limit as u64 + 64 * 1024);
+    tokio::time::timeout(Duration::from_secs(30), limited.read_to_end(&mut body))
+        .await
+        .context("read timed out")??;
+    let split = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no HTTP header")?;
+    let head = String::from_utf8_lossy(&body[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        bail!("server answered {}", head.lines().next().unwrap_or(""));
+    }
+    let body = body.split_off(split + 4);
+    if body.len() > limit {
+        bail!("the .torrent is larger than {limit} bytes");
+    }
+    Ok(body)
+}
+
+async fn download(args: Args) -> anyhow::Result<()> {
+    let mut add = load_source(&args.source).await?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let config = SessionConfig {
+        listen: SocketAddr::from(([0, 0, 0, 0], args.port)),
+        download_dir: args.output.clone(),
+        state_dir: args.state_dir.clone().or_else(default_state_dir),
+        download_rate_limit: args.max_download_kib.map(|k| k * 1024),
+        upload_rate_limit: args.max_upload_kib.map(|k| k * 1024),
+        ..Default::default()
+    };
+    let session = Session::start(config)
+        .await
+        .context("starting the session")?;
+    add.peers.extend(args.peers.iter().copied());
+    add.seed_ratio = args.seed_ratio;
+    add.sequential = args.sequential;
+    let mut events = session.events();
+    let ih = session.add(add).await.context("adding the torrent")?;
+    eprintln!("listening on port {}", session.local_addr().port());
+
+    let mut display = Display::new(std::io::stdout().is_terminal());
+    let mut ticker = tokio::time::interval(Duration::from_millis(if display.bar.is_some() {
+        250
+    } else {
+        2000
+    }));
+    let mut completed = false;
+    let outcome: anyhow::Result<()> = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                display.finish("interrupted: saving resume data");
+                break if completed { Ok(()) } else { Err(anyhow::anyhow!("interrupted before the download completed")) };
+            }
+            ev = events.recv() => match ev {
+                Ok(SessionEvent::Completed(done)) if done == ih => {
+                    completed = true;
+                    if let Some(s) = session.status(ih) { display.show(&s); }
+                    display.println("download complete: every piece verified");
+                    if !args.seed && args.seed_ratio.is_none() {
+                        break Ok(());
+                    }
+                }
+                Ok(SessionEvent::Error(e, msg)) if e == ih => break Err(anyhow::anyhow!("{msg}")),
+                _ => {}
+            },
+            _ = ticker.tick() => {
+                let Some(s) = session.status(ih) else { break Err(anyhow::anyhow!("the torrent vanished")) };
+                display.show(&s);
+                if s.state == TorrentState::Error {
+                    break Err(anyhow::anyhow!("{}", s.error.unwrap_or_else(|| "unknown error".into())));
+                }
+                if completed && args.seed_ratio.is_some() && s.state == TorrentState::Paused {
+                    display.println("seed ratio reached");
+                    break Ok(());
+                }
+            }
+        }
+    };
+    session.shutdown().await;
+    display.finish("");
+    outcome
+}
+
+struct Display {
+    bar: Option<indicatif::ProgressBar>,
+    last_activity: Option<TorrentState>,
+}
+
+impl Display {
+    fn new(terminal: bool) -> Self {
+        let bar = terminal.then(|| {
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        Display {
+            bar,
+            last_activity: None,
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+    }
+
+    fn show(&mut self, s: &TorrentStatus) {
+        if self.last_activity != Some(s.state) {
+            self.last_activity = Some(s.state);
+            self.println(activity(s.state));
+        }
+        let line = format!(
+            "{:.1}% of {} down {}/s up {}/s peers {} ({} seeds) eta {}",
+            s.progress * 100.0,
+            bytes(s.total_bytes),
+            bytes(s.down_rate),
+            bytes(s.up_rate),
+            s.peers,
+            s.seeds,
+            s.eta_secs.map_or_else(|| "-".to_string(), eta),
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_prefix(s.name.chars().take(30).collect::<String>());
+                bar.set_position((s.progress * 1000.0) as u64);
+                bar.set_message(format!(
+                    "{} down {}/s up {}/s peers {} eta {}",
+                    bytes(s.total_bytes),
+                    bytes(s.down_rate),
+                    bytes(s.up_rate),
+                    s.peers,
+                    s.eta_secs.map_or_else(|| "-".to_string(), eta)
+                ));
+            }
+            None => self.println(&format!("{}: {line}", s.name)),
+        }
+    }
+
+    fn finish(&self, line: &str) {
+        if let Some(bar) = &self.bar {
+            bar.abandon();
+        }
+        if !line.is_empty() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn activity(state: TorrentState) -> &'static str {
+    match state {
+        TorrentState::Checking => "checking existing file",
+        TorrentState::Allocating => "allocating files",
+        TorrentState::Connecting => "connecting to peers",
+        TorrentState::Downloading => "downloading",
+        TorrentState::Seeding => "seeding",
+        TorrentState::Paused => "paused",
+        TorrentState::Queued => "queued",
+        TorrentState::Error => "error",
+    }
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn eta(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+    }
+}
