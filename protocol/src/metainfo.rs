@@ -6,6 +6,24 @@
 //! here, so the engine can trust a [`Metainfo`]: paths stay inside the torrent's directory, and the
 //! piece hashes cover the files exactly. Optional outer fields (trackers, comment) are read
 //! leniently: malformed ones are skipped rather than refusing a torrent whose data is fine.
+//!
+//! ```
+//! use protocol::{Metainfo, MetainfoError};
+//! let torrent = b"d8:announce20:http://t/announce...4:infod6:lengthi5e4:name5:a.txt\
+//!                 12:piece lengthi16384e6:pieces20:xxxxxxxxxxxxxxxxxxxxee";
+//! let m = Metainfo::from_bytes(torrent).unwrap();
+//! assert_eq!(m.info.files[0].path, ["a.txt"]);
+//! assert_eq!(m.info.piece_size(0), 5);
+//! assert_eq!(m.info_hash, protocol::InfoHash::of_info_bytes(m.info_bytes()));
+//! assert_eq!(m.tiers(), [["http://t/announce..."]]);
+//!
+//! let hostile = b"d4:infod5:filesld6:lengthi1e4:pathl2:..6:passwdee\
+//!                 e4:name1:x12:piece lengthi16384e6:pieces20:xxxxxxxxxxxxxxxxxxxxee";
+//! let err = Metainfo::from_bytes(hostile).unwrap_err();
+//! assert!(matches!(err, MetainfoError::UnsafePath { .. }));
+//! assert_eq!(err.to_string(),
+//!     "unsafe path \"../passwd\" in `info.files[0].path`: `..` component (would leave the torrent's directory)");
+//! ```
 
 use std::collections::HashSet;
 
