@@ -1,12 +1,35 @@
 //! `bthelper`: the downloading peer. One binary, several modes: a terminal client (`inspect`,
-//! `download`, ...), the download daemon, and the native-messaging host a browser starts.
+//! `download`, `add`, `list`, ...), the download daemon, and the native-messaging host a browser
+//! starts (recognised from its arguments before any command-line parsing, because a browser's
+//! arguments are not ours to validate and nothing but frames may reach its stdout).
 
+mod api;
 mod cli;
+mod client;
+mod daemon;
+mod frame;
+mod install;
+mod paths;
+mod relay;
+mod settings;
 
 use clap::{Parser, Subcommand};
 
+use crate::cli::control::{self, Control};
+
+const ENV_HELP: &str = "Environment:\n  \
+    SWARMLINK_HOME  put everything (daemon socket, download list, settings, resume data, logs,\n                  \
+    default download directory) under this directory instead of the XDG locations\n  \
+    SWARMLINK_LOG   log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's to\n                  \
+    its log file)";
+
 #[derive(Parser)]
-#[command(name = "bthelper", version, about = "Swarmlink's BitTorrent helper: download from the terminal or the browser")]
+#[command(
+    name = "bthelper",
+    version,
+    about = "Swarmlink's BitTorrent helper: download from the terminal or the browser",
+    after_help = ENV_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,12 +39,50 @@ struct Cli {
 enum Command {
     /// Print what a .torrent file or magnet link describes.
     Inspect(cli::inspect::Args),
+    /// Download a torrent in the foreground (a .torrent file, an http:// URL of one, or a magnet).
+    Download(cli::download::Args),
+    /// Run the download daemon in the foreground (browsers and terminal commands start it on demand).
+    Daemon(daemon::Args),
+    /// Add a .torrent file, magnet link or URL to the daemon's downloads.
+    Add(control::AddArgs),
+    /// List the daemon's downloads.
+    List(control::ListArgs),
+    /// Pause a download.
+    Pause(control::TorrentArg),
+    /// Resume a paused download.
+    Resume(control::TorrentArg),
+    /// Remove a download (its files stay unless --delete-files).
+    Remove(control::RemoveArgs),
+    /// Register bthelper as the browsers' native-messaging host (org.swarmlink.bthelper).
+    Install(install::InstallArgs),
+    /// Remove the native-messaging host registrations.
+    Uninstall(install::LocateArgs),
+    /// Show where the host is registered, whether its manifests are sound, and whether the daemon runs.
+    Doctor(install::LocateArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(caller) = relay::started_by_browser(&args) {
+        init_logging("warn");
+        relay::run(&caller);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Download(args) => cli::download::run(args),
+        Command::Daemon(args) => {
+            init_logging("info");
+            daemon::main(args)
+        }
+        Command::Add(a) => with_logging(|| control::run(Control::Add(a))),
+        Command::List(a) => with_logging(|| control::run(Control::List(a))),
+        Command::Pause(a) => with_logging(|| control::run(Control::Pause(a))),
+        Command::Resume(a) => with_logging(|| control::run(Control::Resume(a))),
+        Command::Remove(a) => with_logging(|| control::run(Control::Remove(a))),
+        Command::Install(a) => with_logging(|| install::install(a)),
+        Command::Uninstall(a) => with_logging(|| install::uninstall(a)),
+        Command::Doctor(a) => with_logging(|| install::doctor(a)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -30,4 +91,20 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn with_logging(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    init_logging("warn");
+    f()
+}
+
+/// Logs go to stderr, never stdout: in host mode stdout is the browser's channel.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMLINK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }

@@ -1,3 +1,5 @@
 //! The terminal commands, one module each.
 
+pub mod control;
+pub mod download;
 pub mod inspect;

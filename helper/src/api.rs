@@ -1,0 +1,349 @@
+//! The messages between the extension (or `bthelper` terminal commands) and the daemon, exactly
+//! as helper/PROTOCOL.md documents them.
+//!
+//! A request is parsed in two steps, `serde_json::Value` first and the typed [`Command`] second,
+//! so that a wrong-typed field still yields its request's `id` and a precise error reply.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::settings::SettingsPatch;
+
+/// Bumped when a message changes incompatibly; `hello` reports it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    Hello {
+        /// Who is asking ("extension", "cli", ...); informative only.
+        #[serde(default)]
+        client: Option<String>,
+    },
+    Add(AddArgs),
+    List {
+        /// Index of the first torrent to list; replies are split to stay under 1 MiB.
+        #[serde(default)]
+        offset: usize,
+    },
+    Subscribe,
+    Unsubscribe,
+    Pause {
+        info_hash: String,
+    },
+    Resume {
+        info_hash: String,
+    },
+    Remove {
+        info_hash: String,
+        #[serde(default)]
+        delete_files: bool,
+    },
+    Open {
+        info_hash: String,
+    },
+    Reveal {
+        info_hash: String,
+    },
+    GetSettings,
+    SetSettings {
+        settings: SettingsPatch,
+    },
+    /// Asks the daemon to stop (terminal `bthelper daemon --stop`, tests).
+    Shutdown,
+}
+
+/// `add`: exactly one of `torrent_b64`, `magnet`, `url`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AddArgs {
+    #[serde(default)]
+    pub torrent_b64: Option<String>,
+    /// Where the `.torrent` came from (shown to the user, kept in the download list).
+    #[serde(default)]
+    pub source_url: Option<String>,
+    #[serde(default)]
+    pub magnet: Option<String>,
+    /// An http(s) URL of a `.torrent` that the daemon fetches itself.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Must lie inside the download directory or one of `settings.allowed_dirs`.
+    #[serde(default)]
+    pub save_dir: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub sequential: bool,
+    // `id` and `cmd` travel in the same object; accepted and ignored here.
+    #[serde(default, rename = "id")]
+    _id: Option<Value>,
+    #[serde(default, rename = "cmd")]
+    _cmd: Option<Value>,
+}
+
+/// The stable error codes of error replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The frame is not JSON, or not UTF-8.
+    BadJson,
+    /// JSON, but not a request object, or a field is missing or has the wrong type.
+    BadRequest,
+    UnknownCommand,
+    /// The frame's length prefix exceeds the limit; the connection is closed after this reply.
+    FrameTooLarge,
+    InvalidTorrent,
+    InvalidMagnet,
+    FetchFailed,
+    SaveDirNotAllowed,
+    UnknownTorrent,
+    AlreadyAdded,
+    NotComplete,
+    InvalidSettings,
+    Unsupported,
+    Engine,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::InvalidTorrent => "invalid_torrent",
+            ErrorCode::InvalidMagnet => "invalid_magnet",
+            ErrorCode::FetchFailed => "fetch_failed",
+            ErrorCode::SaveDirNotAllowed => "save_dir_not_allowed",
+            ErrorCode::UnknownTorrent => "unknown_torrent",
+            ErrorCode::AlreadyAdded => "already_added",
+            ErrorCode::NotComplete => "not_complete",
+            ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Engine => "engine",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// A failed request: the code the extension switches on, and a sentence for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+const COMMANDS: &[&str] = &[
+    "hello",
+    "add",
+    "list",
+    "subscribe",
+    "unsubscribe",
+    "pause",
+    "resume",
+    "remove",
+    "open",
+    "reveal",
+    "get_settings",
+    "set_settings",
+    "shutdown",
+];
+
+/// Parses one frame's payload into its request id and command; on failure, the id (or null) and
+/// the error to reply with.
+pub fn parse_request(payload: &[u8]) -> Result<(Value, Command), (Value, ApiError)> {
+    let value: Value = serde_json::from_slice(payload).map_err(|e| {
+        (
+            Value::Null,
+            ApiError::new(ErrorCode::BadJson, format!("not valid JSON: {e}")),
+        )
+    })?;
+    let Value::Object(obj) = &value else {
+        return Err((
+            Value::Null,
+            ApiError::new(ErrorCode::BadRequest, "a request is a JSON object"),
+        ));
+    };
+    let id = obj.get("id").cloned().unwrap_or(Value::Null);
+    let cmd = match obj.get("cmd") {
+        Some(Value::String(cmd)) => cmd.as_str(),
+        Some(_) => {
+            return Err((
+                id,
+                ApiError::new(ErrorCode::BadRequest, "`cmd` must be a string"),
+            ));
+        }
+        None => return Err((id, ApiError::new(ErrorCode::BadRequest, "missing `cmd`"))),
+    };
+    if !COMMANDS.contains(&cmd) {
+        let message = format!("unknown command {cmd:?}");
+        return Err((id, ApiError::new(ErrorCode::UnknownCommand, message)));
+    }
+    match Command::deserialize(&value) {
+        Ok(command) => Ok((id, command)),
+        Err(e) => Err((
+            id,
+            ApiError::new(ErrorCode::BadRequest, format!("bad `{cmd}` request: {e}")),
+        )),
+    }
+}
+
+pub fn ok_reply(id: &Value, result: Value) -> Value {
+    json!({"id": id, "ok": true, "result": result})
+}
+
+pub fn error_reply(id: &Value, error: &ApiError) -> Value {
+    json!({"id": id, "ok": false, "error": {"code": error.code.as_str(), "message": error.message}})
+}
+
+/// Splits already-serialised items into groups whose JSON array stays under `budget` bytes. An
+/// item larger than the budget on its own is dropped (and logged): one absurd status must never
+/// make the browser drop the whole port.
+pub fn split_by_size(items: Vec<Value>, budget: usize) -> Vec<Vec<Value>> {
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 2;
+    for item in items {
+        let len = serde_json::to_vec(&item)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if len.saturating_add(3) > budget {
+            tracing::warn!(len, "status too large for one frame; not sent");
+            continue;
+        }
+        if size + len + 1 > budget && !current.is_empty() {
+            groups.push(std::mem::take(&mut current));
+            size = 2;
+        }
+        size += len + 1;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_code(payload: &[u8]) -> (Value, &'static str) {
+        let (id, e) = parse_request(payload).unwrap_err();
+        (id, e.code.as_str())
+    }
+
+    #[test]
+    fn parses_every_command_shape() {
+        let (id, cmd) = parse_request(br#"{"id": 7, "cmd": "pause", "info_hash": "ab"}"#).unwrap();
+        assert_eq!(id, json!(7));
+        assert_eq!(
+            cmd,
+            Command::Pause {
+                info_hash: "ab".into()
+            }
+        );
+        let (_, cmd) = parse_request(br#"{"id": "x", "cmd": "subscribe"}"#).unwrap();
+        assert_eq!(cmd, Command::Subscribe);
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"add","magnet":"magnet:?xt=x","paused":true}"#)
+                .unwrap();
+        match cmd {
+            Command::Add(a) => {
+                assert_eq!(a.magnet.as_deref(), Some("magnet:?xt=x"));
+                assert!(a.paused);
+            }
+            other => panic!("{other:?}"),
+        }
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"remove","info_hash":"ab","delete_files":true}"#)
+                .unwrap();
+        assert_eq!(
+            cmd,
+            Command::Remove {
+                info_hash: "ab".into(),
+                delete_files: true
+            }
+        );
+        let (_, cmd) = parse_request(br#"{"id":1,"cmd":"hello","client":"extension"}"#).unwrap();
+        assert_eq!(
+            cmd,
+            Command::Hello {
+                client: Some("extension".into())
+            }
+        );
+    }
+
+    #[test]
+    fn bad_requests_keep_their_id_and_name_the_problem() {
+        assert_eq!(err_code(b"{not json"), (Value::Null, "bad_json"));
+        assert_eq!(err_code(&[0xff, 0xfe]), (Value::Null, "bad_json"));
+        assert_eq!(err_code(b"[1,2]"), (Value::Null, "bad_request"));
+        assert_eq!(err_code(br#"{"id":3}"#), (json!(3), "bad_request"));
+        assert_eq!(err_code(br#"{"id":3,"cmd":5}"#), (json!(3), "bad_request"));
+        assert_eq!(
+            err_code(br#"{"id":4,"cmd":"fly"}"#),
+            (json!(4), "unknown_command")
+        );
+        assert_eq!(
+            err_code(br#"{"id":5,"cmd":"pause","info_hash":12}"#),
+            (json!(5), "bad_request")
+        );
+        assert_eq!(
+            err_code(br#"{"id":6,"cmd":"pause"}"#),
+            (json!(6), "bad_request")
+        );
+        assert_eq!(
+            err_code(br#"{"id":7,"cmd":"add","paused":"yes"}"#),
+            (json!(7), "bad_request")
+        );
+        assert_eq!(
+            err_code(br#"{"id":8,"cmd":"add","torrent":"typo"}"#),
+            (json!(8), "bad_request")
+        );
+        let (_, e) = parse_request(br#"{"id":5,"cmd":"pause","info_hash":12}"#).unwrap_err();
+        assert!(e.message.contains("pause"), "{}", e.message);
+    }
+
+    #[test]
+    fn replies_have_the_documented_shape() {
+        let ok = ok_reply(&json!(1), json!({"a": 1}));
+        assert_eq!(ok, json!({"id": 1, "ok": true, "result": {"a": 1}}));
+        let err = error_reply(&json!(2), &ApiError::new(ErrorCode::UnknownTorrent, "no"));
+        assert_eq!(
+            err,
+            json!({"id": 2, "ok": false, "error": {"code": "unknown_torrent", "message": "no"}})
+        );
+    }
+
+    #[test]
+    fn split_keeps_every_group_under_budget() {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| json!({"name": "x".repeat(i % 50), "i": i}))
+            .collect();
+        let groups = split_by_size(items, 2000);
+        assert!(groups.len() > 1);
+        let total: usize = groups.iter().map(Vec::len).sum();
+        assert_eq!(total, 1000);
+        for g in &groups {
+            assert!(serde_json::to_vec(g).unwrap().len() <= 2000);
+        }
+        assert!(split_by_size(vec![json!("y".repeat(5000))], 2000).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_payload_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_request(&bytes);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The client side of the daemon's socket, shared by the browser relay and the terminal
+//! commands: find the daemon (starting it detached when absent) and exchange framed messages.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use tokio::net::UnixStream;
+
+use crate::frame::{self, MAX_FROM_BROWSER, MAX_TO_BROWSER};
+use crate::paths::Paths;
+
+/// How long a fresh daemon may take to open its socket (it restores every download first).
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Connects to the running daemon, starting one if none answers.
+pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
+    if let Ok(stream) = UnixStream::connect(paths.socket()).await {
+        return Ok(stream);
+    }
+    let mut child = start_daemon(paths)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(stream) = UnixStream::connect(paths.socket()).await {
+            reap_later(child);
+            return Ok(stream);
+        }
+        // A daemon that lost the start race exits 0 while the winner opens the socket, so only
+        // a failing exit is an error.
+        if let Ok(Some(status)) = child.try_wait() {
+            if !status.success() {
+                bail!(
+                    "the daemon exited ({status}); see {}",
+                    paths.daemon_log().display()
+                );
+            }
+        }
+        if Instant::now() > deadline {
+            reap_later(child);
+            bail!(
+                "the daemon did not open {} within {:?}; see {}",
+                paths.socket().display(),
+                START_TIMEOUT,
+                paths.daemon_log().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Connects to a running daemon without starting one.
+pub async fn connect(paths: &Paths) -> std::io::Result<UnixStream> {
+    UnixStream::connect(paths.socket()).await
+}
+
+/// Starts `bthelper daemon` detached: its own process group (so a browser killing the relay's
+/// group leaves it running), no terminal, output appended to the daemon log.
+pub fn start_daemon(paths: &Paths) -> anyhow::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(&paths.log_dir)
+        .with_context(|| format!("creating {}", paths.log_dir.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.daemon_log())
+        .with_context(|| format!("opening {}", paths.daemon_log().display()))?;
+    let exe = std::env::current_exe().context("finding the bthelper executable")?;
+    let child = Command::new(exe)
+        .arg("daemon")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting the daemon")?;
+    tracing::info!(pid = child.id(), "started the daemon");
+    Ok(child)
+}
+
+/// The daemon outlives us normally; if it exits first, don't leave a zombie behind.
+fn reap_later(mut child: std::process::Child) {
+    std::thread::spawn(move || child.wait());
+}
+
+/// A request/reply conversation with the daemon (terminal commands and tests).
+pub struct Client {
+    stream: UnixStream,
+    next_id: u64,
+}
+
+impl Client {
+    pub fn new(stream: UnixStream) -> Client {
+        Client { stream, next_id: 1 }
+    }
+
+    /// Sends `request` (an object; its `id` is set here) and returns the matching reply's
+    /// `result`, or the daemon's error as an error. Events arriving meanwhile are skipped.
+    pub async fn call(&mut self, mut request: Value) -> anyhow::Result<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        request["id"] = Value::from(id);
+        let bytes = serde_json::to_vec(&request)?;
+        frame::write_frame(&mut self.stream, &bytes, MAX_FROM_BROWSER).await?;
+        loop {
+            let payload = frame::read_frame(&mut self.stream, MAX_TO_BROWSER)
+                .await?
+                .context("the daemon closed the connection")?;
+            let reply: Value =
+                serde_json::from_slice(&payload).context("the daemon sent bad JSON")?;
+            if reply.get("id") != Some(&Value::from(id)) {
+                continue;
+            }
+            if reply.get("ok") == Some(&Value::Bool(true)) {
+                return Ok(reply.get("result").cloned().unwrap_or(Value::Null));
+            }
+            let error = &reply["error"];
+            bail!(
+                "{} ({})",
+                error["message"].as_str().unwrap_or("unknown error"),
+                error["code"].as_str().unwrap_or("?")
+            );
+        }
+    }
+}

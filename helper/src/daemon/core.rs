@@ -1,0 +1,560 @@
+//! The daemon's state and the commands that change it: the engine session, the persisted download
+//! list and settings, and the broadcast that carries events and progress to subscribers.
+//! Connection handling (framing, subscriptions) lives in `conn.rs`; this file knows nothing of
+//! sockets.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use engine::{
+    AddTorrent, EngineError, Session, SessionEvent, TorrentSource, TorrentState, TorrentStatus,
+};
+use protocol::{InfoHash, Magnet, Metainfo};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, watch, Mutex};
+
+use super::fetch;
+use super::store::{Entry, Store};
+use crate::api::{AddArgs, ApiError, Command, ErrorCode, PROTOCOL_VERSION};
+use crate::settings::Settings;
+
+/// What subscribers receive. Progress carries only the torrents whose status changed since the
+/// previous tick (a full snapshot is sent on `subscribe` and after a subscriber lags).
+#[derive(Clone, Debug)]
+pub enum Outgoing {
+    Event(Arc<Value>),
+    Progress(Arc<Vec<Value>>),
+}
+
+/// How often progress is compared and sent: at most 4 frames (groups) per second.
+pub const PROGRESS_TICK: Duration = Duration::from_millis(250);
+
+struct State {
+    entries: Vec<Entry>,
+    settings: Settings,
+}
+
+pub struct Core {
+    session: Session,
+    store: Store,
+    state: Mutex<State>,
+    outgoing: broadcast::Sender<Outgoing>,
+    subscribers: AtomicUsize,
+    /// Finished torrents paused because no browser is connected and `keep_seeding` is off;
+    /// resumed when a subscriber returns. Never persisted: the user did not pause them.
+    auto_paused: StdMutex<HashSet<InfoHash>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Core {
+    pub fn new(
+        session: Session,
+        store: Store,
+        entries: Vec<Entry>,
+        settings: Settings,
+    ) -> Arc<Core> {
+        let (outgoing, _) = broadcast::channel(256);
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Core {
+            session,
+            store,
+            state: Mutex::new(State { entries, settings }),
+            outgoing,
+            subscribers: AtomicUsize::new(0),
+            auto_paused: StdMutex::new(HashSet::new()),
+            shutdown,
+        })
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn outgoing(&self) -> broadcast::Receiver<Outgoing> {
+        self.outgoing.subscribe()
+    }
+
+    /// Adds every persisted download to the session (at daemon start). A download that cannot
+    /// be restored is logged and kept in the list, so a fixed file or a newer helper can retry.
+    pub async fn restore(&self) {
+        let state = self.state.lock().await;
+        for entry in &state.entries {
+            let source = match &entry.magnet {
+                Some(link) => Magnet::parse(link)
+                    .map(TorrentSource::Magnet)
+                    .map_err(|e| e.to_string()),
+                None => self
+                    .store
+                    .load_torrent(&entry.info_hash)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
+                    .map(|m| TorrentSource::Metainfo(Box::new(m))),
+            };
+            let source = match source {
+                Ok(s) => s,
+                Err(error) => {
+                    tracing::error!(info_hash = %entry.info_hash, %error, "cannot restore download");
+                    continue;
+                }
+            };
+            let add = add_torrent(source, entry, &state.settings);
+            if let Err(error) = self.session.add(add).await {
+                tracing::error!(info_hash = %entry.info_hash, %error, "cannot restore download");
+            }
+        }
+        tracing::info!(count = state.entries.len(), "downloads restored");
+    }
+
+    /// Runs one command (subscriptions are the connection's business, see `conn.rs`).
+    pub async fn handle(&self, command: Command) -> Result<Value, ApiError> {
+        match command {
+            Command::Hello { client } => self.hello(client).await,
+            Command::Add(args) => self.add(args).await,
+            Command::List { offset } => Ok(self.list(offset)),
+            Command::Pause { info_hash } => self.set_paused(&info_hash, true).await,
+            Command::Resume { info_hash } => self.set_paused(&info_hash, false).await,
+            Command::Remove {
+                info_hash,
+                delete_files,
+            } => self.remove(&info_hash, delete_files).await,
+            Command::Open { info_hash } => self.open(&info_hash, false).await,
+            Command::Reveal { info_hash } => self.open(&info_hash, true).await,
+            Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
+            Command::SetSettings { settings } => self.set_settings(&settings).await,
+            Command::Shutdown => {
+                let _ = self.shutdown.send(true);
+                Ok(json!({"stopping": true}))
+            }
+            Command::Subscribe | Command::Unsubscribe => Err(ApiError::new(
+                ErrorCode::Internal,
+                "subscriptions are handled by the connection",
+            )),
+        }
+    }
+
+    async fn hello(&self, client: Option<String>) -> Result<Value, ApiError> {
+        tracing::info!(client = client.as_deref().unwrap_or("?"), "hello");
+        let statuses = self.session.statuses();
+        let active = statuses
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s.state,
+                    TorrentState::Seeding | TorrentState::Paused | TorrentState::Error
+                )
+            })
+            .count();
+        let state = self.state.lock().await;
+        let s = &state.settings;
+        Ok(json!({
+            "helper": "bthelper",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": PROTOCOL_VERSION,
+            "pid": std::process::id(),
+            "listen_port": self.session.local_addr().port(),
+            "torrents": statuses.len(),
+            "active": active,
+            "settings": {
+                "download_dir": s.download_dir,
+                "download_rate_limit": s.download_rate_limit,
+                "upload_rate_limit": s.upload_rate_limit,
+                "seed_ratio": s.seed_ratio,
+                "keep_seeding": s.keep_seeding,
+            },
+        }))
+    }
+
+    async fn add(&self, args: AddArgs) -> Result<Value, ApiError> {
+        let given = [&args.torrent_b64, &args.magnet, &args.url]
+            .iter()
+            .filter(|o| o.is_some())
+            .count();
+        if given != 1 {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "add needs exactly one of `torrent_b64`, `magnet`, `url`",
+            ));
+        }
+        let save_dir = self
+            .state
+            .lock()
+            .await
+            .settings
+            .resolve_save_dir(args.save_dir.as_deref())?;
+        let mut source_url = args.source_url.clone();
+        let (source, torrent_bytes, magnet) = if let Some(link) = &args.magnet {
+            let magnet = Magnet::parse(link).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidMagnet,
+                    format!("not a usable magnet link: {e}"),
+                )
+            })?;
+            (TorrentSource::Magnet(magnet), None, Some(link.clone()))
+        } else {
+            let bytes = if let Some(b64) = &args.torrent_b64 {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| {
+                        ApiError::new(
+                            ErrorCode::BadRequest,
+                            format!("`torrent_b64` is not base64: {e}"),
+                        )
+                    })?
+            } else {
+                let url = args.url.as_deref().unwrap_or_default();
+                source_url = Some(url.to_owned());
+                fetch::fetch_torrent(url).await.map_err(|e| {
+                    ApiError::new(ErrorCode::FetchFailed, format!("fetching {url}: {e:#}"))
+                })?
+            };
+            let metainfo = Metainfo::from_bytes(&bytes).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidTorrent,
+                    format!("not a valid .torrent: {e}"),
+                )
+            })?;
+            (
+                TorrentSource::Metainfo(Box::new(metainfo)),
+                Some(bytes),
+                None,
+            )
+        };
+        let (info_hash, name) = match &source {
+            TorrentSource::Metainfo(m) => (m.info_hash, m.info.name.clone()),
+            TorrentSource::Magnet(m) => (
+                m.info_hash,
+                m.display_name
+                    .clone()
+                    .unwrap_or_else(|| m.info_hash.to_hex()),
+            ),
+        };
+        let hex = info_hash.to_hex();
+        if self
+            .state
+            .lock()
+            .await
+            .entries
+            .iter()
+            .any(|e| e.info_hash == hex)
+        {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyAdded,
+                format!("{name} is already in the download list"),
+            ));
+        }
+        std::fs::create_dir_all(&save_dir).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Engine,
+                format!("cannot create {}: {e}", save_dir.display()),
+            )
+        })?;
+        let entry = Entry {
+            info_hash: hex.clone(),
+            name: name.clone(),
+            magnet,
+            source_url,
+            save_dir,
+            paused: args.paused,
+            sequential: args.sequential,
+            added_at: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        // The .torrent copy is written first: a download in the list must always be restorable.
+        if let Some(bytes) = &torrent_bytes {
+            self.store.save_torrent(&hex, bytes).map_err(internal)?;
+        }
+        let mut state = self.state.lock().await;
+        let add = add_torrent(source, &entry, &state.settings);
+        if let Err(e) = self.session.add(add).await {
+            if !matches!(e, EngineError::AlreadyAdded(_)) {
+                self.store.delete_torrent(&hex);
+            }
+            return Err(engine_error(e));
+        }
+        state.entries.push(entry);
+        self.store.save_entries(&state.entries).map_err(internal)?;
+        Ok(json!({"info_hash": hex, "name": name}))
+    }
+
+    fn list(&self, offset: usize) -> Value {
+        let statuses = self.session.statuses();
+        let total = statuses.len();
+        let rest: Vec<Value> = statuses.iter().skip(offset).map(status_json).collect();
+        let remaining = rest.len();
+        let first = crate::api::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let next_offset = (first.len() < remaining).then(|| offset + first.len());
+        json!({"torrents": first, "total": total, "next_offset": next_offset})
+    }
+
+    async fn known(&self, info_hash: &str) -> Result<InfoHash, ApiError> {
+        let ih = InfoHash::from_hex(info_hash).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("info_hash {info_hash:?} is not 40 hex digits"),
+            )
+        })?;
+        let hex = ih.to_hex();
+        if !self
+            .state
+            .lock()
+            .await
+            .entries
+            .iter()
+            .any(|e| e.info_hash == hex)
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnknownTorrent,
+                format!("no torrent {hex} in the download list"),
+            ));
+        }
+        Ok(ih)
+    }
+
+    async fn set_paused(&self, info_hash: &str, paused: bool) -> Result<Value, ApiError> {
+        let ih = self.known(info_hash).await?;
+        if paused {
+            self.session.pause(ih).await.map_err(engine_error)?;
+        } else {
+            self.session.resume(ih).await.map_err(engine_error)?;
+        }
+        lock(&self.auto_paused).remove(&ih);
+        let mut state = self.state.lock().await;
+        let hex = ih.to_hex();
+        if let Some(e) = state.entries.iter_mut().find(|e| e.info_hash == hex) {
+            e.paused = paused;
+        }
+        self.store.save_entries(&state.entries).map_err(internal)?;
+        Ok(json!({"info_hash": hex, "paused": paused}))
+    }
+
+    async fn remove(&self, info_hash: &str, delete_files: bool) -> Result<Value, ApiError> {
+        let ih = self.known(info_hash).await?;
+        match self.session.remove(ih, delete_files).await {
+            Ok(()) | Err(EngineError::UnknownTorrent(_)) => {}
+            Err(e) => return Err(engine_error(e)),
+        }
+        let hex = ih.to_hex();
+        let mut state = self.state.lock().await;
+        state.entries.retain(|e| e.info_hash != hex);
+        self.store.save_entries(&state.entries).map_err(internal)?;
+        self.store.delete_torrent(&hex);
+        lock(&self.auto_paused).remove(&ih);
+        Ok(json!({"info_hash": hex, "deleted_files": delete_files}))
+    }
+
+    /// `open` opens a finished torrent's file (or directory); `reveal` opens the directory that
+    /// holds it. Both paths come from the daemon's own records, never from the message.
+    async fn open(&self, info_hash: &str, reveal: bool) -> Result<Value, ApiError> {
+        let ih = self.known(info_hash).await?;
+        let status = self.session.status(ih).ok_or_else(|| {
+            ApiError::new(ErrorCode::UnknownTorrent, "the torrent is not running")
+        })?;
+        let target = if reveal {
+            let hex = ih.to_hex();
+            let state = self.state.lock().await;
+            match state.entries.iter().find(|e| e.info_hash == hex) {
+                Some(e) => e.save_dir.clone(),
+                None => return Err(ApiError::new(ErrorCode::UnknownTorrent, "no such torrent")),
+            }
+        } else {
+            if status.progress < 1.0 {
+                return Err(ApiError::new(
+                    ErrorCode::NotComplete,
+                    format!("{} is not complete yet", status.name),
+                ));
+            }
+            PathBuf::from(&status.save_path)
+        };
+        open_path(&target).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("cannot open {}: {e}", target.display()),
+            )
+        })?;
+        Ok(json!({"path": target}))
+    }
+
+    async fn set_settings(
+        &self,
+        patch: &crate::settings::SettingsPatch,
+    ) -> Result<Value, ApiError> {
+        let mut state = self.state.lock().await;
+        let new = state.settings.patched(patch)?;
+        let restart_required = new.listen_port != state.settings.listen_port;
+        self.store.save_settings(&new).map_err(internal)?;
+        self.session
+            .set_rate_limits(new.download_rate_limit, new.upload_rate_limit)
+            .await;
+        state.settings = new;
+        let mut reply = settings_json(&state.settings);
+        reply["restart_required"] = json!(restart_required);
+        Ok(reply)
+    }
+
+    pub fn subscribed(&self) {
+        self.subscribers.fetch_add(1, Ordering::SeqCst);
+        let resume: Vec<InfoHash> = lock(&self.auto_paused).drain().collect();
+        if resume.is_empty() {
+            return;
+        }
+        let session = self.session.clone();
+        tokio::spawn(async move {
+            for ih in resume {
+                let _ = session.resume(ih).await;
+            }
+        });
+    }
+
+    pub async fn unsubscribed(&self) {
+        if self.subscribers.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        if self.state.lock().await.settings.keep_seeding {
+            return;
+        }
+        for status in self.session.statuses() {
+            if status.state != TorrentState::Seeding {
+                continue;
+            }
+            if let Ok(ih) = InfoHash::from_hex(&status.info_hash) {
+                if self.session.pause(ih).await.is_ok() {
+                    lock(&self.auto_paused).insert(ih);
+                }
+            }
+        }
+    }
+
+    /// All statuses, for a subscriber's first (or catch-up) snapshot.
+    pub fn snapshot(&self) -> Vec<Value> {
+        self.session.statuses().iter().map(status_json).collect()
+    }
+
+    /// Forwards engine events to subscribers, and every tick the statuses that changed. Runs
+    /// until the session's event stream ends or the daemon stops.
+    pub async fn publish(self: Arc<Core>) {
+        let mut events = self.session.events();
+        let mut tick = tokio::time::interval(PROGRESS_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: HashMap<String, Value> = HashMap::new();
+        let mut stop = self.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        let value = self.event_json(event);
+                        let _ = self.outgoing.send(Outgoing::Event(Arc::new(value)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(n, "missed engine events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {
+                    let now: HashMap<String, Value> = self
+                        .session
+                        .statuses()
+                        .iter()
+                        .map(|s| (s.info_hash.clone(), status_json(s)))
+                        .collect();
+                    let changed: Vec<Value> = now
+                        .iter()
+                        .filter(|(ih, v)| last.get(*ih) != Some(*v))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    last = now;
+                    if !changed.is_empty() && self.outgoing.receiver_count() > 0 {
+                        let _ = self.outgoing.send(Outgoing::Progress(Arc::new(changed)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn event_json(&self, event: SessionEvent) -> Value {
+        match event {
+            SessionEvent::Added(ih) => {
+                let status = self.session.status(ih).map(|s| status_json(&s));
+                json!({"event": "added", "info_hash": ih.to_hex(), "torrent": status})
+            }
+            SessionEvent::Completed(ih) => {
+                let status = self.session.status(ih);
+                json!({
+                    "event": "completed",
+                    "info_hash": ih.to_hex(),
+                    "name": status.as_ref().map(|s| s.name.clone()),
+                    "save_path": status.as_ref().map(|s| s.save_path.clone()),
+                })
+            }
+            SessionEvent::Removed(ih) => json!({"event": "removed", "info_hash": ih.to_hex()}),
+            SessionEvent::Error(ih, message) => {
+                json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
+            }
+        }
+    }
+}
+
+fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> AddTorrent {
+    AddTorrent {
+        source,
+        save_dir: Some(entry.save_dir.clone()),
+        paused: entry.paused,
+        peers: Vec::new(),
+        seed_ratio: settings.seed_ratio,
+        sequential: entry.sequential,
+        file_priorities: None,
+    }
+}
+
+pub fn status_json(status: &TorrentStatus) -> Value {
+    serde_json::to_value(status).unwrap_or(Value::Null)
+}
+
+fn settings_json(settings: &Settings) -> Value {
+    serde_json::to_value(settings).unwrap_or(Value::Null)
+}
+
+fn engine_error(e: EngineError) -> ApiError {
+    let code = match e {
+        EngineError::AlreadyAdded(_) => ErrorCode::AlreadyAdded,
+        EngineError::UnknownTorrent(_) => ErrorCode::UnknownTorrent,
+        EngineError::Unsupported(_) => ErrorCode::Unsupported,
+        _ => ErrorCode::Engine,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+fn internal(e: anyhow::Error) -> ApiError {
+    tracing::error!("{e:#}");
+    ApiError::new(ErrorCode::Internal, format!("{e:#}"))
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens a path with the desktop's handler. `SWARMLINK_OPENER` names a program to run instead
+/// (tests use it to observe what would be opened without starting a file manager).
+fn open_path(path: &Path) -> std::io::Result<()> {
+    match std::env::var_os("SWARMLINK_OPENER").filter(|v| !v.is_empty()) {
+        Some(program) => {
+            let mut child = std::process::Command::new(program).arg(path).spawn()?;
+            std::thread::spawn(move || child.wait());
+            Ok(())
+        }
+        None => open::that_detached(path),
+    }
+}

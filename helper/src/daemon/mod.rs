@@ -1,0 +1,166 @@
+//! `bthelper daemon`: owns the engine session, the download list, settings and resume data, and
+//! serves any number of clients on a Unix socket in a 0700 directory.
+//!
+//! Exactly one daemon runs per helper root: it holds an exclusive lock on `run/daemon.lock` for
+//! its whole life. A second daemon fails to take the lock and exits successfully (the one that
+//! runs is what the caller wanted). The kernel drops the lock when a daemon dies, even by
+//! kill -9, so the next daemon takes it and replaces the socket file that was left behind.
+
+mod conn;
+mod core;
+mod fetch;
+mod store;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use engine::{Session, SessionConfig};
+use tokio::net::UnixListener;
+
+use self::core::Core;
+use self::store::Store;
+use crate::paths::Paths;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Ask the running daemon to stop (it saves resume data first) instead of starting one.
+    #[arg(long)]
+    pub stop: bool,
+}
+
+pub fn main(args: Args) -> anyhow::Result<()> {
+    let paths = Paths::from_env()?;
+    if args.stop {
+        return stop(&paths);
+    }
+    match run(&paths)? {
+        Outcome::Stopped | Outcome::AlreadyRunning => Ok(()),
+    }
+}
+
+fn stop(paths: &Paths) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let Ok(stream) = crate::client::connect(paths).await else {
+            println!("no daemon is running");
+            return Ok(());
+        };
+        let mut client = crate::client::Client::new(stream);
+        client.call(serde_json::json!({"cmd": "shutdown"})).await?;
+        // The lock is released when the daemon process ends: wait for that.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while crate::client::connect(paths).await.is_ok() {
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("the daemon did not stop within 30 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        println!("daemon stopped");
+        Ok(())
+    })
+}
+
+/// What `run` found: started and later stopped, or another daemon already serving.
+pub enum Outcome {
+    Stopped,
+    AlreadyRunning,
+}
+
+pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
+    paths.create_run_dir()?;
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(paths.lock_file())
+        .with_context(|| format!("opening {}", paths.lock_file().display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(paths.lock_file()).unwrap_or_default();
+            tracing::info!(pid = pid.trim(), "a daemon is already running");
+            eprintln!("bthelper: a daemon is already running (pid {})", pid.trim());
+            return Ok(Outcome::AlreadyRunning);
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).context("locking the daemon lock file");
+        }
+    }
+    // We hold the lock, so any socket file is a dead daemon's leftover.
+    lock.set_len(0)?;
+    write!(lock, "{}", std::process::id())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(serve(paths));
+    let _ = std::fs::remove_file(paths.socket());
+    drop(lock);
+    result.map(|()| Outcome::Stopped)
+}
+
+async fn serve(paths: &Paths) -> anyhow::Result<()> {
+    let store = Store::open(&paths.state_dir)?;
+    let settings = store.load_settings(&paths.default_download_dir)?;
+    let entries = store.load_entries()?;
+    std::fs::create_dir_all(&settings.download_dir)
+        .with_context(|| format!("creating {}", settings.download_dir.display()))?;
+
+    let mut config = SessionConfig {
+        listen: SocketAddr::from(([0, 0, 0, 0], settings.listen_port)),
+        download_dir: settings.download_dir.clone(),
+        state_dir: Some(store.resume_dir()),
+        download_rate_limit: settings.download_rate_limit,
+        upload_rate_limit: settings.upload_rate_limit,
+        ..SessionConfig::default()
+    };
+    let session = match Session::start(config.clone()).await {
+        Ok(s) => s,
+        Err(error) if settings.listen_port != 0 => {
+            tracing::warn!(%error, "listen port taken; using any free port");
+            config.listen.set_port(0);
+            Session::start(config).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    tracing::info!(addr = %session.local_addr(), "engine listening");
+
+    let core = Core::new(session, store, entries, settings);
+    core.restore().await;
+
+    let socket = paths.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener =
+        UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tracing::info!(socket = %socket.display(), pid = std::process::id(), "daemon ready");
+
+    tokio::spawn(Arc::clone(&core).publish());
+    let mut stop = core.shutdown_signal();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(conn::serve(Arc::clone(&core), stream));
+                }
+                Err(error) => tracing::warn!(%error, "accept failed"),
+            },
+            _ = stop.changed() => break,
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    tracing::info!("daemon stopping");
+    let _ = std::fs::remove_file(&socket);
+    core.session().shutdown().await;
+    Ok(())
+}

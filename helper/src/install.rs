@@ -1,0 +1,484 @@
+//! `bthelper install | uninstall | doctor`: register this binary as the native-messaging host
+//! `org.swarmlink.bthelper` with browsers, remove it, and report what is registered where.
+//!
+//! A host manifest (from manifests/host-*.json, with `path` set to this executable) goes in the
+//! browser's per-user directory, in `/etc`/`/Library` with `--system`, or for a Chromium browser
+//! started with `--user-data-dir DIR` in `DIR/NativeMessagingHosts` (the only per-user place such
+//! a browser reads). On Windows the manifest file is written beside the executable and a registry
+//! key (`HKCU`, or `HKLM` with `--system`) `Software\<vendor>\NativeMessagingHosts\<name>` points
+//! to it; see helper/PROTOCOL.md.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+pub const HOST_NAME: &str = "org.swarmlink.bthelper";
+const CHROMIUM_TEMPLATE: &str = include_str!("../../manifests/host-chromium.json");
+const FIREFOX_TEMPLATE: &str = include_str!("../../manifests/host-firefox.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Chromium,
+    Firefox,
+}
+
+pub struct Browser {
+    pub key: &'static str,
+    pub family: Family,
+    /// Per-user host directory relative to HOME, on Linux and on macOS.
+    linux_user: &'static str,
+    mac_user: &'static str,
+    linux_system: &'static str,
+    mac_system: &'static str,
+    /// Under HKCU/HKLM; the host name is appended.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    windows_key: &'static str,
+}
+
+pub const BROWSERS: &[Browser] = &[
+    Browser {
+        key: "chrome",
+        family: Family::Chromium,
+        linux_user: ".config/google-chrome/NativeMessagingHosts",
+        mac_user: "Library/Application Support/Google/Chrome/NativeMessagingHosts",
+        linux_system: "/etc/opt/chrome/native-messaging-hosts",
+        mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
+        windows_key: r"Software\Google\Chrome\NativeMessagingHosts",
+    },
+    Browser {
+        key: "chromium",
+        family: Family::Chromium,
+        linux_user: ".config/chromium/NativeMessagingHosts",
+        mac_user: "Library/Application Support/Chromium/NativeMessagingHosts",
+        linux_system: "/etc/chromium/native-messaging-hosts",
+        mac_system: "/Library/Application Support/Chromium/NativeMessagingHosts",
+        windows_key: r"Software\Chromium\NativeMessagingHosts",
+    },
+    Browser {
+        key: "brave",
+        family: Family::Chromium,
+        linux_user: ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        mac_user: "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        linux_system: "/etc/opt/chrome/native-messaging-hosts",
+        mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
+        windows_key: r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts",
+    },
+    Browser {
+        key: "edge",
+        family: Family::Chromium,
+        linux_user: ".config/microsoft-edge/NativeMessagingHosts",
+        mac_user: "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
+        linux_system: "/etc/opt/edge/native-messaging-hosts",
+        mac_system: "/Library/Microsoft/Edge/NativeMessagingHosts",
+        windows_key: r"Software\Microsoft\Edge\NativeMessagingHosts",
+    },
+    Browser {
+        key: "vivaldi",
+        family: Family::Chromium,
+        linux_user: ".config/vivaldi/NativeMessagingHosts",
+        mac_user: "Library/Application Support/Vivaldi/NativeMessagingHosts",
+        linux_system: "/etc/opt/chrome/native-messaging-hosts",
+        mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
+        windows_key: r"Software\Vivaldi\NativeMessagingHosts",
+    },
+    Browser {
+        key: "firefox",
+        family: Family::Firefox,
+        linux_user: ".mozilla/native-messaging-hosts",
+        mac_user: "Library/Application Support/Mozilla/NativeMessagingHosts",
+        linux_system: "/usr/lib/mozilla/native-messaging-hosts",
+        mac_system: "/Library/Application Support/Mozilla/NativeMessagingHosts",
+        windows_key: r"Software\Mozilla\NativeMessagingHosts",
+    },
+];
+
+#[derive(clap::Args)]
+pub struct InstallArgs {
+    /// Which browser(s); default: every browser whose profile directory exists (or the one
+    /// `--user-data-dir` belongs to).
+    #[arg(long, value_parser = ["chrome", "chromium", "brave", "edge", "vivaldi", "firefox", "all"])]
+    pub browser: Vec<String>,
+    /// Also allow this extension id (Chromium: 32 letters a-p; Firefox: the add-on id). Repeatable.
+    /// The released Swarmlink ids are always allowed.
+    #[arg(long = "extension-id")]
+    pub extension_ids: Vec<String>,
+    /// A Chromium-family browser's --user-data-dir: the manifest goes in DIR/NativeMessagingHosts.
+    #[arg(long)]
+    pub user_data_dir: Option<PathBuf>,
+    /// Install for every user of this machine (needs root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+#[derive(clap::Args)]
+pub struct LocateArgs {
+    /// Which browser(s); default: all.
+    #[arg(long, value_parser = ["chrome", "chromium", "brave", "edge", "vivaldi", "firefox", "all"])]
+    pub browser: Vec<String>,
+    /// A Chromium-family browser's --user-data-dir.
+    #[arg(long)]
+    pub user_data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// One place a manifest goes.
+struct Target {
+    browser: &'static Browser,
+    dir: PathBuf,
+}
+
+impl Target {
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join(format!("{HOST_NAME}.json"))
+    }
+}
+
+fn home() -> anyhow::Result<PathBuf> {
+    crate::paths::home_dir().context("HOME is not set")
+}
+
+fn user_dir(b: &Browser, home: &Path) -> PathBuf {
+    home.join(if cfg!(target_os = "macos") {
+        b.mac_user
+    } else {
+        b.linux_user
+    })
+}
+
+fn system_dir(b: &Browser) -> PathBuf {
+    PathBuf::from(if cfg!(target_os = "macos") {
+        b.mac_system
+    } else {
+        b.linux_system
+    })
+}
+
+fn selected(names: &[String]) -> Vec<&'static Browser> {
+    if names.is_empty() || names.iter().any(|n| n == "all") {
+        return BROWSERS.iter().collect();
+    }
+    BROWSERS
+        .iter()
+        .filter(|b| names.iter().any(|n| n == b.key))
+        .collect()
+}
+
+/// Where manifests go for a selection. `only_found` keeps browsers that look installed (their
+/// profile directory, the parent of the hosts directory, exists).
+fn targets(
+    names: &[String],
+    user_data_dir: Option<&Path>,
+    system: bool,
+    only_found: bool,
+) -> anyhow::Result<Vec<Target>> {
+    if let Some(dir) = user_data_dir {
+        let browsers: Vec<&'static Browser> = if names.is_empty() {
+            BROWSERS.iter().filter(|b| b.key == "chromium").collect()
+        } else {
+            selected(names)
+        };
+        if browsers.iter().any(|b| b.family == Family::Firefox) {
+            bail!("--user-data-dir is a Chromium option; Firefox reads ~/.mozilla/native-messaging-hosts (set HOME to isolate it)");
+        }
+        let dir = std::path::absolute(dir)?.join("NativeMessagingHosts");
+        // One directory serves every Chromium browser using that profile: write it once.
+        let browser = browsers.first().copied().context("no browser selected")?;
+        return Ok(vec![Target { browser, dir }]);
+    }
+    let home = home()?;
+    let mut out = Vec::new();
+    for b in selected(names) {
+        let dir = if system {
+            system_dir(b)
+        } else {
+            user_dir(b, &home)
+        };
+        if only_found && !dir.parent().is_some_and(Path::exists) {
+            continue;
+        }
+        if out.iter().any(|t: &Target| t.dir == dir) {
+            continue;
+        }
+        out.push(Target { browser: b, dir });
+    }
+    Ok(out)
+}
+
+/// The manifest for `family`, pointing at `exe` and allowing the released id plus `extra_ids`
+/// that fit the family's id syntax.
+pub fn manifest(family: Family, exe: &Path, extra_ids: &[String]) -> anyhow::Result<Value> {
+    let template = match family {
+        Family::Chromium => CHROMIUM_TEMPLATE,
+        Family::Firefox => FIREFOX_TEMPLATE,
+    };
+    let mut m: Value = serde_json::from_str(template).context("the built-in manifest template")?;
+    m["path"] = Value::String(
+        exe.to_str()
+            .context("the executable's path is not UTF-8")?
+            .to_owned(),
+    );
+    let (field, ids): (&str, Vec<String>) = match family {
+        Family::Chromium => (
+            "allowed_origins",
+            extra_ids
+                .iter()
+                .filter(|id| is_chromium_id(id))
+                .map(|id| format!("chrome-extension://{id}/"))
+                .collect(),
+        ),
+        Family::Firefox => (
+            "allowed_extensions",
+            extra_ids
+                .iter()
+                .filter(|id| !is_chromium_id(id))
+                .cloned()
+                .collect(),
+        ),
+    };
+    if let Some(list) = m[field].as_array_mut() {
+        for id in ids {
+            if !list.iter().any(|v| v.as_str() == Some(&id)) {
+                list.push(Value::String(id));
+            }
+        }
+    }
+    Ok(m)
+}
+
+pub fn is_chromium_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b))
+}
+
+fn is_firefox_id(id: &str) -> bool {
+    // Add-on ids are `name@domain` or a `{GUID}`.
+    (id.contains('@') || (id.starts_with('{') && id.ends_with('}')))
+        && !id.contains(['/', '\\', '"'])
+        && !id.chars().any(char::is_whitespace)
+}
+
+pub fn install(args: InstallArgs) -> anyhow::Result<()> {
+    for id in &args.extension_ids {
+        if !is_chromium_id(id) && !is_firefox_id(id) {
+            bail!("{id:?} is neither a Chromium extension id (32 letters a-p) nor a Firefox add-on id (name@domain or {{GUID}})");
+        }
+    }
+    let exe = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .context("finding the bthelper executable")?;
+    let explicit = !args.browser.is_empty();
+    let mut targets = targets(
+        &args.browser,
+        args.user_data_dir.as_deref(),
+        args.system,
+        !explicit,
+    )?;
+    if targets.is_empty() {
+        // No browser profile found: install for all, so a browser installed later finds us.
+        targets = targets_all(args.system)?;
+    }
+    for t in &targets {
+        let m = manifest(t.browser.family, &exe, &args.extension_ids)?;
+        std::fs::create_dir_all(&t.dir).with_context(|| format!("creating {}", t.dir.display()))?;
+        let path = t.manifest_path();
+        let mut text = serde_json::to_string_pretty(&m)?;
+        text.push('\n');
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        #[cfg(windows)]
+        windows::register(t.browser, &path, args.system)?;
+        println!("{:<9} {}", t.browser.key, path.display());
+    }
+    println!(
+        "bthelper ({}) is the native host {HOST_NAME} for the browsers above",
+        exe.display()
+    );
+    Ok(())
+}
+
+fn targets_all(system: bool) -> anyhow::Result<Vec<Target>> {
+    targets(&[], None, system, false)
+}
+
+pub fn uninstall(args: LocateArgs) -> anyhow::Result<()> {
+    let mut removed = 0;
+    for t in targets(
+        &args.browser,
+        args.user_data_dir.as_deref(),
+        args.system,
+        false,
+    )? {
+        let path = t.manifest_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                removed += 1;
+                println!("removed {}", path.display());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+        #[cfg(windows)]
+        windows::unregister(t.browser, args.system);
+    }
+    if removed == 0 {
+        println!("no host manifest of {HOST_NAME} was installed there");
+    }
+    Ok(())
+}
+
+/// What `doctor` finds for one manifest location.
+pub fn describe(path: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return "not installed".into();
+    };
+    let Ok(m) = serde_json::from_str::<Value>(&text) else {
+        return format!("BROKEN: {} is not JSON", path.display());
+    };
+    let exe = m["path"].as_str().unwrap_or("");
+    let allowed: Vec<&str> = ["allowed_origins", "allowed_extensions"]
+        .iter()
+        .filter_map(|f| m[*f].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let exe_state = if Path::new(exe).is_file() {
+        "ok"
+    } else {
+        "MISSING"
+    };
+    format!(
+        "installed: {} -> {exe} ({exe_state}); allows {}",
+        path.display(),
+        allowed.join(", ")
+    )
+}
+
+pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
+    println!("native host {HOST_NAME}:");
+    for t in targets(
+        &args.browser,
+        args.user_data_dir.as_deref(),
+        args.system,
+        false,
+    )? {
+        println!("  {:<9} {}", t.browser.key, describe(&t.manifest_path()));
+    }
+    let paths = crate::paths::Paths::from_env()?;
+    println!("helper root:");
+    println!("  state     {}", paths.state_dir.display());
+    println!("  socket    {}", paths.socket().display());
+    println!("  log       {}", paths.daemon_log().display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let hello = runtime.block_on(async {
+        let stream = crate::client::connect(&paths).await.ok()?;
+        let mut client = crate::client::Client::new(stream);
+        let call = client.call(serde_json::json!({"cmd": "hello", "client": "doctor"}));
+        tokio::time::timeout(std::time::Duration::from_secs(5), call)
+            .await
+            .ok()?
+            .ok()
+    });
+    match hello {
+        Some(h) => println!(
+            "daemon: running (pid {}, version {}, {} torrents, {} active, peers on port {})",
+            h["pid"],
+            h["version"].as_str().unwrap_or("?"),
+            h["torrents"],
+            h["active"],
+            h["listen_port"]
+        ),
+        None => println!("daemon: not running (a browser or `bthelper list` starts it)"),
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+mod windows {
+    //! Registry keys through `reg.exe`, which every Windows has, rather than a registry crate.
+    use super::{Browser, HOST_NAME};
+    use anyhow::{bail, Context};
+    use std::path::Path;
+
+    fn key(b: &Browser, system: bool) -> String {
+        let hive = if system { "HKLM" } else { "HKCU" };
+        format!(r"{hive}\{}\{HOST_NAME}", b.windows_key)
+    }
+
+    pub fn register(b: &Browser, manifest: &Path, system: bool) -> anyhow::Result<()> {
+        let status = std::process::Command::new("reg")
+            .args(["add", &key(b, system), "/ve", "/t", "REG_SZ", "/f", "/d"])
+            .arg(manifest)
+            .status()
+            .context("running reg.exe")?;
+        if !status.success() {
+            bail!("reg add {} failed", key(b, system));
+        }
+        Ok(())
+    }
+
+    pub fn unregister(b: &Browser, system: bool) {
+        let _ = std::process::Command::new("reg")
+            .args(["delete", &key(b, system), "/f"])
+            .status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_point_at_the_exe_and_allow_released_and_extra_ids() {
+        let extra = vec![
+            "abcdefghijklmnopabcdefghijklmnop".to_owned(),
+            "dev@example.org".to_owned(),
+        ];
+        let c = manifest(Family::Chromium, Path::new("/opt/bthelper"), &extra).unwrap();
+        assert_eq!(c["name"], HOST_NAME);
+        assert_eq!(c["type"], "stdio");
+        assert_eq!(c["path"], "/opt/bthelper");
+        assert_eq!(
+            c["allowed_origins"],
+            serde_json::json!([
+                "chrome-extension://lndipfiddjhiiddghlniicdhbfpnielh/",
+                "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
+            ])
+        );
+        let f = manifest(Family::Firefox, Path::new("/opt/bthelper"), &extra).unwrap();
+        assert_eq!(
+            f["allowed_extensions"],
+            serde_json::json!(["swarmlink@swarmlink.org", "dev@example.org"])
+        );
+        assert!(f.get("allowed_origins").is_none());
+    }
+
+    #[test]
+    fn templates_match_the_fixed_identity() {
+        let ids: Value =
+            serde_json::from_str(include_str!("../../manifests/extension-ids.json")).unwrap();
+        let c: Value = serde_json::from_str(CHROMIUM_TEMPLATE).unwrap();
+        let f: Value = serde_json::from_str(FIREFOX_TEMPLATE).unwrap();
+        assert_eq!(c["name"], ids["native_host_name"]);
+        assert_eq!(f["name"], ids["native_host_name"]);
+        let origin = format!(
+            "chrome-extension://{}/",
+            ids["chromium_extension_id"].as_str().unwrap()
+        );
+        assert_eq!(c["allowed_origins"][0], origin.as_str());
+        assert_eq!(f["allowed_extensions"][0], ids["firefox_addon_id"]);
+        assert!(is_chromium_id(
+            ids["chromium_extension_id"].as_str().unwrap()
+        ));
+    }
+
+    #[test]
+    fn id_syntax() {
+        assert!(is_firefox_id("swarmlink@swarmlink.org"));
+        assert!(is_firefox_id("{8a1b2c3d-0000-1111-2222-333344445555}"));
+        assert!(!is_firefox_id("../../etc"));
+        assert!(!is_chromium_id("lndipfiddjhiiddghlniicdhbfpniel"));
+        assert!(!is_chromium_id("zndipfiddjhiiddghlniicdhbfpnielh"));
+    }
+}

@@ -1,0 +1,258 @@
+//! The user's settings, as `get_settings`/`set_settings` carry them and the daemon persists them,
+//! and the one rule that depends on them: where a download may be saved.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::api::{ApiError, ErrorCode};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where downloads go unless `add` names a `save_dir`.
+    pub download_dir: PathBuf,
+    /// Further directories an `add` may name as `save_dir` (besides `download_dir`).
+    #[serde(default)]
+    pub allowed_dirs: Vec<PathBuf>,
+    /// Bytes per second over all torrents; null = unlimited.
+    #[serde(default)]
+    pub download_rate_limit: Option<u64>,
+    #[serde(default)]
+    pub upload_rate_limit: Option<u64>,
+    /// TCP port for peers; 0 = any free port. Takes effect when the daemon restarts.
+    #[serde(default)]
+    pub listen_port: u16,
+    /// Seeding goal: stop seeding a torrent once uploaded/size reaches this; null = forever.
+    #[serde(default)]
+    pub seed_ratio: Option<f64>,
+    /// Keep seeding when no browser is connected; when false, finished torrents pause as the last
+    /// subscriber disconnects and resume when one subscribes again.
+    #[serde(default = "yes")]
+    pub keep_seeding: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Settings {
+    pub fn with_download_dir(download_dir: PathBuf) -> Self {
+        Settings {
+            download_dir,
+            allowed_dirs: Vec::new(),
+            download_rate_limit: None,
+            upload_rate_limit: None,
+            listen_port: 0,
+            seed_ratio: None,
+            keep_seeding: true,
+        }
+    }
+
+    /// Applies a patch, returning the new settings, or why the patch is refused (nothing changes
+    /// then).
+    pub fn patched(&self, patch: &SettingsPatch) -> Result<Settings, ApiError> {
+        let mut s = self.clone();
+        if let Some(d) = &patch.download_dir {
+            s.download_dir = d.clone();
+        }
+        if let Some(d) = &patch.allowed_dirs {
+            s.allowed_dirs = d.clone();
+        }
+        if let Some(v) = patch.download_rate_limit {
+            s.download_rate_limit = v;
+        }
+        if let Some(v) = patch.upload_rate_limit {
+            s.upload_rate_limit = v;
+        }
+        if let Some(v) = patch.listen_port {
+            s.listen_port = v;
+        }
+        if let Some(v) = patch.seed_ratio {
+            s.seed_ratio = v;
+        }
+        if let Some(v) = patch.keep_seeding {
+            s.keep_seeding = v;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let bad = |m: String| Err(ApiError::new(ErrorCode::InvalidSettings, m));
+        for dir in std::iter::once(&self.download_dir).chain(&self.allowed_dirs) {
+            if !is_plain_absolute(dir) {
+                return bad(format!(
+                    "{} must be an absolute path without `..`",
+                    dir.display()
+                ));
+            }
+        }
+        if self.download_rate_limit == Some(0) || self.upload_rate_limit == Some(0) {
+            return bad(
+                "a rate limit is a positive number of bytes per second, or null for none".into(),
+            );
+        }
+        if let Some(r) = self.seed_ratio {
+            if !r.is_finite() || r < 0.0 {
+                return bad(format!("seed_ratio {r} is not a ratio >= 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where an `add` saves: the download directory, or the requested `save_dir` if it lies inside
+    /// the download directory or an allowed directory. Symlinks are resolved where the path
+    /// exists, so a link inside the download directory cannot point the download elsewhere.
+    pub fn resolve_save_dir(&self, requested: Option<&str>) -> Result<PathBuf, ApiError> {
+        let Some(requested) = requested else {
+            return Ok(self.download_dir.clone());
+        };
+        let path = PathBuf::from(requested);
+        let refuse = || {
+            Err(ApiError::new(
+                ErrorCode::SaveDirNotAllowed,
+                format!(
+                    "save_dir {requested:?} is outside the download directory {} and the allowed directories",
+                    self.download_dir.display()
+                ),
+            ))
+        };
+        if !is_plain_absolute(&path) {
+            return refuse();
+        }
+        let resolved = resolve_existing_prefix(&path);
+        let inside = std::iter::once(&self.download_dir)
+            .chain(&self.allowed_dirs)
+            .any(|root| resolved.starts_with(resolve_existing_prefix(root)));
+        if inside {
+            Ok(path)
+        } else {
+            refuse()
+        }
+    }
+}
+
+fn is_plain_absolute(path: &Path) -> bool {
+    path.is_absolute()
+        && path
+            .components()
+            .all(|c| !matches!(c, Component::ParentDir | Component::CurDir))
+}
+
+/// Canonicalises the longest existing ancestor and appends the rest unchanged.
+fn resolve_existing_prefix(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            let mut out = canonical;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// `set_settings`: only the fields present change; `null` clears a nullable one.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default)]
+    pub download_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub allowed_dirs: Option<Vec<PathBuf>>,
+    #[serde(default, deserialize_with = "present")]
+    pub download_rate_limit: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub upload_rate_limit: Option<Option<u64>>,
+    #[serde(default)]
+    pub listen_port: Option<u16>,
+    #[serde(default, deserialize_with = "present")]
+    pub seed_ratio: Option<Option<f64>>,
+    #[serde(default)]
+    pub keep_seeding: Option<bool>,
+}
+
+/// Tells "absent" (outer None, via `default`) from "null" (Some(None)).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &Path) -> Settings {
+        Settings::with_download_dir(dir.to_path_buf())
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_from_null() {
+        let mut s = settings(Path::new("/d"));
+        s.download_rate_limit = Some(100);
+        let p: SettingsPatch = serde_json::from_str(r#"{"upload_rate_limit": 5}"#).unwrap();
+        let s2 = s.patched(&p).unwrap();
+        assert_eq!(s2.download_rate_limit, Some(100));
+        assert_eq!(s2.upload_rate_limit, Some(5));
+        let p: SettingsPatch = serde_json::from_str(r#"{"download_rate_limit": null}"#).unwrap();
+        assert_eq!(s2.patched(&p).unwrap().download_rate_limit, None);
+    }
+
+    #[test]
+    fn invalid_patches_are_refused() {
+        let s = settings(Path::new("/d"));
+        for bad in [
+            r#"{"download_dir": "relative"}"#,
+            r#"{"download_dir": "/a/../b"}"#,
+            r#"{"upload_rate_limit": 0}"#,
+            r#"{"seed_ratio": -1}"#,
+            r#"{"allowed_dirs": ["x"]}"#,
+        ] {
+            let p: SettingsPatch = serde_json::from_str(bad).unwrap();
+            assert_eq!(
+                s.patched(&p).unwrap_err().code,
+                ErrorCode::InvalidSettings,
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"typo": 1}"#).is_err());
+    }
+
+    #[test]
+    fn save_dir_must_stay_inside_allowed_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dl = tmp.path().join("dl");
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(&dl).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let mut s = settings(&dl);
+        assert_eq!(s.resolve_save_dir(None).unwrap(), dl);
+        let inside = dl.join("movies/new");
+        assert_eq!(s.resolve_save_dir(inside.to_str()).unwrap(), inside);
+        for bad in [
+            other.to_str().unwrap().to_owned(),
+            format!("{}/../other", dl.display()),
+            "relative/dir".to_owned(),
+            "/etc".to_owned(),
+        ] {
+            let e = s.resolve_save_dir(Some(&bad)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::SaveDirNotAllowed, "{bad}");
+        }
+        // A symlink inside the download directory that points out of it is not a way out.
+        std::os::unix::fs::symlink(&other, dl.join("escape")).unwrap();
+        let via_link = dl.join("escape/x");
+        assert!(s.resolve_save_dir(via_link.to_str()).is_err());
+        s.allowed_dirs.push(other.clone());
+        assert!(s.resolve_save_dir(other.join("x").to_str()).is_ok());
+    }
+}
