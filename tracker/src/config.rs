@@ -1,0 +1,142 @@
+//! The command line (the original's `--port --ip --file --dfile` plus operator options) and
+//! the resolved configuration `run` takes.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// bttrack: the Swarmlink tracker. Serves announce/scrape over HTTP and UDP (same port), the
+/// listing page of published torrents, their .torrent files, and /publish/ for btpublish.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "bttrack", version)]
+pub struct Args {
+    /// Port for HTTP (TCP) and the UDP tracker.
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
+    /// Address or DNS name written into the URLs the tracker hands out (default: the request's Host).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Published torrents and their publishers (read at start, rewritten atomically on publish).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Swarm peers (snapshotted every few seconds and on shutdown, restored at start).
+    #[arg(long)]
+    pub dfile: Option<PathBuf>,
+    /// Address to listen on (IPv4 or IPv6; `::` listens on both where the system allows).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Seconds between announces asked of clients.
+    #[arg(long, default_value_t = 1800)]
+    pub interval: u32,
+    /// Seconds clients must wait at least between announces.
+    #[arg(long, default_value_t = 300)]
+    pub min_interval: u32,
+    /// Seconds after its last announce that a peer is forgotten (default: twice the interval).
+    #[arg(long)]
+    pub peer_timeout: Option<u64>,
+    /// Most peers sent in one reply, whatever numwant asks.
+    #[arg(long, default_value_t = 200)]
+    pub max_numwant: usize,
+    /// Shared secret publishers send in X-Publish-Key. Without it only this host may publish.
+    #[arg(long, env = "BTTRACK_PUBLISH_KEY")]
+    pub publish_key: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed.
+    #[arg(long, num_args = 1..)]
+    pub trust_proxy: Vec<IpAddr>,
+    /// Web log file in Combined Log Format (default: stdout; `-` for none).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Track any torrent, not only published ones (as public trackers do).
+    #[arg(long)]
+    pub open: bool,
+    /// Seconds between peer snapshots to --dfile.
+    #[arg(long, default_value_t = 5)]
+    pub snapshot_secs: u64,
+}
+
+/// Where the web log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    None,
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub public_host: Option<String>,
+    pub state_file: Option<PathBuf>,
+    pub peer_file: Option<PathBuf>,
+    pub interval: u32,
+    pub min_interval: u32,
+    pub peer_timeout_secs: u64,
+    pub default_numwant: usize,
+    pub max_numwant: usize,
+    pub publish_key: Option<String>,
+    pub trust_proxy: Vec<IpAddr>,
+    pub log: LogTarget,
+    pub open: bool,
+    pub snapshot_every: Duration,
+    /// A client that has not sent its whole request head by then is dropped.
+    pub header_timeout: Duration,
+    pub max_publish_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_host: None,
+            state_file: None,
+            peer_file: None,
+            interval: 1800,
+            min_interval: 300,
+            peer_timeout_secs: 3600,
+            default_numwant: 50,
+            max_numwant: 200,
+            publish_key: None,
+            trust_proxy: Vec::new(),
+            log: LogTarget::None,
+            open: false,
+            snapshot_every: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            max_publish_bytes: 10 << 20,
+        }
+    }
+}
+
+impl Args {
+    pub fn into_config(self) -> Config {
+        let log = match self.log {
+            None => LogTarget::Stdout,
+            Some(p) if p.as_os_str() == "-" => LogTarget::None,
+            Some(p) => LogTarget::File(p),
+        };
+        // The public host is written into URLs with the port; a bare host gets ours.
+        let public_host = self.ip.map(|h| match h.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
+            _ if h.contains(':') => h,
+            _ => format!("{h}:{}", self.port),
+        });
+        Config {
+            public_host,
+            state_file: self.file,
+            peer_file: self.dfile,
+            interval: self.interval.max(1),
+            min_interval: self.min_interval.min(self.interval),
+            peer_timeout_secs: self
+                .peer_timeout
+                .unwrap_or(u64::from(self.interval) * 2)
+                .max(1),
+            max_numwant: self.max_numwant,
+            default_numwant: 50.min(self.max_numwant),
+            publish_key: self.publish_key.filter(|k| !k.is_empty()),
+            trust_proxy: self.trust_proxy,
+            log,
+            open: self.open,
+            snapshot_every: Duration::from_secs(self.snapshot_secs.max(1)),
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The published torrents: what `/publish/` accepted, served byte for byte at `/<name>`, and
+//! persisted in `--file` (rewritten atomically: temp file, fsync, rename, fsync of the directory).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protocol::bencode::{self, Limits, Value};
+use protocol::{InfoHash, Metainfo, MetainfoError};
+
+/// One published torrent.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub name: String,
+    pub info_hash: InfoHash,
+    pub total_length: u64,
+    /// Exactly the bytes the publisher sent.
+    pub torrent: Bytes,
+    /// The publisher, a permanent peer of the swarm (listed first while it announces).
+    pub publisher: SocketAddr,
+    pub published_at: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("not a valid torrent: {0}")]
+    Metainfo(#[from] MetainfoError),
+    #[error("the name {0:?} is already published with a different info-hash")]
+    NameTaken(String),
+    #[error("the name {0:?} cannot be served (reserved)")]
+    ReservedName(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    #[error("reading {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path} is not a bttrack state file: {why}")]
+    Format { path: String, why: String },
+}
+
+/// Names the router serves itself; a torrent with one of these names could never be fetched.
+const RESERVED: &[&str] = &[
+    "",
+    "announce",
+    "scrape",
+    "publish",
+    "metrics",
+    "favicon.ico",
+];
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    by_name: HashMap<String, Arc<Published>>,
+    by_hash: HashMap<InfoHash, Arc<Published>>,
+}
+
+impl Registry {
+    pub fn get_by_hash(&self, h: &InfoHash) -> Option<&Arc<Published>> {
+        self.by_hash.get(h)
+    }
+
+    pub fn get_by_name(&self, name: &str) -> Option<&Arc<Published>> {
+        self.by_name.get(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Sorted by name, for the listing page.
+    pub fn list(&self) -> Vec<Arc<Published>> {
+        let mut v: Vec<_> = self.by_name.values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Validates and records a publish. Re-publishing the same torrent updates its publisher;
+    /// the same name with another info-hash is refused (as the original tracker did).
+    pub fn publish(
+        &mut self,
+        torrent: Bytes,
+        publisher: SocketAddr,
+        now_secs: u64,
+    ) -> Result<Arc<Published>, PublishError> {
+        let meta = Metainfo::from_bytes(&torrent)?;
+        let name = meta.info.name.clone();
+        if RESERVED.contains(&name.as_str()) {
+            return Err(PublishError::ReservedName(name));
+        }
+        if let Some(old) = self.by_name.get(&name) {
+            if old.info_hash != meta.info_hash {
+                return Err(PublishError::NameTaken(name));
+            }
+        }
+        let p = Arc::new(Published {
+            name: name.clone(),
+            info_hash: meta.info_hash,
+            total_length: meta.info.total_length,
+            torrent,
+            publisher,
+            published_at: now_secs,
+        });
+        // The same info-hash under an older name (impossible: the name is in the info) is replaced.
+        self.by_hash.insert(p.info_hash, p.clone());
+        self.by_name.insert(name, p.clone());
+        Ok(p)
+    }
+
+    /// The `--file` image: a bencoded list of {name, publisher ip, publisher port, published, torrent}.
+    pub fn to_state_bytes(&self) -> Vec<u8> {
+        let list = self
+            .list()
+            .iter()
+            .map(|p| {
+                let mut d = Value::dict();
+                d.insert("name", Value::bytes(p.name.as_bytes().to_vec()))
+                    .insert("publisher ip", Value::bytes(p.publisher.ip().to_string()))
+                    .insert("publisher port", Value::Int(i64::from(p.publisher.port())))
+                    .insert("published", Value::Int(p.published_at as i64))
+                    .insert("torrent", Value::bytes(p.torrent.to_vec()));
+                d
+            })
+            .collect();
+        let mut root = Value::dict();
+        root.insert("bttrack state", Value::Int(1))
+            .insert("torrents", Value::List(list));
+        root.to_bytes()
+    }
+
+    pub fn from_state_bytes(bytes: &[u8]) -> Result<Registry, String> {
+        let limits = Limits {
+            max_depth: 8,
+            max_items: 10_000_000,
+            allow_unsorted_keys: false,
+        };
+        let root = bencode::decode_with(bytes, limits).map_err(|e| e.to_string())?;
+        let list = root
+            .get("torrents")
+            .and_then(Value::as_list)
+            .ok_or("no torrents list")?;
+        let mut reg = Registry::default();
+        for (i, entry) in list.iter().enumerate() {
+            let field = |k: &str| entry.get(k).ok_or(format!("entry {i}: missing {k}"));
+            let torrent = field("torrent")?
+                .as_bytes()
+                .ok_or(format!("entry {i}: torrent"))?;
+            let ip: IpAddr = field("publisher ip")?
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or(format!("entry {i}: publisher ip"))?;
+            let port = field("publisher port")?
+                .as_int()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(format!("entry {i}: publisher port"))?;
+            let at = field("published")?.as_int().unwrap_or(0).max(0) as u64;
+            reg.publish(
+                Bytes::copy_from_slice(torrent),
+                SocketAddr::new(ip, port),
+                at,
+            )
+            .map_err(|e| format!("entry {i}: {e}"))?;
+        }
+        Ok(reg)
+    }
+
+    /// Reads `--file`; a missing file is an empty registry (it is created on the first publish).
+    pub fn load(path: &Path) -> Result<Registry, StateFileError> {
+        match fs::read(path) {
+            Ok(b) => Registry::from_state_bytes(&b).map_err(|why| StateFileError::Format {
+                path: path.display().to_string(),
+                why,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Registry::default()),
+            Err(source) => Err(StateFileError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash at any moment leaves the old or the new file,
+/// never a torn one: write a temp file beside it, fsync, rename over, fsync the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::MetainfoBuilder;
+
+    pub(crate) fn torrent(name: &str, content: &[u8]) -> Bytes {
+        use sha1::Digest;
+        let pieces = content
+            .chunks(16384)
+            .map(|c| sha1::Sha1::digest(c).into())
+            .collect();
+        let built = MetainfoBuilder::single_file(name, content.len() as u64)
+            .piece_length(16384)
+            .pieces(pieces)
+            .announce_tiers(vec![vec!["http://127.0.0.1:1/announce".into()]])
+            .build()
+            .unwrap();
+        Bytes::from(built.bytes)
+    }
+
+    #[test]
+    fn publish_refuses_a_taken_name_and_garbage_and_state_round_trips() {
+        let mut reg = Registry::default();
+        let a = torrent("movie.mpeg", b"one");
+        let addr: SocketAddr = "127.0.0.1:5989".parse().unwrap();
+        let p = reg.publish(a.clone(), addr, 10).unwrap();
+        assert_eq!(p.name, "movie.mpeg");
+        // Same torrent again: fine (a publisher restarting).
+        reg.publish(a.clone(), "127.0.0.1:6000".parse().unwrap(), 11)
+            .unwrap();
+        assert!(matches!(
+            reg.publish(torrent("movie.mpeg", b"two"), addr, 12),
+            Err(PublishError::NameTaken(_))
+        ));
+        assert!(matches!(
+            reg.publish(Bytes::from_static(b"garbage"), addr, 12),
+            Err(PublishError::Metainfo(_))
+        ));
+        let back = Registry::from_state_bytes(&reg.to_state_bytes()).unwrap();
+        let q = back.get_by_name("movie.mpeg").unwrap();
+        assert_eq!(q.torrent, a, "byte for byte");
+        assert_eq!(q.publisher, "127.0.0.1:6000".parse().unwrap());
+        assert!(back.get_by_hash(&p.info_hash).is_some());
+        assert!(Registry::from_state_bytes(b"d8:torrentsli1eee").is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("btstate");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        assert!(Registry::load(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,525 @@
+//! The HTTP front end (hyper 1): routing, announce/scrape, publish, the listing, torrent files,
+//! metrics, the web log. Every failure is an answer (bencoded `failure reason` or a 4xx), never a panic.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use protocol::tracker::{
+    AnnounceRequest, AnnounceResponse, PeerFormat, ResponsePeer, ScrapeRequest, ScrapeResponse,
+};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::listing::{self, encode_segment, Row};
+use crate::metrics::bump;
+use crate::state::{now_secs, Tracker};
+use crate::swarm::canonical;
+use crate::weblog::Entry;
+
+type Reply = Response<Full<Bytes>>;
+
+/// Accepts connections until `shutdown` turns true.
+pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly, keep serving.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
+        let t = t.clone();
+        tokio::spawn(async move {
+            let timeout = t.config.header_timeout;
+            let svc = service_fn(move |req| {
+                let t = t.clone();
+                async move { Ok::<_, Infallible>(handle(&t, req, remote, local).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!("connection from {remote}: {e}");
+            }
+        });
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+fn bencoded(status: StatusCode, body: Vec<u8>) -> Reply {
+    reply(status, "text/plain", body)
+}
+
+fn failure(status: StatusCode, reason: &str) -> Reply {
+    bencoded(
+        status,
+        AnnounceResponse::failure(reason).to_bytes(PeerFormat::Compact),
+    )
+}
+
+/// The client's address: the socket peer, or the last X-Forwarded-For hop when the socket peer
+/// is a trusted proxy (and the header parses; otherwise the proxy itself).
+pub fn client_ip(remote: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let ip = canonical(remote).ip();
+    if !trusted.contains(&ip) {
+        return ip;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| canonical(SocketAddr::new(ip, 0)).ip())
+        .unwrap_or(ip)
+}
+
+async fn handle(
+    t: &Tracker,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Reply {
+    let ip = client_ip(remote, req.headers(), &t.config.trust_proxy);
+    let logging = t.weblog.enabled();
+    let (method, target, version, referer, agent) = if logging {
+        let h = req.headers();
+        let text = |n: header::HeaderName| {
+            h.get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        (
+            req.method().to_string(),
+            req.uri().to_string(),
+            format!("{:?}", req.version()),
+            text(header::REFERER),
+            text(header::USER_AGENT),
+        )
+    } else {
+        Default::default()
+    };
+    let r = route(t, req, ip, local).await;
+    if logging {
+        let bytes = hyper::body::Body::size_hint(r.body()).exact().unwrap_or(0) as usize;
+        t.weblog.log(
+            &Entry {
+                remote: ip,
+                method: &method,
+                target: &target,
+                version: &version,
+                status: r.status().as_u16(),
+                bytes,
+                referer: &referer,
+                user_agent: &agent,
+            },
+            now_secs(),
+        );
+    }
+    r
+}
+
+async fn route(
+    t: &Tracker,
+    req: Request<Incoming>,
+    ip: IpAddr,
+    local: Option<SocketAddr>,
+) -> Reply {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET, "/announce") => announce(t, req.uri().query(), ip),
+        (&Method::GET, "/scrape") => scrape(t, req.uri().query()),
+        (&Method::GET, "/") => {
+            bump(&t.metrics.pages);
+            listing_page(t, req.uri().query())
+        }
+        (&Method::GET, "/metrics") => {
+            let body = t.metrics.render(&t.store.totals(), t.registry().len());
+            reply(StatusCode::OK, "text/plain; version=0.0.4", body)
+        }
+        (&Method::PUT | &Method::POST, "/publish/" | "/publish") => {
+            publish(t, req, ip, local).await
+        }
+        (&Method::GET, _) => torrent_file(t, path),
+        _ => {
+            bump(&t.metrics.not_found);
+            reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                "method not allowed\n",
+            )
+        }
+    }
+}
+
+fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr) -> Reply {
+    let req = match AnnounceRequest::parse_query(query.unwrap_or("").as_bytes()) {
+        Ok(r) => r,
+        Err(e) => {
+            bump(&t.metrics.http_announce_failed);
+            return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    // A claimed `ip` is believed only from this host (a local test or a local proxy): from
+    // anywhere else it would let one client point the swarm at a victim.
+    let ip = match req.ip.as_deref().map(str::parse::<IpAddr>) {
+        Some(Ok(claimed)) if ip.is_loopback() => claimed,
+        _ => ip,
+    };
+    let addr = SocketAddr::new(ip, req.port);
+    let mut peers = Vec::new();
+    let counts = match t.announce(
+        req.info_hash,
+        addr,
+        req.event,
+        req.left,
+        req.numwant.map(|n| n as usize),
+        &mut peers,
+    ) {
+        Ok(c) => c,
+        Err(reason) => {
+            bump(&t.metrics.http_announce_failed);
+            return failure(StatusCode::OK, reason);
+        }
+    };
+    bump(&t.metrics.http_announce_ok);
+    let resp = AnnounceResponse {
+        interval: t.config.interval,
+        min_interval: Some(t.config.min_interval),
+        complete: counts.seeders,
+        incomplete: counts.leechers,
+        peers: peers
+            .into_iter()
+            .map(|addr| ResponsePeer {
+                addr,
+                peer_id: None,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let format = if req.compact {
+        PeerFormat::Compact
+    } else {
+        PeerFormat::Dict {
+            with_peer_id: !req.no_peer_id,
+        }
+    };
+    bencoded(StatusCode::OK, resp.to_bytes(format))
+}
+
+fn scrape(t: &Tracker, query: Option<&str>) -> Reply {
+    let req = match ScrapeRequest::parse_query(query.unwrap_or("").as_bytes()) {
+        Ok(r) if r.info_hashes.is_empty() => {
+            bump(&t.metrics.http_scrape_failed);
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "full scrape is not offered: name info_hash values",
+            );
+        }
+        Ok(r) => r,
+        Err(e) => {
+            bump(&t.metrics.http_scrape_failed);
+            return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    bump(&t.metrics.http_scrape_ok);
+    let mut resp = ScrapeResponse::default();
+    for h in req.info_hashes {
+        resp.files.insert(h, t.store.scrape(&h));
+    }
+    bencoded(StatusCode::OK, resp.to_bytes())
+}
+
+fn listing_page(t: &Tracker, query: Option<&str>) -> Reply {
+    let published = t.registry().list();
+    let rows: Vec<Row<'_>> = published
+        .iter()
+        .map(|p| Row {
+            torrent: p,
+            stats: t.store.scrape(&p.info_hash),
+        })
+        .collect();
+    let wants_json = query.is_some_and(|q| q.split('&').any(|kv| kv == "format=json"));
+    if wants_json {
+        return reply(StatusCode::OK, "application/json", listing::json(&rows));
+    }
+    let mut r = reply(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        listing::html(&rows),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(listing::CSP),
+    );
+    r.headers_mut()
+        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// Strict percent-decoding of one path segment into text; `None` for bad escapes or non-UTF-8.
+fn decode_segment(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn torrent_file(t: &Tracker, path: &str) -> Reply {
+    let not_found = |what: &str| {
+        bump(&t.metrics.not_found);
+        reply(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            format!("{what}\nThe list of published torrents is at /\n"),
+        )
+    };
+    let Some(name) = path.strip_prefix('/').and_then(decode_segment) else {
+        return not_found("that path is not a valid torrent name");
+    };
+    let reg = t.registry();
+    let found = reg.get_by_name(&name).or_else(|| {
+        name.strip_suffix(".torrent")
+            .and_then(|n| reg.get_by_name(n))
+    });
+    let Some(p) = found else {
+        return not_found(&format!("no torrent named {name:?} is published here"));
+    };
+    bump(&t.metrics.pages);
+    let mut r = reply(
+        StatusCode::OK,
+        "application/x-bittorrent",
+        p.torrent.clone(),
+    );
+    let file = format!("{}.torrent", encode_segment(&p.name));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{file}")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// Compares without an early exit, so the key cannot be guessed byte by byte from timings.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn publish(
+    t: &Tracker,
+    req: Request<Incoming>,
+    ip: IpAddr,
+    local: Option<SocketAddr>,
+) -> Reply {
+    let refuse = |status: StatusCode, why: &str| {
+        bump(&t.metrics.publish_refused);
+        tracing::info!("publish from {ip} refused: {why}");
+        failure(status, why)
+    };
+    match &t.config.publish_key {
+        Some(key) => {
+            let sent = req
+                .headers()
+                .get("x-publish-key")
+                .map(HeaderValue::as_bytes)
+                .unwrap_or(b"");
+            if !same_secret(sent, key.as_bytes()) {
+                return refuse(StatusCode::FORBIDDEN, "wrong or missing X-Publish-Key");
+            }
+        }
+        None => {
+            let same_host = ip.is_loopback() || local.is_some_and(|l| canonical(l).ip() == ip);
+            if !same_host {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    "this tracker has no publish key: only its own host may publish",
+                );
+            }
+        }
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let port = match query_value(&query, "port").map(str::parse::<u16>) {
+        Some(Ok(p)) if p != 0 => p,
+        _ => return refuse(StatusCode::BAD_REQUEST, "missing or invalid port"),
+    };
+    let publisher_ip = match query_value(&query, "ip") {
+        None | Some("") => ip,
+        Some(v) => match decode_segment(v).and_then(|s| s.parse::<IpAddr>().ok()) {
+            Some(claimed) => claimed,
+            None => return refuse(StatusCode::BAD_REQUEST, "invalid ip"),
+        },
+    };
+    let host = t
+        .config
+        .public_host
+        .clone()
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .or_else(|| local.map(|l| l.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    let max = t.config.max_publish_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "torrent too large");
+    }
+    let body = match Limited::new(req.into_body(), max).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "torrent too large or body unreadable",
+            )
+        }
+    };
+    let publisher = SocketAddr::new(publisher_ip, port);
+    let _guard = t.publish_lock.lock().await;
+    let now = now_secs();
+    let (published, state) = {
+        let mut reg = t.registry.write().unwrap_or_else(|p| p.into_inner());
+        match reg.publish(body, publisher, now) {
+            Ok(p) => (p, reg.to_state_bytes()),
+            Err(e) => {
+                drop(reg);
+                let status = match e {
+                    crate::published::PublishError::NameTaken(_) => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                return refuse(status, &e.to_string());
+            }
+        }
+    };
+    if let Some(path) = t.config.state_file.clone() {
+        let written =
+            tokio::task::spawn_blocking(move || crate::published::write_atomically(&path, &state))
+                .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!("writing the state file failed: {written:?}");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the tracker could not save its state; try again",
+            );
+        }
+    }
+    // The publisher is a seeder of its swarm from now on.
+    let mut none = Vec::new();
+    let _ = t.announce(
+        published.info_hash,
+        publisher,
+        protocol::tracker::Event::Started,
+        0,
+        Some(0),
+        &mut none,
+    );
+    bump(&t.metrics.publish_ok);
+    tracing::info!(
+        "published {} ({}) for {publisher}",
+        published.name,
+        published.info_hash
+    );
+    let name = encode_segment(&published.name);
+    let mut d = protocol::bencode::Value::dict();
+    d.insert(
+        "url",
+        protocol::bencode::Value::bytes(format!("http://{host}/{name}")),
+    )
+    .insert(
+        "torrent_url",
+        protocol::bencode::Value::bytes(format!("http://{host}/{name}.torrent")),
+    )
+    .insert(
+        "your ip",
+        protocol::bencode::Value::bytes(publisher_ip.to_string()),
+    );
+    bencoded(StatusCode::OK, d.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        let proxy: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let trusted = ["10.0.0.1".parse().unwrap()];
+        assert_eq!(client_ip(proxy, &h, &trusted).to_string(), "10.0.0.1");
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 2.2.2.2"),
+        );
+        assert_eq!(client_ip(proxy, &h, &trusted).to_string(), "2.2.2.2");
+        assert_eq!(client_ip(proxy, &h, &[]).to_string(), "10.0.0.1");
+        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(client_ip(proxy, &h, &trusted).to_string(), "10.0.0.1");
+    }
+
+    #[test]
+    fn segments_decode_strictly() {
+        assert_eq!(decode_segment("a%20b").as_deref(), Some("a b"));
+        assert_eq!(decode_segment("a%2"), None);
+        assert_eq!(decode_segment("%FF"), None);
+        assert_eq!(decode_segment("%zz"), None);
+        assert_eq!(decode_segment("%+1"), None);
+        assert!(
+            same_secret(b"abc", b"abc")
+                && !same_secret(b"abc", b"abd")
+                && !same_secret(b"a", b"ab")
+        );
+    }
+}
