@@ -124,7 +124,7 @@ function connectHelper() {
   const handshake = (async () => {
     const hello = await thisRpc.request('hello', { client: `swarmlink-extension ${chrome.runtime.getManifest().version}` });
     helloDone = true;
-    dispatch({ type: 'helper', status: 'ready', version: (hello && hello.version) || null });
+    dispatch({ type: 'helper', status: 'ready', info: hello && typeof hello === 'object' ? hello : null });
     await refreshList(thisRpc);
     await thisRpc.request('subscribe').catch(() => {});
   })();

@@ -4,7 +4,7 @@
 
 /** helper: "unknown" (not tried yet) | "connecting" | "ready" | "missing" | "broken". */
 export function initialState() {
-  return { helper: 'unknown', helperError: null, helperVersion: null, torrents: {}, order: [] };
+  return { helper: 'unknown', helperError: null, helperInfo: null, torrents: {}, order: [] };
 }
 
 const STATES = new Set([
@@ -69,7 +69,8 @@ export function reduce(state, action) {
   switch (action && action.type) {
     case 'helper': {
       const next = { ...state, helper: action.status, helperError: action.error || null };
-      if (action.version !== undefined) next.helperVersion = action.version;
+      // `info` is the helper's hello reply (version, protocol, pid, ...), kept while connected.
+      if (action.info !== undefined) next.helperInfo = action.info;
       return next;
     }
     case 'list':

@@ -112,3 +112,111 @@ export async function launchChromium(extensionDir, userDataDir, { env } = {}) {
   );
   return { context, worker };
 }
+
+/**
+ * Launches Debian's Firefox ESR over WebDriver BiDi with the extension installed. `home` is
+ * the HOME Firefox sees, so ~/.mozilla/native-messaging-hosts is the test's own.
+ */
+export async function launchFirefox(extensionDir, home, { env = {} } = {}) {
+  const puppeteer = (await import('puppeteer-core')).default;
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    protocol: 'webDriverBiDi',
+    userDataDir: path.join(home, 'profile'),
+    env: { ...process.env, HOME: home, MOZ_HEADLESS: '1', ...env },
+    extraPrefsFirefox: {
+      // MV3 host permissions are opt-in in Firefox; a test profile grants them like a user would.
+      'extensions.originControls.grantByDefault': true,
+      'browser.download.start_downloads_in_tmp_dir': true,
+    },
+  });
+  const id = await browser.installExtension(extensionDir);
+  return { browser, id };
+}
+
+/**
+ * Builds workspace binaries (debug, shared target dir) and returns their paths, or
+ * `{pending: reason}` when one does not build yet: the full-flow tests are skipped as pending
+ * then, never faked.
+ */
+export async function workspaceBinaries(names) {
+  const { spawnSync } = await import('node:child_process');
+  const args = ['build', '--quiet', ...names.flatMap((n) => ['--bin', n])];
+  const built = spawnSync('cargo', args, { cwd: REPO, encoding: 'utf8', timeout: 900000 });
+  if (built.status !== 0) {
+    const firstError = (built.stderr || '').split('\n').find((l) => l.startsWith('error')) || built.stderr;
+    return { pending: `cargo ${args.join(' ')} failed: ${firstError}` };
+  }
+  const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
+  return Object.fromEntries(names.map((n) => [n, path.join(target, 'debug', n)]));
+}
+
+/** What `<bin> --help` says, to tell whether a part has landed the feature a test needs. */
+export async function helpText(binary, sub = []) {
+  const { spawnSync } = await import('node:child_process');
+  const run = spawnSync(binary, [...sub, '--help'], { encoding: 'utf8', timeout: 20000 });
+  return `${run.stdout || ''}${run.stderr || ''}`;
+}
+
+/**
+ * Registers bthelper as the native host for a Chromium profile: with `bthelper install` once
+ * it exists, otherwise by writing the manifest Chromium reads from <user-data-dir>.
+ */
+export async function registerChromiumHost(bthelper, userDataDir) {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFile } = await import('node:fs/promises');
+  if ((await helpText(bthelper)).match(/^\s+install\b/m)) {
+    const run = spawnSync(bthelper, ['install', '--browser', 'chromium', '--user-data-dir', userDataDir], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`bthelper install failed: ${run.stderr}`);
+    return 'bthelper install';
+  }
+  const dir = path.join(userDataDir, 'NativeMessagingHosts');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, `${IDS.native_host_name}.json`),
+    JSON.stringify({
+      name: IDS.native_host_name,
+      description: 'Swarmlink helper',
+      path: bthelper,
+      type: 'stdio',
+      allowed_origins: [`chrome-extension://${IDS.chromium_extension_id}/`],
+    }),
+  );
+  return 'manifest written by the test';
+}
+
+/** Registers bthelper for Firefox under `home` (~/.mozilla/native-messaging-hosts). */
+export async function registerFirefoxHost(bthelper, home) {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFile } = await import('node:fs/promises');
+  if ((await helpText(bthelper)).match(/^\s+install\b/m)) {
+    const run = spawnSync(bthelper, ['install', '--browser', 'firefox'], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+    if (run.status !== 0) throw new Error(`bthelper install failed: ${run.stderr}`);
+    return 'bthelper install';
+  }
+  const dir = path.join(home, '.mozilla', 'native-messaging-hosts');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, `${IDS.native_host_name}.json`),
+    JSON.stringify({
+      name: IDS.native_host_name,
+      description: 'Swarmlink helper',
+      path: bthelper,
+      type: 'stdio',
+      allowed_extensions: [IDS.firefox_addon_id],
+    }),
+  );
+  return 'manifest written by the test';
+}
+
+/** Stops a process we started (or the daemon our relay started), by its PID only. */
+export function stopPid(pid) {
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
