@@ -1,0 +1,519 @@
+//! bttrack in-process on port 0: HTTP and UDP announce/scrape, publish, listing, torrent files,
+//! metrics, every bad-input case, and graceful restart with both state files.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bttrack::{Config, LogTarget};
+use protocol::tracker::udp::{Request, Response, UdpAnnounce};
+use protocol::tracker::{AnnounceRequest, AnnounceResponse, Event, ScrapeRequest, ScrapeResponse};
+use protocol::{InfoHash, Metainfo, MetainfoBuilder, PeerId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(config: Config) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let udp = UdpSocket::bind(addr).await.unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(bttrack::run(listener, udp, config, async {
+            let _ = rx.await;
+        }));
+        Running {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// One request on a fresh connection: (status, headers, body).
+    async fn raw(&self, request: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+            .await
+            .expect("tracker answers promptly")
+            .unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = String::from_utf8_lossy(&buf[..split]).to_string();
+        let status = head[9..12].parse().unwrap();
+        (status, head.to_ascii_lowercase(), buf[split + 4..].to_vec())
+    }
+
+    async fn get(&self, target: &str) -> (u16, String, Vec<u8>) {
+        self.raw(
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+    }
+
+    async fn put(&self, target: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut r = format!(
+            "PUT {target} HTTP/1.1\r\nHost: tracker.example:8080\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        self.raw(&r).await
+    }
+
+    async fn announce(&self, req: &AnnounceRequest) -> AnnounceResponse {
+        let (status, _, body) = self.get(&format!("/announce?{}", req.to_query())).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        AnnounceResponse::decode(&body).unwrap()
+    }
+}
+
+fn open_config() -> Config {
+    Config {
+        open: true,
+        ..Config::default()
+    }
+}
+
+fn req(h: u8, port: u16, left: u64, event: Event) -> AnnounceRequest {
+    let mut id = *b"-XX0000-000000000000";
+    id[12..14].copy_from_slice(&port.to_be_bytes());
+    let mut r = AnnounceRequest::new(InfoHash([h; 20]), PeerId(id), port);
+    r.left = left;
+    r.event = event;
+    r
+}
+
+fn torrent(name: &str, content: &[u8]) -> Vec<u8> {
+    use sha1::Digest;
+    let pieces = content
+        .chunks(16384)
+        .map(|c| sha1::Sha1::digest(c).into())
+        .collect();
+    MetainfoBuilder::single_file(name, content.len() as u64)
+        .piece_length(16384)
+        .pieces(pieces)
+        .announce_tiers(vec![vec!["http://127.0.0.1:1/announce".into()]])
+        .build()
+        .unwrap()
+        .bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_announce_gives_peers_of_one_ip_and_scrape_counts_match() {
+    let t = Running::start(open_config()).await;
+    let seed = t.announce(&req(1, 7001, 0, Event::Started)).await;
+    assert_eq!(
+        (seed.complete, seed.incomplete, seed.peers.len()),
+        (1, 0, 0)
+    );
+    assert_eq!(seed.interval, 1800);
+    assert_eq!(seed.min_interval, Some(300));
+    let leech = t.announce(&req(1, 7002, 100, Event::Started)).await;
+    assert_eq!((leech.complete, leech.incomplete), (1, 1));
+    let addrs: Vec<SocketAddr> = leech.peers.iter().map(|p| p.addr).collect();
+    assert_eq!(addrs, vec!["127.0.0.1:7001".parse().unwrap()]);
+
+    // Dictionary form on request.
+    let mut r = req(1, 7003, 100, Event::Started);
+    r.compact = false;
+    let d = t.announce(&r).await;
+    assert_eq!(d.peers.len(), 2);
+
+    // The leecher completes, another stops.
+    t.announce(&req(1, 7002, 0, Event::Completed)).await;
+    t.announce(&req(1, 7003, 100, Event::Stopped)).await;
+    let q = ScrapeRequest {
+        info_hashes: vec![InfoHash([1; 20]), InfoHash([2; 20])],
+    };
+    let (status, _, body) = t.get(&format!("/scrape?{}", q.to_query())).await;
+    assert_eq!(status, 200);
+    let s = ScrapeResponse::decode(&body).unwrap();
+    let one = s.files[&InfoHash([1; 20])];
+    assert_eq!((one.complete, one.incomplete, one.downloaded), (2, 0, 1));
+    assert_eq!(s.files[&InfoHash([2; 20])], Default::default());
+
+    // numwant is honoured and capped.
+    for port in 8000..8300 {
+        t.announce(&req(3, port, 5, Event::None)).await;
+    }
+    let mut r = req(3, 9000, 5, Event::None);
+    r.numwant = Some(10);
+    assert_eq!(t.announce(&r).await.peers.len(), 10);
+    r.numwant = Some(5000);
+    assert_eq!(t.announce(&r).await.peers.len(), 200);
+
+    let (_, _, metrics) = t.get("/metrics").await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("bttrack_peers 303"), "{metrics}");
+    assert!(metrics
+        .contains("bttrack_requests_total{protocol=\"http\",kind=\"scrape\",outcome=\"ok\"} 1"));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_malformed_request_gets_a_prompt_failure_and_the_tracker_keeps_serving() {
+    let t = Running::start(Config {
+        header_timeout: Duration::from_secs(1),
+        trust_proxy: vec!["127.0.0.1".parse().unwrap()],
+        max_publish_bytes: 64 * 1024,
+        ..open_config()
+    })
+    .await;
+    let good = req(1, 7001, 0, Event::None).to_query();
+    let ih = "info_hash=%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01%01";
+    let pid = "peer_id=-XX0000-000000000000";
+    for (query, field) in [
+        (format!("{pid}&port=1"), "missing info_hash"),
+        (format!("info_hash=abc&{pid}&port=1"), "invalid info_hash"),
+        (format!("{ih}&peer_id=short&port=1"), "invalid peer_id"),
+        (format!("{ih}&port=1"), "missing peer_id"),
+        (
+            format!("{ih}&peer_id=%GG%00&port=1"),
+            "invalid peer_id: bad percent-encoding",
+        ),
+        (format!("{ih}&{pid}&port=0"), "invalid port"),
+        (format!("{ih}&{pid}&port=65536"), "invalid port"),
+        (
+            format!("{ih}&{pid}&port=1&numwant=-1"),
+            "invalid numwant: negative",
+        ),
+        (
+            format!("{ih}&{pid}&port=1&numwant=99999999"),
+            "invalid numwant: too large",
+        ),
+        (format!("{ih}&{pid}&port=1&event=exploded"), "invalid event"),
+        (format!("{ih}&{pid}&port=1&port=2"), "duplicated port"),
+        (format!("{ih}&{ih}&{pid}&port=1"), "duplicated info_hash"),
+        (format!("{good}&left=1"), "duplicated left"),
+    ] {
+        let (status, _, body) = t.get(&format!("/announce?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        let r = AnnounceResponse::decode(&body).unwrap();
+        let reason = r.failure_reason.unwrap();
+        assert!(reason.contains(field), "{query}: {reason}");
+    }
+    // A 70 KB query: refused with a 4xx without being parsed.
+    let (status, _, _) = t
+        .get(&format!("/announce?{good}&x={}", "a".repeat(70_000)))
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+    // A scrape without hashes, and with a bad one.
+    assert_eq!(t.get("/scrape").await.0, 400);
+    assert_eq!(t.get("/scrape?info_hash=xyz").await.0, 400);
+    // Garbage publish body and an oversized one.
+    let (status, _, body) = t
+        .put("/publish/?port=6881", "", b"this is not bencode")
+        .await;
+    assert_eq!(status, 400);
+    assert!(AnnounceResponse::decode(&body)
+        .unwrap()
+        .failure_reason
+        .unwrap()
+        .contains("not a valid torrent"));
+    let (status, _, _) = t.put("/publish/?port=6881", "", &vec![b'x'; 100_000]).await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        t.put("/publish/?port=0", "", &torrent("a", b"a")).await.0,
+        400
+    );
+    // Trusted proxy without X-Forwarded-For, and with garbage in it: served as the proxy itself.
+    for xff in [
+        "",
+        "X-Forwarded-For: nonsense, \r\n",
+        "X-Forwarded-For: \r\n",
+    ] {
+        let (status, _, _) = t
+            .raw(
+                format!("GET /announce?{good} HTTP/1.1\r\n{xff}Connection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{xff}");
+    }
+    // Not HTTP at all.
+    let mut s = TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(b"\x00\x01\x02garbage\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .unwrap();
+
+    // A slow client that never finishes its request head is dropped after the header timeout,
+    // and meanwhile everyone else is served.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(t.addr).await.unwrap();
+    slow.write_all(b"GET /announce?info_hash=").await.unwrap();
+    assert_eq!(t.announce(&req(1, 7002, 0, Event::None)).await.complete, 2);
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "the slow client is cut off");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_serves_the_torrent_byte_for_byte_and_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        publish_key: Some("sesame".into()),
+        state_file: Some(dir.path().join("btstate")),
+        peer_file: Some(dir.path().join("dstate")),
+        log: LogTarget::File(dir.path().join("weblog")),
+        ..Config::default()
+    };
+    let t = Running::start(config.clone()).await;
+    let name = "<b>movie & \"friends\".mpeg";
+    let bytes = torrent(name, b"movie data");
+    let ih = Metainfo::from_bytes(&bytes).unwrap().info_hash;
+
+    // An unpublished torrent is refused when the tracker is not open.
+    let r = t
+        .announce(&AnnounceRequest::new(ih, PeerId([7; 20]), 6000))
+        .await;
+    assert!(r.failure_reason.unwrap().contains("not published"));
+
+    assert_eq!(t.put("/publish/?port=5989", "", &bytes).await.0, 403);
+    assert_eq!(
+        t.put("/publish/?port=5989", "X-Publish-Key: wrong\r\n", &bytes)
+            .await
+            .0,
+        403
+    );
+    let (status, _, body) = t
+        .put("/publish/?port=5989", "X-Publish-Key: sesame\r\n", &bytes)
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let reply = protocol::bencode::decode(&body).unwrap();
+    let url = reply.get("url").unwrap().as_str().unwrap().to_owned();
+    let torrent_url = reply
+        .get("torrent_url")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(reply.get("your ip").unwrap().as_str(), Some("127.0.0.1"));
+    assert!(
+        url.starts_with("http://tracker.example:8080/%3Cb%3Emovie"),
+        "{url}"
+    );
+    assert_eq!(torrent_url, format!("{url}.torrent"));
+
+    // Same name, other content: refused.
+    let other = torrent(name, b"other data");
+    assert_eq!(
+        t.put("/publish/?port=5989", "X-Publish-Key: sesame\r\n", &other)
+            .await
+            .0,
+        409
+    );
+
+    for path in [&url, &torrent_url] {
+        let path = path.strip_prefix("http://tracker.example:8080").unwrap();
+        let (status, head, body) = t.get(path).await;
+        assert_eq!(status, 200);
+        assert!(head.contains("content-type: application/x-bittorrent"));
+        assert_eq!(body, bytes, "byte for byte");
+    }
+    let (status, _, body) = t.get("/missing.torrent").await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("list of published torrents"));
+
+    // The publisher is a seeder already, and comes first in a leecher's list.
+    t.announce(&AnnounceRequest {
+        left: 5,
+        ..AnnounceRequest::new(ih, PeerId([8; 20]), 6001)
+    })
+    .await;
+    let r = t
+        .announce(&AnnounceRequest {
+            left: 5,
+            ..AnnounceRequest::new(ih, PeerId([7; 20]), 6000)
+        })
+        .await;
+    assert_eq!(r.peers[0].addr, "127.0.0.1:5989".parse().unwrap());
+    assert_eq!((r.complete, r.incomplete), (1, 2));
+
+    let (_, head, html) = t.get("/").await;
+    let html = String::from_utf8(html).unwrap();
+    assert!(head.contains("content-security-policy: default-src 'none'"));
+    assert!(
+        html.contains("&lt;b&gt;movie &amp; &quot;friends&quot;.mpeg"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>movie"));
+    let (_, head, json) = t.get("/?format=json").await;
+    assert!(head.contains("application/json"));
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let row = &json["torrents"][0];
+    assert_eq!(row["name"], name);
+    assert_eq!(row["info_hash"], ih.to_hex());
+    assert_eq!(
+        (
+            row["seeders"].as_u64(),
+            row["leechers"].as_u64(),
+            row["size"].as_u64()
+        ),
+        (Some(1), Some(2), Some(10))
+    );
+
+    // Graceful restart: the torrent, the publisher and the peers come back.
+    t.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("weblog")).unwrap();
+    assert!(
+        log.lines().any(|l| l.starts_with("127.0.0.1 - - [")
+            && l.contains("\"PUT /publish/?port=5989 HTTP/1.1\" 200")),
+        "{log}"
+    );
+    let t = Running::start(config).await;
+    let (_, _, body) = t
+        .get(&torrent_url.replace("http://tracker.example:8080", ""))
+        .await;
+    assert_eq!(body, bytes);
+    let r = t
+        .announce(&AnnounceRequest {
+            left: 5,
+            ..AnnounceRequest::new(ih, PeerId([9; 20]), 6002)
+        })
+        .await;
+    assert_eq!(
+        (r.complete, r.incomplete),
+        (1, 3),
+        "peers restored from --dfile"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_connect_announce_scrape_and_bad_connection_ids() {
+    let t = Running::start(open_config()).await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    async fn call(c: &UdpSocket, to: SocketAddr, r: Request) -> Response {
+        let mut out = Vec::new();
+        r.encode(&mut out);
+        c.send_to(&out, to).await.unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), c.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        Response::decode(&buf[..n], false).unwrap()
+    }
+    let Response::Connect {
+        transaction_id: 9,
+        connection_id,
+    } = call(&client, t.addr, Request::Connect { transaction_id: 9 }).await
+    else {
+        panic!("connect reply expected");
+    };
+    // An HTTP peer and a UDP peer share the swarm.
+    t.announce(&req(4, 7001, 0, Event::Started)).await;
+    let announce = |cid: u64, port: u16| {
+        Request::Announce(UdpAnnounce {
+            connection_id: cid,
+            transaction_id: 10,
+            info_hash: InfoHash([4; 20]),
+            peer_id: PeerId([1; 20]),
+            downloaded: 0,
+            left: 10,
+            uploaded: 0,
+            event: Event::Started,
+            ip: std::net::Ipv4Addr::UNSPECIFIED,
+            key: 1,
+            num_want: -1,
+            port,
+        })
+    };
+    match call(&client, t.addr, announce(connection_id, 7100)).await {
+        Response::Announce {
+            transaction_id: 10,
+            seeders: 1,
+            leechers: 1,
+            peers,
+            ..
+        } => {
+            assert_eq!(peers, vec!["127.0.0.1:7001".parse::<SocketAddr>().unwrap()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match call(&client, t.addr, announce(connection_id ^ 0xff, 7100)).await {
+        Response::Error {
+            transaction_id: 10,
+            message,
+        } => assert!(message.contains("connection id")),
+        other => panic!("{other:?}"),
+    }
+    let scrape = Request::Scrape {
+        connection_id,
+        transaction_id: 11,
+        info_hashes: vec![InfoHash([4; 20]), InfoHash([5; 20])],
+    };
+    match call(&client, t.addr, scrape).await {
+        Response::Scrape {
+            transaction_id: 11,
+            stats,
+        } => {
+            assert_eq!((stats[0].complete, stats[0].incomplete), (1, 1));
+            assert_eq!(stats[1], Default::default());
+        }
+        other => panic!("{other:?}"),
+    }
+    // Garbage gets no reply (no reflection), and the tracker still answers afterwards.
+    client.send_to(b"\x00\x01garbage", t.addr).await.unwrap();
+    assert!(matches!(
+        call(&client, t.addr, Request::Connect { transaction_id: 12 }).await,
+        Response::Connect {
+            transaction_id: 12,
+            ..
+        }
+    ));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_peer_snapshot_is_ignored_but_a_damaged_state_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dstate"), b"BTDSTAT1 truncated").unwrap();
+    let t = Running::start(Config {
+        peer_file: Some(dir.path().join("dstate")),
+        ..open_config()
+    })
+    .await;
+    t.announce(&req(1, 1, 0, Event::None)).await;
+    t.stop().await;
+    write(dir.path(), "btstate", b"not a state file");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let udp = UdpSocket::bind(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let r = bttrack::run(
+        listener,
+        udp,
+        Config {
+            state_file: Some(dir.path().join("btstate")),
+            ..open_config()
+        },
+        async {},
+    )
+    .await;
+    assert!(r.is_err());
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
