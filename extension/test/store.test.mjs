@@ -105,3 +105,26 @@ test('completion notifies once, only after being seen downloading', () => {
   const failed = reduce(downloading, { type: 'list', torrents: [status(A, { state: 'error', error: 'x' })] });
   assert.deepEqual(transitions(downloading, failed).map((c) => c.kind), ['failed']);
 });
+
+test('a full progress snapshot drops torrents it does not name, after its last part', () => {
+  const C = 'c'.repeat(40);
+  let s = reduce(initialState(), { type: 'list', torrents: [status(A), status(B), status(C)] });
+  s = reduce(s, { type: 'event', message: { event: 'progress', full: true, part: 1, parts: 2, torrents: [status(A)] } });
+  assert.equal(torrentList(s).length, 3, 'nothing dropped before the last part');
+  s = reduce(s, { type: 'event', message: { event: 'progress', full: true, part: 2, parts: 2, torrents: [status(C)] } });
+  assert.deepEqual(Object.keys(s.torrents).sort(), [A, C]);
+  assert.deepEqual(s.order, [C, A]);
+  s = reduce(s, { type: 'event', message: { event: 'progress', full: false, torrents: [status(B)] } });
+  assert.equal(torrentList(s).length, 3, 'a partial round only merges');
+  s = reduce(s, { type: 'event', message: { event: 'progress', full: true, torrents: [] } });
+  assert.deepEqual(torrentList(s), []);
+});
+
+test('completed without a status marks a known torrent finished', () => {
+  let s = reduce(initialState(), { type: 'list', torrents: [status(A)] });
+  s = reduce(s, { type: 'event', message: { event: 'completed', info_hash: A, name: 'x', save_path: '/x' } });
+  assert.equal(s.torrents[A].state, 'seeding');
+  assert.equal(s.torrents[A].progress, 1);
+  assert.equal(s.torrents[A].have_bytes, 100);
+  assert.equal(reduce(s, { type: 'event', message: { event: 'completed', info_hash: B } }), s);
+});

@@ -4,7 +4,7 @@
 
 /** helper: "unknown" (not tried yet) | "connecting" | "ready" | "missing" | "broken". */
 export function initialState() {
-  return { helper: 'unknown', helperError: null, helperInfo: null, torrents: {}, order: [] };
+  return { helper: 'unknown', helperError: null, helperInfo: null, torrents: {}, order: [], snapshotSeen: null };
 }
 
 const STATES = new Set([
@@ -90,9 +90,30 @@ function statusesOf(message) {
   return [];
 }
 
+/**
+ * A `full` progress event is a complete snapshot, possibly split into `parts` frames: torrents
+ * missing from it once its last part arrived are gone (helper/PROTOCOL.md).
+ */
+function reduceSnapshot(state, message) {
+  const statuses = statusesOf(message);
+  const part = Number.isInteger(message.part) ? message.part : 1;
+  const parts = Number.isInteger(message.parts) ? message.parts : 1;
+  const seen = new Set(part <= 1 ? [] : state.snapshotSeen || []);
+  for (const raw of statuses) {
+    const t = normalizeStatus(raw);
+    if (t) seen.add(t.info_hash);
+  }
+  const next = upsert(state, statuses);
+  if (part < parts) return { ...next, snapshotSeen: [...seen] };
+  const torrents = {};
+  for (const hash of Object.keys(next.torrents)) if (seen.has(hash)) torrents[hash] = next.torrents[hash];
+  return { ...next, torrents, order: next.order.filter((h) => seen.has(h)), snapshotSeen: null };
+}
+
 function reduceEvent(state, message) {
   switch (message.event) {
     case 'progress':
+      return message.full ? reduceSnapshot(state, message) : upsert(state, statusesOf(message));
     case 'added':
       return upsert(state, statusesOf(message));
     case 'completed': {

@@ -75,9 +75,9 @@ test('the popup shows the helper-missing screen with the exact install command',
   const command = await page.locator('#install-command').textContent();
   assert.equal(command, `bthelper install --browser chromium --extension-id ${IDS.chromium_extension_id}`);
   assert.match(await page.locator('#helper-error').textContent(), /native messaging host not found/i);
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-helper-missing.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-missing.png') });
   await page.emulateMedia({ colorScheme: 'dark' });
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-helper-missing-dark.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-missing-dark.png') });
   const badge = await worker.evaluate(() => chrome.action.getBadgeText({}));
   assert.equal(badge, '!');
   await page.close();
@@ -137,7 +137,7 @@ test('a top-level .torrent navigation is redirected to the confirm page', async 
   assert.equal(await page.locator('#torrent-url').textContent(), `${web.origin}/files/demo.torrent?typed=1`);
   await page.click('#confirm');
   await page.locator('#result[data-kind=missing]').waitFor();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-intercept-page.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-intercept-page.png') });
   const { lastIntercept: seen } = await lastIntercept();
   assert.equal(seen.via, 'navigation');
   await page.close();
@@ -203,17 +203,17 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   assert.match(await first.locator('.summary').textContent(), /2 min left/);
   assert.match(await page.locator('#total-down').textContent(), /4\.50 MiB\/s/);
   assert.equal(await page.locator('li.torrent[data-state=paused] button[aria-label=Resume]').count(), 1);
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-light.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-light.png') });
   await page.emulateMedia({ colorScheme: 'dark' });
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-dark.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-dark.png') });
   await page.emulateMedia({ colorScheme: 'light' });
   await page.locator('li.torrent[data-state=seeding] button[aria-label=Remove]').click();
   await page.locator('.confirm .delete-files').waitFor();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-view-remove.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-remove.png') });
   await page.evaluate(() => {
     window.view.render({ ...window.state, torrents: {}, order: [] });
   });
   await page.locator('.empty').waitFor();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-empty.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-empty.png') });
   await page.close();
 });

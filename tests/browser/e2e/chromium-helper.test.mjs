@@ -65,7 +65,7 @@ test('the popup connects to the helper and shows the empty state', { skip: pendi
   const info = await worker.evaluate(() => globalThis.swarmlinkDebug().state.helperInfo);
   assert.equal(info.helper, 'bthelper');
   assert.ok(info.pid > 0);
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-empty-real-helper.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-empty-real-helper.png') });
   await page.close();
 });
 
@@ -96,12 +96,12 @@ test('a .torrent from the file picker is added; pause, resume and remove work fr
   assert.match(await card.locator('.summary').textContent(), /of 300 KiB/);
   await card.locator('button[aria-label=Pause]').click();
   await page.locator(`li.torrent[data-hash="${hash}"][data-state=paused]`).waitFor();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-paused.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-paused.png') });
   await card.locator('button[aria-label=Resume]').click();
   await waitFor('the torrent to leave paused', async () => (await card.getAttribute('data-state')) !== 'paused');
   await card.locator('button[aria-label=Remove]').click();
   await card.locator('.delete-files').check();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-popup-remove-confirm.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-remove-confirm.png') });
   await card.locator('.confirm-remove').click();
   await page.locator('.empty').waitFor();
   const left = await worker.evaluate(() => Object.keys(globalThis.swarmlinkDebug().state.torrents));
@@ -136,7 +136,7 @@ test('the options page reads and saves the helper settings', { skip: pending }, 
   await page.fill('#upload_rate_limit', '512');
   await page.click('button[type=submit]');
   await page.locator('#helper-status[data-kind=ok]').waitFor();
-  await page.screenshot({ path: path.join(artifacts, 'chromium-options.png'), fullPage: true });
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-options.png'), fullPage: true });
   await page.reload();
   await page.locator('#helper-fields:not([disabled])').waitFor();
   assert.equal(await page.inputValue('#upload_rate_limit'), '512');

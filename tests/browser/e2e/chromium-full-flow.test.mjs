@@ -1,0 +1,137 @@
+// The whole story in Chromium, every part real: bttrack serves its listing page, btpublish
+// seeds, bthelper is the registered native host (its daemon isolated by SWARMLINK_HOME). The
+// user clicks the file's link on the tracker's page; the popup shows it reach 100% and
+// seeding; the bytes on disk match. Then a .torrent link on another site, and remove with
+// delete from the popup.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import {
+  builtExtension,
+  tempDir,
+  artifactsDir,
+  waitFor,
+  launchChromium,
+  registerChromiumHost,
+  startWebServer,
+  stopPid,
+  IDS,
+} from './harness.mjs';
+import { fullFlowBinaries, startSwarm, randomFile, sha256Of, findFile, exists } from './swarm.mjs';
+
+const bins = await fullFlowBinaries();
+const pending = bins.pending ? `pending: ${bins.pending}` : false;
+
+let dir;
+let swarm;
+let web;
+let context;
+let worker;
+let artifacts;
+let helperHome;
+const files = {};
+
+before(async () => {
+  if (pending) return;
+  const out = await builtExtension();
+  artifacts = await artifactsDir();
+  dir = await tempDir('full-flow');
+  const source = path.join(dir.path, 'published');
+  await mkdir(source);
+  files.movie = await randomFile(source, 'movie.bin', 3 * 1024 * 1024 + 12345);
+  files.second = await randomFile(source, 'second.bin', 1024 * 1024 + 7);
+  swarm = await startSwarm(bins, dir.path, [files.movie.file, files.second.file]);
+  // A .torrent hosted on some other site: the file btpublish wrote beside the source.
+  const torrentBytes = await readFile(`${files.second.file}.torrent`).catch(async () =>
+    readFile(path.join(source, 'second.bin.torrent')),
+  );
+  web = await startWebServer({
+    '/': { type: 'text/html', body: '<!doctype html><title>site</title><a id="t" href="/dl/second.bin.torrent">second.bin</a>' },
+    '/dl/second.bin.torrent': { type: 'application/x-bittorrent', body: torrentBytes },
+  });
+  helperHome = path.join(dir.path, 'swarmlink');
+  const profile = path.join(dir.path, 'profile');
+  await registerChromiumHost(bins.bthelper, profile);
+  ({ context, worker } = await launchChromium(out.chromium, profile, {
+    env: { ...process.env, SWARMLINK_HOME: helperHome },
+  }));
+});
+
+after(async () => {
+  const pid = await worker?.evaluate(() => globalThis.swarmlinkDebug().state.helperInfo?.pid).catch(() => null);
+  await context?.close();
+  stopPid(pid);
+  swarm?.stop();
+  await web?.close();
+  await dir?.remove();
+});
+
+async function openPopup() {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 440, height: 560 });
+  await page.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/popup.html`);
+  return page;
+}
+
+async function waitSeeding(popup, name) {
+  const card = popup.locator('li.torrent', { has: popup.locator('.name', { hasText: name }) });
+  await waitFor(`${name} to reach 100% and seeding`, async () => {
+    if (!(await card.count())) return false;
+    return (await card.getAttribute('data-state')) === 'seeding' && (await card.locator('.percent').textContent()) === '100%';
+  }, { timeoutMs: 120000, intervalMs: 250 }).catch((err) => {
+    throw new Error(`${err.message}\n--- logs:\n${swarm.logs()}`);
+  });
+  return card;
+}
+
+async function assertDownloaded(entry) {
+  const name = path.basename(entry.file);
+  const got = await waitFor(`${name} on disk`, () => findFile(helperHome, name));
+  assert.equal(await sha256Of(got), entry.sha256, `${name} bytes match`);
+  return got;
+}
+
+test('click on the tracker listing -> helper downloads -> popup shows 100% and seeding', { skip: pending, timeout: 180000 }, async () => {
+  const page = await context.newPage();
+  await page.goto(`${swarm.origin}/`);
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-tracker-listing.png') });
+  await page.locator('a', { hasText: 'movie.bin' }).first().click();
+  const popup = await openPopup();
+  const card = await waitSeeding(popup, 'movie.bin');
+  assert.match(await card.locator('.summary').textContent(), /Download succeeded/);
+  await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-seeding.png') });
+  await assertDownloaded(files.movie);
+  const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
+  assert.ok(lastIntercept.ok, JSON.stringify(lastIntercept));
+  await popup.close();
+  await page.close();
+});
+
+test('a .torrent link on another site downloads too', { skip: pending, timeout: 180000 }, async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  await page.click('#t');
+  await page.locator('swarmlink-toast[data-kind=ok]').waitFor({ timeout: 30000 });
+  const popup = await openPopup();
+  await waitSeeding(popup, 'second.bin');
+  await assertDownloaded(files.second);
+  await popup.close();
+  await page.close();
+});
+
+test('remove with "also delete files" from the popup deletes the download', { skip: pending, timeout: 60000 }, async () => {
+  const popup = await openPopup();
+  const card = popup.locator('li.torrent', { has: popup.locator('.name', { hasText: 'second.bin' }) });
+  await card.waitFor();
+  const onDisk = await findFile(helperHome, 'second.bin');
+  assert.ok(onDisk);
+  await card.locator('button[aria-label=Remove]').click();
+  await card.locator('.delete-files').check();
+  await card.locator('.confirm-remove').click();
+  await waitFor('the card to go', async () => (await card.count()) === 0);
+  await waitFor('the file to be deleted', async () => !(await exists(onDisk)));
+  assert.ok(await exists(files.second.file), 'the published source is untouched');
+  await popup.close();
+});
