@@ -44,7 +44,7 @@ fn relay(caller: &str) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let stream = crate::client::connect_or_start(&paths).await?;
         let (mut from_daemon, mut to_daemon) = stream.into_split();
         let mut stdin = tokio::io::stdin();
@@ -60,7 +60,10 @@ fn relay(caller: &str) -> anyhow::Result<()> {
         use tokio::io::AsyncWriteExt;
         let _ = stdout.flush().await;
         anyhow::Ok(())
-    })
+    });
+    // Dropping the runtime normally would wait for the blocked stdin reader thread.
+    runtime.shutdown_background();
+    result
 }
 
 #[cfg(test)]

@@ -1,0 +1,255 @@
+//! The native-messaging host driven as a browser drives it: frames over piped stdio, every kind
+//! of bad input, and the daemon's single-instance and crash-recovery rules.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn host_answers_and_exits_promptly_on_stdin_eof() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let hello = host.call(json!({"cmd": "hello"}));
+    assert_eq!(hello["helper"], "bthelper");
+    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["torrents"], 0);
+    assert_eq!(
+        hello["settings"]["download_dir"],
+        json!(home.downloads().to_str().unwrap())
+    );
+    let list = host.call(json!({"cmd": "list"}));
+    assert_eq!(
+        list,
+        json!({"torrents": [], "total": 0, "next_offset": null})
+    );
+
+    let started = std::time::Instant::now();
+    host.close_stdin();
+    assert_eq!(host.wait_exit(), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The daemon outlives the relay, in a 0700 directory.
+    assert!(std::os::unix::net::UnixStream::connect(home.socket()).is_ok());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.root().join("run"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn bad_input_gets_error_replies_and_the_stream_carries_on() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let outside = tempfile::tempdir().unwrap();
+    let (_, torrent) = make_torrent("a.bin", &test_data(100_000, 3), 16384);
+
+    // Frames that are not requests: the reply has a null id.
+    for (payload, code) in [
+        (&b"{not json"[..], "bad_json"),
+        (&[0xff, 0xfe, 0x00][..], "bad_json"),
+        (&b""[..], "bad_json"),
+        (&b"[1, 2]"[..], "bad_request"),
+        (&b"\"hello\""[..], "bad_request"),
+    ] {
+        host.send_frame(payload);
+        let reply = host.recv();
+        assert_eq!(reply["ok"], false, "{reply}");
+        assert_eq!(reply["id"], json!(null));
+        assert_eq!(reply["error"]["code"], code, "{reply}");
+    }
+    let cases = [
+        (json!({}), "bad_request"),
+        (json!({"cmd": 5}), "bad_request"),
+        (json!({"cmd": "launch_missiles"}), "unknown_command"),
+        (json!({"cmd": "pause"}), "bad_request"),
+        (json!({"cmd": "pause", "info_hash": 12}), "bad_request"),
+        (json!({"cmd": "pause", "info_hash": "xyz"}), "bad_request"),
+        (
+            json!({"cmd": "pause", "info_hash": "00".repeat(20)}),
+            "unknown_torrent",
+        ),
+        (
+            json!({"cmd": "remove", "info_hash": "00".repeat(20), "delete_files": "yes"}),
+            "bad_request",
+        ),
+        (
+            json!({"cmd": "open", "info_hash": "00".repeat(20)}),
+            "unknown_torrent",
+        ),
+        (json!({"cmd": "add"}), "bad_request"),
+        (json!({"cmd": "add", "torrent_b64": "%%%"}), "bad_request"),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(b"d4:infoi1ee")}),
+            "invalid_torrent",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent[..torrent.len() - 1])}),
+            "invalid_torrent",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "magnet": "magnet:?"}),
+            "bad_request",
+        ),
+        (
+            json!({"cmd": "add", "magnet": "magnet:?dn=no-hash"}),
+            "invalid_magnet",
+        ),
+        (
+            json!({"cmd": "add", "url": "ftp://example.invalid/x.torrent"}),
+            "fetch_failed",
+        ),
+        (
+            json!({"cmd": "add", "url": "http://127.0.0.1:1/x.torrent"}),
+            "fetch_failed",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "save_dir": outside.path()}),
+            "save_dir_not_allowed",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "save_dir": "relative"}),
+            "save_dir_not_allowed",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "save_dir": home.downloads().join("../escape")}),
+            "save_dir_not_allowed",
+        ),
+        (
+            json!({"cmd": "set_settings", "settings": {"upload_rate_limit": -1}}),
+            "bad_request",
+        ),
+        (
+            json!({"cmd": "set_settings", "settings": {"download_dir": "rel"}}),
+            "invalid_settings",
+        ),
+        (
+            json!({"cmd": "set_settings", "settings": {"no_such": 1}}),
+            "bad_request",
+        ),
+    ];
+    for (request, code) in cases {
+        assert_eq!(host.error_code(request.clone()), code, "{request}");
+    }
+    // A torrent hostile in its paths is refused by validation.
+    let hostile =
+        b"d4:infod6:lengthi1e4:name2:..12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+    assert_eq!(
+        host.error_code(json!({"cmd": "add", "torrent_b64": b64(hostile)})),
+        "invalid_torrent"
+    );
+    // Nothing was added, and the same connection still works.
+    assert_eq!(host.call(json!({"cmd": "list"}))["total"], 0);
+    let added = host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "paused": true}));
+    assert_eq!(added["name"], "a.bin");
+    assert_eq!(
+        host.error_code(json!({"cmd": "add", "torrent_b64": b64(&torrent)})),
+        "already_added"
+    );
+}
+
+#[test]
+fn a_lying_length_prefix_closes_the_connection_and_nothing_else() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let (_, torrent) = make_torrent("keep.bin", &test_data(50_000, 1), 16384);
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "paused": true}));
+
+    // Over the 64 MiB limit: an error reply, then the relay exits cleanly.
+    host.send_raw(&(64 * 1024 * 1024 + 1u32).to_ne_bytes());
+    let reply = host.recv();
+    assert_eq!(reply["error"]["code"], "frame_too_large", "{reply}");
+    assert!(
+        host.recv_frame(TIMEOUT).is_none(),
+        "the relay closes its stdout"
+    );
+    assert_eq!(host.wait_exit(), 0);
+
+    // A prefix promising more than ever arrives, then EOF: a clean exit.
+    let mut host = home.relay();
+    host.send_raw(&1000u32.to_ne_bytes());
+    host.send_raw(b"{\"id\":1,");
+    host.close_stdin();
+    assert_eq!(host.wait_exit(), 0);
+
+    // The daemon and its download carry on.
+    let mut host = home.relay();
+    let list = host.call(json!({"cmd": "list"}));
+    assert_eq!(list["torrents"][0]["name"], "keep.bin");
+}
+
+#[test]
+fn one_daemon_per_home_and_a_crashed_daemons_socket_is_recovered() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let first_pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+
+    // A second daemon finds the first and exits successfully.
+    let second = home.command().arg("daemon").output().unwrap();
+    assert!(second.status.success(), "{second:?}");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+    assert_eq!(host.call(json!({"cmd": "hello"}))["pid"], first_pid);
+
+    // Two relays at once share the daemon.
+    let mut other = home.relay();
+    assert_eq!(other.call(json!({"cmd": "hello"}))["pid"], first_pid);
+    drop(other);
+
+    // kill -9 leaves the socket file behind; the next relay starts a daemon that replaces it.
+    home.kill_daemon(first_pid, "-KILL");
+    assert!(
+        home.socket().exists(),
+        "a crashed daemon leaves its socket file"
+    );
+    assert!(
+        host.recv_frame(TIMEOUT).is_none(),
+        "the relay sees the daemon go"
+    );
+    let mut host = home.relay();
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    assert_ne!(pid, first_pid);
+}
+
+#[test]
+fn settings_persist_and_validate() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let before = host.call(json!({"cmd": "get_settings"}));
+    assert_eq!(before["keep_seeding"], true);
+    assert_eq!(before["download_rate_limit"], json!(null));
+    let extra = tempfile::tempdir().unwrap();
+    let after = host.call(json!({"cmd": "set_settings", "settings": {
+        "download_rate_limit": 1_000_000, "seed_ratio": 2.0, "keep_seeding": false,
+        "allowed_dirs": [extra.path()], "listen_port": 0}}));
+    assert_eq!(after["download_rate_limit"], 1_000_000);
+    assert_eq!(after["restart_required"], false);
+    // A save_dir in an allowed directory is now accepted.
+    let (_, torrent) = make_torrent("x.bin", &test_data(20_000, 2), 16384);
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "save_dir": extra.path().join("sub"), "paused": true}));
+
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    drop(host);
+    home.kill_daemon(pid, "-TERM");
+    let mut host = home.relay();
+    let reloaded = host.call(json!({"cmd": "get_settings"}));
+    assert_eq!(reloaded["download_rate_limit"], 1_000_000);
+    assert_eq!(reloaded["seed_ratio"], 2.0);
+    assert_eq!(reloaded["keep_seeding"], false);
+    let list = host.call(json!({"cmd": "list"}));
+    assert_eq!(list["torrents"][0]["state"], "paused");
+    assert!(list["torrents"][0]["save_path"]
+        .as_str()
+        .unwrap()
+        .starts_with(extra.path().to_str().unwrap()));
+    let cleared =
+        host.call(json!({"cmd": "set_settings", "settings": {"download_rate_limit": null}}));
+    assert_eq!(cleared["download_rate_limit"], json!(null));
+    assert_eq!(cleared["seed_ratio"], 2.0);
+}
