@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::{Bitfield, Info, Lengths, PieceIndex, ValidBlock};
@@ -18,6 +20,34 @@ use tokio::sync::mpsc;
 use crate::peer::PeerKey;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
+
+/// Block bytes queued for writing: the actor stops requesting above `HIGH_WATER` and the disk
+/// thread wakes it (`DiskEvent::Drained`) below `LOW_WATER`, so a slow disk throttles the
+/// download instead of filling memory.
+#[derive(Debug, Default)]
+pub struct WriteBacklog {
+    pub pending: AtomicU64,
+    pub waiting: AtomicBool,
+}
+
+pub const HIGH_WATER: u64 = 2 << 20;
+pub const LOW_WATER: u64 = 1 << 20;
+
+impl WriteBacklog {
+    /// Called by the actor when it wants to request more: false = wait for `Drained`.
+    pub fn has_room(&self) -> bool {
+        if self.pending.load(Ordering::Acquire) < HIGH_WATER {
+            return true;
+        }
+        self.waiting.store(true, Ordering::Release);
+        // The disk thread may have drained in between: look again so no wake-up is lost.
+        if self.pending.load(Ordering::Acquire) < LOW_WATER {
+            self.waiting.store(false, Ordering::Release);
+            return true;
+        }
+        false
+    }
+}
 
 pub enum DiskJob {
     /// A block accepted by the picker; its piece is hashed once all blocks are in.
@@ -35,6 +65,8 @@ pub enum DiskJob {
 #[derive(Debug)]
 pub enum DiskEvent {
     Verified(PieceIndex),
+    /// The write backlog fell below `LOW_WATER` after the actor had to wait.
+    Drained,
     ReadDone {
         key: PeerKey,
         block: ValidBlock,
@@ -62,6 +94,7 @@ pub struct Disk {
     hashes: Vec<[u8; 20]>,
     partial: HashMap<u32, PieceHash>,
     events: mpsc::UnboundedSender<DiskEvent>,
+    backlog: Arc<WriteBacklog>,
 }
 
 impl Disk {
@@ -70,6 +103,7 @@ impl Disk {
         info: &Info,
         lengths: Lengths,
         events: mpsc::UnboundedSender<DiskEvent>,
+        backlog: Arc<WriteBacklog>,
     ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
         let (tx, rx) = std_mpsc::channel();
         let mut disk = Disk {
@@ -78,6 +112,7 @@ impl Disk {
             hashes: info.pieces.clone(),
             partial: HashMap::new(),
             events,
+            backlog,
         };
         std::thread::Builder::new()
             .name("swarmlink-disk".into())
@@ -112,7 +147,17 @@ impl Disk {
 
     fn write(&mut self, block: ValidBlock, data: Bytes) {
         let offset = self.lengths.piece_offset(block.piece) + u64::from(block.begin);
-        if let Err(e) = self.storage.write(offset, &data) {
+        let written = self.storage.write(offset, &data);
+        let len = data.len() as u64;
+        let left = self
+            .backlog
+            .pending
+            .fetch_sub(len, Ordering::AcqRel)
+            .saturating_sub(len);
+        if left < LOW_WATER && self.backlog.waiting.swap(false, Ordering::AcqRel) {
+            let _ = self.events.send(DiskEvent::Drained);
+        }
+        if let Err(e) = written {
             let _ = self.events.send(DiskEvent::Error(format!(
                 "writing {}: {e}",
                 self.storage.root().display()

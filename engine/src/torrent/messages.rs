@@ -212,6 +212,9 @@ impl Torrent {
         if !who.contains(&addr) {
             who.push(addr);
         }
+        self.backlog
+            .pending
+            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::AcqRel);
         let _ = self.disk.send(DiskJob::Write { block, data });
     }
 

@@ -18,7 +18,7 @@ use protocol::{Bitfield, Choker, Lengths, Metainfo, PeerId, Picker};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::disk::{Disk, DiskEvent, DiskJob};
+use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
 use crate::resume::ResumeData;
@@ -106,6 +106,7 @@ pub(crate) struct Torrent {
     /// Who sent blocks of each piece being downloaded.
     contributors: HashMap<u32, Vec<SocketAddr>>,
     disk: std_mpsc::Sender<DiskJob>,
+    backlog: Arc<WriteBacklog>,
     state: TorrentState,
     checking_done: u32,
     paused: bool,
@@ -199,11 +200,14 @@ impl Torrent {
             .and_then(|r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()));
 
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(WriteBacklog::default());
         let disk =
-            Disk::spawn(storage, info, lengths, disk_tx).map_err(|source| EngineError::Io {
-                what: "starting the disk thread for",
-                path: save_path.clone(),
-                source,
+            Disk::spawn(storage, info, lengths, disk_tx, backlog.clone()).map_err(|source| {
+                EngineError::Io {
+                    what: "starting the disk thread for",
+                    path: save_path.clone(),
+                    source,
+                }
             })?;
         let (peer_tx, peer_rx) = mpsc::channel(1024);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -254,6 +258,7 @@ impl Torrent {
             strikes: HashMap::new(),
             contributors: HashMap::new(),
             disk,
+            backlog,
             state: TorrentState::Checking,
             checking_done: 0,
             paused: opts.paused,
@@ -362,6 +367,7 @@ impl Torrent {
     fn on_disk(&mut self, ev: DiskEvent) {
         match ev {
             DiskEvent::Verified(piece) => self.piece_verified(piece),
+            DiskEvent::Drained => self.request_from_all(),
             DiskEvent::Failed(piece) => self.piece_failed(piece),
             DiskEvent::ReadDone { key, block, data } => self.read_done(key, block, data),
             DiskEvent::CheckProgress { done } => self.checking_done = done,
@@ -474,6 +480,7 @@ impl Torrent {
         self.down_rate = down;
         self.up_rate = up;
         self.check_stalls(now);
+        self.request_from_all();
         self.rechoke(now);
         self.maybe_connect(now);
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {

@@ -21,9 +21,9 @@ use crate::types::{PeerStatus, TorrentState};
 /// requests go to others.
 const STALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests we queue at a peer: at least this many...
-const MIN_QUEUE: usize = 32;
+const MIN_QUEUE: usize = 128;
 /// ...and at most this many (or the peer's `reqq`, if lower).
-const MAX_QUEUE: usize = 1000;
+const MAX_QUEUE: usize = 500;
 /// Requests from one peer we hold at once; more are rejected.
 pub(super) const MAX_SERVING: usize = 256;
 
@@ -351,6 +351,9 @@ impl Torrent {
     pub(super) fn fill_requests(&mut self, key: PeerKey) {
         if !self.active() || self.state == TorrentState::Seeding {
             return;
+        }
+        if !self.backlog.has_room() {
+            return; // the disk thread wakes us with `Drained`
         }
         let Torrent {
             peers, picker, rng, ..

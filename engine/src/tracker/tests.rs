@@ -239,32 +239,42 @@ async fn a_dead_first_tier_falls_back_and_the_answering_tracker_is_promoted() {
 }
 
 /// A scripted UDP tracker: drops the first connect request, then answers everything, counting
-/// the requests it sees by action.
-async fn flaky_udp_tracker() -> (String, Arc<[AtomicUsize; 3]>) {
+/// the requests it sees by action. Like bttrack, it honours a connection id only from the
+/// address (IP and port) it was issued to; a `forgetful` one also honours each id only once.
+async fn flaky_udp_tracker_with(forgetful: bool) -> (String, Arc<[AtomicUsize; 3]>) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let url = format!("udp://{}/announce", socket.local_addr().unwrap());
     let seen: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
     let counts = seen.clone();
     tokio::spawn(async move {
-        let connection_id = 0x1234_5678_9abc_def0u64;
+        let mut issued: std::collections::HashMap<u64, SocketAddr> = Default::default();
         let mut buf = [0u8; 2048];
         loop {
             let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                 return;
             };
             let req = &buf[..n];
+            let id = u64::from_be_bytes(req[..8].try_into().unwrap());
             let action = u32::from_be_bytes(req[8..12].try_into().unwrap());
             let transaction = &req[12..16];
             let nth = counts[action as usize % 3].fetch_add(1, Ordering::SeqCst);
             let mut reply = action.to_be_bytes().to_vec();
             reply.extend_from_slice(transaction);
+            let valid = issued.get(&id) == Some(&from);
+            if valid && forgetful {
+                issued.remove(&id);
+            }
             match action {
                 0 if nth == 0 => continue, // the first connect is "lost"
-                0 => reply.extend_from_slice(&connection_id.to_be_bytes()),
-                _ if req[..8] != connection_id.to_be_bytes() => {
+                0 => {
+                    let new_id = 0x1234_5678_0000_0000 + nth as u64;
+                    issued.insert(new_id, from);
+                    reply.extend_from_slice(&new_id.to_be_bytes());
+                }
+                _ if !valid => {
                     reply = 3u32.to_be_bytes().to_vec();
                     reply.extend_from_slice(transaction);
-                    reply.extend_from_slice(b"bad connection id");
+                    reply.extend_from_slice(b"unknown connection id");
                 }
                 1 => {
                     for v in [900u32, 4, 5] {
@@ -282,6 +292,26 @@ async fn flaky_udp_tracker() -> (String, Arc<[AtomicUsize; 3]>) {
         }
     });
     (url, seen)
+}
+
+async fn flaky_udp_tracker() -> (String, Arc<[AtomicUsize; 3]>) {
+    flaky_udp_tracker_with(false).await
+}
+
+#[tokio::test]
+async fn a_forgotten_connection_id_is_replaced_once() {
+    let (url, seen) = flaky_udp_tracker_with(true).await;
+    let mut list = TrackerList::with_config(vec![vec![url]], fast_config());
+    let ih = InfoHash([0x6a; 20]);
+    list.announce(&params(ih, 7009, 1)).await.unwrap();
+    // The cached id is refused ("unknown connection id"): reconnect and ask again, once.
+    list.announce(&params(ih, 7009, 1)).await.unwrap();
+    assert_eq!(
+        seen[0].load(Ordering::SeqCst),
+        3,
+        "lost + first + replacement"
+    );
+    assert_eq!(seen[1].load(Ordering::SeqCst), 3, "ok + refused + retried");
 }
 
 #[tokio::test]

@@ -1,8 +1,13 @@
 //! UDP tracker transport (BEP 15): connect, then announce or scrape with the connection id,
 //! retransmitting after 15 * 2^n seconds and reusing a connection id for a minute.
+//!
+//! Each tracker gets one socket that lives as long as its connection id: trackers may tie the
+//! id to our source address *and port* (bttrack does), so a fresh socket per request would
+//! make every cached id "unknown".
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::InfoHash;
@@ -16,8 +21,13 @@ pub(crate) struct UdpClient {
     initial_timeout: Duration,
     retries: u32,
     connection_ttl: Duration,
-    /// Connection ids by tracker address, with when they were obtained.
-    connections: HashMap<SocketAddr, (u64, Instant)>,
+    /// Per tracker address: our socket to it and the connection id it gave us (with when).
+    connections: HashMap<SocketAddr, TrackerSocket>,
+}
+
+struct TrackerSocket {
+    socket: Arc<UdpSocket>,
+    connection: Option<(u64, Instant)>,
 }
 
 impl UdpClient {
@@ -35,9 +45,9 @@ impl UdpClient {
         url: &str,
         p: &AnnounceParams,
     ) -> Result<AnnounceOutcome, TrackerError> {
-        let (socket, addr) = open(url).await?;
+        let addr = resolve(url).await?;
         let ipv6 = addr.is_ipv6();
-        self.with_connection(url, &socket, addr, |connection, transaction| {
+        self.with_connection(url, addr, |connection, transaction| {
             (
                 packets::announce_request(connection, transaction, p),
                 Box::new(move |d: &[u8]| packets::announce_reply(d, transaction, ipv6, url)),
@@ -51,8 +61,8 @@ impl UdpClient {
         url: &str,
         info_hash: InfoHash,
     ) -> Result<ScrapeCounts, TrackerError> {
-        let (socket, addr) = open(url).await?;
-        self.with_connection(url, &socket, addr, |connection, transaction| {
+        let addr = resolve(url).await?;
+        self.with_connection(url, addr, |connection, transaction| {
             (
                 packets::scrape_request(connection, transaction, &info_hash),
                 Box::new(move |d: &[u8]| packets::scrape_reply(d, transaction)),
@@ -61,38 +71,85 @@ impl UdpClient {
         .await
     }
 
-    /// Runs one request with a valid connection id, connecting first if the cached one expired.
-    /// A request that gets no answer with a cached id is retried once on a fresh connection
-    /// (the tracker may have forgotten the id sooner than we did).
+    /// Runs one request with a valid connection id, connecting first if there is none or it
+    /// expired. A request that fails with a cached id (no answer, or an error such as "unknown
+    /// connection id") is retried once on a fresh connection: the tracker may have forgotten the
+    /// id sooner than we did. Any failure drops the socket, so the next call starts clean.
     async fn with_connection<'u, T>(
         &mut self,
         url: &'u str,
-        socket: &UdpSocket,
         addr: SocketAddr,
         build: impl Fn(u64, u32) -> (Vec<u8>, Parser<'u, T>),
     ) -> Result<T, TrackerError> {
+        let result = self.request_once(url, addr, &build).await;
+        let result = match result {
+            Err((error, true)) => {
+                tracing::debug!(tracker = %url, %error, "retrying with a new connection id");
+                self.connections.remove(&addr);
+                self.request_once(url, addr, &build).await
+            }
+            other => other,
+        };
+        result.map_err(|(error, _)| {
+            self.connections.remove(&addr);
+            error
+        })
+    }
+
+    /// One request; on failure also says whether it used a cached connection id.
+    async fn request_once<'u, T>(
+        &mut self,
+        url: &'u str,
+        addr: SocketAddr,
+        build: &impl Fn(u64, u32) -> (Vec<u8>, Parser<'u, T>),
+    ) -> Result<T, (TrackerError, bool)> {
+        let socket = self.socket_for(url, addr).await.map_err(|e| (e, false))?;
+        let ttl = self.connection_ttl;
         let cached = self
             .connections
             .get(&addr)
-            .filter(|(_, at)| at.elapsed() < self.connection_ttl)
-            .map(|(id, _)| *id);
-        let fresh = cached.is_none();
+            .and_then(|t| t.connection)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(id, _)| id);
         let connection = match cached {
             Some(id) => id,
-            None => self.connect(url, socket, addr).await?,
+            None => self
+                .connect(url, &socket, addr)
+                .await
+                .map_err(|e| (e, false))?,
         };
         let transaction: u32 = rand::random();
         let (request, parse) = build(connection, transaction);
-        match self.exchange(url, socket, &request, &*parse).await {
-            Err(TrackerError::Timeout { .. }) if !fresh => {
-                self.connections.remove(&addr);
-                let connection = self.connect(url, socket, addr).await?;
-                let transaction: u32 = rand::random();
-                let (request, parse) = build(connection, transaction);
-                self.exchange(url, socket, &request, &*parse).await
-            }
-            other => other,
+        self.exchange(url, &socket, &request, &*parse)
+            .await
+            .map_err(|e| {
+                let retry = cached.is_some()
+                    && matches!(
+                        e,
+                        TrackerError::Timeout { .. } | TrackerError::Failure { .. }
+                    );
+                (e, retry)
+            })
+    }
+
+    /// Our socket to `addr`, opened (and connected to it) on first use.
+    async fn socket_for(
+        &mut self,
+        url: &str,
+        addr: SocketAddr,
+    ) -> Result<Arc<UdpSocket>, TrackerError> {
+        if let Some(t) = self.connections.get(&addr) {
+            return Ok(t.socket.clone());
         }
+        let socket = Arc::new(open(url, addr).await?);
+        self.connections.insert(
+            addr,
+            TrackerSocket {
+                socket: socket.clone(),
+                connection: None,
+            },
+        );
+        Ok(socket)
     }
 
     async fn connect(
@@ -105,7 +162,9 @@ impl UdpClient {
         let request = packets::connect_request(transaction);
         let parse = move |d: &[u8]| packets::connect_reply(d, transaction);
         let id = self.exchange(url, socket, &request, &parse).await?;
-        self.connections.insert(addr, (id, Instant::now()));
+        if let Some(t) = self.connections.get_mut(&addr) {
+            t.connection = Some((id, Instant::now()));
+        }
         Ok(id)
     }
 
@@ -157,9 +216,8 @@ impl UdpClient {
 
 type Parser<'u, T> = Box<dyn Fn(&[u8]) -> Answer<T> + Send + Sync + 'u>;
 
-/// Resolves `udp://host:port[/...]` and opens a socket connected to it (so only the tracker's
-/// datagrams arrive, and an ICMP "port unreachable" surfaces as an error at once).
-async fn open(url: &str) -> Result<(UdpSocket, SocketAddr), TrackerError> {
+/// Resolves `udp://host:port[/...]` to the tracker's address.
+async fn resolve(url: &str) -> Result<SocketAddr, TrackerError> {
     let invalid = |reason: &str| TrackerError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -168,11 +226,15 @@ async fn open(url: &str) -> Result<(UdpSocket, SocketAddr), TrackerError> {
     let host = parsed.host_str().ok_or_else(|| invalid("no host"))?;
     let port = parsed.port().ok_or_else(|| invalid("no port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addr = tokio::net::lookup_host((host, port))
+    let mut addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| io(url, e))?
-        .next()
-        .ok_or_else(|| invalid("host has no address"))?;
+        .map_err(|e| io(url, e))?;
+    addrs.next().ok_or_else(|| invalid("host has no address"))
+}
+
+/// A socket connected to `addr` (so only the tracker's datagrams arrive, and an ICMP "port
+/// unreachable" surfaces as an error at once).
+async fn open(url: &str, addr: SocketAddr) -> Result<UdpSocket, TrackerError> {
     let local: SocketAddr = if addr.is_ipv6() {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
@@ -180,7 +242,7 @@ async fn open(url: &str) -> Result<(UdpSocket, SocketAddr), TrackerError> {
     };
     let socket = UdpSocket::bind(local).await.map_err(|e| io(url, e))?;
     socket.connect(addr).await.map_err(|e| io(url, e))?;
-    Ok((socket, addr))
+    Ok(socket)
 }
 
 fn io(url: &str, e: std::io::Error) -> TrackerError {

@@ -1,0 +1,249 @@
+//! `bthelper download` against python3-libtorrent on loopback: byte-exact both ways, single-file
+//! and a multi-file torrent with BEP 47 pad files made by libtorrent.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
+
+fn lt_peer_script() -> PathBuf {
+    workspace_root().join("bench/download_lt_peer.py")
+}
+
+fn write_random(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut data = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+/// Makes a .torrent with libtorrent (`--pad` for BEP 47 pad files in multi-file torrents).
+fn lt_create(content: &Path, torrent: &Path, piece_len: u32, pad: bool) {
+    let mut cmd = Command::new(SYSTEM_PYTHON);
+    cmd.arg(lt_peer_script())
+        .arg("create")
+        .arg(content)
+        .arg(torrent)
+        .arg(piece_len.to_string());
+    if pad {
+        cmd.arg("--pad");
+    }
+    assert!(
+        cmd.status().unwrap().success(),
+        "libtorrent create_torrent failed"
+    );
+}
+
+/// Spawns a process and returns it with a channel of its stdout (and stderr) lines.
+fn spawn_lines(cmd: &mut Command) -> (KillOnDrop, mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (KillOnDrop(child), rx)
+}
+
+/// Waits for a line starting with `prefix` and returns the rest of it.
+fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str, limit: Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return rest.trim().to_string();
+                }
+                seen.push(line);
+            }
+            Err(_) => panic!("no line starting with {prefix:?} within {limit:?}; saw: {seen:#?}"),
+        }
+    }
+}
+
+fn lt_seed(torrent: &Path, dir: &Path) -> (KillOnDrop, u16) {
+    let (child, rx) = spawn_lines(
+        Command::new(SYSTEM_PYTHON)
+            .arg(lt_peer_script())
+            .arg("seed")
+            .arg(torrent)
+            .arg(dir),
+    );
+    let port = wait_line(&rx, "port ", Duration::from_secs(20))
+        .parse()
+        .unwrap();
+    wait_line(&rx, "seeding", Duration::from_secs(20));
+    (child, port)
+}
+
+fn bthelper_download(torrent: &Path, out: &Path, peers: &[u16], extra: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("bthelper"));
+    cmd.arg("download")
+        .arg(torrent)
+        .arg("-o")
+        .arg(out)
+        .arg("--state-dir")
+        .arg(out.join(".state"));
+    for p in peers {
+        cmd.arg("--peer").arg(format!("127.0.0.1:{p}"));
+    }
+    cmd.args(extra);
+    cmd
+}
+
+fn run_to_exit(cmd: &mut Command, limit: Duration) {
+    let (mut child, rx) = spawn_lines(cmd);
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let lines: Vec<String> = rx.try_iter().collect();
+            assert!(
+                status.success(),
+                "bthelper failed: {status}\n{}",
+                lines.join("\n")
+            );
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bthelper did not finish in {limit:?}: {:?}",
+            rx.try_iter().collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn downloads_from_libtorrent_byte_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let data = write_random(&seed_dir.join("movie.bin"), 6 * 1024 * 1024 + 777, 1);
+    let torrent = dir.path().join("movie.torrent");
+    lt_create(&seed_dir.join("movie.bin"), &torrent, 64 * 1024, false);
+    let (_seeder, port) = lt_seed(&torrent, &seed_dir);
+
+    let out = dir.path().join("out");
+    run_to_exit(
+        &mut bthelper_download(&torrent, &out, &[port], &[]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        std::fs::read(out.join("movie.bin")).unwrap() == data,
+        "downloaded bytes differ"
+    );
+}
+
+#[test]
+fn downloads_multi_file_with_pad_files_from_libtorrent() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let content = seed_dir.join("album");
+    let files = [
+        ("a.flac", 100_000usize),
+        ("sub/b.flac", 300_001),
+        ("sub/c.txt", 17),
+        ("d.bin", 70_000),
+    ];
+    let originals: Vec<Vec<u8>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, len))| write_random(&content.join(name), *len, i as u64))
+        .collect();
+    let torrent = dir.path().join("album.torrent");
+    lt_create(&content, &torrent, 32 * 1024, true);
+    let meta = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    assert!(
+        meta.info.files.iter().any(|f| f.pad),
+        "libtorrent made pad files"
+    );
+    let (_seeder, port) = lt_seed(&torrent, &seed_dir);
+
+    let out = dir.path().join("out");
+    run_to_exit(
+        &mut bthelper_download(&torrent, &out, &[port], &[]),
+        Duration::from_secs(60),
+    );
+    for ((name, _), original) in files.iter().zip(&originals) {
+        assert!(
+            std::fs::read(out.join("album").join(name)).unwrap() == *original,
+            "{name} differs"
+        );
+    }
+    let pads: Vec<_> = walk(&out.join("album"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pad"))
+        .collect();
+    assert!(pads.is_empty(), "pad files are never written: {pads:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().map_while(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn libtorrent_downloads_from_seeding_bthelper() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let data = write_random(&seed_dir.join("data.bin"), 5 * 1024 * 1024 + 3, 9);
+    let torrent = dir.path().join("data.torrent");
+    lt_create(&seed_dir.join("data.bin"), &torrent, 128 * 1024, false);
+
+    // bthelper checks the complete copy, then seeds it.
+    let (_seeder, rx) = spawn_lines(&mut bthelper_download(
+        &torrent,
+        &seed_dir,
+        &[],
+        &["--seed"],
+    ));
+    let port = wait_line(&rx, "listening on port ", Duration::from_secs(60));
+    wait_line(&rx, "download complete", Duration::from_secs(30));
+
+    let out = dir.path().join("lt");
+    std::fs::create_dir_all(&out).unwrap();
+    let (mut lt, lines) = spawn_lines(
+        Command::new(SYSTEM_PYTHON)
+            .arg(lt_peer_script())
+            .arg("download")
+            .arg(&torrent)
+            .arg(&out)
+            .arg(format!("127.0.0.1:{port}"))
+            .env("DL_TIMEOUT", "60"),
+    );
+    wait_line(&lines, "done", Duration::from_secs(70));
+    let _ = lt.wait();
+    assert!(
+        std::fs::read(out.join("data.bin")).unwrap() == data,
+        "libtorrent got different bytes"
+    );
+}
