@@ -22,7 +22,9 @@ def describe(path):
     ti = lt.torrent_info(path)
     fs = ti.files()
     files = [{"path": fs.file_path(i), "length": fs.file_size(i),
-              "pad": bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)}
+              "pad": bool(fs.file_flags(i) & lt.file_storage.flag_pad_file),
+              "executable": bool(fs.file_flags(i) & lt.file_storage.flag_executable),
+              "hidden": bool(fs.file_flags(i) & lt.file_storage.flag_hidden)}
              for i in range(fs.num_files())]
     tiers = {}
     for t in ti.trackers():
@@ -146,6 +148,23 @@ fn assert_agrees_with_libtorrent(torrent: &Path, lt: &Json) -> Json {
         "files of {}",
         torrent.display()
     );
+    // BEP 47 attributes are not in inspect's JSON: compare them through the library.
+    let parsed = protocol::Metainfo::from_bytes(&std::fs::read(torrent).expect("read"))
+        .expect("the library parses what inspect parsed");
+    let flags = |f: &protocol::FileEntry| json!([f.pad, f.executable, f.hidden]);
+    let ours_flags: Vec<Json> = parsed.info.files.iter().map(flags).collect();
+    let lt_flags: Vec<Json> = lt["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| json!([f["pad"], f["executable"], f["hidden"]]))
+        .collect();
+    assert_eq!(
+        ours_flags,
+        lt_flags,
+        "BEP 47 attributes of {}",
+        torrent.display()
+    );
     ours
 }
 
@@ -183,6 +202,12 @@ fn make_tree(parent: &Path, name: &str) -> PathBuf {
         let data: Vec<u8> = (0..*len).map(|b| (b * 7 + i * 13) as u8).collect();
         std::fs::write(path, data).expect("write");
     }
+    // An executable file: libtorrent records it as BEP 47 attr `x`.
+    let script = root.join("nested/run.sh");
+    std::fs::write(&script, b"#!/bin/sh\necho hi\n").expect("write");
+    let mut mode = std::fs::metadata(&script).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&script, mode).expect("chmod");
     root
 }
 
@@ -315,6 +340,16 @@ fn libtorrent_torrents_with_pads_tiers_and_hybrids_agree() {
     assert!(files
         .iter()
         .any(|f| f["path"] == "Ünïcødé/日本語のファイル.bin"));
+    let parsed = protocol::Metainfo::from_bytes(&std::fs::read(&torrents[0]).expect("read"))
+        .expect("parses");
+    assert!(
+        parsed
+            .info
+            .files
+            .iter()
+            .any(|f| f.executable && f.path == ["nested", "run.sh"]),
+        "libtorrent marks run.sh executable"
+    );
     assert_eq!(padded["private"], true);
     assert_eq!(padded["announce"].as_array().map(Vec::len), Some(3));
     assert_agrees_with_libtorrent(&torrents[1], &lt[1]);
