@@ -24,13 +24,29 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Home {
+        let dir = tempfile::Builder::new()
+            .prefix("slh")
+            .tempdir_in("/tmp")
+            .unwrap();
+        // `open`/`reveal` run this instead of the desktop's opener: it records what it was given.
+        let opener = dir.path().join("opener.sh");
+        let record = dir.path().join("opened.txt");
+        std::fs::write(
+            &opener,
+            format!("#!/bin/sh\necho \"$1\" >> '{}'\n", record.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
         Home {
-            dir: tempfile::Builder::new()
-                .prefix("slh")
-                .tempdir_in("/tmp")
-                .unwrap(),
+            dir,
             daemon_pids: Default::default(),
         }
+    }
+
+    /// What `open`/`reveal` opened so far, one path a line.
+    pub fn opened(&self) -> String {
+        std::fs::read_to_string(self.root().join("opened.txt")).unwrap_or_default()
     }
 
     pub fn root(&self) -> &Path {
@@ -48,6 +64,7 @@ impl Home {
     pub fn command(&self) -> Command {
         let mut c = Command::new(EXE);
         c.env("SWARMLINK_HOME", self.root())
+            .env("SWARMLINK_OPENER", self.root().join("opener.sh"))
             .env_remove("SWARMLINK_LOG");
         c
     }
@@ -86,6 +103,7 @@ impl Home {
             frames: rx,
             next_id: 100,
             pending_events: Vec::new(),
+            history: Vec::new(),
         };
         let hello = host.call(json!({"cmd": "hello", "client": "test"}));
         let pid = hello["pid"].as_u64().unwrap() as u32;
@@ -141,6 +159,8 @@ pub struct Host {
     next_id: u64,
     /// Events that arrived while waiting for a reply.
     pub pending_events: Vec<Value>,
+    /// Every event received, in order.
+    pub history: Vec<Value>,
 }
 
 impl Host {
@@ -183,6 +203,7 @@ impl Host {
         loop {
             let frame = self.recv();
             if frame.get("event").is_some() {
+                self.history.push(frame.clone());
                 self.pending_events.push(frame);
                 continue;
             }
@@ -212,6 +233,7 @@ impl Host {
         }
         let frame = self.recv();
         assert!(frame.get("event").is_some(), "expected an event: {frame}");
+        self.history.push(frame.clone());
         frame
     }
 

@@ -1,0 +1,246 @@
+//! Real downloads through the host, as the browser sees them: a torrent served by an engine
+//! seeder on loopback, progress events until `seeding`, the bytes checked; the relay killed
+//! (the download goes on), a second relay (it sees the download), the daemon killed with -9 and
+//! restarted (it resumes without fetching verified pieces again). Also the terminal commands,
+//! `open`/`reveal`, and pausing finished torrents when no browser is connected.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use engine::{AddTorrent, Session, SessionConfig, TorrentState};
+use serde_json::{json, Value};
+
+const PIECE: u64 = 64 * 1024;
+
+struct Seeder {
+    runtime: tokio::runtime::Runtime,
+    session: Session,
+    info_hash: protocol::InfoHash,
+    _dir: tempfile::TempDir,
+}
+
+impl Seeder {
+    fn start(metainfo: protocol::Metainfo, name: &str, data: &[u8]) -> Seeder {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), data).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let config = SessionConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            download_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let session = runtime.block_on(Session::start(config)).unwrap();
+        let info_hash = runtime
+            .block_on(session.add(AddTorrent::metainfo(metainfo)))
+            .unwrap();
+        wait_until("the seeder has checked its data", || {
+            session
+                .status(info_hash)
+                .is_some_and(|s| s.state == TorrentState::Seeding)
+        });
+        Seeder {
+            runtime,
+            session,
+            info_hash,
+            _dir: dir,
+        }
+    }
+
+    /// The seeder dials the daemon (like Transmission, a loopback peer from a tracker may be
+    /// ignored, so the seeder makes the connection).
+    fn dial(&self, port: u16) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        self.session.add_peers(self.info_hash, vec![addr]).unwrap();
+    }
+}
+
+impl Drop for Seeder {
+    fn drop(&mut self) {
+        self.runtime.block_on(self.session.shutdown());
+    }
+}
+
+fn listen_port(host: &mut Host) -> u16 {
+    host.call(json!({"cmd": "hello"}))["listen_port"]
+        .as_u64()
+        .unwrap() as u16
+}
+
+fn subscribe(host: &mut Host) -> Vec<Value> {
+    host.call(json!({"cmd": "subscribe"}));
+    let snapshot = host.next_event();
+    assert_eq!(snapshot["event"], "progress");
+    assert_eq!(snapshot["full"], true);
+    snapshot["torrents"].as_array().unwrap().clone()
+}
+
+#[test]
+fn download_survives_the_relay_and_a_daemon_crash() {
+    let home = Home::new();
+    let data = test_data(4 * 1024 * 1024 + 1234, 9);
+    let (metainfo, torrent) = make_torrent("movie.bin", &data, PIECE);
+    let seeder = Seeder::start(metainfo, "movie.bin", &data);
+    let ih = seeder.info_hash.to_hex();
+
+    // Slow enough to act mid-download: ~1 MiB/s for 4 MiB.
+    let mut host = home.relay();
+    host.call(json!({"cmd": "set_settings", "settings": {"download_rate_limit": 1_000_000}}));
+    assert!(subscribe(&mut host).is_empty());
+    let added = host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "source_url": "http://127.0.0.1/movie.torrent"}));
+    assert_eq!(added["info_hash"], ih);
+    seeder.dial(listen_port(&mut host));
+    let early = host.wait_status(&ih, "a quarter downloaded", |t| {
+        t["progress"].as_f64().unwrap() >= 0.25
+    });
+    assert_eq!(early["state"], "downloading");
+    assert_eq!(
+        host.error_code(json!({"cmd": "open", "info_hash": ih})),
+        "not_complete"
+    );
+    assert!(host
+        .history
+        .iter()
+        .any(|e| e["event"] == "added" && e["info_hash"] == ih));
+
+    // The browser goes away (SIGKILL, as browsers do): the download carries on in the daemon.
+    drop(host);
+    let mut host = home.relay();
+    let seen = subscribe(&mut host);
+    let at_reconnect = seen
+        .iter()
+        .find(|t| t["info_hash"] == ih)
+        .expect("a second relay sees the download");
+    let have_then = at_reconnect["have_bytes"].as_u64().unwrap();
+    let later = host.wait_status(&ih, "more than half downloaded", |t| {
+        t["progress"].as_f64().unwrap() >= 0.5
+    });
+    assert!(later["have_bytes"].as_u64().unwrap() > have_then);
+
+    // kill -9 mid-download, then a browser reconnects: a fresh daemon resumes the download.
+    let have_at_kill = later["have_bytes"].as_u64().unwrap();
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    home.kill_daemon(pid, "-KILL");
+    drop(host);
+    let mut host = home.relay();
+    assert_ne!(host.call(json!({"cmd": "hello"}))["pid"], pid);
+    host.call(json!({"cmd": "set_settings", "settings": {"download_rate_limit": null}}));
+    subscribe(&mut host);
+    seeder.dial(listen_port(&mut host));
+    let done = host.wait_status(&ih, "seeding", |t| t["state"] == "seeding");
+    let total = data.len() as u64;
+    assert_eq!(done["have_bytes"], total);
+    assert_eq!(done["progress"], 1.0);
+    let downloaded = done["downloaded"].as_u64().unwrap();
+    eprintln!("verified before kill -9: {have_at_kill} of {total} bytes; fetched after restart: {downloaded}");
+    assert!(
+        downloaded <= total - have_at_kill + 2 * PIECE,
+        "fetched {downloaded} bytes after the crash, but {have_at_kill} of {total} were verified before it"
+    );
+    // `completed` may arrive just after the status that shows seeding.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !host
+        .history
+        .iter()
+        .any(|e| e["event"] == "completed" && e["info_hash"] == ih)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no completed event: {:?}",
+            host.history
+        );
+        host.next_event();
+    }
+    let saved = std::fs::read(home.downloads().join("movie.bin")).unwrap();
+    assert!(saved == data, "the downloaded bytes differ");
+    assert_eq!(done["save_path"], json!(home.downloads().join("movie.bin")));
+
+    host.call(json!({"cmd": "open", "info_hash": ih}));
+    host.call(json!({"cmd": "reveal", "info_hash": ih}));
+    wait_until("the opener ran twice", || {
+        home.opened().lines().count() == 2
+    });
+    let opened = home.opened();
+    let lines: Vec<&str> = opened.lines().collect();
+    assert!(
+        lines.contains(&home.downloads().join("movie.bin").to_str().unwrap()),
+        "{opened}"
+    );
+    assert!(
+        lines.contains(&home.downloads().to_str().unwrap()),
+        "{opened}"
+    );
+}
+
+#[test]
+fn terminal_commands_and_seeding_only_while_a_browser_is_connected() {
+    let home = Home::new();
+    // Data already in place: the torrent checks and seeds without any peer.
+    let data = test_data(300_000, 4);
+    let (_, torrent) = make_torrent("song.ogg", &data, 16384);
+    std::fs::create_dir_all(home.downloads()).unwrap();
+    std::fs::write(home.downloads().join("song.ogg"), &data).unwrap();
+    let torrent_file = home.root().join("song.torrent");
+    std::fs::write(&torrent_file, &torrent).unwrap();
+
+    let cli = |args: &[&str]| {
+        let out = home.command().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = cli(&["add", torrent_file.to_str().unwrap()]);
+    assert!(out.contains("added song.ogg"), "{out}");
+    let status = |home: &Home| -> Value {
+        let out = home.command().args(["list", "--json"]).output().unwrap();
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        list[0].clone()
+    };
+    wait_until("the torrent seeds", || status(&home)["state"] == "seeding");
+    let ih = status(&home)["info_hash"].as_str().unwrap().to_owned();
+    let table = cli(&["list"]);
+    assert!(table.starts_with("HASH"), "{table}");
+    assert!(
+        table.contains("song.ogg") && table.contains("seeding") && table.contains("100.0%"),
+        "{table}"
+    );
+
+    // A unique prefix, as the table shows it, is enough.
+    cli(&["pause", &ih[..8]]);
+    wait_until("paused", || status(&home)["state"] == "paused");
+    cli(&["resume", &ih]);
+    wait_until("seeding again", || status(&home)["state"] == "seeding");
+    let bad = home.command().args(["pause", "ffff"]).output().unwrap();
+    assert!(!bad.status.success());
+
+    // keep_seeding off: the last browser leaving pauses finished torrents; one returning resumes them.
+    let mut host = home.relay();
+    host.call(json!({"cmd": "set_settings", "settings": {"keep_seeding": false}}));
+    subscribe(&mut host);
+    drop(host);
+    wait_until("paused without a browser", || {
+        status(&home)["state"] == "paused"
+    });
+    let mut host = home.relay();
+    subscribe(&mut host);
+    host.wait_status(&ih, "seeding with a browser", |t| t["state"] == "seeding");
+    drop(host);
+    wait_until("paused again", || status(&home)["state"] == "paused");
+
+    let out = cli(&["remove", &ih, "--delete-files"]);
+    assert!(out.contains("remove"), "{out}");
+    wait_until("files deleted", || {
+        !home.downloads().join("song.ogg").exists()
+    });
+    let list: Value = serde_json::from_slice(
+        &home
+            .command()
+            .args(["list", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(list, json!([]));
+}
