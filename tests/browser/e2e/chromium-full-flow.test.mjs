@@ -1,8 +1,8 @@
 // The whole story in Chromium, every part real: bttrack serves its listing page, btpublish
 // seeds, bthelper is the registered native host (its daemon isolated by SWARMLINK_HOME). The
 // user clicks the file's link on the tracker's page; the popup shows it reach 100% and
-// seeding; the bytes on disk match. Then a .torrent link on another site, and remove with
-// delete from the popup.
+// seeding; the bytes on disk match. Then a suffix-less torrent link on another site (caught as
+// a browser download), and remove with delete from the popup.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,8 +48,13 @@ before(async () => {
     readFile(path.join(source, 'second.bin.torrent')),
   );
   web = await startWebServer({
-    '/': { type: 'text/html', body: '<!doctype html><title>site</title><a id="t" href="/dl/second.bin.torrent">second.bin</a>' },
-    '/dl/second.bin.torrent': { type: 'application/x-bittorrent', body: torrentBytes },
+    '/': { type: 'text/html', body: '<!doctype html><title>site</title><a id="t" href="/dl/second">second.bin</a>' },
+    // No .torrent suffix: only the MIME type says what it is, so downloads.onCreated catches it.
+    '/dl/second': {
+      type: 'application/x-bittorrent',
+      body: torrentBytes,
+      headers: { 'content-disposition': 'attachment; filename="second.bin.torrent"' },
+    },
   });
   helperHome = path.join(dir.path, 'swarmlink');
   const profile = path.join(dir.path, 'profile');
@@ -105,18 +110,29 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   await assertDownloaded(files.movie);
   const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
   assert.ok(lastIntercept.ok, JSON.stringify(lastIntercept));
+  assert.equal(lastIntercept.via, 'click', 'the content script caught the listing link');
+  const hash = lastIntercept.result.info_hash;
+  await waitFor('the "download complete" notification', async () => {
+    const shown = await worker.evaluate(() => chrome.notifications.getAll());
+    return Object.keys(shown).includes(`swarmlink-completed-${hash}`);
+  });
+  assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '', 'no active downloads left on the badge');
+  assert.deepEqual(await worker.evaluate(() => chrome.downloads.search({})), [], 'no stray .torrent in the downloads list');
   await popup.close();
   await page.close();
 });
 
-test('a .torrent link on another site downloads too', { skip: pending, timeout: 180000 }, async () => {
+test('a torrent without a .torrent suffix on another site comes through the browser download and completes', { skip: pending, timeout: 180000 }, async () => {
   const page = await context.newPage();
   await page.goto(`${web.origin}/`);
   await page.click('#t');
-  await page.locator('swarmlink-toast[data-kind=ok]').waitFor({ timeout: 30000 });
   const popup = await openPopup();
   await waitSeeding(popup, 'second.bin');
   await assertDownloaded(files.second);
+  const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
+  assert.equal(lastIntercept.via, 'download');
+  assert.equal(lastIntercept.url, `${web.origin}/dl/second`);
+  assert.deepEqual(await worker.evaluate(() => chrome.downloads.search({})), [], 'cancelled and erased');
   await popup.close();
   await page.close();
 });
