@@ -253,3 +253,81 @@ fn settings_persist_and_validate() {
     assert_eq!(cleared["download_rate_limit"], json!(null));
     assert_eq!(cleared["seed_ratio"], 2.0);
 }
+
+/// A tiny HTTP server for `add` with a `url`: `/r` redirects to `/t.torrent`, which serves
+/// `torrent`; anything else is 404. It runs until the test process ends.
+fn serve_torrent(torrent: Vec<u8>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or("");
+            let response: Vec<u8> = match path {
+                "/r" => b"HTTP/1.1 302 Found\r\nLocation: /t.torrent\r\nContent-Length: 0\r\n\r\n"
+                    .to_vec(),
+                "/t.torrent" => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-bittorrent\r\nContent-Length: {}\r\n\r\n",
+                        torrent.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&torrent);
+                    r
+                }
+                _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    port
+}
+
+#[test]
+fn add_by_url_follows_redirects_and_reports_http_failures() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let (_, torrent) = make_torrent("fetched.bin", &test_data(40_000, 5), 16384);
+    let port = serve_torrent(torrent);
+    let added = host
+        .call(json!({"cmd": "add", "url": format!("http://127.0.0.1:{port}/r"), "paused": true}));
+    assert_eq!(added["name"], "fetched.bin");
+    let code =
+        host.error_code(json!({"cmd": "add", "url": format!("http://127.0.0.1:{port}/nope")}));
+    assert_eq!(code, "fetch_failed");
+    let list = host.call(json!({"cmd": "list"}));
+    assert_eq!(list["total"], 1);
+    // The source URL is kept in the persisted download list.
+    let saved = std::fs::read_to_string(home.root().join("state/downloads.json")).unwrap();
+    assert!(
+        saved.contains(&format!("http://127.0.0.1:{port}/r")),
+        "{saved}"
+    );
+}
+
+#[test]
+fn relays_racing_to_start_the_daemon_share_one() {
+    let home = Home::new();
+    let pids: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut host = home.relay();
+                    host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
+}

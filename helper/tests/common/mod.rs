@@ -19,7 +19,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// An isolated helper root (SWARMLINK_HOME) and the daemons started in it.
 pub struct Home {
     pub dir: tempfile::TempDir,
-    daemon_pids: std::cell::RefCell<Vec<u32>>,
+    daemon_pids: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Home {
@@ -107,7 +107,7 @@ impl Home {
         };
         let hello = host.call(json!({"cmd": "hello", "client": "test"}));
         let pid = hello["pid"].as_u64().unwrap() as u32;
-        let mut pids = self.daemon_pids.borrow_mut();
+        let mut pids = self.daemon_pids.lock().unwrap();
         if !pids.contains(&pid) {
             pids.push(pid);
         }
@@ -125,7 +125,7 @@ impl Home {
     }
 
     pub fn stop_daemons(&self) {
-        for pid in self.daemon_pids.borrow_mut().drain(..) {
+        for pid in self.daemon_pids.lock().unwrap().drain(..) {
             if Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
