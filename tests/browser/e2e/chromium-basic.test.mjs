@@ -13,6 +13,7 @@ import {
   startWebServer,
   fakeTorrentBytes,
   launchChromium,
+  axeViolations,
   IDS,
 } from './harness.mjs';
 
@@ -76,8 +77,10 @@ test('the popup shows the helper-missing screen with the exact install command',
   assert.equal(command, `bthelper install --browser chromium --extension-id ${IDS.chromium_extension_id}`);
   assert.match(await page.locator('#helper-error').textContent(), /native messaging host not found/i);
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-missing.png') });
+  assert.deepEqual(await axeViolations(page), []);
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-missing-dark.png') });
+  assert.deepEqual(await axeViolations(page), []);
   const badge = await worker.evaluate(() => chrome.action.getBadgeText({}));
   assert.equal(badge, '!');
   await page.close();
@@ -204,9 +207,17 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   assert.match(await page.locator('#total-down').textContent(), /4\.50 MiB\/s/);
   assert.equal(await page.locator('li.torrent[data-state=paused] button[aria-label=Resume]').count(), 1);
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-light.png') });
+  assert.deepEqual(await axeViolations(page), [], 'light theme passes WCAG 2.1 AA checks');
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-dark.png') });
+  assert.deepEqual(await axeViolations(page), [], 'dark theme passes WCAG 2.1 AA checks');
   await page.emulateMedia({ colorScheme: 'light' });
+  // Keyboard: the paste field is the first stop, then its buttons, then the first torrent's actions.
+  await page.locator('body').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'open-options');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'add-input');
   await page.locator('li.torrent[data-state=seeding] button[aria-label=Remove]').click();
   await page.locator('.confirm .delete-files').waitFor();
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-remove.png') });
@@ -215,5 +226,22 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   });
   await page.locator('.empty').waitFor();
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-empty.png') });
+  await page.close();
+});
+
+test('the options page toggles interception (the navigation rule goes away) and is accessible', async () => {
+  const page = await context.newPage();
+  await page.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/options.html`);
+  await page.locator('#helper-status[data-kind=error]').waitFor();
+  assert.match(await page.locator('#helper-status').textContent(), /not available/);
+  assert.deepEqual(await axeViolations(page), []);
+  const rules = () => worker.evaluate(() => chrome.declarativeNetRequest.getDynamicRules());
+  assert.equal((await rules()).length, 1);
+  await page.locator('#interceptNavigation').uncheck();
+  await waitFor('the navigation rule to be removed', async () => (await rules()).length === 0);
+  assert.equal(await worker.evaluate(() => chrome.storage.local.get('interceptNavigation').then((s) => s.interceptNavigation)), false);
+  await page.locator('#interceptNavigation').check();
+  await waitFor('the navigation rule to come back', async () => (await rules()).length === 1);
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-options-no-helper.png'), fullPage: true });
   await page.close();
 });

@@ -220,3 +220,19 @@ export function stopPid(pid) {
     // already gone
   }
 }
+
+/**
+ * Runs axe-core (WCAG 2.1 A/AA rules: names, roles, contrast, ...) in a Playwright page and
+ * returns its violations. CDP evaluation is not subject to the page's CSP, so the strict
+ * extension CSP stays as shipped.
+ */
+export async function axeViolations(page) {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const source = await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
