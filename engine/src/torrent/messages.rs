@@ -231,7 +231,9 @@ impl Torrent {
 
     pub(super) fn piece_verified(&mut self, piece: PieceIndex) {
         self.picker.piece_verified(piece);
-        self.contributors.remove(&piece.get());
+        for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
+            self.strikes.entry(addr).or_default().passed += 1;
+        }
         self.resume_dirty = true;
         let mut frame = Vec::new();
         Message::Have(piece.get()).encode(&mut frame);
@@ -264,10 +266,16 @@ impl Torrent {
         tracing::warn!("piece {} failed its hash check", piece.get());
         self.picker.piece_failed(piece);
         let culprits = self.contributors.remove(&piece.get()).unwrap_or_default();
+        let sole = culprits.len() == 1;
         for addr in culprits {
-            let strikes = self.strikes.entry(addr).or_insert(0);
-            *strikes += 1;
-            if *strikes >= MAX_STRIKES {
+            let record = self.strikes.entry(addr).or_default();
+            record.failed += 1;
+            // A peer that alone sent two bad pieces is banned; one that shared bad pieces with
+            // others is banned once bad pieces are a large share of all it took part in, so an
+            // honest peer that happened to share a piece with a liar is not.
+            let ban = (sole && record.failed >= MAX_STRIKES)
+                || (record.failed >= 2 * MAX_STRIKES && record.failed * 4 > record.passed);
+            if ban {
                 if let Some(key) = self
                     .peers
                     .iter()

@@ -28,6 +28,8 @@ use crate::types::{
 };
 
 pub(crate) use peers::Peer;
+#[cfg(test)]
+pub(crate) use peers::STALL_TIMEOUT;
 
 const TICK: Duration = Duration::from_millis(500);
 const RESUME_EVERY: Duration = Duration::from_secs(30);
@@ -79,6 +81,12 @@ pub(crate) struct TorrentOptions {
     pub file_priorities: Option<Vec<FilePriority>>,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+struct PieceRecord {
+    failed: u32,
+    passed: u32,
+}
+
 /// Where we stand with an address we may dial.
 struct Candidate {
     next_attempt: Instant,
@@ -101,8 +109,8 @@ pub(crate) struct Torrent {
     candidates: HashMap<SocketAddr, Candidate>,
     banned_addrs: HashSet<SocketAddr>,
     banned_ids: HashSet<PeerId>,
-    /// Hash failures each address contributed to.
-    strikes: HashMap<SocketAddr, u32>,
+    /// Pieces each address sent blocks of that failed / passed their hash check.
+    strikes: HashMap<SocketAddr, PieceRecord>,
     /// Who sent blocks of each piece being downloaded.
     contributors: HashMap<u32, Vec<SocketAddr>>,
     disk: std_mpsc::Sender<DiskJob>,
@@ -414,6 +422,16 @@ impl Torrent {
         }
         self.save_resume();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        // Endgame twins still outstanding are no longer wanted.
+        for p in self.peers.values_mut() {
+            let mut frames = Vec::new();
+            for b in p.outstanding.drain() {
+                protocol::wire::Message::Cancel(b.as_ref()).encode(&mut frames);
+            }
+            if !frames.is_empty() {
+                let _ = p.writer.send(Outgoing::Frame(frames));
+            }
+        }
         for key in keys {
             self.update_interest(key);
             if self.peers.get(&key).is_some_and(|p| p.has.is_full()) {

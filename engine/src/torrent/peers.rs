@@ -19,7 +19,7 @@ use crate::types::{PeerStatus, TorrentState};
 
 /// A peer with requests outstanding that sends no block for this long is dropped, and its
 /// requests go to others.
-const STALL_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests we queue at a peer: at least this many...
 const MIN_QUEUE: usize = 128;
 /// ...and at most this many (or the peer's `reqq`, if lower).
