@@ -74,6 +74,9 @@ pub struct AddArgs {
     pub paused: bool,
     #[serde(default)]
     pub sequential: bool,
+    /// Peers to try besides the trackers' ("127.0.0.1:6881", "[::1]:6881"); not persisted.
+    #[serde(default)]
+    pub peers: Vec<String>,
     // `id` and `cmd` travel in the same object; accepted and ignored here.
     #[serde(default, rename = "id")]
     _id: Option<Value>,

@@ -69,6 +69,14 @@ fn bad_input_gets_error_replies_and_the_stream_carries_on() {
         (json!({}), "bad_request"),
         (json!({"cmd": 5}), "bad_request"),
         (json!({"cmd": "launch_missiles"}), "unknown_command"),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "peers": ["nowhere"]}),
+            "bad_request",
+        ),
+        (
+            json!({"cmd": "add", "torrent_b64": b64(&torrent), "peers": "1.2.3.4:5"}),
+            "bad_request",
+        ),
         (json!({"cmd": "pause"}), "bad_request"),
         (json!({"cmd": "pause", "info_hash": 12}), "bad_request"),
         (json!({"cmd": "pause", "info_hash": "xyz"}), "bad_request"),

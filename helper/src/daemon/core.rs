@@ -183,6 +183,18 @@ impl Core {
                 "add needs exactly one of `torrent_b64`, `magnet`, `url`",
             ));
         }
+        let peers = args
+            .peers
+            .iter()
+            .map(|p| {
+                p.parse::<std::net::SocketAddr>().map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("peer {p:?} is not an ip:port"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let save_dir = self
             .state
             .lock()
@@ -274,7 +286,8 @@ impl Core {
             self.store.save_torrent(&hex, bytes).map_err(internal)?;
         }
         let mut state = self.state.lock().await;
-        let add = add_torrent(source, &entry, &state.settings);
+        let mut add = add_torrent(source, &entry, &state.settings);
+        add.peers = peers;
         if let Err(e) = self.session.add(add).await {
             if !matches!(e, EngineError::AlreadyAdded(_)) {
                 self.store.delete_torrent(&hex);
