@@ -142,10 +142,7 @@ async fn serve(
         };
         inbuf.extend_from_slice(&chunk[..n]);
         let mut reply = Vec::new();
-        loop {
-            let Ok(Some((msg, used))) = wire::decode(&inbuf, wire::DEFAULT_MAX_FRAME) else {
-                break;
-            };
+        while let Ok(Some((msg, used))) = wire::decode(&inbuf, wire::DEFAULT_MAX_FRAME) {
             if let Message::Request(b) = msg {
                 let at = b.piece as usize * piece_len as usize + b.begin as usize;
                 if let Some(block) = data.get(at..at + b.length as usize) {
