@@ -425,6 +425,39 @@ fn magnets_agree_with_libtorrent_both_ways() {
     );
 }
 
+#[test]
+fn aria2_reports_the_same_hash_and_its_magnet_reads_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = make_tree(dir.path(), "for aria2");
+    let torrent = dir.path().join("a.torrent");
+    run(Command::new("mktorrent")
+        .args(["-l", "15", "-a", "http://127.0.0.1:1/announce"])
+        .arg("-o")
+        .arg(&torrent)
+        .arg(&tree));
+    let ours = inspect_json(&torrent);
+    let shown = run(Command::new("aria2c").arg("-S").arg(&torrent));
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    let field = |label: &str| {
+        shown
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("aria2c -S prints {label:?}: {shown}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(ours["info_hash"], field("Info Hash:"));
+    assert_eq!(
+        ours["piece_count"].to_string(),
+        field("The Number of Pieces:")
+    );
+    // aria2 writes the hash in uppercase and escapes in uppercase: `%3A%2F`.
+    let from_magnet = inspect_json(Path::new(&field("Magnet URI:")));
+    assert_eq!(from_magnet["info_hash"], ours["info_hash"]);
+    assert_eq!(from_magnet["name"], "for aria2");
+    assert_eq!(from_magnet["announce"], ours["announce"]);
+}
+
 /// `inspect` on a bad file: exit code 1 (never 101), one line on stderr naming the problem.
 fn assert_clean_failure(arg: &Path, expected: &str) {
     let out = Command::new(bin("bthelper"))
