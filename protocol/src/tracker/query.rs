@@ -83,12 +83,21 @@ pub(crate) fn decode_fixed<const N: usize>(
     Ok(out)
 }
 
-/// Percent-decodes a short text value (key, trackerid, ip) of at most `max` decoded bytes.
+/// Percent-decodes a short text value (trackerid, ip) of at most `max` decoded bytes.
 pub(crate) fn decode_text(
     raw: &[u8],
     field: &'static str,
     max: usize,
 ) -> Result<String, QueryError> {
+    String::from_utf8(decode_bytes(raw, field, max)?).map_err(|_| invalid(field, "not UTF-8"))
+}
+
+/// Percent-decodes an opaque value of at most `max` decoded bytes (aria2's `key` is binary).
+pub(crate) fn decode_bytes(
+    raw: &[u8],
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<u8>, QueryError> {
     let mut out = Vec::with_capacity(raw.len().min(max));
     let mut i = 0;
     while i < raw.len() {
@@ -111,7 +120,7 @@ pub(crate) fn decode_text(
         }
         out.push(b);
     }
-    String::from_utf8(out).map_err(|_| invalid(field, "not UTF-8"))
+    Ok(out)
 }
 
 /// A non-negative decimal integer that fits `u64` (no sign, no spaces, at most 20 digits).
