@@ -18,7 +18,7 @@ import {
   classifyDisconnect,
   detectBrowser,
 } from './lib/protocol.js';
-import { initialState, reduce, badgeText, activeCount, transitions } from './lib/store.js';
+import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
@@ -42,11 +42,7 @@ function dispatch(action) {
   const before = state;
   state = reduce(state, action);
   if (state === before) return;
-  // What the end-to-end tests read through the worker (and a developer from its console).
-globalThis.swarmlinkDebug = () => ({ state, lastIntercept });
-
-updateBadge();
-  for (const change of transitions(before, state)) notify(change);
+  updateBadge();
   const snapshot = { type: 'state', state, lastIntercept };
   for (const p of popups) {
     try {
@@ -66,17 +62,15 @@ function updateBadge() {
     .catch(() => {});
 }
 
-async function notify({ kind, torrent }) {
+async function notify(note) {
   const settings = await loadSettings();
   if (!settings.notifications) return;
-  const title = kind === 'completed' ? 'Download complete' : 'Download failed';
-  const message = kind === 'completed' ? torrent.name : `${torrent.name}: ${torrent.error || 'error'}`;
   chrome.notifications
-    .create(`swarmlink-${kind}-${torrent.info_hash}`, {
+    .create(note.id, {
       type: 'basic',
       iconUrl: chrome.runtime.getURL('icons/icon-128.png'),
-      title,
-      message,
+      title: note.title,
+      message: note.message,
     })
     .catch(() => {});
 }
@@ -99,7 +93,10 @@ function connectHelper() {
   let helloDone = false;
   thisPort.onMessage.addListener((message) => {
     const event = thisRpc.handleMessage(message);
-    if (event) dispatch({ type: 'event', message: event });
+    if (!event) return;
+    const note = notificationFor(state, event);
+    dispatch({ type: 'event', message: event });
+    if (note) notify(note);
   });
   const disconnected = new Promise((_, reject) => {
     thisPort.onDisconnect.addListener((p) => {

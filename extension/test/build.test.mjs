@@ -91,3 +91,16 @@ test('the store zip holds exactly the built files, intact', async () => {
   assert.ok(names.includes('background.js'));
   assert.ok(names.includes('pages/popup.html'));
 });
+
+test('every built script parses (modules as modules, the content script as a classic script)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { readdir } = await import('node:fs/promises');
+  const scripts = (await readdir(out.chromium, { recursive: true })).filter((f) => f.endsWith('.js'));
+  assert.ok(scripts.length >= 8, scripts.join());
+  for (const file of scripts) {
+    const code = await readFile(path.join(out.chromium, file), 'utf8');
+    const type = file === 'content.js' ? 'commonjs' : 'module';
+    const check = spawnSync(process.execPath, [`--input-type=${type}`, '--check'], { input: code, encoding: 'utf8' });
+    assert.equal(check.status, 0, `${file}: ${check.stderr}`);
+  }
+});

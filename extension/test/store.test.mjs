@@ -8,7 +8,7 @@ import {
   activeCount,
   totals,
   badgeText,
-  transitions,
+  notificationFor,
 } from '../src/lib/store.js';
 
 const A = 'a'.repeat(40);
@@ -94,16 +94,21 @@ test('badge, totals and active count', () => {
   assert.equal(badgeText(initialState()), '');
 });
 
-test('completion notifies once, only after being seen downloading', () => {
-  const downloading = reduce(initialState(), { type: 'list', torrents: [status(A)] });
-  const done = reduce(downloading, { type: 'event', message: { event: 'completed', torrent: status(A, { state: 'seeding', progress: 1 }) } });
-  assert.deepEqual(transitions(downloading, done).map((c) => c.kind), ['completed']);
-  assert.deepEqual(transitions(done, done), []);
-  const checking = reduce(initialState(), { type: 'list', torrents: [status(A, { state: 'checking' })] });
-  const rechecked = reduce(checking, { type: 'list', torrents: [status(A, { state: 'seeding', progress: 1 })] });
-  assert.deepEqual(transitions(checking, rechecked), []);
-  const failed = reduce(downloading, { type: 'list', torrents: [status(A, { state: 'error', error: 'x' })] });
-  assert.deepEqual(transitions(downloading, failed).map((c) => c.kind), ['failed']);
+test('notifications come from completed and error events', () => {
+  const s = reduce(initialState(), { type: 'list', torrents: [status(A)] });
+  assert.deepEqual(notificationFor(s, { event: 'completed', info_hash: A.toUpperCase(), name: 'movie' }), {
+    id: `swarmlink-completed-${A}`,
+    title: 'Download complete',
+    message: 'movie',
+  });
+  assert.deepEqual(notificationFor(s, { event: 'error', info_hash: A, message: 'disk full' }), {
+    id: `swarmlink-failed-${A}`,
+    title: 'Download failed',
+    message: 'file-a: disk full',
+  });
+  assert.equal(notificationFor(s, { event: 'progress', torrents: [] }), null);
+  assert.equal(notificationFor(s, { event: 'completed' }), null);
+  assert.equal(notificationFor(s, null), null);
 });
 
 test('a full progress snapshot drops torrents it does not name, after its last part', () => {

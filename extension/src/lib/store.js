@@ -182,23 +182,22 @@ export function badgeText(state) {
   return n ? String(n) : '';
 }
 
-// A helper restart re-checks finished torrents (checking -> seeding): that is no news.
-const DOWNLOADING = new Set(['allocating', 'connecting', 'downloading', 'queued']);
-
 /**
- * What to notify about between two states: a torrent that became `seeding` after being
- * seen downloading (so a re-listed finished torrent does not notify again), or fell into `error`.
+ * The notification a helper event deserves, or null: `completed` fires exactly once per
+ * download (helper/PROTOCOL.md), so it is the signal, not a state change we happened to see.
+ * `state` is the state before the event (for the name when the event lacks it).
  */
-export function transitions(before, after) {
-  const out = [];
-  for (const t of torrentList(after)) {
-    const prev = before.torrents[t.info_hash];
-    if (!prev || prev.state === t.state) continue;
-    if (t.state === 'seeding' && DOWNLOADING.has(prev.state)) {
-      out.push({ kind: 'completed', torrent: t });
-    } else if (t.state === 'error') {
-      out.push({ kind: 'failed', torrent: t });
-    }
+export function notificationFor(state, message) {
+  if (!message || typeof message.info_hash !== 'string') return null;
+  const hash = message.info_hash.toLowerCase();
+  const known = state.torrents[hash];
+  const name = (typeof message.name === 'string' && message.name) || (known && known.name) || hash;
+  if (message.event === 'completed') {
+    return { id: `swarmlink-completed-${hash}`, title: 'Download complete', message: name };
   }
-  return out;
+  if (message.event === 'error') {
+    const why = typeof message.message === 'string' && message.message ? message.message : 'error';
+    return { id: `swarmlink-failed-${hash}`, title: 'Download failed', message: `${name}: ${why}` };
+  }
+  return null;
 }

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import {
   builtExtension,
@@ -33,6 +33,7 @@ let worker;
 let artifacts;
 let helperHome;
 let magnet;
+let openerLog;
 const files = {};
 
 before(async () => {
@@ -68,8 +69,13 @@ before(async () => {
   helperHome = path.join(dir.path, 'swarmlink');
   const profile = path.join(dir.path, 'profile');
   await registerChromiumHost(bins.bthelper, profile);
+  // The daemon runs this instead of the desktop's opener (helper/PROTOCOL.md), so the test
+  // sees what "Open file" and "Show in folder" would open.
+  openerLog = path.join(dir.path, 'opened.txt');
+  const opener = path.join(dir.path, 'opener.sh');
+  await writeFile(opener, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${openerLog}'\n`, { mode: 0o755 });
   ({ context, worker } = await launchChromium(out.chromium, profile, {
-    env: { ...process.env, SWARMLINK_HOME: helperHome },
+    env: { ...process.env, SWARMLINK_HOME: helperHome, SWARMLINK_OPENER: opener },
   }));
 });
 
@@ -127,6 +133,14 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   });
   assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '', 'no active downloads left on the badge');
   assert.deepEqual(await worker.evaluate(() => chrome.downloads.search({})), [], 'no stray .torrent in the downloads list');
+  const downloaded = await findFile(helperHome, 'movie.bin');
+  await card.locator('button[aria-label="Open file"]').click();
+  await card.locator('button[aria-label="Show in folder"]').click();
+  const opened = await waitFor('the opener to run twice', async () => {
+    const lines = (await readFile(openerLog, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    return lines.length >= 2 && lines;
+  });
+  assert.deepEqual(opened, [downloaded, path.dirname(downloaded)]);
   await popup.close();
   await page.close();
 });

@@ -18,7 +18,10 @@ export async function fullFlowBinaries() {
     [bins.bthelper, [], 'daemon', 'bthelper has no daemon yet'],
   ];
   for (const [binary, sub, word, reason] of needs) {
-    if (!(await helpText(binary, sub)).includes(word)) return { pending: reason };
+    if (!(await helpText(binary, sub)).includes(word)) {
+      if (process.env.CI) throw new Error(reason);
+      return { pending: reason };
+    }
   }
   return bins;
 }
