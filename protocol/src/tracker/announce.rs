@@ -62,8 +62,9 @@ pub struct AnnounceRequest {
     pub no_peer_id: bool,
     pub event: Event,
     pub numwant: Option<u32>,
-    /// Opaque bytes: most clients send 8 hex digits, aria2 sends raw bytes.
-    pub key: Option<Vec<u8>>,
+    /// Opaque to trackers: most clients send 8 hex digits; aria2 sends raw bytes, which are
+    /// kept with invalid UTF-8 replaced (U+FFFD), since nothing compares keys byte for byte here.
+    pub key: Option<String>,
     pub trackerid: Option<String>,
     /// The address the peer claims (an IP literal or a DNS name); trackers may ignore it.
     pub ip: Option<String>,
@@ -117,7 +118,7 @@ impl AnnounceRequest {
         }
         if let Some(key) = &self.key {
             q.push_str("&key=");
-            percent_encode_bytes(key, &mut q);
+            percent_encode_bytes(key.as_bytes(), &mut q);
         }
         for (name, value) in [("trackerid", &self.trackerid), ("ip", &self.ip)] {
             if let Some(v) = value {
@@ -207,7 +208,9 @@ impl AnnounceRequest {
                 }
                 b"key" => {
                     mark(1 << 10, "key")?;
-                    key = Some(decode_bytes(v, "key", MAX_TEXT)?);
+                    key = Some(
+                        String::from_utf8_lossy(&decode_bytes(v, "key", MAX_TEXT)?).into_owned(),
+                    );
                 }
                 b"trackerid" => {
                     mark(1 << 11, "trackerid")?;
@@ -274,7 +277,7 @@ mod tests {
         assert_eq!(r.left, 1000);
         assert_eq!(r.event, Event::Started);
         assert_eq!(r.numwant, Some(200));
-        assert_eq!(r.key.as_deref(), Some(&b"1A2B3C4D"[..]));
+        assert_eq!(r.key.as_deref(), Some("1A2B3C4D"));
         assert!(r.compact && r.no_peer_id);
     }
 
@@ -282,7 +285,11 @@ mod tests {
     fn parses_aria2s_binary_key() {
         let q = "info_hash=%C3..L%21%5B%FB%CC%BF%E8%AC9%1Ag%91%83a%E7%C9X&peer_id=A2-1-36-0-%87%5B%16q%B5%8E%A2%DC%8A-&uploaded=0&downloaded=0&left=300000&compact=1&key=%16q%B5%8E%A2%DC%8A-&numwant=50&no_peer_id=1&port=6973&event=started&supportcrypto=1";
         let r = AnnounceRequest::parse_query(q.as_bytes()).unwrap();
-        assert_eq!(r.key.as_deref(), Some(&b"\x16q\xb5\x8e\xa2\xdc\x8a-"[..]));
+        let key = r.key.unwrap();
+        assert!(
+            key.starts_with("\u{16}q\u{fffd}") && key.ends_with('-'),
+            "{key:?}"
+        );
         assert_eq!(r.port, 6973);
         assert_eq!(r.peer_id.0[..10], *b"A2-1-36-0-");
     }
@@ -350,7 +357,7 @@ mod tests {
             ih in any::<[u8; 20]>(), pid in any::<[u8; 20]>(), port in 1u16.., up in any::<u64>(),
             down in any::<u64>(), left in any::<u64>(), compact in any::<bool>(), npi in any::<bool>(),
             ev in 0usize..5, numwant in proptest::option::of(0u32..=MAX_NUMWANT),
-            key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)), tid in proptest::option::of("\\PC{0,10}"),
+            key in proptest::option::of("\\PC{0,20}"), tid in proptest::option::of("\\PC{0,10}"),
             ip in proptest::option::of("[0-9a-f:.]{1,39}"),
         ) {
             let r = AnnounceRequest {
