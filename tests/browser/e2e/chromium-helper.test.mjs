@@ -29,6 +29,7 @@ const bins = await workspaceBinaries(['bthelper']);
 const pending = bins.pending ? `pending: bthelper is not ready (${bins.pending})` : false;
 
 let dir;
+let profile;
 let context;
 let worker;
 let artifacts;
@@ -38,8 +39,8 @@ before(async () => {
   const out = await builtExtension();
   artifacts = await artifactsDir();
   dir = await tempDir('chromium-helper');
-  const profile = path.join(dir.path, 'profile');
-  await registerChromiumHost(bins.bthelper, profile);
+  profile = path.join(dir.path, 'profile');
+  // Not registered yet: the first test installs the helper while the browser runs.
   ({ context, worker } = await launchChromium(out.chromium, profile, {
     env: { ...process.env, SWARMLINK_HOME: path.join(dir.path, 'swarmlink') },
   }));
@@ -58,6 +59,17 @@ async function openPopup() {
   await page.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/popup.html`);
   return page;
 }
+
+test('installing the helper while the popup says it is missing, then "Try again", connects', { skip: pending }, async () => {
+  const page = await openPopup();
+  await page.locator('#setup[data-helper=missing]').waitFor({ timeout: 30000 });
+  const how = await registerChromiumHost(bins.bthelper, profile);
+  assert.equal(how, 'bthelper install', 'the real installer registered the host');
+  await page.click('#retry');
+  await page.locator('.empty').waitFor({ timeout: 30000 });
+  assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '');
+  await page.close();
+});
 
 test('the popup connects to the helper and shows the empty state', { skip: pending }, async () => {
   const page = await openPopup();
