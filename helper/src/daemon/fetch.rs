@@ -20,8 +20,11 @@ pub async fn fetch_torrent(url: &str) -> anyhow::Result<Vec<u8>> {
         .https_or_http()
         .enable_http1()
         .build();
-    let client: Client<_, Empty<bytes::Bytes>> =
-        Client::builder(TokioExecutor::new()).build(connector);
+    // No connection reuse: a fetch is a one-off, and a server that closes after a redirect
+    // (without saying so) would otherwise fail the follow-up request on a dead pooled socket.
+    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector);
     for _ in 0..=MAX_REDIRECTS {
         if !matches!(current.scheme(), "http" | "https") {
             bail!(
