@@ -97,3 +97,136 @@ async fn downloads_from_another_engine_byte_exact() {
         data
     );
 }
+
+/// One seed with a slow uplink and three leechers that know each other: they finish faster by
+/// trading pieces, and the trading is measured (leechers' upload counters).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_leechers_exchange_pieces() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let data = test_data(3 * 1024 * 1024, 5);
+    std::fs::write(seed_dir.path().join("swarm.bin"), &data).unwrap();
+    let metainfo = make_torrent("swarm.bin", &data, 32 * 1024);
+    let ih = metainfo.info_hash;
+    let mut seed_config = loopback_config(seed_dir.path());
+    // The seed alone would need 3 x 3 MiB / 2 MiB/s = 4.5 s; exchanging cuts that down.
+    seed_config.upload_rate_limit = Some(2 * 1024 * 1024);
+    let seeder = Session::start(seed_config).await.unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
+
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut leechers = Vec::new();
+    for d in &dirs {
+        leechers.push(Session::start(loopback_config(d.path())).await.unwrap());
+    }
+    let started = Instant::now();
+    for (i, l) in leechers.iter().enumerate() {
+        let mut add = AddTorrent::metainfo(metainfo.clone());
+        add.peers = vec![seeder.local_addr()];
+        add.peers
+            .extend(leechers.iter().take(i).map(|o| o.local_addr()));
+        l.add(add).await.unwrap();
+    }
+    for l in &leechers {
+        wait_for(l, ih, TorrentState::Seeding, Duration::from_secs(60)).await;
+    }
+    let elapsed = started.elapsed();
+    let uploaded: Vec<u64> = leechers
+        .iter()
+        .map(|l| l.status(ih).unwrap().uploaded)
+        .collect();
+    let seed_up = seeder.status(ih).unwrap().uploaded;
+    eprintln!("swarm: 3 leechers done in {elapsed:?}; seed uploaded {seed_up} B, leechers uploaded {uploaded:?} B");
+    for l in &leechers {
+        l.shutdown().await;
+    }
+    seeder.shutdown().await;
+    for d in &dirs {
+        assert!(std::fs::read(d.path().join("swarm.bin")).unwrap() == data);
+    }
+    let total = data.len() as u64;
+    assert!(
+        uploaded.iter().sum::<u64>() > total,
+        "leechers traded at least one copy: {uploaded:?}"
+    );
+    assert!(
+        seed_up < 3 * total,
+        "the seed did not have to send everything three times: {seed_up}"
+    );
+}
+
+/// Resume data is trusted only while the files are as recorded: a clean restart skips the
+/// check, a changed file is checked again and its bad piece fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_data_skips_the_check_until_files_change() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let data = test_data(1024 * 1024 + 5, 9);
+    std::fs::write(seed_dir.path().join("r.bin"), &data).unwrap();
+    let metainfo = make_torrent("r.bin", &data, 16 * 1024);
+    let ih = metainfo.info_hash;
+    let seeder = Session::start(loopback_config(seed_dir.path()))
+        .await
+        .unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    let config = || SessionConfig {
+        state_dir: Some(state.clone()),
+        ..loopback_config(dir.path())
+    };
+
+    let first = Session::start(config()).await.unwrap();
+    let mut add = AddTorrent::metainfo(metainfo.clone());
+    add.peers = vec![seeder.local_addr()];
+    first.add(add.clone()).await.unwrap();
+    wait_for(&first, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+    first.shutdown().await;
+    assert!(state.join(format!("{}.resume", ih.to_hex())).exists());
+
+    // Clean restart: verified at once from resume data, no checking state.
+    let second = Session::start(config()).await.unwrap();
+    second
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    assert_eq!(second.status(ih).unwrap().state, TorrentState::Seeding);
+    second.shutdown().await;
+
+    // Damage one byte behind the engine's back: the mtime changes, so everything is checked
+    // again, the damaged piece is missing, and it is fetched again byte-exact.
+    let path = dir.path().join("r.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[40_000] ^= 1;
+    std::thread::sleep(Duration::from_millis(10));
+    std::fs::write(&path, &bytes).unwrap();
+    let third = Session::start(config()).await.unwrap();
+    let mut paused = add.clone();
+    paused.paused = true;
+    third.add(paused).await.unwrap();
+    assert_eq!(third.status(ih).unwrap().state, TorrentState::Checking);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let s = third.status(ih).unwrap();
+        if s.state == TorrentState::Paused && s.have_bytes > 0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "check did not finish: {s:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        status.have_bytes,
+        data.len() as u64 - 16 * 1024,
+        "exactly the damaged piece is missing"
+    );
+    third.resume(ih).await.unwrap();
+    wait_for(&third, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+    third.shutdown().await;
+    seeder.shutdown().await;
+    assert!(std::fs::read(&path).unwrap() == data);
+}

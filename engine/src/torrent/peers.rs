@@ -34,6 +34,8 @@ pub(crate) struct Peer {
     stats: Arc<PeerStats>,
     pub has: Bitfield,
     pub client: String,
+    /// We dialed it (rather than it us).
+    pub outgoing: bool,
     pub fast: bool,
     pub am_choking: bool,
     pub am_interested: bool,
@@ -180,18 +182,22 @@ impl Torrent {
                 writer,
                 stats,
             } => {
-                let addr = self.connecting.remove(&key).unwrap_or(addr);
-                self.connected(key, addr, peer_id, reserved, writer, stats)
+                let dialed = self.connecting.remove(&key);
+                let outgoing = dialed.is_some();
+                let addr = dialed.unwrap_or(addr);
+                self.connected(key, addr, outgoing, peer_id, reserved, writer, stats)
             }
             PeerEvent::Message { key, msg } => self.on_message(key, msg),
             PeerEvent::Closed { key, reason } => self.closed(key, &reason),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn connected(
         &mut self,
         key: PeerKey,
         addr: SocketAddr,
+        outgoing: bool,
         peer_id: PeerId,
         reserved: Reserved,
         writer: mpsc::UnboundedSender<Outgoing>,
@@ -201,8 +207,17 @@ impl Torrent {
             Some("connected to ourselves")
         } else if self.banned_ids.contains(&peer_id) || self.banned_addrs.contains(&addr) {
             Some("banned")
-        } else if self.peers.values().any(|p| p.peer_id == peer_id) {
-            Some("already connected")
+        } else if let Some((&old, existing)) = self.peers.iter().find(|(_, p)| p.peer_id == peer_id)
+        {
+            // Both sides dialed at once. Both keep the connection opened by the smaller peer
+            // id, so exactly one survives instead of each side closing a different one.
+            let initiator = |out: bool| if out { self.shared.our_id } else { peer_id };
+            if initiator(outgoing) < initiator(existing.outgoing) {
+                self.close_peer(old, "duplicate connection");
+                None
+            } else {
+                Some("already connected")
+            }
         } else if !self.active() {
             Some("not active")
         } else {
@@ -257,6 +272,7 @@ impl Torrent {
                 stats,
                 has: Bitfield::new(self.lengths.piece_count()),
                 client,
+                outgoing,
                 fast,
                 am_choking: true,
                 am_interested: false,
