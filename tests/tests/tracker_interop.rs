@@ -1,0 +1,234 @@
+//! bttrack with real clients on loopback: two python3-libtorrent sessions (seeder + downloader)
+//! find each other through it and the download completes; aria2 then downloads the same torrent
+//! with peers it only learnt from bttrack; Transmission announces and shows up in the scrape
+//! counts; the counts match what each client did.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use protocol::tracker::{ScrapeRequest, ScrapeResponse, ScrapeStats};
+use protocol::{InfoHash, Metainfo};
+use swarmlink_tests::{bin, KillOnDrop, SYSTEM_PYTHON};
+
+/// Starts `bttrack --port 0` with `args` and returns it with its port (read from its log).
+pub fn start_bttrack(args: &[&str]) -> (KillOnDrop, u16) {
+    let mut child = KillOnDrop(
+        Command::new(bin("bttrack"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--log", "-"])
+            .args(args)
+            .env("RUST_LOG", "bttrack=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bttrack starts"),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("bttrack logs its address before anything else")
+            .unwrap();
+        if let Some(rest) = line.split("serving http://127.0.0.1:").nth(1) {
+            break rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+/// One HTTP GET with a short timeout; the body.
+pub fn http_get(port: u16, target: &str) -> Vec<u8> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let at = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    buf.split_off(at + 4)
+}
+
+pub fn scrape(port: u16, h: InfoHash) -> ScrapeStats {
+    let q = ScrapeRequest {
+        info_hashes: vec![h],
+    }
+    .to_query();
+    let r = ScrapeResponse::decode(&http_get(port, &format!("/scrape?{q}"))).unwrap();
+    r.files.get(&h).copied().unwrap_or_default()
+}
+
+/// A port nobody listens on right now (transmission-cli refuses port 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    // Polls a condition (no sleep-and-hope): the clients announce when they choose to.
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const LIBTORRENT_PAIR: &str = r#"
+import libtorrent as lt, os, sys, time
+d, tracker = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(d, "seed"), exist_ok=True)
+os.makedirs(os.path.join(d, "down"), exist_ok=True)
+path = os.path.join(d, "seed", "payload.bin")
+with open(path, "wb") as f:
+    f.write(bytes((i * 7) % 251 for i in range(300000)))
+fs = lt.file_storage()
+lt.add_files(fs, path)
+# v1 only: aria2 computes another info-hash for hybrid torrents.
+ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
+ct.add_tracker(tracker)
+lt.set_piece_hashes(ct, os.path.join(d, "seed"))
+data = lt.bencode(ct.generate())
+with open(os.path.join(d, "t.torrent"), "wb") as f:
+    f.write(data)
+ti = lt.torrent_info(data)
+def session():
+    return lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                       "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
+                       "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+                       "announce_to_all_trackers": True, "alert_mask": 0})
+def add(ses, save, seed):
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(data)
+    atp.save_path = save
+    if seed:
+        atp.flags |= lt.torrent_flags.seed_mode
+    atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+    return ses.add_torrent(atp)
+seeder = session()
+hs = add(seeder, os.path.join(d, "seed"), True)
+deadline = time.time() + 20
+while hs.status().state != lt.torrent_status.seeding and time.time() < deadline:
+    time.sleep(0.05)
+hs.force_reannounce()
+print("seeding", seeder.listen_port(), flush=True)
+leecher = session()
+hl = add(leecher, os.path.join(d, "down"), False)
+deadline = time.time() + 60
+while not hl.status().is_seeding and time.time() < deadline:
+    time.sleep(0.1)
+print("downloaded" if hl.status().is_seeding else "failed", leecher.listen_port(), flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn libtorrent_aria2_and_transmission_use_bttrack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_tracker, port) = start_bttrack(&["--open", "--interval", "60", "--min-interval", "1"]);
+    let announce = format!("http://127.0.0.1:{port}/announce");
+
+    // libtorrent: seeder and downloader only meet through the tracker.
+    let mut py = KillOnDrop(
+        Command::new(SYSTEM_PYTHON)
+            .args(["-c", LIBTORRENT_PAIR])
+            .arg(dir.path())
+            .arg(&announce)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3-libtorrent is installed"),
+    );
+    let mut out = BufReader::new(py.0.stdout.take().unwrap()).lines();
+    let seeding = out.next().unwrap().unwrap();
+    assert!(seeding.starts_with("seeding"), "{seeding}");
+    let done = out.next().unwrap().unwrap();
+    assert!(
+        done.starts_with("downloaded"),
+        "libtorrent downloader: {done}"
+    );
+    let original = std::fs::read(dir.path().join("seed/payload.bin")).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("down/payload.bin")).unwrap(),
+        original
+    );
+
+    let torrent = std::fs::read(dir.path().join("t.torrent")).unwrap();
+    let ih = Metainfo::from_bytes(&torrent).unwrap().info_hash;
+    // Both libtorrent sessions seed now, and the completion was counted.
+    wait_for("libtorrent's completed announce", 30, || {
+        let s = scrape(port, ih);
+        s.complete == 2 && s.incomplete == 0 && s.downloaded == 1
+    });
+
+    // aria2: downloads using only the peers bttrack gives it, then says stopped.
+    let aria_dir = dir.path().join("aria2");
+    let status = Command::new("aria2c")
+        .arg(format!("--dir={}", aria_dir.display()))
+        .args([
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--seed-time=0",
+            "--bt-stop-timeout=60",
+            "--listen-port=6881-6999",
+            "--console-log-level=warn",
+            "--summary-interval=0",
+        ])
+        .arg(dir.path().join("t.torrent"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("aria2c is installed");
+    assert!(status.success(), "aria2c failed: {status}");
+    assert_eq!(
+        std::fs::read(aria_dir.join("payload.bin")).unwrap(),
+        original
+    );
+    // aria2 leaves with `stopped` (seed-time 0), so only the two libtorrent seeders remain.
+    // (It sends no `completed`: it finished between two announces and stopped at once.)
+    wait_for("aria2's stopped announce", 20, || {
+        let s = scrape(port, ih);
+        s.complete == 2 && s.incomplete == 0 && s.downloaded >= 1
+    });
+
+    // Transmission: announces as a leecher (it ignores loopback peers learnt from trackers, so
+    // it will not download here) and appears in the counts; killed, it is still counted until
+    // it expires, which is the tracker's contract.
+    let tr_home = dir.path().join("tr-home");
+    std::fs::create_dir_all(&tr_home).unwrap();
+    let _tr = KillOnDrop(
+        Command::new("transmission-cli")
+            .args(["-w"])
+            .arg(dir.path().join("tr-down"))
+            .arg("-M")
+            .arg("-p")
+            .arg(free_port().to_string())
+            .arg("-g")
+            .arg(&tr_home)
+            .arg(dir.path().join("t.torrent"))
+            .env("HOME", &tr_home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("transmission-cli is installed"),
+    );
+    wait_for("Transmission's announce", 60, || {
+        scrape(port, ih).incomplete == 1
+    });
+    assert_eq!(scrape(port, ih).complete, 2);
+    let _ = py.0.stdin.take().map(|mut i| i.write_all(b""));
+}
