@@ -27,7 +27,7 @@ impl Torrent {
             PeerMessage::Choke => {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.peer_choking = true;
-                    for b in p.outstanding.drain() {
+                    for b in p.withdraw_all() {
                         self.picker.release(b);
                     }
                 }
@@ -184,7 +184,9 @@ impl Torrent {
         };
         let addr = p.addr;
         if !p.outstanding.remove(&block) {
-            p.unrequested += 1;
+            if !p.withdrawn.remove(&block) {
+                p.unrequested += 1;
+            }
             if p.unrequested > MAX_UNREQUESTED {
                 return self.ban(key, "too many unrequested blocks");
             }
@@ -221,7 +223,7 @@ impl Torrent {
     /// Endgame: the block came; withdraw its twins from the other peers.
     fn cancel_elsewhere(&mut self, from: PeerKey, block: ValidBlock) {
         for (&key, p) in self.peers.iter_mut() {
-            if key != from && p.outstanding.remove(&block) {
+            if key != from && p.withdraw(block) {
                 let mut frame = Vec::new();
                 Message::Cancel(block.as_ref()).encode(&mut frame);
                 let _ = p.writer.send(Outgoing::Frame(frame));

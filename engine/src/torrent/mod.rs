@@ -425,7 +425,7 @@ impl Torrent {
         // Endgame twins still outstanding are no longer wanted.
         for p in self.peers.values_mut() {
             let mut frames = Vec::new();
-            for b in p.outstanding.drain() {
+            for b in p.withdraw_all() {
                 protocol::wire::Message::Cancel(b.as_ref()).encode(&mut frames);
             }
             if !frames.is_empty() {

@@ -43,6 +43,9 @@ pub(crate) struct Peer {
     pub peer_interested: bool,
     /// Blocks requested from this peer and not yet received.
     pub outstanding: HashSet<ValidBlock>,
+    /// Requests we withdrew (choke, cancel): an answer may still be on its way and is not a
+    /// sign of a hostile peer.
+    pub withdrawn: HashSet<ValidBlock>,
     /// Reads queued on the disk thread for this peer.
     pub serving: usize,
     pub cancelled: HashSet<protocol::wire::BlockRef>,
@@ -86,6 +89,27 @@ impl Peer {
             .clamp(MIN_QUEUE, MAX_QUEUE)
             .min(cap)
             .max(MIN_QUEUE.min(cap))
+    }
+
+    /// Forgets a request we no longer want answered, remembering it as withdrawn.
+    pub fn withdraw(&mut self, block: ValidBlock) -> bool {
+        if !self.outstanding.remove(&block) {
+            return false;
+        }
+        if self.withdrawn.len() >= 4 * MAX_QUEUE {
+            self.withdrawn.clear();
+        }
+        self.withdrawn.insert(block);
+        true
+    }
+
+    /// Withdraws every outstanding request, returning them.
+    pub fn withdraw_all(&mut self) -> Vec<ValidBlock> {
+        let all: Vec<ValidBlock> = self.outstanding.iter().copied().collect();
+        for b in &all {
+            self.withdraw(*b);
+        }
+        all
     }
 
     pub fn status(&self, piece_count: u32) -> PeerStatus {
@@ -279,6 +303,7 @@ impl Torrent {
                 peer_choking: true,
                 peer_interested: false,
                 outstanding: HashSet::new(),
+                withdrawn: HashSet::new(),
                 serving: 0,
                 cancelled: HashSet::new(),
                 reqq: None,
