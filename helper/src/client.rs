@@ -45,7 +45,7 @@ pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
                 paths.daemon_log().display()
             );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
