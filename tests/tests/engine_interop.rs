@@ -247,3 +247,151 @@ fn libtorrent_downloads_from_seeding_bthelper() {
         "libtorrent got different bytes"
     );
 }
+
+/// A port that was free a moment ago, for clients that cannot be told to bind port 0
+/// (Transmission, aria2): we bind 0, read the port, and release it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn transmission(torrent: &Path, dir: &Path, cfg: &Path, port: u16) -> KillOnDrop {
+    let child = Command::new("transmission-cli")
+        .arg("-g")
+        .arg(cfg)
+        .arg("-w")
+        .arg(dir)
+        .args(["-p", &port.to_string(), "-M", "-B", "-et", "-v"])
+        .arg(torrent)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("transmission-cli runs");
+    KillOnDrop(child)
+}
+
+fn aria2(torrent: &Path, dir: &Path, port: u16, seed: bool) -> KillOnDrop {
+    let mut cmd = Command::new("aria2c");
+    cmd.arg("-d")
+        .arg(dir)
+        .arg(format!("--listen-port={port}"))
+        .args([
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+        ]);
+    if seed {
+        cmd.args(["-V", "--seed-ratio=0.0"]);
+    } else {
+        cmd.args(["--seed-time=0"]);
+    }
+    KillOnDrop(
+        cmd.arg(torrent)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aria2c runs"),
+    )
+}
+
+/// Polls until `path` holds exactly `data`.
+fn wait_for_file(path: &Path, data: &[u8], limit: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::fs::read(path).ok().as_deref() != Some(data) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {} never matched",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A torrent made by libtorrent over random data in `dir/seed/name`.
+fn fixture(dir: &Path, name: &str, len: usize) -> (PathBuf, Vec<u8>) {
+    let seed_dir = dir.join("seed");
+    let data = write_random(&seed_dir.join(name), len, len as u64);
+    let torrent = dir.join(format!("{name}.torrent"));
+    lt_create(&seed_dir.join(name), &torrent, 64 * 1024, false);
+    (torrent, data)
+}
+
+#[test]
+fn downloads_from_transmission_and_aria2_byte_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (torrent, data) = fixture(dir.path(), "t.bin", 3 * 1024 * 1024 + 11);
+    let seed_dir = dir.path().join("seed");
+
+    let tport = free_port();
+    let _t = transmission(&torrent, &seed_dir, &dir.path().join("tcfg"), tport);
+    let out = dir.path().join("from-transmission");
+    // Transmission unchokes newcomers at its next rechoke (up to 10 s).
+    run_to_exit(
+        &mut bthelper_download(&torrent, &out, &[tport], &[]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        std::fs::read(out.join("t.bin")).unwrap() == data,
+        "bytes from Transmission differ"
+    );
+
+    let aport = free_port();
+    let _a = aria2(&torrent, &seed_dir, aport, true);
+    let out = dir.path().join("from-aria2");
+    run_to_exit(
+        &mut bthelper_download(&torrent, &out, &[aport], &[]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        std::fs::read(out.join("t.bin")).unwrap() == data,
+        "bytes from aria2 differ"
+    );
+}
+
+#[test]
+fn transmission_and_aria2_download_from_seeding_bthelper() {
+    let dir = tempfile::tempdir().unwrap();
+    let (torrent, data) = fixture(dir.path(), "u.bin", 3 * 1024 * 1024 + 5);
+    let seed_dir = dir.path().join("seed");
+
+    // The leechers listen; the seeding bthelper dials them (Transmission ignores loopback
+    // peers from trackers, and neither can be handed a peer address).
+    let tport = free_port();
+    let tdir = dir.path().join("transmission");
+    std::fs::create_dir_all(&tdir).unwrap();
+    let _t = transmission(&torrent, &tdir, &dir.path().join("tcfg"), tport);
+    let aport = free_port();
+    let adir = dir.path().join("aria2");
+    std::fs::create_dir_all(&adir).unwrap();
+    let mut a = aria2(&torrent, &adir, aport, false);
+    std::thread::sleep(Duration::from_millis(500)); // let them bind (their ports were chosen free)
+
+    let (_seeder, rx) = spawn_lines(&mut bthelper_download(
+        &torrent,
+        &seed_dir,
+        &[tport, aport],
+        &["--seed"],
+    ));
+    wait_line(&rx, "download complete", Duration::from_secs(60));
+    wait_for_file(&adir.join("u.bin"), &data, Duration::from_secs(60), "aria2");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while a.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "aria2 did not exit after completing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for_file(
+        &tdir.join("u.bin"),
+        &data,
+        Duration::from_secs(60),
+        "Transmission",
+    );
+}
