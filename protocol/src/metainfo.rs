@@ -31,9 +31,10 @@ use crate::bencode::{self, DecodeError, Limits, Value};
 use crate::path::{self, PathError};
 use crate::InfoHash;
 
-/// Largest `.torrent` accepted (a 100k-piece torrent is about 2 MiB; the largest real ones with
-/// hundreds of thousands of files stay well under this).
-pub const MAX_METAINFO_SIZE: usize = 64 << 20;
+/// Largest `.torrent` accepted: a 100k-piece torrent is about 2 MiB and a 100k-file one about
+/// 6 MiB; libtorrent refuses anything over 10 MB by default. The bound also caps what a hostile
+/// file can cost while it is decoded (the value tree takes roughly 12x the bytes at worst).
+pub const MAX_METAINFO_SIZE: usize = 16 << 20;
 /// Largest piece length accepted (mainstream tools stop at 16 or 32 MiB; anything bigger than this
 /// would make one piece buffer a denial of service).
 pub const MAX_PIECE_LENGTH: u64 = 512 << 20;

@@ -334,6 +334,19 @@ fn missing_and_mistyped_fields() {
 }
 
 #[test]
+fn oversized_input_is_refused_before_decoding() {
+    let huge = vec![b'x'; MAX_METAINFO_SIZE + 1];
+    assert_eq!(
+        Metainfo::from_bytes(&huge),
+        Err(MetainfoError::TooLarge(MAX_METAINFO_SIZE + 1))
+    );
+    assert_eq!(
+        Info::from_bytes(&huge),
+        Err(MetainfoError::TooLarge(MAX_METAINFO_SIZE + 1))
+    );
+}
+
+#[test]
 fn truncated_and_deep_files_are_errors() {
     let bytes = torrent_with(multi_info());
     for cut in 0..bytes.len() {
