@@ -118,6 +118,16 @@ fn download_survives_the_relay_and_a_daemon_crash() {
         t["progress"].as_f64().unwrap() >= 0.5
     });
     assert!(later["have_bytes"].as_u64().unwrap() > have_then);
+    // Progress comes while the download moves, at most 4 rounds a second.
+    let times = &host.progress_at;
+    assert!(times.len() >= 2, "progress events while downloading");
+    let span = times[times.len() - 1] - times[0];
+    let allowed = (span.as_secs_f64() * 4.0).floor() as usize + 2;
+    assert!(
+        times.len() <= allowed,
+        "{} progress events in {span:?}",
+        times.len()
+    );
 
     // kill -9 mid-download, then a browser reconnects: a fresh daemon resumes the download.
     let have_at_kill = later["have_bytes"].as_u64().unwrap();

@@ -339,3 +339,88 @@ fn relays_racing_to_start_the_daemon_share_one() {
     });
     assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
 }
+
+#[test]
+fn lists_and_snapshots_too_big_for_one_frame_are_split() {
+    let home = Home::new();
+    let mut host = home.relay();
+    // Each status carries the name twice (name and save_path): 8 x ~300 KB is over 1 MiB.
+    let count = 8;
+    for i in 0..count {
+        let name = format!("{i}-{}", "n".repeat(150_000));
+        let (_, torrent) = make_torrent(&name, &test_data(1000, i as u8), 16384);
+        host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "paused": true}));
+    }
+    // Paged list: every frame is checked to be under 1 MiB by the reader.
+    let mut names = Vec::new();
+    let mut offset = 0;
+    let mut pages = 0;
+    loop {
+        let page = host.call(json!({"cmd": "list", "offset": offset}));
+        assert_eq!(page["total"], count);
+        pages += 1;
+        names.extend(
+            page["torrents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].clone()),
+        );
+        match page["next_offset"].as_u64() {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    assert!(pages > 1, "the list should not fit one frame");
+    assert_eq!(names.len(), count);
+    // The subscription's first snapshot comes in parts.
+    host.call(json!({"cmd": "subscribe"}));
+    let first = host.next_event();
+    let parts = first["parts"].as_u64().unwrap();
+    assert!(parts > 1, "{}", first["parts"]);
+    let mut seen = first["torrents"].as_array().unwrap().len();
+    for part in 2..=parts {
+        let next = host.next_event();
+        assert_eq!(next["full"], true);
+        assert_eq!(next["part"], part);
+        seen += next["torrents"].as_array().unwrap().len();
+    }
+    assert_eq!(seen, count);
+}
+
+#[test]
+fn firefox_style_arguments_start_the_host_too() {
+    let home = Home::new();
+    let manifest = home.root().join("org.swarmlink.bthelper.json");
+    let mut child = home
+        .command()
+        .arg(&manifest)
+        .arg("swarmlink@swarmlink.org")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = br#"{"id": 1, "cmd": "hello"}"#;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    {
+        use std::io::Write;
+        stdin.write_all(&(body.len() as u32).to_ne_bytes()).unwrap();
+        stdin.write_all(body).unwrap();
+    }
+    use std::io::Read;
+    let mut len = [0u8; 4];
+    stdout.read_exact(&mut len).unwrap();
+    let mut payload = vec![0; u32::from_ne_bytes(len) as usize];
+    stdout.read_exact(&mut payload).unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    // The browser closes the port: the host exits, having written nothing else.
+    drop(stdin);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing but frames on stdout");
+    assert!(child.wait().unwrap().success());
+    // Stop the daemon this test started.
+    home.kill_daemon(reply["result"]["pid"].as_u64().unwrap() as u32, "-KILL");
+}

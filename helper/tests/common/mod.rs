@@ -104,6 +104,7 @@ impl Home {
             next_id: 100,
             pending_events: Vec::new(),
             history: Vec::new(),
+            progress_at: Vec::new(),
         };
         let hello = host.call(json!({"cmd": "hello", "client": "test"}));
         let pid = hello["pid"].as_u64().unwrap() as u32;
@@ -125,7 +126,20 @@ impl Home {
     }
 
     pub fn stop_daemons(&self) {
-        for pid in self.daemon_pids.lock().unwrap().drain(..) {
+        let mut pids: Vec<u32> = self.daemon_pids.lock().unwrap().drain(..).collect();
+        // Also the daemon holding this home's lock, if a test failed before learning its pid;
+        // only if its environment proves it is ours.
+        if let Some(pid) = std::fs::read_to_string(self.root().join("run/daemon.lock"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let ours = format!("SWARMLINK_HOME={}", self.root().display());
+            if environ.split(|b| *b == 0).any(|v| v == ours.as_bytes()) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
             if Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
@@ -161,6 +175,8 @@ pub struct Host {
     pub pending_events: Vec<Value>,
     /// Every event received, in order.
     pub history: Vec<Value>,
+    /// When each incremental (not full-snapshot) progress event arrived.
+    pub progress_at: Vec<Instant>,
 }
 
 impl Host {
@@ -203,7 +219,7 @@ impl Host {
         loop {
             let frame = self.recv();
             if frame.get("event").is_some() {
-                self.history.push(frame.clone());
+                self.record(&frame);
                 self.pending_events.push(frame);
                 continue;
             }
@@ -233,8 +249,15 @@ impl Host {
         }
         let frame = self.recv();
         assert!(frame.get("event").is_some(), "expected an event: {frame}");
-        self.history.push(frame.clone());
+        self.record(&frame);
         frame
+    }
+
+    fn record(&mut self, event: &Value) {
+        if event["event"] == "progress" && event["full"] == false && event["part"] == 1 {
+            self.progress_at.push(Instant::now());
+        }
+        self.history.push(event.clone());
     }
 
     /// Reads events until one status of `info_hash` satisfies `done`; returns that status.
