@@ -17,11 +17,12 @@ use clap::{Parser, Subcommand};
 
 use crate::cli::control::{self, Control};
 
-const ENV_HELP: &str = "Environment:\n  \
-    SWARMLINK_HOME  put everything (daemon socket, download list, settings, resume data, logs,\n                  \
-    default download directory) under this directory instead of the XDG locations\n  \
-    SWARMLINK_LOG   log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's to\n                  \
-    its log file)";
+const ENV_HELP: &str = "Environment:
+  SWARMLINK_HOME    put everything (daemon socket, download list, settings, resume data, logs,
+                    default download directory) under this directory instead of the XDG places
+  SWARMLINK_OPENER  a program the daemon runs for `open`/`reveal` instead of the desktop's handler
+  SWARMLINK_LOG     log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's to
+                    its log file)";
 
 #[derive(Parser)]
 #[command(
