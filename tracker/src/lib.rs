@@ -28,8 +28,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
 pub use config::{Args, Config, LogTarget};
+
 pub use state::Tracker;
+use std::sync::Arc;
 pub use store::{Announce, SwarmStore};
+use tokio::sync::oneshot;
 
 /// Serves HTTP on `listener` and BEP 15 on `udp` until `shutdown` completes, then writes a last
 /// peer snapshot and flushes the web log. State files are read before serving; a state file
@@ -56,12 +59,26 @@ pub async fn run(
         t.registry().len()
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let http = tokio::spawn(server::serve(listener, t.clone(), stop_rx.clone()));
-    let udp = tokio::spawn(udp::serve(udp, t.clone(), stop_rx.clone()));
+    let http = http_threads(listener, &t, &stop_rx)?;
+    let udp = {
+        let (socket, t, stop) = (udp.into_std()?, t.clone(), stop_rx.clone());
+        let (tx, rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("bttrack-udp".into())
+            .spawn(move || {
+                if let Err(e) = udp::serve_blocking(socket, t, stop) {
+                    tracing::error!("udp tracker: {e}");
+                }
+                let _ = tx.send(());
+            })?;
+        rx
+    };
     let housekeeping = tokio::spawn(persist::housekeeping(t.clone(), stop_rx));
     shutdown.await;
     let _ = stop_tx.send(true);
-    let _ = http.await;
+    for done in http {
+        let _ = done.await;
+    }
     let _ = udp.await;
     let _ = housekeeping.await;
     if let Some(p) = &t.config.peer_file {
@@ -70,4 +87,39 @@ pub async fn run(
     t.weblog.flush();
     tracing::info!("bttrack stopped");
     Ok(())
+}
+
+/// HTTP runs thread-per-core: each thread has its own single-threaded runtime accepting from the
+/// shared listening socket, and a connection lives and dies on the thread that accepted it. No
+/// work stealing or cross-thread wake-ups per request: that is most of the CPU a
+/// connection-per-request client costs beyond the kernel's own accept/close work.
+fn http_threads(
+    listener: TcpListener,
+    t: &Arc<Tracker>,
+    stop: &watch::Receiver<bool>,
+) -> io::Result<Vec<oneshot::Receiver<()>>> {
+    let listener = listener.into_std()?;
+    let n = t.config.http_threads.max(1);
+    let mut done = Vec::with_capacity(n);
+    for i in 0..n {
+        let l = listener.try_clone()?;
+        let (t, stop) = (t.clone(), stop.clone());
+        let (tx, rx) = oneshot::channel();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("bttrack-http-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    match TcpListener::from_std(l) {
+                        Ok(l) => server::serve(l, t, stop).await,
+                        Err(e) => tracing::error!("http thread {i}: {e}"),
+                    }
+                });
+                let _ = tx.send(());
+            })?;
+        done.push(rx);
+    }
+    Ok(done)
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use protocol::tracker::udp::{Request, Response, UdpAnnounce};
 use protocol::tracker::Event;
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::metrics::bump;
@@ -17,26 +16,31 @@ use crate::swarm::canonical;
 const MAX_PEERS_V4: usize = 200;
 const MAX_PEERS_V6: usize = 74;
 
-pub async fn serve(socket: UdpSocket, t: Arc<Tracker>, mut shutdown: watch::Receiver<bool>) {
+/// Serves on a thread of its own with a blocking socket until `stop` turns true: a datagram
+/// costs one `recvfrom` and one `sendto`, with no readiness polling in between (under load a
+/// reactor would add an `epoll_wait` and a failed `recvfrom` per burst).
+pub fn serve_blocking(
+    socket: std::net::UdpSocket,
+    t: Arc<Tracker>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    socket.set_nonblocking(false)?;
+    // How often a quiet socket checks for shutdown.
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::with_capacity(2048);
-    loop {
-        let (n, from) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // ICMP errors from earlier sends surface here on some systems: keep going.
-                    tracing::debug!("udp recv: {e}");
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
+    while !*stop.borrow() {
+        let (n, from) = match socket.recv_from(&mut buf) {
+            Ok(x) => x,
+            // Timeouts, and ICMP errors from earlier sends on some systems: keep going.
+            Err(_) => continue,
         };
         out.clear();
         if handle(&t, buf.get(..n).unwrap_or(&[]), from, &mut out) {
-            let _ = socket.send_to(&out, from).await;
+            let _ = socket.send_to(&out, from);
         }
     }
+    Ok(())
 }
 
 /// Fills `out` with the reply datagram; `false` means no reply (unreadable packet: answering

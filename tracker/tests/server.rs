@@ -517,3 +517,79 @@ async fn a_damaged_peer_snapshot_is_ignored_but_a_damaged_state_file_stops_the_s
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_peers_come_back_in_peers6_over_http_and_as_18_byte_udp_entries() {
+    let listener = TcpListener::bind("[::1]:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let udp = UdpSocket::bind(addr).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(bttrack::run(listener, udp, open_config(), async {
+        let _ = rx.await;
+    }));
+    let t = Running {
+        addr,
+        stop: Some(tx),
+        task,
+    };
+    t.announce(&req(6, 7001, 0, Event::Started)).await;
+    let r = t.announce(&req(6, 7002, 5, Event::Started)).await;
+    let want: SocketAddr = "[::1]:7001".parse().unwrap();
+    assert_eq!(
+        r.peers.iter().map(|p| p.addr).collect::<Vec<_>>(),
+        vec![want]
+    );
+    // The raw reply carries them in `peers6` (BEP 7), with an empty v4 `peers`.
+    let (_, _, body) = t
+        .get(&format!(
+            "/announce?{}",
+            req(6, 7003, 5, Event::None).to_query()
+        ))
+        .await;
+    assert!(
+        body.windows(9).any(|w| w == b"6:peers63"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
+    let client = UdpSocket::bind("[::1]:0").await.unwrap();
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::new();
+    Request::Connect { transaction_id: 1 }.encode(&mut out);
+    client.send_to(&out, addr).await.unwrap();
+    let (n, _) = client.recv_from(&mut buf).await.unwrap();
+    let Ok(Response::Connect { connection_id, .. }) = Response::decode(&buf[..n], true) else {
+        panic!("connect reply expected");
+    };
+    out.clear();
+    Request::Announce(UdpAnnounce {
+        connection_id,
+        transaction_id: 2,
+        info_hash: InfoHash([6; 20]),
+        peer_id: PeerId([3; 20]),
+        downloaded: 0,
+        left: 5,
+        uploaded: 0,
+        event: Event::Started,
+        ip: std::net::Ipv4Addr::UNSPECIFIED,
+        key: 0,
+        num_want: 10,
+        port: 7004,
+    })
+    .encode(&mut out);
+    client.send_to(&out, addr).await.unwrap();
+    let (n, _) = client.recv_from(&mut buf).await.unwrap();
+    match Response::decode(&buf[..n], true).unwrap() {
+        Response::Announce {
+            peers,
+            seeders: 1,
+            leechers: 3,
+            ..
+        } => {
+            assert_eq!(peers.len(), 3);
+            assert!(peers.contains(&want));
+        }
+        other => panic!("{other:?}"),
+    }
+    t.stop().await;
+}
