@@ -424,3 +424,31 @@ fn firefox_style_arguments_start_the_host_too() {
     // Stop the daemon this test started.
     home.kill_daemon(reply["result"]["pid"].as_u64().unwrap() as u32, "-KILL");
 }
+
+#[test]
+fn daemon_stop_saves_and_exits_and_a_corrupt_list_is_kept_aside() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let (_, torrent) = make_torrent("kept.bin", &test_data(30_000, 8), 16384);
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "paused": true}));
+    let out = home.command().args(["daemon", "--stop"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("daemon stopped"));
+    assert!(
+        !home.socket().exists(),
+        "a stopped daemon removes its socket"
+    );
+    assert!(host.recv_frame(TIMEOUT).is_none());
+    let out = home.command().args(["daemon", "--stop"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no daemon"),
+        "{out:?}"
+    );
+
+    // A list that no longer parses does not keep the helper from starting, and is kept.
+    let list = home.root().join("state/downloads.json");
+    std::fs::write(&list, b"[{\"info_hash\": ").unwrap();
+    let mut host = home.relay();
+    assert_eq!(host.call(json!({"cmd": "list"}))["total"], 0);
+    assert!(home.root().join("state/downloads.json.corrupt").exists());
+}

@@ -59,8 +59,8 @@ impl Store {
             .join(format!("{info_hash}.torrent"))
     }
 
-    /// The saved list; a missing file is an empty list, an unreadable one is an error (the user's
-    /// downloads must not silently vanish).
+    /// The saved list; a missing file is an empty list, and an unparsable one is kept aside as
+    /// `downloads.json.corrupt` (never silently overwritten).
     pub fn load_entries(&self) -> anyhow::Result<Vec<Entry>> {
         read_json(&self.dir.join("downloads.json")).map(Option::unwrap_or_default)
     }
@@ -99,11 +99,21 @@ impl Store {
     }
 }
 
+/// Reads a JSON file; a missing file is `None`. A file that does not parse (hand-edited, a disk
+/// gone bad) is moved aside to `<name>.corrupt` and treated as missing, so the helper still
+/// starts and the old contents stay on disk for the user to recover.
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Option<T>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .with_context(|| format!("parsing {}", path.display())),
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => {
+                let aside = path.with_extension("json.corrupt");
+                tracing::error!(path = %path.display(), %error, aside = %aside.display(), "unreadable; moved aside");
+                std::fs::rename(path, &aside)
+                    .with_context(|| format!("moving {} aside", path.display()))?;
+                Ok(None)
+            }
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -159,10 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_list_is_an_error_not_an_empty_list() {
+    fn a_corrupt_list_is_moved_aside_not_lost() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         std::fs::write(dir.path().join("downloads.json"), b"[{").unwrap();
-        assert!(store.load_entries().is_err());
+        std::fs::write(dir.path().join("settings.json"), b"{\"download_dir\": 5}").unwrap();
+        assert!(store.load_entries().unwrap().is_empty());
+        let settings = store.load_settings(Path::new("/dl")).unwrap();
+        assert_eq!(settings.download_dir, Path::new("/dl"));
+        assert_eq!(
+            std::fs::read(dir.path().join("downloads.json.corrupt")).unwrap(),
+            b"[{"
+        );
+        assert!(dir.path().join("settings.json.corrupt").exists());
+        assert!(!dir.path().join("downloads.json").exists());
     }
 }
