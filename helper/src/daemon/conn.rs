@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 
-use super::core::{Core, Outgoing};
+use super::core::Core;
+use super::publish::Outgoing;
 use crate::api::{self, ApiError, Command, ErrorCode};
 use crate::frame::{self, FrameError, MAX_FROM_BROWSER, MAX_TO_BROWSER};
 

@@ -1,52 +1,39 @@
 //! The daemon's state and the commands that change it: the engine session, the persisted download
-//! list and settings, and the broadcast that carries events and progress to subscribers.
-//! Connection handling (framing, subscriptions) lives in `conn.rs`; this file knows nothing of
-//! sockets.
+//! list and settings. What subscribers receive is built in `publish.rs`; connection handling
+//! (framing, subscriptions) lives in `conn.rs`; this file knows nothing of sockets.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64::Engine as _;
-use engine::{
-    AddTorrent, EngineError, Session, SessionEvent, TorrentSource, TorrentState, TorrentStatus,
-};
+use engine::{AddTorrent, EngineError, Session, TorrentSource, TorrentState, TorrentStatus};
 use protocol::{InfoHash, Magnet, Metainfo};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch, Mutex};
 
 use super::fetch;
+use super::publish::Outgoing;
 use super::store::{Entry, Store};
 use crate::api::{AddArgs, ApiError, Command, ErrorCode, PROTOCOL_VERSION};
 use crate::settings::Settings;
 
-/// What subscribers receive. Progress carries only the torrents whose status changed since the
-/// previous tick (a full snapshot is sent on `subscribe` and after a subscriber lags).
-#[derive(Clone, Debug)]
-pub enum Outgoing {
-    Event(Arc<Value>),
-    Progress(Arc<Vec<Value>>),
-}
-
-/// How often progress is compared and sent: at most 4 frames (groups) per second.
-pub const PROGRESS_TICK: Duration = Duration::from_millis(250);
-
-struct State {
-    entries: Vec<Entry>,
-    settings: Settings,
+pub(super) struct State {
+    pub(super) entries: Vec<Entry>,
+    pub(super) settings: Settings,
 }
 
 pub struct Core {
-    session: Session,
+    pub(super) session: Session,
     store: Store,
-    state: Mutex<State>,
-    outgoing: broadcast::Sender<Outgoing>,
-    subscribers: AtomicUsize,
+    pub(super) state: Mutex<State>,
+    pub(super) outgoing: broadcast::Sender<Outgoing>,
+    pub(super) subscribers: AtomicUsize,
     /// Finished torrents paused because no browser is connected and `keep_seeding` is off;
     /// resumed when a subscriber returns. Never persisted: the user did not pause them.
-    auto_paused: StdMutex<HashSet<InfoHash>>,
+    pub(super) auto_paused: StdMutex<HashSet<InfoHash>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -416,108 +403,6 @@ impl Core {
         reply["restart_required"] = json!(restart_required);
         Ok(reply)
     }
-
-    pub fn subscribed(&self) {
-        self.subscribers.fetch_add(1, Ordering::SeqCst);
-        let resume: Vec<InfoHash> = lock(&self.auto_paused).drain().collect();
-        if resume.is_empty() {
-            return;
-        }
-        let session = self.session.clone();
-        tokio::spawn(async move {
-            for ih in resume {
-                let _ = session.resume(ih).await;
-            }
-        });
-    }
-
-    pub async fn unsubscribed(&self) {
-        if self.subscribers.fetch_sub(1, Ordering::SeqCst) != 1 {
-            return;
-        }
-        if self.state.lock().await.settings.keep_seeding {
-            return;
-        }
-        for status in self.session.statuses() {
-            if status.state != TorrentState::Seeding {
-                continue;
-            }
-            if let Ok(ih) = InfoHash::from_hex(&status.info_hash) {
-                if self.session.pause(ih).await.is_ok() {
-                    lock(&self.auto_paused).insert(ih);
-                }
-            }
-        }
-    }
-
-    /// All statuses, for a subscriber's first (or catch-up) snapshot.
-    pub fn snapshot(&self) -> Vec<Value> {
-        self.session.statuses().iter().map(status_json).collect()
-    }
-
-    /// Forwards engine events to subscribers, and every tick the statuses that changed. Runs
-    /// until the session's event stream ends or the daemon stops.
-    pub async fn publish(self: Arc<Core>) {
-        let mut events = self.session.events();
-        let mut tick = tokio::time::interval(PROGRESS_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last: HashMap<String, Value> = HashMap::new();
-        let mut stop = self.shutdown_signal();
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                event = events.recv() => match event {
-                    Ok(event) => {
-                        let value = self.event_json(event);
-                        let _ = self.outgoing.send(Outgoing::Event(Arc::new(value)));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(n, "missed engine events");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                _ = tick.tick() => {
-                    let now: HashMap<String, Value> = self
-                        .session
-                        .statuses()
-                        .iter()
-                        .map(|s| (s.info_hash.clone(), status_json(s)))
-                        .collect();
-                    let changed: Vec<Value> = now
-                        .iter()
-                        .filter(|(ih, v)| last.get(*ih) != Some(*v))
-                        .map(|(_, v)| v.clone())
-                        .collect();
-                    last = now;
-                    if !changed.is_empty() && self.outgoing.receiver_count() > 0 {
-                        let _ = self.outgoing.send(Outgoing::Progress(Arc::new(changed)));
-                    }
-                }
-            }
-        }
-    }
-
-    fn event_json(&self, event: SessionEvent) -> Value {
-        match event {
-            SessionEvent::Added(ih) => {
-                let status = self.session.status(ih).map(|s| status_json(&s));
-                json!({"event": "added", "info_hash": ih.to_hex(), "torrent": status})
-            }
-            SessionEvent::Completed(ih) => {
-                let status = self.session.status(ih);
-                json!({
-                    "event": "completed",
-                    "info_hash": ih.to_hex(),
-                    "name": status.as_ref().map(|s| s.name.clone()),
-                    "save_path": status.as_ref().map(|s| s.save_path.clone()),
-                })
-            }
-            SessionEvent::Removed(ih) => json!({"event": "removed", "info_hash": ih.to_hex()}),
-            SessionEvent::Error(ih, message) => {
-                json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
-            }
-        }
-    }
 }
 
 fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> AddTorrent {
@@ -555,7 +440,7 @@ fn internal(e: anyhow::Error) -> ApiError {
     ApiError::new(ErrorCode::Internal, format!("{e:#}"))
 }
 
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -9,6 +9,7 @@
 mod conn;
 mod core;
 mod fetch;
+mod publish;
 mod store;
 
 use std::io::Write;
