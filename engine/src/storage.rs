@@ -116,7 +116,9 @@ impl Storage {
                     .create(true)
                     .truncate(false)
                     .open(&file.path)?;
-                if h.metadata()?.len() < file.length {
+                let meta = h.metadata()?;
+                // Only regular files are extended (a device such as /dev/full cannot be).
+                if meta.is_file() && meta.len() < file.length {
                     h.set_len(file.length)?;
                 }
                 h

@@ -230,3 +230,48 @@ async fn resume_data_skips_the_check_until_files_change() {
     seeder.shutdown().await;
     assert!(std::fs::read(&path).unwrap() == data);
 }
+
+/// A disk that refuses writes (the file is /dev/full) puts the torrent in the error state with
+/// the reason, without a panic; the session and other torrents go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_is_an_error_state() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_data(512 * 1024, 2);
+    std::fs::write(seed_dir.path().join("full.bin"), &data).unwrap();
+    let metainfo = make_torrent("full.bin", &data, 16 * 1024);
+    let ih = metainfo.info_hash;
+    let seeder = Session::start(loopback_config(seed_dir.path()))
+        .await
+        .unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("full.bin")).unwrap();
+
+    let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
+    let mut events = leecher.events();
+    let mut add = AddTorrent::metainfo(metainfo);
+    add.peers = vec![seeder.local_addr()];
+    leecher.add(add).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let msg = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(SessionEvent::Error(e, msg))) if e == ih => break msg,
+            Ok(Ok(_)) => {}
+            other => panic!("no error event: {other:?} {:?}", leecher.status(ih)),
+        }
+    };
+    assert!(msg.contains("No space left"), "{msg}");
+    let status = leecher.status(ih).unwrap();
+    assert_eq!(status.state, TorrentState::Error);
+    assert!(status.error.unwrap().contains("No space left"));
+    assert!(
+        leecher.peers(ih).is_empty(),
+        "peers are dropped in the error state"
+    );
+    leecher.remove(ih, false).await.unwrap();
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+}

@@ -217,7 +217,8 @@ impl Torrent {
                     source,
                 }
             })?;
-        let (peer_tx, peer_rx) = mpsc::channel(1024);
+        // Small: a slow actor makes peer readers wait, leaving data in kernel socket buffers.
+        let (peer_tx, peer_rx) = mpsc::channel(128);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let ctx = PeerContext {
             info_hash,
@@ -380,7 +381,9 @@ impl Torrent {
             DiskEvent::ReadDone { key, block, data } => self.read_done(key, block, data),
             DiskEvent::CheckProgress { done } => self.checking_done = done,
             DiskEvent::Checked(have) => self.checked(have),
-            DiskEvent::Error(msg) => self.fail(msg),
+            // Writes already queued fail too: report the first.
+            DiskEvent::Error(msg) if self.state != TorrentState::Error => self.fail(msg),
+            DiskEvent::Error(_) => {}
             DiskEvent::Stopped => {}
         }
     }
