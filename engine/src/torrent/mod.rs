@@ -407,17 +407,19 @@ impl Torrent {
         self.state = TorrentState::Error;
         self.error = Some(msg.clone());
         self.disconnect_all();
+        // Status first: a subscriber reacting to the event must see the new state.
+        self.publish_status();
         let _ = self
             .shared
             .events
             .send(SessionEvent::Error(self.metainfo.info_hash, msg));
-        self.publish_status();
     }
 
     fn on_complete(&mut self) {
         self.state = TorrentState::Seeding;
         if !self.completed_sent {
             self.completed_sent = true;
+            self.publish_status();
             let _ = self
                 .shared
                 .events
