@@ -122,6 +122,9 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   const card = await waitSeeding(popup, 'movie.bin');
   assert.match(await card.locator('.summary').textContent(), /Download succeeded/);
   await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-seeding.png') });
+  await popup.emulateMedia({ colorScheme: 'dark' });
+  await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-seeding-dark.png') });
+  await popup.emulateMedia({ colorScheme: 'light' });
   await assertDownloaded(files.movie);
   const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
   assert.ok(lastIntercept.ok, JSON.stringify(lastIntercept));

@@ -82,10 +82,10 @@ test('the popup connects to the helper and shows the empty state', { skip: pendi
 });
 
 /** A real .torrent (mktorrent) for a file nobody seeds: the torrent stays `connecting`. */
-async function lonelyTorrent() {
-  const file = path.join(dir.path, 'lonely-file.bin');
+async function lonelyTorrent(name = 'lonely-file.bin') {
+  const file = path.join(dir.path, name);
   await writeFile(file, Buffer.alloc(300 * 1024, 7));
-  const out = path.join(dir.path, 'lonely-file.torrent');
+  const out = path.join(dir.path, `${name}.torrent`);
   const made = spawnSync('mktorrent', ['-a', 'http://127.0.0.1:9/announce', '-l', '15', '-o', out, file], { encoding: 'utf8' });
   assert.equal(made.status, 0, made.stderr);
   const bytes = await readFile(out);
@@ -118,6 +118,25 @@ test('a .torrent from the file picker is added; pause, resume and remove work fr
   await page.locator('.empty').waitFor();
   const left = await worker.evaluate(() => Object.keys(globalThis.swarmlinkDebug().state.torrents));
   assert.deepEqual(left, []);
+  await page.close();
+});
+
+test('a .torrent file dropped on the popup is added', { skip: pending }, async () => {
+  const { torrentPath, hash } = await lonelyTorrent('dropped-file.bin');
+  const page = await openPopup();
+  await page.locator('.empty, li.torrent').first().waitFor({ timeout: 30000 });
+  const bytes = [...(await readFile(torrentPath))];
+  await page.evaluate((data) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], 'dropped-file.bin.torrent', { type: 'application/x-bittorrent' }));
+    document.dispatchEvent(new DragEvent('dragenter', { dataTransfer: transfer, bubbles: true }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.locator(`li.torrent[data-hash="${hash}"]`).waitFor({ timeout: 15000 });
+  assert.equal(await page.locator('#drop-overlay').isHidden(), true);
+  await page.locator(`li.torrent[data-hash="${hash}"] button[aria-label=Remove]`).click();
+  await page.locator(`li.torrent[data-hash="${hash}"] .confirm-remove`).click();
+  await page.locator(`li.torrent[data-hash="${hash}"]`).waitFor({ state: 'detached' });
   await page.close();
 });
 
