@@ -199,6 +199,12 @@ fn one_daemon_per_home_and_a_crashed_daemons_socket_is_recovered() {
     let mut host = home.relay();
     let first_pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
 
+    // A hangup (the terminal that started it closed) does not stop the daemon.
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &first_pid.to_string()])
+        .status();
+    assert_eq!(host.call(json!({"cmd": "hello"}))["pid"], first_pid);
+
     // A second daemon finds the first and exits successfully.
     let second = home.command().arg("daemon").output().unwrap();
     assert!(second.status.success(), "{second:?}");

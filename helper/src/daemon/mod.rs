@@ -148,7 +148,10 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
 
     tokio::spawn(Arc::clone(&core).publish());
     let mut stop = core.shutdown_signal();
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    // A daemon started from a terminal must outlive it: a hangup is logged, not fatal.
+    let mut sighup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -159,6 +162,7 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
             },
             _ = stop.changed() => break,
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => tracing::info!("hangup ignored"),
             _ = tokio::signal::ctrl_c() => break,
         }
     }
