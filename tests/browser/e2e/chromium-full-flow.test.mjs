@@ -95,6 +95,17 @@ async function openPopup() {
   return page;
 }
 
+/** Sets the helper's download limit (KiB/s, '' for none) through the options page. */
+async function setDownloadLimit(kib) {
+  const options = await context.newPage();
+  await options.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/options.html`);
+  await options.locator('#helper-fields:not([disabled])').waitFor({ timeout: 30000 });
+  await options.fill('#download_rate_limit', kib);
+  await options.click('button[type=submit]');
+  await options.locator('#helper-status[data-kind=ok]').waitFor();
+  await options.close();
+}
+
 async function waitSeeding(popup, name) {
   const card = popup.locator('li.torrent', { has: popup.locator('.name', { hasText: name }) });
   await waitFor(`${name} to reach 100% and seeding`, async () => {
@@ -117,8 +128,21 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   const page = await context.newPage();
   await page.goto(`${swarm.origin}/`);
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-tracker-listing.png') });
+  // Slow the helper down through the options page, so the popup can be seen mid-download.
+  await setDownloadLimit('256');
   await page.locator('a', { hasText: 'movie.bin' }).first().click();
   const popup = await openPopup();
+  const live = popup.locator('li.torrent[data-state=downloading]', { has: popup.locator('.name', { hasText: 'movie.bin' }) });
+  await waitFor('movie.bin to be seen downloading with a rate and time left', async () => {
+    if (!(await live.count())) return false;
+    const percent = parseFloat(await live.locator('.percent').textContent());
+    const transfer = await live.locator('.transfer').textContent();
+    const summary = await live.locator('.summary').textContent();
+    return percent > 0 && percent < 100 && !transfer.startsWith('↓ 0 B/s') && / left$/.test(summary);
+  }, { timeoutMs: 60000, intervalMs: 200 });
+  assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '1', 'the badge counts the active download');
+  await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-downloading.png') });
+  await setDownloadLimit('');
   const card = await waitSeeding(popup, 'movie.bin');
   assert.match(await card.locator('.summary').textContent(), /Download succeeded/);
   await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-seeding.png') });
