@@ -246,6 +246,16 @@ async fn every_malformed_request_gets_a_prompt_failure_and_the_tracker_keeps_ser
             .await;
         assert_eq!(status, 200, "{xff}");
     }
+    // Without a publish key only this host may publish: a client behind the trusted proxy is not it.
+    let (status, _, body) = t
+        .put(
+            "/publish/?port=6881",
+            "X-Forwarded-For: 203.0.113.5\r\n",
+            &torrent("a", b"a"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("only its own host may publish"));
     // Not HTTP at all.
     let mut s = TcpStream::connect(t.addr).await.unwrap();
     s.write_all(b"\x00\x01\x02garbage\r\n\r\n").await.unwrap();
