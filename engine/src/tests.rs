@@ -275,3 +275,135 @@ async fn full_disk_is_an_error_state() {
     leecher.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// opentracker on loopback, whitelisting one hash; killed (by PID) when dropped.
+struct OpenTracker {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OpenTracker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn opentracker(ih: protocol::InfoHash) -> OpenTracker {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("wl.txt"), format!("{ih}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("opentracker")
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-P",
+            &udp.to_string(),
+            "-d",
+        ])
+        .arg(dir.path())
+        .args(["-w", "/wl.txt"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("opentracker is installed");
+    let tracker = OpenTracker {
+        child,
+        url: format!("http://127.0.0.1:{port}/announce"),
+        _dir: dir,
+    };
+    // The whitelist loads after the socket opens: announce a throwaway peer until accepted,
+    // then withdraw it.
+    use crate::tracker::{AnnounceParams, Event, TrackerList};
+    let mut list = TrackerList::new(vec![vec![tracker.url.clone()]]);
+    let mut probe = AnnounceParams::new(ih, protocol::PeerId([7; 20]), 1, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while list.announce(&probe).await.is_err() {
+        assert!(Instant::now() < deadline, "opentracker did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    probe.event = Some(Event::Stopped);
+    let _ = list.announce(&probe).await;
+    tracker
+}
+
+/// Peers come from the tracker alone: the leecher is given no addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_the_seed_through_a_tracker() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let leech_dir = tempfile::tempdir().unwrap();
+    let data = test_data(700 * 1024, 4);
+    std::fs::write(seed_dir.path().join("t.bin"), &data).unwrap();
+    let pieces: Vec<[u8; 20]> = data
+        .chunks(32 * 1024)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    let probe = MetainfoBuilder::single_file("t.bin", data.len() as u64)
+        .piece_length(32 * 1024)
+        .pieces(pieces.clone());
+    let ih = probe.build().unwrap().info_hash;
+    let tracker = opentracker(ih).await;
+    let metainfo = probe
+        .announce_tiers(vec![vec![tracker.url.clone()]])
+        .build()
+        .unwrap()
+        .metainfo;
+    assert_eq!(
+        metainfo.info_hash, ih,
+        "the announce URL is outside the info dict"
+    );
+
+    let seeder = Session::start(loopback_config(seed_dir.path()))
+        .await
+        .unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
+    // Wait until the tracker lists the seeder (its `started` announce runs in the background).
+    let mut list = crate::tracker::TrackerList::new(vec![vec![tracker.url.clone()]]);
+    let mut ask = crate::tracker::AnnounceParams::new(ih, protocol::PeerId([8; 20]), 2, 2);
+    ask.event = Some(crate::tracker::Event::Stopped);
+    let seed_port = seeder.local_addr().port();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        ask.event = None;
+        let listed = list
+            .announce(&ask)
+            .await
+            .map(|o| o.peers.iter().any(|p| p.port() == seed_port));
+        if listed.unwrap_or(false) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the seeder never reached the tracker"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ask.event = Some(crate::tracker::Event::Stopped);
+    let _ = list.announce(&ask).await;
+    let leecher = Session::start(loopback_config(leech_dir.path()))
+        .await
+        .unwrap();
+    leecher.add(AddTorrent::metainfo(metainfo)).await.unwrap();
+    wait_for(&leecher, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert!(std::fs::read(leech_dir.path().join("t.bin")).unwrap() == data);
+}
