@@ -26,6 +26,12 @@ fn host_answers_and_exits_promptly_on_stdin_eof() {
         json!({"torrents": [], "total": 0, "next_offset": null})
     );
 
+    // doctor finds the running daemon.
+    let doctor = home.command().arg("doctor").output().unwrap();
+    let doctor = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    let expected = format!("daemon: running (pid {}", hello["pid"]);
+    assert!(doctor.contains(&expected), "{doctor}");
+
     let started = std::time::Instant::now();
     host.close_stdin();
     assert_eq!(host.wait_exit(), 0);
