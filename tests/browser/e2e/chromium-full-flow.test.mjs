@@ -142,6 +142,14 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   }, { timeoutMs: 60000, intervalMs: 200 });
   assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '1', 'the badge counts the active download');
   await popup.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-downloading.png') });
+  // Pause and resume mid-download from the popup.
+  const movie = popup.locator('li.torrent', { has: popup.locator('.name', { hasText: 'movie.bin' }) });
+  await movie.locator('button[aria-label=Pause]').click();
+  await waitFor('paused', async () => (await movie.getAttribute('data-state')) === 'paused');
+  const pausedAt = await movie.locator('.percent').textContent();
+  await movie.locator('button[aria-label=Resume]').click();
+  await waitFor('downloading again', async () => (await movie.getAttribute('data-state')) !== 'paused');
+  assert.ok(parseFloat(pausedAt) < 100);
   await setDownloadLimit('');
   const card = await waitSeeding(popup, 'movie.bin');
   assert.match(await card.locator('.summary').textContent(), /Download succeeded/);
