@@ -395,3 +395,74 @@ fn transmission_and_aria2_download_from_seeding_bthelper() {
         "Transmission",
     );
 }
+
+/// Ctrl-C stops a download cleanly and saves resume data: the next run continues from the
+/// verified pieces without checking the file again, and finishes byte-exact.
+#[test]
+fn ctrl_c_saves_resume_data_and_the_next_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (torrent, data) = fixture(dir.path(), "r.bin", 4 * 1024 * 1024);
+    let (_seeder, port) = lt_seed(&torrent, &dir.path().join("seed"));
+    let out = dir.path().join("out");
+
+    let (mut first, rx) = spawn_lines(&mut bthelper_download(
+        &torrent,
+        &out,
+        &[port],
+        &["--max-download-kib", "512"],
+    ));
+    wait_line(&rx, "downloading", Duration::from_secs(30));
+    // Let some pieces be verified, then interrupt.
+    let resume = out.join(".state");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(out.join("r.bin")).map_or(true, |m| m.len() == 0) {
+        assert!(std::time::Instant::now() < deadline, "nothing written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = first.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = first.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bthelper did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        !status.success(),
+        "an interrupted download is not a success"
+    );
+    let saved: Vec<_> = std::fs::read_dir(&resume)
+        .unwrap()
+        .map_while(Result::ok)
+        .collect();
+    assert_eq!(saved.len(), 1, "one resume file: {saved:?}");
+
+    let (mut second, rx2) = spawn_lines(&mut bthelper_download(&torrent, &out, &[port], &[]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    while second.try_wait().unwrap().is_none() {
+        lines.extend(rx2.try_iter());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "second run did not finish: {lines:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lines.extend(rx2.try_iter());
+    assert!(second.wait().unwrap().success(), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("checking existing file")),
+        "resume data was trusted: {lines:?}"
+    );
+    assert!(std::fs::read(out.join("r.bin")).unwrap() == data);
+}
