@@ -407,3 +407,72 @@ async fn finds_the_seed_through_a_tracker() {
     seeder.shutdown().await;
     assert!(std::fs::read(leech_dir.path().join("t.bin")).unwrap() == data);
 }
+
+/// Selective download: a skipped file is never fetched, and the torrent completes once the
+/// wanted files are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_files_are_not_downloaded() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let leech_dir = tempfile::tempdir().unwrap();
+    let piece = 16 * 1024;
+    let files = [
+        ("a.bin", 4 * piece),
+        ("b.bin", 6 * piece),
+        ("c.bin", 2 * piece + 100),
+    ];
+    let mut all = Vec::new();
+    for (i, (name, len)) in files.iter().enumerate() {
+        let d = test_data(*len, i as u8);
+        std::fs::create_dir_all(seed_dir.path().join("set")).unwrap();
+        std::fs::write(seed_dir.path().join("set").join(name), &d).unwrap();
+        all.push(d);
+    }
+    let joined: Vec<u8> = all.concat();
+    let pieces = joined
+        .chunks(piece)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    let metainfo = MetainfoBuilder::multi_file(
+        "set",
+        files.iter().map(|(n, l)| (vec![n.to_string()], *l as u64)),
+    )
+    .piece_length(piece as u64)
+    .pieces(pieces)
+    .build()
+    .unwrap()
+    .metainfo;
+    let ih = metainfo.info_hash;
+    let seeder = Session::start(loopback_config(seed_dir.path()))
+        .await
+        .unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
+
+    let leecher = Session::start(loopback_config(leech_dir.path()))
+        .await
+        .unwrap();
+    let mut add = AddTorrent::metainfo(metainfo);
+    add.peers = vec![seeder.local_addr()];
+    add.file_priorities = Some(vec![
+        crate::FilePriority::Normal,
+        crate::FilePriority::Skip,
+        crate::FilePriority::High,
+    ]);
+    leecher.add(add).await.unwrap();
+    wait_for(&leecher, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+    let status = leecher.status(ih).unwrap();
+    assert_eq!(status.progress, 1.0);
+    assert_eq!(status.have_bytes, (4 * piece + 2 * piece + 100) as u64);
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    let set = leech_dir.path().join("set");
+    assert!(std::fs::read(set.join("a.bin")).unwrap() == all[0]);
+    assert!(std::fs::read(set.join("c.bin")).unwrap() == all[2]);
+    assert!(
+        !set.join("b.bin").exists(),
+        "the skipped file was never created"
+    );
+}
