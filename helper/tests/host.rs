@@ -438,7 +438,7 @@ fn firefox_style_arguments_start_the_host_too() {
 }
 
 #[test]
-fn daemon_stop_saves_and_exits_and_a_corrupt_list_is_kept_aside() {
+fn daemon_stop_and_damaged_state_files() {
     let home = Home::new();
     let mut host = home.relay();
     let (_, torrent) = make_torrent("kept.bin", &test_data(30_000, 8), 16384);
@@ -457,10 +457,40 @@ fn daemon_stop_saves_and_exits_and_a_corrupt_list_is_kept_aside() {
         "{out:?}"
     );
 
+    // A download whose .torrent copy went bad is listed as an error, and can be removed.
+    let added = host_info_hash(&torrent);
+    std::fs::write(
+        home.root().join(format!("state/torrents/{added}.torrent")),
+        b"garbage",
+    )
+    .unwrap();
+    let mut host = home.relay();
+    let list = host.call(json!({"cmd": "list"}));
+    let broken = &list["torrents"][0];
+    assert_eq!(broken["name"], "kept.bin");
+    assert_eq!(broken["state"], "error");
+    assert!(
+        broken["error"].as_str().unwrap().contains("cannot restore"),
+        "{broken}"
+    );
+    host.call(json!({"cmd": "remove", "info_hash": added}));
+    assert_eq!(host.call(json!({"cmd": "list"}))["total"], 0);
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "paused": true}));
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    drop(host);
+    home.kill_daemon(pid, "-TERM");
+
     // A list that no longer parses does not keep the helper from starting, and is kept.
     let list = home.root().join("state/downloads.json");
     std::fs::write(&list, b"[{\"info_hash\": ").unwrap();
     let mut host = home.relay();
     assert_eq!(host.call(json!({"cmd": "list"}))["total"], 0);
     assert!(home.root().join("state/downloads.json.corrupt").exists());
+}
+
+fn host_info_hash(torrent: &[u8]) -> String {
+    protocol::Metainfo::from_bytes(torrent)
+        .unwrap()
+        .info_hash
+        .to_hex()
 }

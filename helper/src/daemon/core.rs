@@ -34,6 +34,9 @@ pub struct Core {
     /// Finished torrents paused because no browser is connected and `keep_seeding` is off;
     /// resumed when a subscriber returns. Never persisted: the user did not pause them.
     pub(super) auto_paused: StdMutex<HashSet<InfoHash>>,
+    /// Downloads in the list that could not be restored (their `.torrent` copy is gone or bad):
+    /// shown as `error` so the user sees them and can remove them.
+    unrestorable: StdMutex<Vec<TorrentStatus>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -53,6 +56,7 @@ impl Core {
             outgoing,
             subscribers: AtomicUsize::new(0),
             auto_paused: StdMutex::new(HashSet::new()),
+            unrestorable: StdMutex::new(Vec::new()),
             shutdown,
         })
     }
@@ -85,16 +89,18 @@ impl Core {
                     .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
                     .map(|m| TorrentSource::Metainfo(Box::new(m))),
             };
-            let source = match source {
-                Ok(s) => s,
-                Err(error) => {
-                    tracing::error!(info_hash = %entry.info_hash, %error, "cannot restore download");
-                    continue;
-                }
+            let result = match source {
+                Ok(source) => self
+                    .session
+                    .add(add_torrent(source, entry, &state.settings))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error),
             };
-            let add = add_torrent(source, entry, &state.settings);
-            if let Err(error) = self.session.add(add).await {
+            if let Err(error) = result {
                 tracing::error!(info_hash = %entry.info_hash, %error, "cannot restore download");
+                lock(&self.unrestorable).push(unrestorable_status(entry, error));
             }
         }
         tracing::info!(count = state.entries.len(), "downloads restored");
@@ -129,7 +135,7 @@ impl Core {
 
     async fn hello(&self, client: Option<String>) -> Result<Value, ApiError> {
         tracing::info!(client = client.as_deref().unwrap_or("?"), "hello");
-        let statuses = self.session.statuses();
+        let statuses = self.statuses();
         let active = statuses
             .iter()
             .filter(|s| {
@@ -286,8 +292,15 @@ impl Core {
         Ok(json!({"info_hash": hex, "name": name}))
     }
 
+    /// Every download's status: the engine's, then those that could not be restored.
+    pub fn statuses(&self) -> Vec<TorrentStatus> {
+        let mut all = self.session.statuses();
+        all.extend(lock(&self.unrestorable).iter().cloned());
+        all
+    }
+
     fn list(&self, offset: usize) -> Value {
-        let statuses = self.session.statuses();
+        let statuses = self.statuses();
         let total = statuses.len();
         let rest: Vec<Value> = statuses.iter().skip(offset).map(status_json).collect();
         let remaining = rest.len();
@@ -347,6 +360,7 @@ impl Core {
             Err(e) => return Err(engine_error(e)),
         }
         let hex = ih.to_hex();
+        lock(&self.unrestorable).retain(|s| s.info_hash != hex);
         let mut state = self.state.lock().await;
         state.entries.retain(|e| e.info_hash != hex);
         self.store.save_entries(&state.entries).map_err(internal)?;
@@ -402,6 +416,30 @@ impl Core {
         let mut reply = settings_json(&state.settings);
         reply["restart_required"] = json!(restart_required);
         Ok(reply)
+    }
+}
+
+fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
+    TorrentStatus {
+        info_hash: entry.info_hash.clone(),
+        name: entry.name.clone(),
+        state: TorrentState::Error,
+        progress: 0.0,
+        total_bytes: 0,
+        have_bytes: 0,
+        downloaded: 0,
+        uploaded: 0,
+        down_rate: 0,
+        up_rate: 0,
+        peers: 0,
+        seeds: 0,
+        eta_secs: None,
+        error: Some(format!("cannot restore this download: {error}")),
+        save_path: entry
+            .save_dir
+            .join(&entry.name)
+            .to_string_lossy()
+            .into_owned(),
     }
 }
 

@@ -61,7 +61,7 @@ impl Core {
 
     /// All statuses, for a subscriber's first (or catch-up) snapshot.
     pub fn snapshot(&self) -> Vec<Value> {
-        self.session.statuses().iter().map(status_json).collect()
+        self.statuses().iter().map(status_json).collect()
     }
 
     /// Forwards engine events to subscribers, and every tick the statuses that changed. Runs
@@ -87,7 +87,6 @@ impl Core {
                 },
                 _ = tick.tick() => {
                     let now: HashMap<String, Value> = self
-                        .session
                         .statuses()
                         .iter()
                         .map(|s| (s.info_hash.clone(), status_json(s)))
