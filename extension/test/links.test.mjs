@@ -41,7 +41,7 @@ test('classifyLink', () => {
 });
 
 test('only plain, unhandled primary clicks are intercepted', () => {
-  const plain = { button: 0, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, defaultPrevented: false };
+  const plain = { isTrusted: true, button: 0, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, defaultPrevented: false };
   assert.ok(isPlainLeftClick(plain));
   for (const change of [
     { button: 1 },
@@ -51,6 +51,7 @@ test('only plain, unhandled primary clicks are intercepted', () => {
     { shiftKey: true },
     { altKey: true },
     { defaultPrevented: true },
+    { isTrusted: false },
   ]) {
     assert.ok(!isPlainLeftClick({ ...plain, ...change }), JSON.stringify(change));
   }

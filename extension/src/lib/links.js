@@ -35,12 +35,15 @@ export function classifyLink(url) {
 }
 
 /**
- * Whether a click should be intercepted: only a plain, primary-button click that nobody has
- * already handled. Middle clicks, ctrl/cmd (new tab), shift (new window), alt (save) keep
- * the browser's behaviour, and so does a link with a `download` attribute aimed elsewhere.
+ * Whether a click should be intercepted: only a plain, primary-button click by the user that
+ * nobody has already handled. Middle clicks, ctrl/cmd (new tab), shift (new window) and alt
+ * (save) keep the browser's behaviour. A click a page script synthesised (`isTrusted` false)
+ * is not the user's say-so: it falls through to the browser (and, for a .torrent, to the
+ * confirming intercept page).
  */
 export function isPlainLeftClick(event) {
   return (
+    event.isTrusted === true &&
     event.button === 0 &&
     !event.ctrlKey &&
     !event.metaKey &&

@@ -245,3 +245,14 @@ test('the options page toggles interception (the navigation rule goes away) and 
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-options-no-helper.png'), fullPage: true });
   await page.close();
 });
+
+test('a click synthesised by the page is not taken as the user\'s', async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  const before = (await lastIntercept()).lastIntercept?.at;
+  // el.click() from page script: an untrusted event; the navigation it starts is the browser's.
+  await page.evaluate(() => document.getElementById('torrent').click());
+  await waitFor('the redirect to the confirm page', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html#`));
+  assert.equal((await lastIntercept()).lastIntercept?.at, before, 'nothing was added without the user');
+  await page.close();
+});
