@@ -12,6 +12,7 @@ pub mod config;
 pub mod listing;
 pub mod metrics;
 pub mod persist;
+pub mod publish;
 pub mod published;
 pub mod server;
 pub mod state;

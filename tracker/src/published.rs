@@ -90,7 +90,7 @@ impl Registry {
         torrent: Bytes,
         publisher: SocketAddr,
         now_secs: u64,
-    ) -> Result<Arc<Published>, PublishError> {
+    ) -> Result<(Arc<Published>, Option<Arc<Published>>), PublishError> {
         let meta = Metainfo::from_bytes(&torrent)?;
         let name = meta.info.name.clone();
         if RESERVED.contains(&name.as_str()) {
@@ -109,10 +109,24 @@ impl Registry {
             publisher,
             published_at: now_secs,
         });
-        // The same info-hash under an older name (impossible: the name is in the info) is replaced.
+        // The same info-hash under an older name is impossible (the name is in the info).
         self.by_hash.insert(p.info_hash, p.clone());
-        self.by_name.insert(name, p.clone());
-        Ok(p)
+        let previous = self.by_name.insert(name, p.clone());
+        Ok((p, previous))
+    }
+
+    /// Reverts [`Registry::publish`] (when `--file` could not be written).
+    pub fn undo_publish(&mut self, p: &Published, previous: Option<Arc<Published>>) {
+        match previous {
+            Some(old) => {
+                self.by_hash.insert(old.info_hash, old.clone());
+                self.by_name.insert(old.name.clone(), old);
+            }
+            None => {
+                self.by_hash.remove(&p.info_hash);
+                self.by_name.remove(&p.name);
+            }
+        }
     }
 
     /// The `--file` image: a bencoded list of {name, publisher ip, publisher port, published, torrent}.
@@ -235,7 +249,8 @@ mod tests {
         let mut reg = Registry::default();
         let a = torrent("movie.mpeg", b"one");
         let addr: SocketAddr = "127.0.0.1:5989".parse().unwrap();
-        let p = reg.publish(a.clone(), addr, 10).unwrap();
+        let (p, previous) = reg.publish(a.clone(), addr, 10).unwrap();
+        assert!(previous.is_none());
         assert_eq!(p.name, "movie.mpeg");
         // Same torrent again: fine (a publisher restarting).
         reg.publish(a.clone(), "127.0.0.1:6000".parse().unwrap(), 11)

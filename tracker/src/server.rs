@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,7 +25,7 @@ use crate::state::{now_secs, Tracker};
 use crate::swarm::canonical;
 use crate::weblog::Entry;
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Accepts connections until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::Receiver<bool>) {
@@ -70,7 +70,11 @@ pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::
     }
 }
 
-fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+pub(crate) fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Reply {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -82,11 +86,11 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     r
 }
 
-fn bencoded(status: StatusCode, body: Vec<u8>) -> Reply {
+pub(crate) fn bencoded(status: StatusCode, body: Vec<u8>) -> Reply {
     reply(status, "text/plain", body)
 }
 
-fn failure(status: StatusCode, reason: &str) -> Reply {
+pub(crate) fn failure(status: StatusCode, reason: &str) -> Reply {
     bencoded(
         status,
         AnnounceResponse::failure(reason).to_bytes(PeerFormat::Compact),
@@ -174,7 +178,7 @@ async fn route(
             reply(StatusCode::OK, "text/plain; version=0.0.4", body)
         }
         (&Method::PUT | &Method::POST, "/publish/" | "/publish") => {
-            publish(t, req, ip, local).await
+            crate::publish::publish(t, req, ip, local).await
         }
         (&Method::GET, _) => torrent_file(t, path),
         _ => {
@@ -294,7 +298,7 @@ fn listing_page(t: &Tracker, query: Option<&str>) -> Reply {
 }
 
 /// Strict percent-decoding of one path segment into text; `None` for bad escapes or non-UTF-8.
-fn decode_segment(s: &str) -> Option<String> {
+pub(crate) fn decode_segment(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -347,155 +351,6 @@ fn torrent_file(t: &Tracker, path: &str) -> Reply {
     r
 }
 
-fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
-/// Compares without an early exit, so the key cannot be guessed byte by byte from timings.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn publish(
-    t: &Tracker,
-    req: Request<Incoming>,
-    ip: IpAddr,
-    local: Option<SocketAddr>,
-) -> Reply {
-    let refuse = |status: StatusCode, why: &str| {
-        bump(&t.metrics.publish_refused);
-        tracing::info!("publish from {ip} refused: {why}");
-        failure(status, why)
-    };
-    match &t.config.publish_key {
-        Some(key) => {
-            let sent = req
-                .headers()
-                .get("x-publish-key")
-                .map(HeaderValue::as_bytes)
-                .unwrap_or(b"");
-            if !same_secret(sent, key.as_bytes()) {
-                return refuse(StatusCode::FORBIDDEN, "wrong or missing X-Publish-Key");
-            }
-        }
-        None => {
-            let same_host = ip.is_loopback() || local.is_some_and(|l| canonical(l).ip() == ip);
-            if !same_host {
-                return refuse(
-                    StatusCode::FORBIDDEN,
-                    "this tracker has no publish key: only its own host may publish",
-                );
-            }
-        }
-    }
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let port = match query_value(&query, "port").map(str::parse::<u16>) {
-        Some(Ok(p)) if p != 0 => p,
-        _ => return refuse(StatusCode::BAD_REQUEST, "missing or invalid port"),
-    };
-    let publisher_ip = match query_value(&query, "ip") {
-        None | Some("") => ip,
-        Some(v) => match decode_segment(v).and_then(|s| s.parse::<IpAddr>().ok()) {
-            Some(claimed) => claimed,
-            None => return refuse(StatusCode::BAD_REQUEST, "invalid ip"),
-        },
-    };
-    let host = t
-        .config
-        .public_host
-        .clone()
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .or_else(|| local.map(|l| l.to_string()))
-        .unwrap_or_else(|| "localhost".into());
-    let max = t.config.max_publish_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "torrent too large");
-    }
-    let body = match Limited::new(req.into_body(), max).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "torrent too large or body unreadable",
-            )
-        }
-    };
-    let publisher = SocketAddr::new(publisher_ip, port);
-    let _guard = t.publish_lock.lock().await;
-    let now = now_secs();
-    let (published, state) = {
-        let mut reg = t.registry.write().unwrap_or_else(|p| p.into_inner());
-        match reg.publish(body, publisher, now) {
-            Ok(p) => (p, reg.to_state_bytes()),
-            Err(e) => {
-                drop(reg);
-                let status = match e {
-                    crate::published::PublishError::NameTaken(_) => StatusCode::CONFLICT,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                return refuse(status, &e.to_string());
-            }
-        }
-    };
-    if let Some(path) = t.config.state_file.clone() {
-        let written =
-            tokio::task::spawn_blocking(move || crate::published::write_atomically(&path, &state))
-                .await;
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::error!("writing the state file failed: {written:?}");
-            return refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the tracker could not save its state; try again",
-            );
-        }
-    }
-    // The publisher is a seeder of its swarm from now on.
-    let mut none = Vec::new();
-    let _ = t.announce(
-        published.info_hash,
-        publisher,
-        protocol::tracker::Event::Started,
-        0,
-        Some(0),
-        &mut none,
-    );
-    bump(&t.metrics.publish_ok);
-    tracing::info!(
-        "published {} ({}) for {publisher}",
-        published.name,
-        published.info_hash
-    );
-    let name = encode_segment(&published.name);
-    let mut d = protocol::bencode::Value::dict();
-    d.insert(
-        "url",
-        protocol::bencode::Value::bytes(format!("http://{host}/{name}")),
-    )
-    .insert(
-        "torrent_url",
-        protocol::bencode::Value::bytes(format!("http://{host}/{name}.torrent")),
-    )
-    .insert(
-        "your ip",
-        protocol::bencode::Value::bytes(publisher_ip.to_string()),
-    );
-    bencoded(StatusCode::OK, d.to_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,10 +378,5 @@ mod tests {
         assert_eq!(decode_segment("%FF"), None);
         assert_eq!(decode_segment("%zz"), None);
         assert_eq!(decode_segment("%+1"), None);
-        assert!(
-            same_secret(b"abc", b"abc")
-                && !same_secret(b"abc", b"abd")
-                && !same_secret(b"a", b"ab")
-        );
     }
 }

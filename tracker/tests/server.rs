@@ -603,3 +603,40 @@ async fn ipv6_peers_come_back_in_peers6_over_http_and_as_18_byte_udp_entries() {
     }
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_honours_ip_and_is_undone_when_the_state_file_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Running::start(Config {
+        // A directory that does not exist: every write of --file fails.
+        state_file: Some(dir.path().join("missing/btstate")),
+        ..Config::default()
+    })
+    .await;
+    let bytes = torrent("lost.iso", b"lost");
+    let (status, _, body) = t.put("/publish/?port=6881", "", &bytes).await;
+    assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(t.get("/lost.iso").await.0, 404, "not served when not saved");
+    t.stop().await;
+
+    let t = Running::start(Config::default()).await;
+    let (status, _, body) = t.put("/publish/?port=6881&ip=10.1.2.3", "", &bytes).await;
+    assert_eq!(status, 200);
+    let reply = protocol::bencode::decode(&body).unwrap();
+    assert_eq!(reply.get("your ip").unwrap().as_str(), Some("10.1.2.3"));
+    let ih = Metainfo::from_bytes(&bytes).unwrap().info_hash;
+    let r = t
+        .announce(&AnnounceRequest {
+            left: 1,
+            ..AnnounceRequest::new(ih, PeerId([1; 20]), 7000)
+        })
+        .await;
+    assert_eq!(r.peers[0].addr, "10.1.2.3:6881".parse().unwrap());
+    assert_eq!(
+        t.put("/publish/?port=6881&ip=not-an-ip", "", &bytes)
+            .await
+            .0,
+        400
+    );
+    t.stop().await;
+}
