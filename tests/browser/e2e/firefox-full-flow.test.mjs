@@ -28,6 +28,7 @@ let browser;
 let artifacts;
 let helperHome;
 let file;
+let registeredWith;
 
 before(async () => {
   if (pending) return;
@@ -41,7 +42,7 @@ before(async () => {
   helperHome = path.join(dir.path, 'swarmlink');
   const home = path.join(dir.path, 'home');
   await mkdir(home);
-  await registerFirefoxHost(bins.bthelper, home);
+  registeredWith = await registerFirefoxHost(bins.bthelper, home);
   ({ browser } = await launchFirefox(out.firefox, home, { env: { SWARMLINK_HOME: helperHome } }));
 });
 
@@ -60,7 +61,9 @@ test('Firefox: a click on the tracker listing reaches the helper and the downloa
   const page = await browser.newPage();
   await page.goto(`${swarm.origin}/`);
   const link = await page.waitForSelector('a[type="application/x-bittorrent"]');
+  assert.equal(registeredWith, 'bthelper install', 'the real installer registered the Firefox host');
   await link.click();
+  await page.waitForSelector('swarmlink-toast[data-kind=ok]', { timeout: 30000 });
   const got = await waitFor('the download on disk with the right bytes', async () => {
     const found = await findFile(helperHome, 'firefox-file.bin');
     return found && (await sha256Of(found)) === file.sha256 && found;
