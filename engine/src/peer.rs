@@ -73,6 +73,9 @@ pub enum PeerMessage {
 pub struct PeerStats {
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
+    /// Blocks handed to the writer and not yet on the socket: with the actor's count of reads
+    /// in progress, this bounds what a peer that requests but never reads can make us hold.
+    pub unsent_blocks: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -339,10 +342,11 @@ async fn write_loop(
         };
         out.clear();
         let mut uploaded = 0usize;
-        let mut close = encode_item(first, &mut out, &mut uploaded);
+        let mut blocks = 0u64;
+        let mut close = encode_item(first, &mut out, &mut uploaded, &mut blocks);
         while !close && out.len() < 256 * 1024 {
             match queue.try_recv() {
-                Ok(item) => close = encode_item(item, &mut out, &mut uploaded),
+                Ok(item) => close = encode_item(item, &mut out, &mut uploaded, &mut blocks),
                 Err(_) => break,
             }
         }
@@ -350,6 +354,7 @@ async fn write_loop(
             .write_all(&out)
             .await
             .map_err(|e| format!("write: {e}"))?;
+        stats.unsent_blocks.fetch_sub(blocks, Ordering::Relaxed);
         if uploaded > 0 {
             stats.uploaded.fetch_add(uploaded as u64, Ordering::Relaxed);
             ctx.up_limit.consume(uploaded).await;
@@ -362,7 +367,7 @@ async fn write_loop(
 }
 
 /// Appends one queued item; returns true for `Close`.
-fn encode_item(item: Outgoing, out: &mut Vec<u8>, uploaded: &mut usize) -> bool {
+fn encode_item(item: Outgoing, out: &mut Vec<u8>, uploaded: &mut usize, blocks: &mut u64) -> bool {
     match item {
         Outgoing::Frame(frame) => out.extend_from_slice(&frame),
         Outgoing::Requests(blocks) => {
@@ -374,6 +379,7 @@ fn encode_item(item: Outgoing, out: &mut Vec<u8>, uploaded: &mut usize) -> bool 
             wire::encode_piece_header(block.piece, block.begin, data.len() as u32, out);
             out.extend_from_slice(&data);
             *uploaded += data.len();
+            *blocks += 1;
         }
         Outgoing::Close => return true,
     }

@@ -132,7 +132,7 @@ impl Torrent {
         let Some(p) = self.peers.get_mut(&key) else {
             return;
         };
-        let refuse = valid.is_none() || p.am_choking || p.serving >= MAX_SERVING;
+        let refuse = valid.is_none() || p.am_choking || p.owed_blocks() >= MAX_SERVING;
         if refuse {
             if valid.is_none() {
                 p.bad_requests += 1;
@@ -162,10 +162,7 @@ impl Torrent {
         if p.cancelled.remove(&block.as_ref()) || p.am_choking {
             return;
         }
-        let _ = p.writer.send(Outgoing::Block {
-            block: block.as_ref(),
-            data,
-        });
+        p.send_block(block.as_ref(), data);
     }
 
     fn on_block(&mut self, key: PeerKey, index: u32, begin: u32, data: Bytes) {

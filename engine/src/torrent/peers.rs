@@ -112,6 +112,19 @@ impl Peer {
         all
     }
 
+    /// Blocks we owe this peer: reads in progress plus blocks waiting for its socket.
+    pub fn owed_blocks(&self) -> usize {
+        self.serving + self.stats.unsent_blocks.load(Ordering::Relaxed) as usize
+    }
+
+    /// Hands a block to the writer, counting it until it is on the socket.
+    pub fn send_block(&self, block: protocol::wire::BlockRef, data: bytes::Bytes) {
+        self.stats.unsent_blocks.fetch_add(1, Ordering::Relaxed);
+        if self.writer.send(Outgoing::Block { block, data }).is_err() {
+            self.stats.unsent_blocks.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn status(&self, piece_count: u32) -> PeerStatus {
         PeerStatus {
             addr: self.addr,
