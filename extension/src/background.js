@@ -267,15 +267,56 @@ chrome.downloads.onCreated.addListener(async (item) => {
   const settings = await loadSettings();
   if (!settings.interceptDownloads) return;
   const url = item.finalUrl || item.url;
-  if (!/^https?:/i.test(url)) return;
+  if (!/^https?:/i.test(url) || isLetThrough(url) || isLetThrough(item.url)) return;
   // Cancel and erase: the user should not find a stray .torrent in their downloads.
   await chrome.downloads.cancel(item.id).catch(() => {});
   await chrome.downloads.erase({ id: item.id }).catch(() => {});
   addLink(url, 'download');
 });
 
+// URLs the user asked the browser itself to handle (modifier click): the download path skips
+// them and a short-lived session rule exempts them from the navigation redirect.
+const LET_THROUGH_MS = 15000;
+const letThrough = new Map(); // url -> expiry (ms)
+let nextAllowRuleId = 1000;
+
+function isLetThrough(url) {
+  const until = letThrough.get(url);
+  if (until === undefined) return false;
+  if (until < Date.now()) {
+    letThrough.delete(url);
+    return false;
+  }
+  return true;
+}
+
+async function allowOnce(url) {
+  letThrough.set(url, Date.now() + LET_THROUGH_MS);
+  const id = nextAllowRuleId++;
+  const escaped = url.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  await chrome.declarativeNetRequest
+    .updateSessionRules({
+      addRules: [
+        {
+          id,
+          priority: 2,
+          condition: { regexFilter: `^${escaped}$`, resourceTypes: ['main_frame'] },
+          action: { type: 'allow' },
+        },
+      ],
+    })
+    .catch((err) => console.warn('swarmlink: allow rule', err));
+  setTimeout(() => {
+    chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: [id] }).catch(() => {});
+  }, LET_THROUGH_MS);
+}
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (!message || sender.id !== chrome.runtime.id) return false;
+  if (message.type === 'let-through' && typeof message.url === 'string' && /^https?:/i.test(message.url)) {
+    allowOnce(message.url);
+    return false;
+  }
   if (message.type === 'intercept' && typeof message.url === 'string') {
     addLink(message.url, message.via || 'click').then(sendResponse);
     return true;

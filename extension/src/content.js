@@ -25,10 +25,25 @@
     return null;
   }
 
+  // A modifier or middle click on a torrent link means "do what the browser does" (new tab,
+  // save link): tell the background to let this URL through its other two paths for a moment.
+  function letThrough(event) {
+    if (!enabled || !event.isTrusted || isPlainLeftClick(event)) return;
+    const link = linkOf(event);
+    if (link && classifyLink(String(link.href)) === 'torrent') {
+      chrome.runtime.sendMessage({ type: 'let-through', url: String(link.href) }).catch(() => {});
+    }
+  }
+  window.addEventListener('auxclick', letThrough, true);
+
   window.addEventListener(
     'click',
     (event) => {
-      if (!enabled || !isPlainLeftClick(event)) return;
+      if (!enabled) return;
+      if (!isPlainLeftClick(event)) {
+        letThrough(event);
+        return;
+      }
       const link = linkOf(event);
       if (!link) return;
       const url = String(link.href);

@@ -35,10 +35,12 @@ before(async () => {
         <a id="magnet" href="${MAGNET}">magnet</a>
         <a id="torrent" href="/files/demo.torrent">torrent</a>
         <a id="plain" href="/other.html">plain</a>
-        <a id="nosuffix" href="/demo">tracker-style link</a>`,
+        <a id="nosuffix" href="/demo">tracker-style link</a>
+        <a id="scripted" href="/files/scripted.torrent">clicked by a script</a>`,
     },
     '/other.html': { type: 'text/html', body: '<title>other</title>other' },
     '/files/demo.torrent': { type: 'application/x-bittorrent', body: fakeTorrentBytes() },
+    '/files/scripted.torrent': { type: 'application/x-bittorrent', body: fakeTorrentBytes() },
     '/demo': {
       type: 'application/x-bittorrent',
       body: fakeTorrentBytes(),
@@ -127,9 +129,17 @@ test('modifier clicks and ordinary links keep browser behaviour', async () => {
   await page.click('#torrent', { modifiers: ['Control'] });
   const opened = await popupPromise;
   await opened.close();
+  // Alt-click is "save link": the browser's own download, which the download path lets through.
+  await page.click('#torrent', { modifiers: ['Alt'] });
+  const saved = await waitFor('the browser to save the .torrent itself', async () => {
+    const items = await worker.evaluate(() => chrome.downloads.search({}));
+    return items.find((i) => i.url === `${web.origin}/files/demo.torrent`);
+  });
+  assert.notEqual(saved.state, 'interrupted');
   const { lastIntercept: afterClick } = await lastIntercept();
   assert.equal(afterClick.at, beforeClick.at, 'nothing was intercepted');
   assert.equal(await page.locator('swarmlink-toast').count(), 0);
+  await worker.evaluate(() => chrome.downloads.erase({}));
   await page.close();
 });
 
@@ -251,7 +261,7 @@ test('a click synthesised by the page is not taken as the user\'s', async () => 
   await page.goto(`${web.origin}/`);
   const before = (await lastIntercept()).lastIntercept?.at;
   // el.click() from page script: an untrusted event; the navigation it starts is the browser's.
-  await page.evaluate(() => document.getElementById('torrent').click());
+  await page.evaluate(() => document.getElementById('scripted').click());
   await waitFor('the redirect to the confirm page', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html#`));
   assert.equal((await lastIntercept()).lastIntercept?.at, before, 'nothing was added without the user');
   await page.close();
