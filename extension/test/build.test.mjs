@@ -55,7 +55,7 @@ test('every file the manifest names exists', async () => {
   for (const file of named) await readFile(path.join(out.chromium, file));
 });
 
-test('the generated content script is a classic script that installs a capture click listener', async () => {
+test('the generated content script is a classic script that installs capture click listeners', async () => {
   const code = await readFile(path.join(out.chromium, 'content.js'), 'utf8');
   const listeners = [];
   const context = {
@@ -66,7 +66,10 @@ test('the generated content script is a classic script that installs a capture c
     window: { addEventListener: (type, fn, capture) => listeners.push({ type, capture }) },
   };
   vm.runInNewContext(code, context);
-  assert.deepEqual(listeners, [{ type: 'click', capture: true }]);
+  assert.deepEqual(listeners, [
+    { type: 'auxclick', capture: true },
+    { type: 'click', capture: true },
+  ]);
 });
 
 test('the store zip holds exactly the built files, intact', async () => {
