@@ -26,6 +26,27 @@ fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The publisher's `ip`: an address, or (as the original allowed) a DNS name, resolved once
+/// now, within a few seconds, since the swarm store holds addresses.
+async fn resolve(name: &str, port: u16) -> Option<IpAddr> {
+    if let Ok(ip) = name.parse() {
+        return Some(ip);
+    }
+    if name.len() > 253
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return None;
+    }
+    let lookup = tokio::net::lookup_host((name, port));
+    let mut addrs = tokio::time::timeout(std::time::Duration::from_secs(5), lookup)
+        .await
+        .ok()?
+        .ok()?;
+    addrs.next().map(|a| a.ip())
+}
+
 /// Compares without an early exit, so the key cannot be guessed byte by byte from timings.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -70,8 +91,16 @@ pub async fn publish(
     };
     let publisher_ip = match query_value(&query, "ip") {
         None | Some("") => ip,
-        Some(v) => match decode_segment(v).and_then(|s| s.parse::<IpAddr>().ok()) {
-            Some(claimed) => claimed,
+        Some(v) => match decode_segment(v) {
+            Some(name) => match resolve(&name, port).await {
+                Some(claimed) => claimed,
+                None => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        "ip is not an address or a resolvable name",
+                    )
+                }
+            },
             None => return refuse(StatusCode::BAD_REQUEST, "invalid ip"),
         },
     };

@@ -632,11 +632,23 @@ async fn publish_honours_ip_and_is_undone_when_the_state_file_cannot_be_written(
         })
         .await;
     assert_eq!(r.peers[0].addr, "10.1.2.3:6881".parse().unwrap());
-    assert_eq!(
-        t.put("/publish/?port=6881&ip=not-an-ip", "", &bytes)
-            .await
-            .0,
-        400
-    );
+    for bad in ["bad_name%21", "%ZZ", "name.invalid"] {
+        let (status, _, _) = t
+            .put(&format!("/publish/?port=6881&ip={bad}"), "", &bytes)
+            .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    // A DNS name is resolved (as the original allowed names for --ip).
+    let (status, _, body) = t.put("/publish/?port=6881&ip=localhost", "", &bytes).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let reply = protocol::bencode::decode(&body).unwrap();
+    let ip: std::net::IpAddr = reply
+        .get("your ip")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ip.is_loopback(), "{ip}");
     t.stop().await;
 }
