@@ -104,6 +104,8 @@ pub enum ErrorCode {
     InvalidSettings,
     Unsupported,
     Engine,
+    /// Sent by the relay when it cannot reach or start the daemon, just before it exits.
+    DaemonUnavailable,
     Internal,
 }
 
@@ -124,6 +126,7 @@ impl ErrorCode {
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Engine => "engine",
+            ErrorCode::DaemonUnavailable => "daemon_unavailable",
             ErrorCode::Internal => "internal",
         }
     }

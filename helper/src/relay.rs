@@ -32,10 +32,32 @@ pub fn run(caller: &str) -> ! {
         Ok(()) => 0,
         Err(error) => {
             tracing::error!("relay: {error:#}");
+            tell_browser(&error);
             1
         }
     };
     std::process::exit(code)
+}
+
+/// When no daemon can be reached, the browser gets one reply-shaped frame saying why (id null,
+/// code `daemon_unavailable`) before the port closes, so the extension can show the reason.
+fn tell_browser(error: &anyhow::Error) {
+    use std::io::Write;
+    let reply = crate::api::error_reply(
+        &serde_json::Value::Null,
+        &crate::api::ApiError::new(
+            crate::api::ErrorCode::DaemonUnavailable,
+            format!("the Swarmlink helper could not start its daemon: {error:#}"),
+        ),
+    );
+    let Ok(payload) = serde_json::to_vec(&reply) else {
+        return;
+    };
+    if let Ok(frame) = crate::frame::encode(&payload, crate::frame::MAX_TO_BROWSER) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&frame);
+        let _ = stdout.flush();
+    }
 }
 
 fn relay(caller: &str) -> anyhow::Result<()> {

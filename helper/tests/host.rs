@@ -494,3 +494,22 @@ fn host_info_hash(torrent: &[u8]) -> String {
         .info_hash
         .to_hex()
 }
+
+#[test]
+fn a_helper_that_cannot_start_its_daemon_says_why_before_closing() {
+    let home = Home::new();
+    // The run directory cannot be created: a file stands where it should be.
+    std::fs::write(home.root().join("run"), b"not a directory").unwrap();
+    let out = home
+        .command()
+        .arg(ORIGIN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let len = u32::from_ne_bytes(out.stdout[..4].try_into().unwrap()) as usize;
+    assert_eq!(out.stdout.len(), 4 + len, "exactly one frame");
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout[4..]).unwrap();
+    assert_eq!(reply["id"], json!(null));
+    assert_eq!(reply["error"]["code"], "daemon_unavailable", "{reply}");
+}
