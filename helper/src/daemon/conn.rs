@@ -55,11 +55,12 @@ pub async fn serve(core: Arc<Core>, stream: UnixStream) {
                     Err((id, error)) => api::error_reply(&id, &error),
                     Ok((id, Command::Subscribe)) => {
                         if events.is_none() {
-                            events = Some(core.outgoing());
                             core.subscribed();
                         }
+                        let (rx, snapshot) = core.subscribe_with_snapshot();
+                        events = Some(rx);
                         let _ = tx.send(api::ok_reply(&id, json!({"subscribed": true}))).await;
-                        send_progress(&tx, core.snapshot(), true).await;
+                        send_progress(&tx, snapshot, true).await;
                         continue;
                     }
                     Ok((id, Command::Unsubscribe)) => {
@@ -85,8 +86,11 @@ pub async fn serve(core: Arc<Core>, stream: UnixStream) {
                 }
                 Ok(Outgoing::Progress(changed)) => send_progress(&tx, (*changed).clone(), false).await,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Missed some changes: a full snapshot makes the client whole again.
-                    send_progress(&tx, core.snapshot(), true).await;
+                    // Missed some changes: a fresh receiver (dropping the stale backlog) and a
+                    // full snapshot make the client whole again.
+                    let (rx, snapshot) = core.subscribe_with_snapshot();
+                    events = Some(rx);
+                    send_progress(&tx, snapshot, true).await;
                 }
                 Err(broadcast::error::RecvError::Closed) => events = None,
             },

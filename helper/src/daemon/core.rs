@@ -37,6 +37,9 @@ pub struct Core {
     /// Downloads in the list that could not be restored (their `.torrent` copy is gone or bad):
     /// shown as `error` so the user sees them and can remove them.
     unrestorable: StdMutex<Vec<TorrentStatus>>,
+    /// Held while a progress round is computed and sent, and while a subscriber registers and
+    /// takes its snapshot: so no round computed before a snapshot is delivered after it.
+    pub(super) publish_lock: StdMutex<()>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -57,6 +60,7 @@ impl Core {
             subscribers: AtomicUsize::new(0),
             auto_paused: StdMutex::new(HashSet::new()),
             unrestorable: StdMutex::new(Vec::new()),
+            publish_lock: StdMutex::new(()),
             shutdown,
         })
     }
@@ -67,10 +71,6 @@ impl Core {
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
-    }
-
-    pub fn outgoing(&self) -> broadcast::Receiver<Outgoing> {
-        self.outgoing.subscribe()
     }
 
     /// Adds every persisted download to the session (at daemon start). A download that cannot

@@ -59,9 +59,13 @@ impl Core {
         }
     }
 
-    /// All statuses, for a subscriber's first (or catch-up) snapshot.
-    pub fn snapshot(&self) -> Vec<Value> {
-        self.statuses().iter().map(status_json).collect()
+    /// A new subscription and the full snapshot it starts from. Taken together under the publish
+    /// lock, so every progress round the receiver gets was computed after the snapshot (a stale
+    /// round applied after a fresh snapshot would leave the client showing an old state).
+    pub fn subscribe_with_snapshot(&self) -> (broadcast::Receiver<Outgoing>, Vec<Value>) {
+        let _round = lock(&self.publish_lock);
+        let rx = self.outgoing.subscribe();
+        (rx, self.statuses().iter().map(status_json).collect())
     }
 
     /// Forwards engine events to subscribers, and every tick the statuses that changed. Runs
@@ -86,6 +90,7 @@ impl Core {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tick.tick() => {
+                    let _round = lock(&self.publish_lock);
                     let now: HashMap<String, Value> = self
                         .statuses()
                         .iter()
