@@ -9,6 +9,7 @@
 //! background snapshot task).
 
 pub mod config;
+mod conn_io;
 pub mod listing;
 pub mod metrics;
 pub mod persist;

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +20,7 @@ use protocol::tracker::{
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::conn_io::{last_and_bodyless, ConnIo};
 use crate::listing::{self, encode_segment, Row};
 use crate::metrics::bump;
 use crate::state::{now_secs, Tracker};
@@ -54,7 +56,10 @@ pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::
         let t = t.clone();
         tokio::spawn(async move {
             let timeout = t.config.header_timeout;
-            let svc = service_fn(move |req| {
+            let skip_shutdown = Arc::new(AtomicBool::new(false));
+            let io = ConnIo::new(TokioIo::new(stream), skip_shutdown.clone());
+            let svc = service_fn(move |req: Request<Incoming>| {
+                skip_shutdown.store(last_and_bodyless(&req), Ordering::Relaxed);
                 let t = t.clone();
                 async move { Ok::<_, Infallible>(handle(&t, req, remote, local).await) }
             });
@@ -62,7 +67,7 @@ pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
                 .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(stream), svc);
+                .serve_connection(io, svc);
             if let Err(e) = conn.await {
                 tracing::debug!("connection from {remote}: {e}");
             }
