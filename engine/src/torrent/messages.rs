@@ -159,7 +159,16 @@ impl Torrent {
             return;
         };
         p.serving = p.serving.saturating_sub(1);
-        if p.cancelled.remove(&block.as_ref()) || p.am_choking {
+        if p.cancelled.remove(&block.as_ref()) {
+            return;
+        }
+        if p.am_choking {
+            // BEP 6: a choke no longer drops requests implicitly; fast peers are told.
+            if p.fast {
+                let mut frame = Vec::new();
+                Message::RejectRequest(block.as_ref()).encode(&mut frame);
+                let _ = p.writer.send(Outgoing::Frame(frame));
+            }
             return;
         }
         p.send_block(block.as_ref(), data);
