@@ -476,3 +476,76 @@ async fn skipped_files_are_not_downloaded() {
         "the skipped file was never created"
     );
 }
+
+/// The control surface the daemon drives: pause, resume, remove with and without the data,
+/// events, and the status JSON shape the extension reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_remove_and_status_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_data(200 * 1024, 8);
+    std::fs::write(dir.path().join("p.bin"), &data).unwrap();
+    let metainfo = make_torrent("p.bin", &data, 32 * 1024);
+    let session = Session::start(loopback_config(dir.path())).await.unwrap();
+    let mut events = session.events();
+    let ih = session
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        session.add(AddTorrent::metainfo(metainfo)).await,
+        Err(crate::EngineError::AlreadyAdded(_))
+    ));
+    wait_for(&session, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
+    session.pause(ih).await.unwrap();
+    wait_for(&session, ih, TorrentState::Paused, Duration::from_secs(5)).await;
+    session.resume(ih).await.unwrap();
+    wait_for(&session, ih, TorrentState::Seeding, Duration::from_secs(5)).await;
+
+    let json = serde_json::to_value(session.status(ih).unwrap()).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    for k in [
+        "info_hash",
+        "name",
+        "state",
+        "progress",
+        "total_bytes",
+        "have_bytes",
+        "downloaded",
+        "uploaded",
+        "down_rate",
+        "up_rate",
+        "peers",
+        "seeds",
+        "eta_secs",
+        "error",
+        "save_path",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {json}");
+    }
+    assert_eq!(json["state"], "seeding");
+    assert_eq!(json["info_hash"], ih.to_hex());
+
+    session.remove(ih, true).await.unwrap();
+    assert!(session.status(ih).is_none());
+    assert!(
+        !dir.path().join("p.bin").exists(),
+        "data deleted on request"
+    );
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        seen.push(ev);
+    }
+    assert_eq!(seen.first(), Some(&SessionEvent::Added(ih)));
+    assert!(seen.contains(&SessionEvent::Completed(ih)));
+    assert_eq!(seen.last(), Some(&SessionEvent::Removed(ih)));
+    assert!(matches!(
+        session.pause(ih).await,
+        Err(crate::EngineError::UnknownTorrent(_))
+    ));
+    session.shutdown().await;
+}
