@@ -18,11 +18,13 @@ use clap::{Parser, Subcommand};
 use crate::cli::control::{self, Control};
 
 const ENV_HELP: &str = "Environment:
-  SWARMLINK_HOME    put everything (daemon socket, download list, settings, resume data, logs,
-                    default download directory) under this directory instead of the XDG places
-  SWARMLINK_OPENER  a program the daemon runs for `open`/`reveal` instead of the desktop's handler
-  SWARMLINK_LOG     log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's to
-                    its log file)";
+  SWARMLINK_HOME       put everything (daemon socket, download list, settings, resume data, logs,
+                       default download directory) under this directory instead of the XDG places
+  SWARMLINK_LISTEN_IP  the address the daemon accepts peers on (default: all interfaces)
+  SWARMLINK_OPENER     a program the daemon runs for `open`/`reveal` instead of the desktop's
+                       handler
+  SWARMLINK_LOG        log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's
+                       to its log file)";
 
 #[derive(Parser)]
 #[command(

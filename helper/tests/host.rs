@@ -513,3 +513,21 @@ fn a_helper_that_cannot_start_its_daemon_says_why_before_closing() {
     assert_eq!(reply["id"], json!(null));
     assert_eq!(reply["error"]["code"], "daemon_unavailable", "{reply}");
 }
+
+#[test]
+fn the_daemon_listens_for_peers_where_it_is_told() {
+    let home = Home::new();
+    let mut host = home.relay();
+    let port = host.call(json!({"cmd": "hello"}))["listen_port"]
+        .as_u64()
+        .unwrap() as u16;
+    // Tests keep the daemon on loopback (SWARMLINK_LISTEN_IP=127.0.0.1): reachable there.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let listening = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let local = format!("0100007F:{port:04X}");
+    assert!(listening.contains(&local), "not bound to 127.0.0.1:{port}");
+    assert!(
+        !listening.contains(&format!("00000000:{port:04X}")),
+        "bound to all interfaces"
+    );
+}

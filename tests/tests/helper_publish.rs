@@ -97,6 +97,7 @@ impl Host {
         let mut child = Command::new(bin("bthelper"))
             .arg(ORIGIN)
             .env("SWARMLINK_HOME", home)
+            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -107,6 +107,17 @@ pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
     result.map(|()| Outcome::Stopped)
 }
 
+/// The address peers connect to: every interface, unless `SWARMLINK_LISTEN_IP` names one (tests
+/// keep the daemon on loopback with it).
+fn listen_ip() -> anyhow::Result<std::net::IpAddr> {
+    match std::env::var("SWARMLINK_LISTEN_IP") {
+        Ok(ip) if !ip.is_empty() => ip
+            .parse()
+            .with_context(|| format!("SWARMLINK_LISTEN_IP={ip:?} is not an IP address")),
+        _ => Ok(std::net::IpAddr::from([0, 0, 0, 0])),
+    }
+}
+
 async fn serve(paths: &Paths) -> anyhow::Result<()> {
     let store = Store::open(&paths.state_dir)?;
     let settings = store.load_settings(&paths.default_download_dir)?;
@@ -115,7 +126,7 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", settings.download_dir.display()))?;
 
     let mut config = SessionConfig {
-        listen: SocketAddr::from(([0, 0, 0, 0], settings.listen_port)),
+        listen: SocketAddr::new(listen_ip()?, settings.listen_port),
         download_dir: settings.download_dir.clone(),
         state_dir: Some(store.resume_dir()),
         download_rate_limit: settings.download_rate_limit,

@@ -65,6 +65,7 @@ impl Home {
         let mut c = Command::new(EXE);
         c.env("SWARMLINK_HOME", self.root())
             .env("SWARMLINK_OPENER", self.root().join("opener.sh"))
+            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
             .env_remove("SWARMLINK_LOG");
         c
     }
