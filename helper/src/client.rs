@@ -11,6 +11,9 @@ use tokio::net::UnixStream;
 use crate::frame::{self, MAX_FROM_BROWSER, MAX_TO_BROWSER};
 use crate::paths::Paths;
 
+/// A daemon log past this size is rotated when the next daemon starts.
+const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
+
 /// How long a fresh daemon may take to open its socket (it restores every download first).
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -60,6 +63,11 @@ pub fn start_daemon(paths: &Paths) -> anyhow::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     std::fs::create_dir_all(&paths.log_dir)
         .with_context(|| format!("creating {}", paths.log_dir.display()))?;
+    // One previous log is kept; a log is never allowed to grow without bound across starts.
+    let log_path = paths.daemon_log();
+    if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        let _ = std::fs::rename(&log_path, log_path.with_extension("log.old"));
+    }
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

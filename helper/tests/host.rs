@@ -531,3 +531,20 @@ fn the_daemon_listens_for_peers_where_it_is_told() {
         "bound to all interfaces"
     );
 }
+
+#[test]
+fn an_oversized_daemon_log_is_rotated_when_a_daemon_starts() {
+    let home = Home::new();
+    let log_dir = home.root().join("log");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    std::fs::write(log_dir.join("daemon.log"), vec![b'x'; 9 * 1024 * 1024]).unwrap();
+    let mut host = home.relay();
+    host.call(json!({"cmd": "hello"}));
+    assert_eq!(
+        std::fs::metadata(log_dir.join("daemon.log.old"))
+            .unwrap()
+            .len(),
+        9 * 1024 * 1024
+    );
+    assert!(std::fs::metadata(log_dir.join("daemon.log")).unwrap().len() < 1024 * 1024);
+}
