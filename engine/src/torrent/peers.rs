@@ -25,7 +25,7 @@ const MIN_QUEUE: usize = 128;
 /// ...and at most this many (or the peer's `reqq`, if lower).
 const MAX_QUEUE: usize = 500;
 /// Requests from one peer we hold at once; more are rejected.
-pub(super) const MAX_SERVING: usize = 256;
+pub(super) const MAX_SERVING: usize = 1024;
 
 pub(crate) struct Peer {
     pub addr: SocketAddr,
