@@ -549,3 +549,43 @@ async fn pause_resume_remove_and_status_json() {
     ));
     session.shutdown().await;
 }
+
+/// The session's download limit holds the transfer near the configured rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_rate_limit_is_honoured() {
+    let seed_dir = tempfile::tempdir().unwrap();
+    let leech_dir = tempfile::tempdir().unwrap();
+    let data = test_data(1536 * 1024, 6);
+    std::fs::write(seed_dir.path().join("l.bin"), &data).unwrap();
+    let metainfo = make_torrent("l.bin", &data, 64 * 1024);
+    let ih = metainfo.info_hash;
+    let seeder = Session::start(loopback_config(seed_dir.path()))
+        .await
+        .unwrap();
+    seeder
+        .add(AddTorrent::metainfo(metainfo.clone()))
+        .await
+        .unwrap();
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
+    let mut config = loopback_config(leech_dir.path());
+    config.download_rate_limit = Some(1024 * 1024);
+    let leecher = Session::start(config).await.unwrap();
+    let started = Instant::now();
+    let mut add = AddTorrent::metainfo(metainfo);
+    add.peers = vec![seeder.local_addr()];
+    leecher.add(add).await.unwrap();
+    wait_for(&leecher, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+    let elapsed = started.elapsed();
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    // 1.5 MiB at 1 MiB/s with a quarter second of burst: at least ~1.2 s, and not far above.
+    assert!(
+        elapsed >= Duration::from_millis(1100),
+        "too fast for the limit: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "far too slow: {elapsed:?}"
+    );
+    assert!(std::fs::read(leech_dir.path().join("l.bin")).unwrap() == data);
+}
