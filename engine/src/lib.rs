@@ -26,8 +26,8 @@ mod types;
 
 pub use session::Session;
 pub use types::{
-    AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentState,
-    TorrentStatus,
+    AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource,
+    TorrentState, TorrentStatus,
 };
 
 #[cfg(test)]
