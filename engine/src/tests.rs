@@ -589,3 +589,44 @@ async fn download_rate_limit_is_honoured() {
     );
     assert!(std::fs::read(leech_dir.path().join("l.bin")).unwrap() == data);
 }
+
+/// Clear errors at the API boundary: magnets (until metadata exchange lands), a taken port,
+/// file priorities of the wrong length.
+#[tokio::test]
+async fn api_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::start(loopback_config(dir.path())).await.unwrap();
+    let magnet =
+        protocol::Magnet::parse("magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a")
+            .unwrap();
+    let err = session.add(AddTorrent::magnet(magnet)).await.unwrap_err();
+    assert!(matches!(err, crate::EngineError::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("not supported yet"));
+
+    let taken = SessionConfig {
+        listen: session.local_addr(),
+        ..loopback_config(dir.path())
+    };
+    assert!(matches!(
+        Session::start(taken).await,
+        Err(crate::EngineError::Listen { .. })
+    ));
+
+    let data = test_data(1000, 1);
+    let mut add = AddTorrent::metainfo(make_torrent("e.bin", &data, 16 * 1024));
+    add.file_priorities = Some(vec![]);
+    assert!(matches!(
+        session.add(add).await,
+        Err(crate::EngineError::BadFilePriorities {
+            got: 0,
+            expected: 1
+        })
+    ));
+    session.shutdown().await;
+    let mut late = AddTorrent::metainfo(make_torrent("e.bin", &data, 16 * 1024));
+    late.paused = true;
+    assert!(matches!(
+        session.add(late).await,
+        Err(crate::EngineError::ShutDown)
+    ));
+}
