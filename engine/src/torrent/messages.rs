@@ -257,17 +257,9 @@ impl Torrent {
         }
         if self.picker.is_complete() {
             self.on_complete();
-        } else {
-            for key in keys {
-                if self
-                    .peers
-                    .get(&key)
-                    .is_some_and(|p| p.am_interested && p.has.get(piece.get()))
-                {
-                    self.update_interest(key);
-                }
-            }
         }
+        // Interest that this piece may have ended is re-evaluated on the next tick: doing it
+        // here would scan every peer's pieces once per verified piece.
     }
 
     pub(super) fn piece_failed(&mut self, piece: PieceIndex) {

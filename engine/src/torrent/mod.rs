@@ -474,6 +474,10 @@ impl Torrent {
         self.down_rate = down;
         self.up_rate = up;
         self.check_stalls(now);
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            self.update_interest(key);
+        }
         self.request_from_all();
         self.rechoke(now);
         self.maybe_connect(now);
