@@ -241,6 +241,8 @@ impl Torrent {
         stats: Arc<PeerStats>,
     ) {
         let refuse = if peer_id == self.shared.our_id {
+            // Trackers list us among the peers: never dial that address again.
+            self.banned_addrs.insert(addr);
             Some("connected to ourselves")
         } else if self.banned_ids.contains(&peer_id) || self.banned_addrs.contains(&addr) {
             Some("banned")
