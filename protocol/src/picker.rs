@@ -277,7 +277,13 @@ impl Picker {
         let candidates = peer_has
             .iter_ones()
             .filter(|&i| self.wanted(i) && !self.partial.contains_key(&i));
-        let top = |i: u32| self.priority[i as usize];
+        // `peer_has` comes from the engine sized to this torrent; `get` keeps a mismatch harmless.
+        let top = |i: u32| {
+            self.priority
+                .get(i as usize)
+                .copied()
+                .unwrap_or(PRIORITY_SKIP)
+        };
         if self.sequential {
             // Highest priority first, then lowest index.
             return candidates.max_by_key(|&i| (top(i), std::cmp::Reverse(i)));
@@ -291,7 +297,10 @@ impl Picker {
             let key = if random_phase {
                 (top(i), std::cmp::Reverse(0))
             } else {
-                (top(i), std::cmp::Reverse(self.availability[i as usize]))
+                (
+                    top(i),
+                    std::cmp::Reverse(self.availability.get(i as usize).copied().unwrap_or(0)),
+                )
             };
             match best {
                 Some((_, k)) if key < k => {}
