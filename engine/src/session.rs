@@ -221,11 +221,16 @@ impl Session {
     }
 }
 
+/// Connections still owing us their handshake, at most: a flood of silent connections costs
+/// a bounded number of tasks (each also times out after `HANDSHAKE_TIMEOUT`).
+const MAX_PENDING_HANDSHAKES: usize = 256;
+
 async fn accept_loop(
     listener: TcpListener,
     inner: std::sync::Weak<Inner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -234,7 +239,15 @@ async fn accept_loop(
         let Some(inner) = inner.upgrade() else { return };
         match accepted {
             Ok((stream, _)) => {
-                tokio::spawn(route_incoming(stream, Arc::downgrade(&inner)));
+                // Over the limit the connection is simply closed.
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    continue;
+                };
+                let weak = Arc::downgrade(&inner);
+                tokio::spawn(async move {
+                    route_incoming(stream, weak).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 tracing::warn!("accept: {e}");
