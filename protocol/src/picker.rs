@@ -16,6 +16,9 @@ use crate::lengths::{Lengths, PieceIndex, ValidBlock};
 /// something to trade.
 const RANDOM_FIRST_PIECES: u32 = 4;
 
+/// Candidates examined when choosing a new piece (see `choose_new_piece`).
+const MAX_SCAN: usize = 256;
+
 /// Priority of a piece: 0 = skip, higher first.
 pub type Priority = u8;
 pub const PRIORITY_SKIP: Priority = 0;
@@ -290,10 +293,19 @@ impl Picker {
         }
         let random_phase =
             self.have.count_ones() + (self.partial.len() as u32) < RANDOM_FIRST_PIECES;
+        // Look at no more than MAX_SCAN candidates, from a random place on: picking stays
+        // O(MAX_SCAN) rather than O(pieces) per new piece (which is O(pieces^2) per download),
+        // and rarest-first holds within that window.
+        let n = self.lengths.piece_count();
+        let start = if n == 0 { 0 } else { rng.random_range(0..n) };
+        let window = (start..n)
+            .chain(0..start)
+            .filter(|&i| peer_has.get(i) && self.wanted(i) && !self.partial.contains_key(&i))
+            .take(MAX_SCAN);
         // Reservoir sampling among the best (priority, rarity) candidates.
         let mut best: Option<(u32, (u8, std::cmp::Reverse<u32>))> = None;
         let mut ties = 0u32;
-        for i in candidates {
+        for i in window {
             let key = if random_phase {
                 (top(i), std::cmp::Reverse(0))
             } else {
