@@ -103,6 +103,7 @@ function connectHelper() {
       const reason =
         (p && p.error && p.error.message) ||
         (chrome.runtime.lastError && chrome.runtime.lastError.message) ||
+        (thisRpc.fatal && thisRpc.fatal.message) ||
         'the helper closed the connection';
       thisRpc.failAll(reason);
       if (port === thisPort) {

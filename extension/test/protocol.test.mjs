@@ -66,6 +66,19 @@ test('error replies reject with the helper code; events pass through', async () 
   assert.equal(rpc.handleMessage('garbage'), null);
 });
 
+test('a reply with id null (daemon_unavailable) fails every request in flight with its reason', async () => {
+  const rpc = new RpcClient(() => {}, { timers: fakeTimers() });
+  const hello = rpc.request('hello');
+  const list = rpc.request('list');
+  const frame = { id: null, ok: false, error: { code: 'daemon_unavailable', message: 'cannot start the daemon: disk full' } };
+  assert.equal(rpc.handleMessage(frame), null);
+  for (const p of [hello, list]) {
+    await assert.rejects(p, (err) => err instanceof HelperError && err.code === 'daemon_unavailable' && /disk full/.test(err.message));
+  }
+  assert.equal(rpc.fatal.code, 'daemon_unavailable');
+  assert.equal(rpc.pending.size, 0);
+});
+
 test('timeouts and disconnects reject what is in flight', async () => {
   const timers = fakeTimers();
   const rpc = new RpcClient(() => {}, { timers });

@@ -26,6 +26,8 @@ export class RpcClient {
     this.timers = timers;
     this.nextId = 1;
     this.pending = new Map();
+    /** The helper's own explanation of why it is going away (a reply with `id: null`), if any. */
+    this.fatal = null;
   }
 
   request(cmd, args = {}, { timeoutMs = this.timeoutMs } = {}) {
@@ -50,6 +52,18 @@ export class RpcClient {
   handleMessage(message) {
     if (!message || typeof message !== 'object') return null;
     if (message.event !== undefined) return message;
+    if (message.id === null && message.ok === false) {
+      // A reply to no request: the relay could not reach the daemon and says why before the port
+      // closes (helper/PROTOCOL.md, daemon_unavailable). Every request in flight fails with it.
+      const error = message.error || {};
+      this.fatal = new HelperError(String(error.code || 'error'), String(error.message || 'the helper failed'));
+      for (const [id, entry] of this.pending) {
+        this.timers.clearTimeout(entry.timer);
+        entry.reject(this.fatal);
+        this.pending.delete(id);
+      }
+      return null;
+    }
     const entry = this.pending.get(message.id);
     if (!entry) return null;
     this.pending.delete(message.id);
