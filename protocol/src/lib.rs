@@ -12,12 +12,14 @@ pub mod bitfield;
 pub mod builder;
 pub mod choker;
 pub mod lengths;
+pub mod lsd;
 pub mod magnet;
 pub mod metainfo;
 pub mod path;
 pub mod picker;
 pub mod tracker;
 mod types;
+pub mod webseed;
 pub mod wire;
 
 pub use bitfield::{Bitfield, BitfieldError};

@@ -400,3 +400,6 @@ impl Picker {
 #[cfg(test)]
 #[path = "picker_tests.rs"]
 mod tests;
+
+#[path = "picker_runs.rs"]
+mod runs;
