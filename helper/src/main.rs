@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod client;
 mod daemon;
+mod fetch;
 mod frame;
 mod install;
 mod paths;
@@ -42,7 +43,7 @@ struct Cli {
 enum Command {
     /// Print what a .torrent file or magnet link describes.
     Inspect(cli::inspect::Args),
-    /// Download a torrent in the foreground (a .torrent file, an http:// URL of one, or a magnet).
+    /// Download a torrent in the foreground (a .torrent file, an http(s) URL of one, or a magnet).
     Download(cli::download::Args),
     /// Run the download daemon in the foreground (browsers and terminal commands start it on demand).
     Daemon(daemon::Args),

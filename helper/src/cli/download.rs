@@ -18,7 +18,7 @@ use protocol::{Magnet, Metainfo};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .torrent file, an http:// URL of one, or a magnet link.
+    /// A .torrent file, an http(s) URL of one, or a magnet link.
     pub source: String,
     /// The directory the torrent is saved in.
     #[arg(short = 'o', long = "output", default_value = ".")]
@@ -77,7 +77,7 @@ async fn load_source(source: &str) -> anyhow::Result<AddTorrent> {
         return Ok(AddTorrent::magnet(magnet));
     }
     let bytes = if lower.starts_with("http://") || lower.starts_with("https://") {
-        http_get(source.trim(), MAX_METAINFO_SIZE)
+        crate::fetch::fetch_torrent(source.trim())
             .await
             .with_context(|| format!("fetching {source}"))?
     } else {
@@ -92,48 +92,6 @@ async fn load_source(source: &str) -> anyhow::Result<AddTorrent> {
     let metainfo =
         Metainfo::from_bytes(&bytes).with_context(|| format!("{source} is not a valid torrent"))?;
     Ok(AddTorrent::metainfo(metainfo))
-}
-
-/// Fetches a `.torrent` over plain HTTP/1.0 (one request, `Connection: close`, no chunking),
-/// reading at most `limit` bytes of body. Redirects and TLS are not followed yet.
-async fn http_get(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let parsed = url::Url::parse(url).context("not a valid URL")?;
-    if parsed.scheme() != "http" {
-        bail!("only http:// URLs can be fetched; download the .torrent and pass the file");
-    }
-    let host = parsed.host_str().context("URL without a host")?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let path = &parsed[url::Position::BeforePath..url::Position::AfterQuery];
-    let mut stream = tokio::time::timeout(
-        Duration::from_secs(15),
-        tokio::net::TcpStream::connect((host, port)),
-    )
-    .await
-    .context("connect timed out")??;
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: Swarmlink\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut body = Vec::new();
-    let mut limited = (&mut stream).take(limit as u64 + 64 * 1024);
-    tokio::time::timeout(Duration::from_secs(30), limited.read_to_end(&mut body))
-        .await
-        .context("read timed out")??;
-    let split = body
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no HTTP header")?;
-    let head = String::from_utf8_lossy(&body[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        bail!("server answered {}", head.lines().next().unwrap_or(""));
-    }
-    let body = body.split_off(split + 4);
-    if body.len() > limit {
-        bail!("the .torrent is larger than {limit} bytes");
-    }
-    Ok(body)
 }
 
 async fn download(args: Args) -> anyhow::Result<()> {

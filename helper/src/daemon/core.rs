@@ -14,7 +14,6 @@ use protocol::{InfoHash, Magnet, Metainfo};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch, Mutex};
 
-use super::fetch;
 use super::publish::Outgoing;
 use super::store::{Entry, Store};
 use crate::api::{AddArgs, ApiError, Command, ErrorCode, PROTOCOL_VERSION};
@@ -216,7 +215,7 @@ impl Core {
             } else {
                 let url = args.url.as_deref().unwrap_or_default();
                 source_url = Some(url.to_owned());
-                fetch::fetch_torrent(url).await.map_err(|e| {
+                crate::fetch::fetch_torrent(url).await.map_err(|e| {
                     ApiError::new(ErrorCode::FetchFailed, format!("fetching {url}: {e:#}"))
                 })?
             };

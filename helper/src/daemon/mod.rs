@@ -8,7 +8,6 @@
 
 mod conn;
 mod core;
-mod fetch;
 mod publish;
 mod store;
 

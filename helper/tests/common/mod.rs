@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+mod seeder;
+pub use seeder::Seeder;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -1,6 +1,7 @@
-//! `add` with a `url`: the daemon fetches the `.torrent` itself (http or https, a few redirects,
-//! bounded size and time). The extension normally fetches with the user's cookies and sends the
-//! bytes; this path serves the terminal and links the extension cannot fetch.
+//! Fetching a `.torrent` by URL (http or https, a few redirects, bounded size and time), for the
+//! daemon's `add` with a `url` and for `bthelper download URL`. The extension normally fetches with
+//! the user's cookies and sends the bytes; this path serves the terminal and links the extension
+//! cannot fetch.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
