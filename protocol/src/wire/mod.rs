@@ -23,6 +23,7 @@ mod fuzz;
 mod handshake;
 mod message;
 mod metadata_fetch;
+pub mod mse;
 mod ut_metadata;
 mod ut_pex;
 
