@@ -12,11 +12,13 @@
 #
 #   cargo build --release -p bttrack --bin bttrack --example udp_load && bench/tracker.sh
 #   DURATION=5 FILL_N=200000 bench/tracker.sh     # a quicker look
+#   MODES=udp FILL_N=0 bench/tracker.sh            # one mode, no memory run, results file untouched
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${DURATION:-10}
 FILL_N=${FILL_N:-1000000}
+MODES=${MODES:-keepalive close udp}
 BTTRACK=${BTTRACK:-$ROOT/target/release/bttrack}
 UDP_LOAD=${UDP_LOAD:-$ROOT/target/release/examples/udp_load}
 PY=/usr/bin/python3
@@ -104,12 +106,15 @@ memory() {
 
 echo "announce throughput: wrk -t2 -c64 -d${DURATION}s (udp: udp_load 2x32), 1000 hashes, numwant 50" >&2
 declare -A R
-for mode in keepalive close udp; do
+for mode in $MODES; do
   for name in bttrack opentracker; do
     R[$name.$mode]=$(bench "$name" "$mode")
     echo "  $name $mode: ${R[$name.$mode]}" >&2
   done
+  echo "  ratio $mode: $($PY -c "print('%.2f' % ($(echo "${R[bttrack.$mode]}" | awk '{print $3}') / $(echo "${R[opentracker.$mode]}" | awk '{print $3}')))")x" >&2
 done
+# A partial run (some modes, or no memory run) prints its figures and leaves the results file alone.
+if [ "$MODES" != "keepalive close udp" ] || [ "$FILL_N" = 0 ]; then exit 0; fi
 R[bttrack-weblog.keepalive]=$(bench bttrack-weblog keepalive)
 echo "  bttrack with weblog keepalive: ${R[bttrack-weblog.keepalive]}" >&2
 echo "memory: $FILL_N distinct peers" >&2

@@ -20,6 +20,7 @@ pub mod state;
 pub mod store;
 pub mod swarm;
 pub mod udp;
+pub mod udp_batch;
 pub mod udp_conn;
 pub mod weblog;
 
@@ -68,7 +69,7 @@ pub async fn run(
         std::thread::Builder::new()
             .name("bttrack-udp".into())
             .spawn(move || {
-                if let Err(e) = udp::serve_blocking(socket, t, stop) {
+                if let Err(e) = udp_batch::serve_blocking(socket, t, stop) {
                     tracing::error!("udp tracker: {e}");
                 }
                 let _ = tx.send(());

@@ -18,8 +18,6 @@ const TICK_MASK: u16 = 0x7fff;
 pub const MAX_TIMEOUT_SECS: u64 = (TICK_MASK as u64 / 2) * TICK_SECS;
 const ADDR_MASK: u64 = (1 << 48) - 1;
 const SEEDER: u64 = 1 << 63;
-/// How many peers the random starting offset may skip, so a reply stays cheap in huge swarms.
-pub const MAX_START: usize = 4096;
 
 /// A time on the tracker's coarse clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +245,7 @@ impl Swarm {
 
     /// Appends up to `want` live peers other than `requester` to `out`, IPv4 first. `first` (the
     /// publisher) comes first when live; a seeder is sent only leechers. `start` (random, from the
-    /// caller) picks where in the table to begin, at most [`MAX_START`] entries in.
+    /// caller) picks the bucket of the table to begin at.
     #[allow(clippy::too_many_arguments)]
     pub fn select(
         &self,
@@ -270,8 +268,14 @@ impl Swarm {
         }
         let live =
             |m: u16| now.age(m & TICK_MASK) <= timeout && !(requester_is_seeder && m & 0x8000 != 0);
-        let skip = start % (self.v4.len().saturating_sub(want).min(MAX_START) + 1);
-        let v4 = self.v4.iter().skip(skip).chain(self.v4.iter().take(skip));
+        // Start at a random bucket and wrap around: every peer is about as likely as any other to be
+        // handed out, however big the swarm, and a reply costs its own length in buckets rather
+        // than a walk over the table's first entries.
+        let buckets = self.v4.num_buckets();
+        let from = start % buckets.max(1);
+        let v4 = (from..buckets)
+            .chain(0..from)
+            .filter_map(|i| self.v4.get_bucket(i));
         for &e in v4 {
             if out.len() >= target {
                 return;

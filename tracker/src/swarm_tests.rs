@@ -194,3 +194,25 @@ fn store_sweep_forgets_empty_swarms() {
     store.sweep(T0 + 200);
     assert_eq!(store.totals(), Default::default());
 }
+
+#[test]
+fn every_peer_of_a_big_swarm_can_be_handed_out() {
+    // 10,000 peers, 50 a reply: the random start must be able to reach every one of them, not
+    // only the first few thousand of the table (a start bounded by a skip count did that).
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(7, now);
+    for i in 0..10_000u32 {
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+        s.update(SocketAddr::new(ip.into(), 6881), false, Event::None, now);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    // Every start a table of 10,000 entries can have (it has fewer than 32,768 buckets).
+    for start in 0..32_768 {
+        out.clear();
+        s.select(a("1.2.3.4:1"), false, None, 50, start, now, 60, &mut out);
+        assert_eq!(out.len(), 50);
+        seen.extend(out.iter().copied());
+    }
+    assert_eq!(seen.len(), 10_000);
+}

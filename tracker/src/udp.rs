@@ -1,11 +1,10 @@
-//! The UDP tracker (BEP 15) on the HTTP port's number, sharing the swarm store.
+//! The UDP tracker (BEP 15) on the HTTP port's number, sharing the swarm store: one datagram
+//! in, its reply out (the socket loop is in `udp_batch`).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use protocol::tracker::udp::{Request, Response, UdpAnnounce};
 use protocol::tracker::Event;
-use tokio::sync::watch;
 
 use crate::metrics::bump;
 use crate::state::{now_secs, Tracker};
@@ -16,36 +15,21 @@ use crate::swarm::canonical;
 const MAX_PEERS_V4: usize = 200;
 const MAX_PEERS_V6: usize = 74;
 
-/// Serves on a thread of its own with a blocking socket until `stop` turns true: a datagram
-/// costs one `recvfrom` and one `sendto`, with no readiness polling in between (under load a
-/// reactor would add an `epoll_wait` and a failed `recvfrom` per burst).
-pub fn serve_blocking(
-    socket: std::net::UdpSocket,
-    t: Arc<Tracker>,
-    stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    socket.set_nonblocking(false)?;
-    // How often a quiet socket checks for shutdown.
-    socket.set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
-    let mut buf = vec![0u8; 2048];
-    let mut out = Vec::with_capacity(2048);
-    while !*stop.borrow() {
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(x) => x,
-            // Timeouts, and ICMP errors from earlier sends on some systems: keep going.
-            Err(_) => continue,
-        };
-        out.clear();
-        if handle(&t, buf.get(..n).unwrap_or(&[]), from, &mut out) {
-            let _ = socket.send_to(&out, from);
-        }
-    }
-    Ok(())
+/// Buffers reused from datagram to datagram, so an announce allocates nothing.
+#[derive(Default)]
+pub struct Scratch {
+    peers: Vec<SocketAddr>,
 }
 
 /// Fills `out` with the reply datagram; `false` means no reply (unreadable packet: answering
 /// garbage from a spoofable source would make us a reflector).
-pub fn handle(t: &Tracker, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -> bool {
+pub fn handle(
+    t: &Tracker,
+    packet: &[u8],
+    from: SocketAddr,
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+) -> bool {
     let now = now_secs();
     let req = match Request::decode(packet) {
         Ok(r) => r,
@@ -64,7 +48,14 @@ pub fn handle(t: &Tracker, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -
             }
         }
         Request::Announce(a) if t.connection_ids.check(a.connection_id, from, now) => {
-            announce(t, &a, from)
+            let resp = announce(t, &a, from, std::mem::take(&mut scratch.peers));
+            resp.encode(out);
+            // The peer list goes back to the scratch space for the next announce.
+            if let Response::Announce { mut peers, .. } = resp {
+                peers.clear();
+                scratch.peers = peers;
+            }
+            return true;
         }
         Request::Scrape {
             connection_id,
@@ -90,7 +81,13 @@ pub fn handle(t: &Tracker, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -
     true
 }
 
-fn announce(t: &Tracker, a: &UdpAnnounce, from: SocketAddr) -> Response {
+/// `peers` is an empty list to fill (its capacity reused).
+fn announce(
+    t: &Tracker,
+    a: &UdpAnnounce,
+    from: SocketAddr,
+    mut peers: Vec<SocketAddr>,
+) -> Response {
     let from = canonical(from);
     // As over HTTP, a claimed address is believed only from this host.
     let ip = if !a.ip.is_unspecified() && from.ip().is_loopback() {
@@ -101,7 +98,6 @@ fn announce(t: &Tracker, a: &UdpAnnounce, from: SocketAddr) -> Response {
     let v6 = ip.is_ipv6();
     let cap = if v6 { MAX_PEERS_V6 } else { MAX_PEERS_V4 };
     let numwant = usize::try_from(a.num_want).ok().filter(|&n| n > 0);
-    let mut peers = Vec::new();
     let counts = match t.announce(
         a.info_hash,
         SocketAddr::new(ip, a.port),
