@@ -108,6 +108,38 @@ impl MetadataDownload {
     }
 }
 
+impl MetadataDownload {
+    /// A `.torrent` file around a fetched info dictionary, with a magnet link's trackers (one
+    /// tier each, as they are independent) and web seeds. `info` is spliced in byte for byte,
+    /// so the file's info-hash is the one the metadata was verified against.
+    pub fn torrent_file(info: &[u8], trackers: &[String], web_seeds: &[String]) -> Vec<u8> {
+        use crate::bencode::Value;
+        let string = |s: &String| Value::bytes(s.as_bytes());
+        let mut out = b"d".to_vec();
+        let put = |key: &str, value: Value<'_>, out: &mut Vec<u8>| {
+            Value::bytes(key.as_bytes()).encode(out);
+            value.encode(out);
+        };
+        // Keys in sorted order, as BEP 3 requires: announce, announce-list, info, url-list.
+        if let Some(first) = trackers.first() {
+            put("announce", string(first), &mut out);
+            let tiers = trackers.iter().map(|t| Value::List(vec![string(t)]));
+            put("announce-list", Value::List(tiers.collect()), &mut out);
+        }
+        out.extend_from_slice(b"4:info");
+        out.extend_from_slice(info);
+        if !web_seeds.is_empty() {
+            put(
+                "url-list",
+                Value::List(web_seeds.iter().map(string).collect()),
+                &mut out,
+            );
+        }
+        out.push(b'e');
+        out
+    }
+}
+
 /// The byte range of metadata piece `piece` in an info dictionary of `total` bytes.
 fn piece_range(total: usize, piece: u32) -> Option<std::ops::Range<usize>> {
     let start = (piece as usize).checked_mul(METADATA_PIECE_LEN)?;
@@ -187,6 +219,26 @@ mod tests {
         ));
         assert!(MetadataDownload::new(ih, 0).is_err());
         assert!(MetadataDownload::new(ih, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn the_torrent_file_keeps_the_info_bytes_and_the_links_trackers() {
+        let info =
+            b"d6:lengthi5e4:name5:a.txt12:piece lengthi16384e6:pieces20:xxxxxxxxxxxxxxxxxxxxe";
+        let trackers = vec!["http://a/announce".to_string(), "udp://b:1".to_string()];
+        let seeds = vec!["http://w/a.txt".to_string()];
+        let bytes = MetadataDownload::torrent_file(info, &trackers, &seeds);
+        let m = crate::Metainfo::from_bytes(&bytes).unwrap();
+        assert_eq!(m.info_hash, InfoHash::of_info_bytes(info));
+        assert_eq!(m.info_bytes(), info);
+        assert_eq!(
+            m.tiers(),
+            vec![vec![trackers[0].clone()], vec![trackers[1].clone()]]
+        );
+        assert_eq!(m.url_list, seeds);
+        let bare =
+            crate::Metainfo::from_bytes(&MetadataDownload::torrent_file(info, &[], &[])).unwrap();
+        assert!(bare.tiers().is_empty());
     }
 
     #[test]

@@ -9,9 +9,11 @@ use super::ExtensionError;
 /// Every metadata piece but the last is exactly this long.
 pub const METADATA_PIECE_LEN: usize = 16 * 1024;
 
-/// Largest info dictionary accepted from a peer (BEP 9 leaves it open; libtorrent defaults to
-/// 30 MiB). Checked on `metadata_size` from the extended handshake and on each `total_size`.
-pub const MAX_METADATA_SIZE: u64 = 32 * 1024 * 1024;
+/// Largest info dictionary accepted from a peer (BEP 9 leaves it open; libtorrent allows 30 MiB).
+/// 8 MiB holds the hashes of 400 000 pieces or the names of ~100 000 files, more than real
+/// torrents carry, and bounds what one lying `metadata_size` makes us allocate. Checked on
+/// `metadata_size` from the extended handshake and on each `total_size`.
+pub const MAX_METADATA_SIZE: u64 = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataMessage<'a> {
