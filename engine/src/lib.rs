@@ -23,6 +23,7 @@ mod storage;
 mod torrent;
 pub mod tracker;
 mod types;
+mod webseed;
 
 pub use session::Session;
 pub use types::{

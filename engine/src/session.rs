@@ -63,6 +63,7 @@ impl Session {
             upload_slots: config.upload_slots.max(1),
             state_dir: config.state_dir.clone(),
             announce_ip: config.announce_ip.clone(),
+            web_seed_timeout: config.web_seed_timeout,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let inner = Arc::new(Inner {

@@ -27,6 +27,9 @@ pub struct SessionConfig {
     pub announce_ip: Option<String>,
     /// Our peer id; `None` = a fresh random one with the Swarmlink prefix.
     pub peer_id: Option<PeerId>,
+    /// A web seed (BEP 19) that takes longer than this to answer or to send more of its body
+    /// counts as failed and is backed off.
+    pub web_seed_timeout: std::time::Duration,
 }
 
 impl Default for SessionConfig {
@@ -41,6 +44,7 @@ impl Default for SessionConfig {
             upload_slots: 8,
             announce_ip: None,
             peer_id: None,
+            web_seed_timeout: std::time::Duration::from_secs(20),
         }
     }
 }

@@ -60,6 +60,11 @@ impl Picker {
         Some((piece, marked))
     }
 
+    /// Wanted pieces nobody has started.
+    pub fn unstarted(&self) -> u32 {
+        self.unstarted_wanted
+    }
+
     /// Wanted, not had, and either not started or started with every block given back.
     fn free_whole(&self, i: u32) -> bool {
         self.wanted(i)

@@ -239,6 +239,7 @@ impl Torrent {
 
     pub(super) fn piece_verified(&mut self, piece: PieceIndex) {
         self.picker.piece_verified(piece);
+        self.webseed_piece_checked(piece, true);
         for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
             self.strikes.entry(addr).or_default().passed += 1;
         }
@@ -265,6 +266,7 @@ impl Torrent {
     pub(super) fn piece_failed(&mut self, piece: PieceIndex) {
         tracing::warn!("piece {} failed its hash check", piece.get());
         self.picker.piece_failed(piece);
+        self.webseed_piece_checked(piece, false);
         let culprits = self.contributors.remove(&piece.get()).unwrap_or_default();
         let sole = culprits.len() == 1;
         for addr in culprits {

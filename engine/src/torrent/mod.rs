@@ -6,6 +6,8 @@ mod announcer;
 mod messages;
 mod peers;
 mod status;
+#[path = "../webseed/actor.rs"]
+mod webseed_actor;
 
 use status::piece_priorities;
 
@@ -72,6 +74,7 @@ pub(crate) struct SessionShared {
     pub upload_slots: usize,
     pub state_dir: Option<PathBuf>,
     pub announce_ip: Option<String>,
+    pub web_seed_timeout: Duration,
 }
 
 pub(crate) struct TorrentOptions {
@@ -140,6 +143,7 @@ pub(crate) struct Torrent {
     status_out: Arc<Mutex<TorrentStatus>>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     rng: rand::rngs::StdRng,
+    webseeds: crate::webseed::WebSeeds,
 }
 
 impl Torrent {
@@ -220,6 +224,7 @@ impl Torrent {
             save_path: save_path.display().to_string(),
         }));
         let peers_out = Arc::new(Mutex::new(Vec::new()));
+        let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
         let mut torrent = Torrent {
             choker: Choker::new(shared.upload_slots),
             picker: Picker::new(lengths, Bitfield::new(lengths.piece_count())),
@@ -257,6 +262,12 @@ impl Torrent {
             status_out: status_out.clone(),
             peers_out: peers_out.clone(),
             rng: rand::SeedableRng::from_os_rng(),
+            webseeds: crate::webseed::WebSeeds::new(
+                metainfo.clone(),
+                lengths,
+                web_seed_timeout,
+                down_limit,
+            ),
         };
         torrent.add_candidates(opts.peers);
         let tiers = metainfo.tiers();
@@ -312,6 +323,7 @@ impl Torrent {
                     Some(cmd) => self.on_command(cmd),
                 },
                 Some(ev) = peer_events.recv() => self.on_peer_event(ev),
+                Some(ev) = self.webseeds.recv() => self.on_webseed(ev),
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.on_tick(now, now.duration_since(last_tick));
@@ -471,7 +483,8 @@ impl Torrent {
             down += peer.down_rate;
             up += peer.up_rate;
         }
-        self.down_rate = down;
+        self.webseeds_tick(secs);
+        self.down_rate = down + self.webseeds.rate();
         self.up_rate = up;
         self.check_stalls(now);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
@@ -507,7 +520,9 @@ impl Torrent {
     }
 
     fn downloaded(&self) -> u64 {
-        self.closed_down + self.peers.values().map(|p| p.downloaded()).sum::<u64>()
+        self.closed_down
+            + self.peers.values().map(|p| p.downloaded()).sum::<u64>()
+            + self.webseeds.downloaded()
     }
 
     fn uploaded(&self) -> u64 {
@@ -515,6 +530,7 @@ impl Torrent {
     }
 
     fn disconnect_all(&mut self) {
+        self.stop_webseeds();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
             self.close_peer(key, "torrent stopped or paused");

@@ -55,7 +55,7 @@ impl Torrent {
             TorrentState::Paused
         } else if self.state == TorrentState::Checking || self.state == TorrentState::Seeding {
             self.state
-        } else if self.peers.is_empty() {
+        } else if self.peers.is_empty() && !self.webseeds.busy() {
             TorrentState::Connecting
         } else {
             TorrentState::Downloading
@@ -78,8 +78,10 @@ impl Torrent {
             uploaded: self.uploaded(),
             down_rate: self.down_rate,
             up_rate: self.up_rate,
-            peers: self.peers.len() as u32,
-            seeds: self.peers.values().filter(|p| p.has.is_full()).count() as u32,
+            // Web seeds fetching right now count as peers, and as seeds: they have everything.
+            peers: (self.peers.len() + self.webseeds.fetching()) as u32,
+            seeds: (self.peers.values().filter(|p| p.has.is_full()).count()
+                + self.webseeds.fetching()) as u32,
             eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
             error: self.error.clone(),
             save_path: self.save_path.display().to_string(),

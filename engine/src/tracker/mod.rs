@@ -38,7 +38,7 @@ mod http;
 mod http_wire;
 mod schedule;
 mod tiers;
-mod tls;
+pub(crate) mod tls;
 mod udp;
 mod udp_packets;
 

@@ -1,0 +1,220 @@
+//! The torrent actor's side of its web seeds (BEP 19): handing idle web seeds runs of pieces
+//! from the picker, taking delivered pieces into the same write-and-verify path as peer blocks,
+//! and backing off or disabling web seeds that fail or send bad data.
+//!
+//! Compiled as a child of the torrent module (see `torrent/mod.rs`) so it reaches the actor's
+//! state directly; the web seed bookkeeping itself is `crate::webseed::WebSeeds`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::wire::Message;
+use protocol::{BlockOutcome, PieceIndex, ValidBlock};
+use rand::Rng;
+
+use super::Torrent;
+use crate::disk::DiskJob;
+use crate::peer::Outgoing;
+use crate::types::TorrentState;
+use crate::webseed::{describe_wait, WebSeedEvent};
+
+impl Torrent {
+    fn webseeds_may_fetch(&self) -> bool {
+        !self.paused
+            && matches!(
+                self.state,
+                TorrentState::Connecting | TorrentState::Downloading
+            )
+    }
+
+    /// Gives every idle, healthy web seed a run of pieces (or, in endgame, one piece to twin).
+    pub(super) fn fill_webseeds(&mut self) {
+        if self.webseeds.ctx.is_none() {
+            return;
+        }
+        if !self.webseeds_may_fetch() {
+            self.stop_webseeds();
+            return;
+        }
+        if !self.backlog.has_room() {
+            return; // the disk thread's `Drained` brings us back via the next tick
+        }
+        let now = Instant::now();
+        let piece_len = self.metainfo.info.piece_length;
+        let usable = self
+            .webseeds
+            .seeds
+            .iter()
+            .filter(|s| s.health.usable(now))
+            .count() as u32;
+        for seed in 0..self.webseeds.seeds.len() {
+            let s = &self.webseeds.seeds[seed];
+            if s.job.is_some() || !s.health.usable(now) {
+                continue;
+            }
+            let n = self.lengths.piece_count();
+            let from = match s.next_from {
+                _ if self.sequential => 0,
+                Some(f) => f,
+                None if n == 0 => 0,
+                None => self.rng.random_range(0..n),
+            };
+            // Leave a share for the other web seeds and peers: one web seed that grabbed
+            // everything (and then hung, or crawled) would hold the rest back.
+            let sources = usable + self.peers.len() as u32;
+            let share = self.picker.unstarted().div_ceil(sources.max(1)).max(1);
+            let max = self.webseeds.run_pieces(seed, piece_len).min(share);
+            let run = self.picker.next_run(from, max);
+            let mut held = BTreeMap::new();
+            if let Some(last) = run.last() {
+                self.webseeds.seeds[seed].next_from = Some(last.get() + 1);
+                for piece in run {
+                    held.insert(piece.get(), self.blocks_of(piece));
+                }
+            } else {
+                // An idle seed holds nothing: any started piece may be twinned, including one
+                // a stalled web seed sits on.
+                let Some((piece, marked)) = self.picker.endgame_piece(&|_| false) else {
+                    continue;
+                };
+                held.insert(piece.get(), marked);
+            }
+            self.webseeds.start(seed, held);
+        }
+    }
+
+    fn blocks_of(&self, piece: PieceIndex) -> Vec<ValidBlock> {
+        (0..self.lengths.blocks_in_piece(piece))
+            .filter_map(|i| self.lengths.block(piece, i))
+            .collect()
+    }
+
+    /// Aborts every web seed job and gives its pieces back to the picker.
+    pub(super) fn stop_webseeds(&mut self) {
+        for seed in 0..self.webseeds.seeds.len() {
+            let blocks = self.webseeds.stop(seed);
+            self.picker.release_all(&blocks);
+        }
+    }
+
+    pub(super) fn on_webseed(&mut self, ev: WebSeedEvent) {
+        match ev {
+            WebSeedEvent::Piece {
+                seed,
+                job,
+                piece,
+                data,
+            } => self.webseed_piece(seed, job, piece, data),
+            WebSeedEvent::Done { seed, job, result } => {
+                let current = self.webseeds.seeds.get(seed).and_then(|s| s.job.as_ref());
+                if current.is_none_or(|j| j.id != job) {
+                    return; // a job we stopped
+                }
+                let blocks = self.webseeds.stop(seed);
+                self.picker.release_all(&blocks);
+                let s = &mut self.webseeds.seeds[seed];
+                match result {
+                    Ok(()) => s.health.succeeded(),
+                    Err(e) => {
+                        let wait = s.health.failed(Instant::now(), &e.to_string());
+                        tracing::warn!("web seed {}: {e}; {}", s.url, describe_wait(wait));
+                        if let Some(reason) = s.health.disabled() {
+                            tracing::warn!("web seed {} disabled: {reason}", s.url);
+                        }
+                        // A failed run starts afresh elsewhere rather than where it broke.
+                        s.next_from = None;
+                    }
+                }
+                self.fill_webseeds();
+                self.request_from_all();
+            }
+        }
+    }
+
+    fn webseed_piece(&mut self, seed: usize, job: u64, piece: PieceIndex, data: Bytes) {
+        let Some(j) = self
+            .webseeds
+            .seeds
+            .get_mut(seed)
+            .and_then(|s| s.job.as_mut())
+            .filter(|j| j.id == job)
+        else {
+            return;
+        };
+        if j.held.remove(&piece.get()).is_none() {
+            return;
+        }
+        if data.len() != self.lengths.piece_len(piece) as usize {
+            return; // the fetcher cuts exact pieces: cannot happen
+        }
+        let mut accepted = Vec::new();
+        for block in self.blocks_of(piece) {
+            if let BlockOutcome::Accepted { .. } = self.picker.on_block(block) {
+                let at = block.begin as usize;
+                let bytes = data.slice(at..at + block.length as usize);
+                self.backlog
+                    .pending
+                    .fetch_add(bytes.len() as u64, Ordering::AcqRel);
+                let _ = self.disk.send(DiskJob::Write { block, data: bytes });
+                accepted.push(block);
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        self.webseeds.sent_by.insert(piece.get(), (seed, job));
+        if self.picker.in_endgame() {
+            // Peers asked for the same blocks as endgame twins: withdraw those requests.
+            for p in self.peers.values_mut() {
+                let mut frames = Vec::new();
+                for b in &accepted {
+                    if p.withdraw(*b) {
+                        Message::Cancel(b.as_ref()).encode(&mut frames);
+                    }
+                }
+                if !frames.is_empty() {
+                    let _ = p.writer.send(Outgoing::Frame(frames));
+                }
+            }
+        }
+    }
+
+    /// A piece passed (`ok`) or failed its hash check: judge the web seed that sent it.
+    pub(super) fn webseed_piece_checked(&mut self, piece: PieceIndex, ok: bool) {
+        let Some((seed, job)) = self.webseeds.sent_by.remove(&piece.get()) else {
+            return;
+        };
+        if ok || self.webseeds.seeds[seed].struck_job >= job {
+            return;
+        }
+        if self.webseeds.seeds[seed]
+            .job
+            .as_ref()
+            .is_some_and(|j| j.id == job)
+        {
+            let blocks = self.webseeds.stop(seed);
+            self.picker.release_all(&blocks);
+        }
+        let s = &mut self.webseeds.seeds[seed];
+        s.struck_job = job;
+        s.next_from = None;
+        let wait = s.health.bad_piece(Instant::now());
+        tracing::warn!(
+            "web seed {}: piece {} failed its hash check; {}",
+            s.url,
+            piece.get(),
+            describe_wait(wait)
+        );
+        if let Some(reason) = s.health.disabled() {
+            tracing::warn!("web seed {} disabled: {reason}", s.url);
+        }
+    }
+
+    /// Per tick: rates, and new runs for idle web seeds.
+    pub(super) fn webseeds_tick(&mut self, secs: f64) {
+        self.webseeds.update_rates(secs);
+        self.fill_webseeds();
+    }
+}

@@ -1,0 +1,200 @@
+//! BEP 19 web seeds: the torrent actor's bookkeeping of its `url-list` servers (health, the job
+//! in flight and the pieces it holds, rates) and the HTTP fetch tasks ([`fetch`]). The actor
+//! side that talks to the picker lives in `actor.rs`, a child of the torrent module.
+
+pub(crate) mod fetch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::webseed::Health;
+use protocol::{Lengths, Metainfo, ValidBlock};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::ratelimit::RateLimiter;
+
+pub(crate) use fetch::{FetchContext, WebSeedEvent};
+
+/// A run is sized to about this much of the web seed's measured rate...
+const RUN_SECONDS: u64 = 4;
+/// ...within these bounds (bytes).
+const MIN_RUN: u64 = 4 << 20;
+const MAX_RUN: u64 = 64 << 20;
+
+/// One `url-list` entry.
+pub(crate) struct Seed {
+    pub url: String,
+    pub health: Health,
+    pub job: Option<Job>,
+    /// Where the next run starts looking: just past the last one, so a server streams the file
+    /// mostly in order.
+    pub next_from: Option<u32>,
+    /// The last job judged for bad data: one job's bad pieces count once (it is stopped at the
+    /// first), so a web seed is backed off before it is disabled.
+    pub struck_job: u64,
+    counter: Arc<AtomicU64>,
+    prev: u64,
+    pub rate: u64,
+}
+
+/// A fetch in flight.
+pub(crate) struct Job {
+    pub id: u64,
+    /// Pieces not yet delivered, with the blocks this job marked requested in the picker.
+    pub held: BTreeMap<u32, Vec<ValidBlock>>,
+    pub task: AbortHandle,
+}
+
+pub(crate) struct WebSeeds {
+    pub seeds: Vec<Seed>,
+    pub ctx: Option<FetchContext>,
+    rx: mpsc::UnboundedReceiver<WebSeedEvent>,
+    /// Which web seed (and job) sent each piece awaiting its hash check.
+    pub sent_by: HashMap<u32, (usize, u64)>,
+    next_job: u64,
+}
+
+impl WebSeeds {
+    /// The torrent's web seeds. URLs that are not http(s) are kept, disabled, so the log shows
+    /// why; the HTTP client is only built when some web seed is usable.
+    pub fn new(
+        metainfo: Arc<Metainfo>,
+        lengths: Lengths,
+        timeout: Duration,
+        down_limit: Arc<RateLimiter>,
+    ) -> Self {
+        let mut seeds: Vec<Seed> = Vec::new();
+        for url in &metainfo.url_list {
+            if seeds.iter().any(|s| &s.url == url) {
+                continue;
+            }
+            let mut health = Health::default();
+            let lower = url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                tracing::info!("web seed {url} ignored: only http:// and https:// are supported");
+                health.disable("only http:// and https:// web seeds are supported".into());
+            }
+            seeds.push(Seed {
+                url: url.clone(),
+                health,
+                job: None,
+                next_from: None,
+                struck_job: 0,
+                counter: Arc::default(),
+                prev: 0,
+                rate: 0,
+            });
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let usable = seeds.iter().any(|s| s.health.disabled().is_none());
+        let ctx = usable.then(|| FetchContext {
+            client: fetch::client(timeout),
+            metainfo,
+            lengths,
+            timeout,
+            down_limit,
+            events: tx,
+        });
+        WebSeeds {
+            seeds,
+            ctx,
+            rx,
+            sent_by: HashMap::new(),
+            next_job: 1,
+        }
+    }
+
+    /// The next event from a fetch task; never ready when there are no usable web seeds.
+    pub async fn recv(&mut self) -> Option<WebSeedEvent> {
+        if self.ctx.is_none() {
+            return std::future::pending().await;
+        }
+        self.rx.recv().await
+    }
+
+    /// Payload bytes received from all web seeds.
+    pub fn downloaded(&self) -> u64 {
+        self.seeds
+            .iter()
+            .map(|s| s.counter.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Sum of the smoothed rates, refreshed by [`WebSeeds::update_rates`].
+    pub fn rate(&self) -> u64 {
+        self.seeds.iter().map(|s| s.rate).sum()
+    }
+
+    pub fn update_rates(&mut self, secs: f64) {
+        for s in &mut self.seeds {
+            let now = s.counter.load(Ordering::Relaxed);
+            let r = ((now - s.prev) as f64 / secs) as u64;
+            s.rate = (s.rate + 3 * r) / 4;
+            s.prev = now;
+        }
+    }
+
+    /// A web seed is fetching right now.
+    pub fn busy(&self) -> bool {
+        self.fetching() > 0
+    }
+
+    /// How many web seeds are fetching right now.
+    pub fn fetching(&self) -> usize {
+        self.seeds.iter().filter(|s| s.job.is_some()).count()
+    }
+
+    /// How many pieces the next run of `seed` should take.
+    pub fn run_pieces(&self, seed: usize, piece_len: u64) -> u32 {
+        let rate = self.seeds.get(seed).map_or(0, |s| s.rate);
+        let bytes = rate.saturating_mul(RUN_SECONDS).clamp(MIN_RUN, MAX_RUN);
+        (bytes / piece_len.max(1)).clamp(1, u64::from(u32::MAX)) as u32
+    }
+
+    /// Starts a fetch of `pieces` (which the caller marked in the picker as `held`).
+    pub fn start(&mut self, seed: usize, held: BTreeMap<u32, Vec<ValidBlock>>) {
+        let Some(ctx) = self.ctx.clone() else { return };
+        let Some(s) = self.seeds.get_mut(seed) else {
+            return;
+        };
+        let id = self.next_job;
+        self.next_job += 1;
+        let pieces = held
+            .keys()
+            .filter_map(|&i| ctx.lengths.validate_piece(i))
+            .collect();
+        let task = tokio::spawn(fetch::run(
+            ctx,
+            seed,
+            id,
+            s.url.clone(),
+            pieces,
+            s.counter.clone(),
+        ));
+        s.job = Some(Job {
+            id,
+            held,
+            task: task.abort_handle(),
+        });
+    }
+
+    /// Ends `seed`'s job (if any), returning the blocks it still held for the picker.
+    pub fn stop(&mut self, seed: usize) -> Vec<ValidBlock> {
+        let Some(job) = self.seeds.get_mut(seed).and_then(|s| s.job.take()) else {
+            return Vec::new();
+        };
+        job.task.abort();
+        job.held.into_values().flatten().collect()
+    }
+}
+
+/// Back-off waits are short enough to print in whole seconds.
+pub(crate) fn describe_wait(wait: Option<Duration>) -> String {
+    match wait {
+        Some(w) => format!("retrying in {:.0}s", w.as_secs_f64().ceil()),
+        None => "disabled".into(),
+    }
+}

@@ -1,0 +1,328 @@
+//! Web seeds (BEP 19, `url-list`) end to end: the engine downloads over HTTP range requests from
+//! a local server, alone or mixed with a python3-libtorrent seeder, and copes with servers that
+//! lie, 404 or hang. Torrents are made by libtorrent, with the `url-list` added afterwards (it
+//! is outside `info`, so the info-hash is unchanged).
+
+#[path = "webseed/server.rs"]
+mod server;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use engine::{AddTorrent, Session, SessionConfig, TorrentState};
+use protocol::{InfoHash, Metainfo};
+use server::Mode;
+use swarmlink_tests::{workspace_root, KillOnDrop, SYSTEM_PYTHON};
+
+fn lt_script() -> PathBuf {
+    workspace_root().join("bench/download_lt_peer.py")
+}
+
+fn write_random(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut data = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+/// A libtorrent-made .torrent of `content` with `urls` as its `url-list`.
+fn make_torrent(content: &Path, piece_len: u32, pad: bool, urls: &[&str]) -> Vec<u8> {
+    let out = content.with_extension("torrent");
+    let mut cmd = Command::new(SYSTEM_PYTHON);
+    cmd.arg(lt_script())
+        .arg("create")
+        .arg(content)
+        .arg(&out)
+        .arg(piece_len.to_string());
+    if pad {
+        cmd.arg("--pad");
+    }
+    assert!(cmd.status().unwrap().success(), "libtorrent create failed");
+    let mut bytes = std::fs::read(&out).unwrap();
+    // The top-level dictionary ends with its last byte: add the key before it.
+    assert_eq!(bytes.pop(), Some(b'e'));
+    bytes.extend_from_slice(b"8:url-listl");
+    for u in urls {
+        bytes.extend_from_slice(format!("{}:{u}", u.len()).as_bytes());
+    }
+    bytes.extend_from_slice(b"ee");
+    std::fs::write(&out, &bytes).unwrap();
+    bytes
+}
+
+/// A python3-libtorrent seeder of `torrent` (as bytes) over `dir`; returns it and its port.
+fn lt_seed(torrent: &[u8], dir: &Path) -> (KillOnDrop, u16) {
+    let path = dir.join("seed.torrent");
+    std::fs::write(&path, torrent).unwrap();
+    let mut child = Command::new(SYSTEM_PYTHON)
+        .arg(lt_script())
+        .arg("seed")
+        .arg(&path)
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = KillOnDrop(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut port = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("libtorrent seeder started");
+        if let Some(p) = line.strip_prefix("port ") {
+            port = p.trim().parse().ok();
+        }
+        if line.starts_with("seeding") {
+            return (child, port.expect("port before seeding"));
+        }
+    }
+}
+
+async fn session(out: &Path, web_seed_timeout: Duration) -> Session {
+    Session::start(SessionConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        download_dir: out.to_path_buf(),
+        web_seed_timeout,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn add(session: &Session, torrent: &[u8]) -> InfoHash {
+    let meta = Metainfo::from_bytes(torrent).unwrap();
+    session.add(AddTorrent::metainfo(meta)).await.unwrap()
+}
+
+/// Polls until `done` holds, failing with `what` after `limit`.
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn wait_seeding(session: &Session, ih: InfoHash, limit: Duration) {
+    wait_until("the download to complete", limit, || {
+        let s = session.status(ih).unwrap();
+        assert_ne!(s.state, TorrentState::Error, "{s:?}");
+        s.state == TorrentState::Seeding
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_file_from_web_seeds_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("data.bin"), 3 << 20, 1);
+    let srv = server::start(root.clone(), Mode::Honest, 0).await;
+    // A directory URL (the name is appended) and the file's own URL: both BEP 19 forms.
+    let exact = format!("{}data.bin", srv.url);
+    let urls = [srv.url.as_str(), &exact];
+    let torrent = make_torrent(&root.join("data.bin"), 32 * 1024, false, &urls);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+
+    assert!(std::fs::read(out.join("data.bin")).unwrap() == data);
+    let paths = srv.stats.paths.lock().unwrap().clone();
+    assert!(paths.iter().all(|p| p == "/data.bin"), "{paths:?}");
+    let status = session.status(ih).unwrap();
+    assert!(
+        status.downloaded >= data.len() as u64,
+        "web seed bytes count as downloaded: {status:?}"
+    );
+    // Runs of pieces, not a request per piece (96 pieces here).
+    let requests = srv.stats.requests.load(Ordering::SeqCst);
+    assert!(requests <= 16, "{requests} requests for 96 pieces");
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_file_with_pad_files_and_odd_names_from_a_web_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let content = root.join("al bum");
+    let files = [
+        ("a b.flac", 100_000usize),
+        ("sub dir/b#1.flac", 300_001),
+        ("sub dir/c%.txt", 17),
+        ("d.bin", 70_000),
+    ];
+    let originals: Vec<Vec<u8>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, len))| write_random(&content.join(name), *len, 10 + i as u64))
+        .collect();
+    let srv = server::start(root.clone(), Mode::Honest, 0).await;
+    let torrent = make_torrent(&content, 32 * 1024, true, &[&srv.url]);
+    let meta = Metainfo::from_bytes(&torrent).unwrap();
+    assert!(
+        meta.info.files.iter().any(|f| f.pad),
+        "libtorrent made pad files"
+    );
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+
+    for ((name, _), original) in files.iter().zip(&originals) {
+        let got = std::fs::read(out.join("al bum").join(name)).unwrap();
+        assert!(got == *original, "{name} differs");
+    }
+    let paths = srv.stats.paths.lock().unwrap().clone();
+    assert!(
+        paths.iter().any(|p| p == "/al%20bum/sub%20dir/b%231.flac"),
+        "percent-encoded components: {paths:?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.contains(".pad")),
+        "pad files are zeros, never fetched: {paths:?}"
+    );
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_seed_and_libtorrent_peer_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("mix.bin"), 6 << 20, 2);
+    // A slow web server: the libtorrent peer must carry most of it.
+    let srv = server::start(root.clone(), Mode::Honest, 1 << 20).await;
+    let torrent = make_torrent(&root.join("mix.bin"), 64 * 1024, false, &[&srv.url]);
+    let (_seeder, port) = lt_seed(&torrent, &root);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    // The web seed starts alone; a moment later the peer joins.
+    wait_until("the web seed to send data", Duration::from_secs(10), || {
+        srv.stats.body_bytes.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    session
+        .add_peers(ih, vec![format!("127.0.0.1:{port}").parse().unwrap()])
+        .unwrap();
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+
+    assert!(std::fs::read(out.join("mix.bin")).unwrap() == data);
+    let from_web = srv.stats.body_bytes.load(Ordering::SeqCst);
+    assert!(
+        from_web < data.len() as u64,
+        "the peer sent part of it too (web seed sent {from_web})"
+    );
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_web_seed_is_disabled_and_the_peer_completes_the_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("lie.bin"), 2 << 20, 3);
+    let liar = server::start(root.clone(), Mode::Liar, 0).await;
+    let torrent = make_torrent(&root.join("lie.bin"), 32 * 1024, false, &[&liar.url]);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    // A bad piece stops the run and backs off (1 s); the second disables the web seed.
+    wait_until("two runs from the liar", Duration::from_secs(15), || {
+        liar.stats.requests.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        liar.stats.requests.load(Ordering::SeqCst),
+        2,
+        "a disabled web seed is not asked again"
+    );
+    let status = session.status(ih).unwrap();
+    assert_eq!(
+        status.have_bytes, 0,
+        "nothing of the liar's was kept: {status:?}"
+    );
+    assert_eq!(
+        status.peers, 0,
+        "a disabled web seed is not a source: {status:?}"
+    );
+
+    let (_seeder, port) = lt_seed(&torrent, &root);
+    session
+        .add_peers(ih, vec![format!("127.0.0.1:{port}").parse().unwrap()])
+        .unwrap();
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+    assert!(std::fs::read(out.join("lie.bin")).unwrap() == data);
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_and_missing_web_seeds_time_out_and_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("hang.bin"), 1 << 20, 4);
+    let hang = server::start(root.clone(), Mode::Hang, 0).await;
+    let missing = server::start(root.clone(), Mode::NotFound, 0).await;
+    let urls = [hang.url.as_str(), &missing.url];
+    let torrent = make_torrent(&root.join("hang.bin"), 32 * 1024, false, &urls);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let ih = add(&session, &torrent).await;
+    // Asked again only after the 1 s timeout and a 1 s back-off.
+    wait_until(
+        "the hung web seed to be asked again",
+        Duration::from_secs(15),
+        || hang.stats.requests.load(Ordering::SeqCst) >= 2,
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // 404s back off 1 s, 2 s, 4 s...: three requests take at least 3 s.
+    wait_until(
+        "the missing web seed to be retried",
+        Duration::from_secs(15),
+        || missing.stats.requests.load(Ordering::SeqCst) >= 3,
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        missing.stats.requests.load(Ordering::SeqCst) <= 4,
+        "backed off"
+    );
+
+    let (_seeder, port) = lt_seed(&torrent, &root);
+    session
+        .add_peers(ih, vec![format!("127.0.0.1:{port}").parse().unwrap()])
+        .unwrap();
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+    assert!(std::fs::read(out.join("hang.bin")).unwrap() == data);
+    session.shutdown().await;
+}
