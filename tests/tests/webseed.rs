@@ -326,3 +326,75 @@ async fn hanging_and_missing_web_seeds_time_out_and_back_off() {
     assert!(std::fs::read(out.join("hang.bin")).unwrap() == data);
     session.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_ignores_range_is_refused_without_reading_its_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    // Bigger than one run (4 MiB), so no request asks for the whole file.
+    let data = write_random(&root.join("big.bin"), 6 << 20, 5);
+    let srv = server::start(root.clone(), Mode::IgnoreRange, 0).await;
+    let torrent = make_torrent(&root.join("big.bin"), 64 * 1024, false, &[&srv.url]);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(5)).await;
+    let ih = add(&session, &torrent).await;
+    wait_until(
+        "a retry after the refused 200",
+        Duration::from_secs(15),
+        || srv.stats.requests.load(Ordering::SeqCst) >= 2,
+    )
+    .await;
+    let status = session.status(ih).unwrap();
+    assert_eq!(status.have_bytes, 0, "{status:?}");
+    assert_eq!(
+        status.downloaded, 0,
+        "a 200 to a range request is refused before its body is read: {status:?}"
+    );
+
+    let (_seeder, port) = lt_seed(&torrent, &root);
+    session
+        .add_peers(ih, vec![format!("127.0.0.1:{port}").parse().unwrap()])
+        .unwrap();
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+    assert!(std::fs::read(out.join("big.bin")).unwrap() == data);
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_download_limit_holds_for_web_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("slow.bin"), 3 << 20, 6);
+    let srv = server::start(root.clone(), Mode::Honest, 0).await;
+    let torrent = make_torrent(&root.join("slow.bin"), 32 * 1024, false, &[&srv.url]);
+
+    let out = dir.path().join("out");
+    let session = Session::start(SessionConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        download_dir: out.clone(),
+        download_rate_limit: Some(1 << 20),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let ih = add(&session, &torrent).await;
+    let mut saw_rate = 0;
+    wait_until("the limited download", Duration::from_secs(20), || {
+        let s = session.status(ih).unwrap();
+        saw_rate = saw_rate.max(s.down_rate);
+        s.state == TorrentState::Seeding
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(std::fs::read(out.join("slow.bin")).unwrap() == data);
+    // 3 MiB at 1 MiB/s, less the bucket's quarter-second burst.
+    assert!(took >= Duration::from_millis(2500), "took only {took:?}");
+    assert!(saw_rate > 0, "web seed bytes show in down_rate");
+    assert!(
+        saw_rate < 2 << 20,
+        "down_rate {saw_rate} near the 1 MiB/s limit"
+    );
+    session.shutdown().await;
+}

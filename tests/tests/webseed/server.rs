@@ -20,6 +20,8 @@ pub enum Mode {
     NotFound,
     /// Reads the request and never answers.
     Hang,
+    /// Ignores Range: 200 and the whole file every time.
+    IgnoreRange,
 }
 
 /// What the server saw, for assertions.
@@ -109,7 +111,7 @@ async fn connection(
                 }
                 continue;
             }
-            Mode::Honest | Mode::Liar => {}
+            Mode::Honest | Mode::Liar | Mode::IgnoreRange => {}
         }
         let Some(file) = decode_path(&path).map(|p| root.join(p)) else {
             let _ = respond(&mut stream, "400 Bad Request", &[], b"").await;
@@ -125,6 +127,7 @@ async fn connection(
             continue;
         };
         let len = data.len() as u64;
+        let range = range.filter(|_| mode != Mode::IgnoreRange);
         let (status, from, to, extra) = match range {
             Some((a, b)) if a < len && a <= b => {
                 let b = b.min(len - 1);
