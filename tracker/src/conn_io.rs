@@ -1,4 +1,5 @@
-//! The connection's socket as hyper sees it, minus one syscall where it is safe to drop.
+//! The connection's socket as hyper sees it, minus one syscall where it is safe to drop, plus
+//! what the web log needs to record a request hyper refuses before our service sees it.
 //!
 //! Before closing, hyper calls `shutdown(SHUT_WR)`. That matters when the client may still have
 //! unread bytes in our receive buffer (a body we refused, say): closing with unread data sends
@@ -9,24 +10,100 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
 
-use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
+
+/// How much of the connection's first bytes is kept for the log (the request line's start).
+const FIRST_LINE_MAX: usize = 512;
+
+/// What a connection's socket wrapper and its service share (one task, so uncontended atomics).
+#[derive(Default)]
+pub struct ConnState {
+    /// Set by the service for each request, from [`last_and_bodyless`].
+    skip_shutdown: AtomicBool,
+    /// Reads that returned data (or end of stream) so far.
+    reads: AtomicU64,
+    /// `reads` when the last request was answered; more since then means a request was under
+    /// way when the connection ended (an idle keep-alive connection completes no read).
+    answered_at: AtomicU64,
+    /// The first line the client sent, kept only when the web log is on.
+    first_line: Option<OnceLock<Box<str>>>,
+}
+
+impl ConnState {
+    /// `keep_first_line`: capture the start of the first bytes (for the web log).
+    pub fn new(keep_first_line: bool) -> ConnState {
+        ConnState {
+            first_line: keep_first_line.then(OnceLock::new),
+            ..ConnState::default()
+        }
+    }
+
+    /// The service saw a request (its head read whole).
+    pub fn on_request<B>(&self, req: &http::Request<B>) {
+        self.skip_shutdown
+            .store(last_and_bodyless(req), Ordering::Relaxed);
+    }
+
+    /// The service answered (any body it wanted was read).
+    pub fn on_answered(&self) {
+        // Never 0 once a request was answered: `refused_line` tells "none answered" by 0.
+        let reads = self.reads.load(Ordering::Relaxed).max(1);
+        self.answered_at.store(reads, Ordering::Relaxed);
+    }
+
+    /// Whether bytes of a request nobody answered arrived (not just an idle connection).
+    pub fn unanswered_bytes(&self) -> bool {
+        self.reads.load(Ordering::Relaxed) > self.answered_at.load(Ordering::Relaxed)
+    }
+
+    /// The request line to log for a request hyper refused: the first line of the connection
+    /// when no request was answered before (else it is unknown).
+    pub fn refused_line(&self) -> Option<&str> {
+        if self.answered_at.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        self.first_line.as_ref()?.get().map(|l| &**l)
+    }
+}
 
 pub struct ConnIo<T> {
     inner: T,
-    /// Set by the service for each request, from [`last_and_bodyless`].
-    skip_shutdown: Arc<AtomicBool>,
+    state: Arc<ConnState>,
 }
 
 impl<T> ConnIo<T> {
-    pub fn new(inner: T, skip_shutdown: Arc<AtomicBool>) -> Self {
-        ConnIo {
-            inner,
-            skip_shutdown,
+    pub fn new(inner: T, state: Arc<ConnState>) -> Self {
+        ConnIo { inner, state }
+    }
+}
+
+impl<T: Read + Unpin> ConnIo<T> {
+    /// The first read, through a small buffer of our own so its start can be kept.
+    fn poll_first_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut tmp = [0u8; FIRST_LINE_MAX];
+        let n = buf.remaining().min(FIRST_LINE_MAX);
+        let mut rb = ReadBuf::new(&mut tmp[..n]);
+        ready!(Pin::new(&mut self.inner).poll_read(cx, rb.unfilled()))?;
+        let got = rb.filled();
+        if !got.is_empty() {
+            let line = got
+                .split(|&b| b == b'\r' || b == b'\n')
+                .next()
+                .unwrap_or(got);
+            if let Some(cell) = &self.state.first_line {
+                let _ = cell.set(String::from_utf8_lossy(line).into());
+            }
         }
+        buf.put_slice(got);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -58,7 +135,14 @@ impl<T: Read + Unpin> Read for ConnIo<T> {
         cx: &mut Context<'_>,
         buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let first = (self.state.first_line.as_ref()).is_some_and(|c| c.get().is_none());
+        if first {
+            ready!(self.poll_first_read(cx, buf))?;
+        } else {
+            ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        }
+        self.state.reads.fetch_add(1, Ordering::Relaxed);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -76,7 +160,7 @@ impl<T: Write + Unpin> Write for ConnIo<T> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.skip_shutdown.load(Ordering::Relaxed) {
+        if self.state.skip_shutdown.load(Ordering::Relaxed) {
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_shutdown(cx)

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub publish_refused: AtomicU64,
     pub pages: AtomicU64,
     pub not_found: AtomicU64,
+    /// Requests hyper refused before the service saw them (bad request line, oversized head,
+    /// a head never finished).
+    pub http_refused: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -41,6 +44,7 @@ impl Metrics {
             ("http", "publish", "refused", &self.publish_refused),
             ("http", "page", "ok", &self.pages),
             ("http", "other", "not_found", &self.not_found),
+            ("http", "malformed", "refused", &self.http_refused),
             ("udp", "connect", "ok", &self.udp_connect),
             ("udp", "announce", "ok", &self.udp_announce_ok),
             ("udp", "announce", "failed", &self.udp_announce_failed),

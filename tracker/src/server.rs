@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,7 +19,7 @@ use protocol::tracker::{
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::conn_io::{last_and_bodyless, ConnIo};
+use crate::conn_io::{ConnIo, ConnState};
 use crate::listing::{self, encode_segment, Row};
 use crate::metrics::bump;
 use crate::state::{now_secs, Tracker};
@@ -56,13 +55,20 @@ pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::
         let t = t.clone();
         tokio::spawn(async move {
             let timeout = t.config.header_timeout;
-            let skip_shutdown = Arc::new(AtomicBool::new(false));
-            let io = ConnIo::new(TokioIo::new(stream), skip_shutdown.clone());
-            let svc = service_fn(move |req: Request<Incoming>| {
-                skip_shutdown.store(last_and_bodyless(&req), Ordering::Relaxed);
-                let t = t.clone();
-                async move { Ok::<_, Infallible>(handle(&t, req, remote, local).await) }
-            });
+            let state = Arc::new(ConnState::new(t.weblog.enabled()));
+            let io = ConnIo::new(TokioIo::new(stream), state.clone());
+            let svc = {
+                let (t, state) = (t.clone(), state.clone());
+                service_fn(move |req: Request<Incoming>| {
+                    state.on_request(&req);
+                    let (t, state) = (t.clone(), state.clone());
+                    async move {
+                        let r = handle(&t, req, remote, local).await;
+                        state.on_answered();
+                        Ok::<_, Infallible>(r)
+                    }
+                })
+            };
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
@@ -70,9 +76,50 @@ pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::
                 .serve_connection(io, svc);
             if let Err(e) = conn.await {
                 tracing::debug!("connection from {remote}: {e}");
+                refused(&t, &e, &state, remote);
             }
         });
     }
+}
+
+/// The status hyper answered (or, for a timeout, would have) a request it refused before our
+/// service saw it; `None` for errors that are not a refused request (a reset connection).
+fn refused_status(e: &hyper::Error, state: &ConnState) -> Option<u16> {
+    if e.is_timeout() {
+        // A header timeout on an idle keep-alive connection is no request.
+        return state.unanswered_bytes().then_some(408);
+    }
+    if e.is_parse_too_large() {
+        // hyper's one error kind for both; its message tells them apart.
+        return Some(if e.to_string().starts_with("URI too long") {
+            414
+        } else {
+            431
+        });
+    }
+    (e.is_parse() || e.is_incomplete_message()).then_some(400)
+}
+
+/// Counts a refused request and writes its web log line: the request line as the client sent
+/// it when known (the connection's first), else `-`, as Apache logs such requests.
+fn refused(t: &Tracker, e: &hyper::Error, state: &ConnState, remote: SocketAddr) {
+    let Some(status) = refused_status(e, state) else {
+        return;
+    };
+    bump(&t.metrics.http_refused);
+    t.weblog.log(
+        &Entry {
+            remote: canonical(remote).ip(),
+            method: state.refused_line().unwrap_or("-"),
+            target: "",
+            version: "",
+            status,
+            bytes: 0,
+            referer: "",
+            user_agent: "",
+        },
+        now_secs(),
+    );
 }
 
 pub(crate) fn reply(

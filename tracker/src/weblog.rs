@@ -65,10 +65,13 @@ pub fn format_line(e: &Entry<'_>, now_secs: u64) -> String {
     let mut s = String::with_capacity(160 + e.target.len().min(MAX_FIELD));
     let _ = write!(s, "{} - - [{}] \"", e.remote, clf_date(now_secs));
     escape_into(&mut s, e.method);
-    s.push(' ');
-    escape_into(&mut s, e.target);
-    s.push(' ');
-    escape_into(&mut s, e.version);
+    // A refused request is logged as the raw line it sent (in `method`), with no target/version.
+    for part in [e.target, e.version] {
+        if !part.is_empty() {
+            s.push(' ');
+            escape_into(&mut s, part);
+        }
+    }
     let _ = write!(s, "\" {} {} \"", e.status, e.bytes);
     escape_into(&mut s, if e.referer.is_empty() { "-" } else { e.referer });
     s.push_str("\" \"");
@@ -147,6 +150,19 @@ mod tests {
         assert_eq!(
             format_line(&e, 971_186_136),
             "127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] \"GET /announce?x=\\\"1\\\" HTTP/1.1\" 200 42 \"-\" \"curl/8\\x0a\"\n"
+        );
+        let refused = Entry {
+            method: "GET /x\x01 HTTP/1.1",
+            target: "",
+            version: "",
+            status: 400,
+            bytes: 0,
+            user_agent: "",
+            ..e
+        };
+        assert_eq!(
+            format_line(&refused, 971_186_136),
+            "127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] \"GET /x\\x01 HTTP/1.1\" 400 0 \"-\" \"-\"\n"
         );
         assert_eq!(clf_date(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(clf_date(1_709_210_096), "29/Feb/2024:12:34:56 +0000");
