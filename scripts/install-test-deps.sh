@@ -4,6 +4,7 @@ set -euo pipefail
 
 debian_packages=(
   transmission-cli transmission-daemon aria2 python3-libtorrent mktorrent opentracker wrk hyperfine
+  nginx-light
   chromium firefox-esr
 )
 

@@ -3,6 +3,8 @@
 //! lie, 404 or hang. Torrents are made by libtorrent, with the `url-list` added afterwards (it
 //! is outside `info`, so the info-hash is unchanged).
 
+#[path = "webseed/nginx.rs"]
+mod nginx;
 #[path = "webseed/server.rs"]
 mod server;
 
@@ -395,6 +397,41 @@ async fn the_session_download_limit_holds_for_web_seeds() {
     assert!(
         saw_rate < 2 << 20,
         "down_rate {saw_rate} near the 1 MiB/s limit"
+    );
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_from_nginx_as_web_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let content = root.join("my files");
+    let files = [("one.bin", 1_500_000usize), ("two & three/ü.bin", 700_001)];
+    let originals: Vec<Vec<u8>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, len))| write_random(&content.join(name), *len, 20 + i as u64))
+        .collect();
+    let work = dir.path().join("nginx");
+    let server = nginx::start(&root, &work);
+    // No trailing slash: a multi-file URL gets one before the name.
+    let base = server.url.trim_end_matches('/').to_owned();
+    let torrent = make_torrent(&content, 32 * 1024, true, &[&base]);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    wait_seeding(&session, ih, Duration::from_secs(30)).await;
+    for ((name, _), original) in files.iter().zip(&originals) {
+        let got = std::fs::read(out.join("my files").join(name)).unwrap();
+        assert!(got == *original, "{name} differs");
+    }
+    let requests = nginx::requests(&work);
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/my%20files/two%20%26%20three/%C3%BC.bin")),
+        "{requests:?}"
     );
     session.shutdown().await;
 }
