@@ -350,6 +350,7 @@ impl Torrent {
                     self.state = TorrentState::Connecting;
                 }
                 self.maybe_connect(Instant::now());
+                self.fill_webseeds();
                 self.publish_status();
             }
             TorrentCmd::Stop { .. } => {}
@@ -359,7 +360,10 @@ impl Torrent {
     fn on_disk(&mut self, ev: DiskEvent) {
         match ev {
             DiskEvent::Verified(piece) => self.piece_verified(piece),
-            DiskEvent::Drained => self.request_from_all(),
+            DiskEvent::Drained => {
+                self.request_from_all();
+                self.fill_webseeds();
+            }
             DiskEvent::Failed(piece) => self.piece_failed(piece),
             DiskEvent::ReadDone { key, block, data } => self.read_done(key, block, data),
             DiskEvent::CheckProgress { done } => self.checking_done = done,
@@ -382,6 +386,7 @@ impl Torrent {
             self.on_complete();
         }
         self.maybe_connect(Instant::now());
+        self.fill_webseeds();
         self.publish_status();
     }
 
