@@ -14,7 +14,9 @@
 //! # Ok(()) }
 //! ```
 
+mod connect;
 mod disk;
+mod mse_stream;
 mod peer;
 mod ratelimit;
 mod resume;
@@ -25,6 +27,7 @@ pub mod tracker;
 mod types;
 mod webseed;
 
+pub use protocol::wire::mse::EncryptionPolicy;
 pub use session::Session;
 pub use types::{
     AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource,
@@ -35,3 +38,5 @@ pub use types::{
 mod tests;
 #[cfg(test)]
 mod tests_bad_peers;
+#[cfg(test)]
+mod tests_mse;

@@ -12,10 +12,10 @@ use bytes::{Bytes, BytesMut};
 use protocol::wire::{self, BlockRef, Handshake, Message, Reserved};
 use protocol::{InfoHash, PeerId, BLOCK_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::connect::Connector;
+use crate::mse_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::ratelimit::RateLimiter;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,6 +107,8 @@ pub struct PeerContext {
     pub events: mpsc::Sender<PeerEvent>,
     pub down_limit: Arc<RateLimiter>,
     pub up_limit: Arc<RateLimiter>,
+    /// The encryption policy: how `run_outgoing` dials.
+    pub connector: Arc<Connector>,
 }
 
 impl PeerContext {
@@ -128,24 +130,11 @@ impl PeerContext {
     }
 }
 
-/// Dials `addr` and runs the connection until it ends; the actor always gets `Closed`.
+/// Dials `addr` (plaintext or MSE, as the session's policy says) and runs the connection
+/// until it ends; the actor always gets `Closed`.
 pub async fn run_outgoing(ctx: PeerContext, key: PeerKey, addr: SocketAddr) {
     let result = async {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| "connect timed out".to_string())?
-            .map_err(|e| format!("connect: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let mut stream = stream;
-        stream
-            .write_all(&ctx.our_handshake())
-            .await
-            .map_err(|e| format!("send handshake: {e}"))?;
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        let hs = read_handshake(&mut stream, &mut buf).await?;
-        if hs.info_hash != ctx.info_hash {
-            return Err("peer answered for another torrent".to_string());
-        }
+        let (stream, hs, buf) = crate::connect::dial(&ctx, addr).await?;
         run_connected(&ctx, key, addr, stream, hs, buf).await
     }
     .await;
@@ -158,7 +147,7 @@ pub async fn run_outgoing(ctx: PeerContext, key: PeerKey, addr: SocketAddr) {
 pub async fn run_incoming(
     ctx: PeerContext,
     key: PeerKey,
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     mut buf: BytesMut,
 ) {
     let addr = stream
@@ -178,7 +167,7 @@ pub async fn run_incoming(
     let _ = ctx.events.send(PeerEvent::Closed { key, reason }).await;
 }
 
-async fn read_handshake(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Handshake, String> {
+async fn read_handshake(stream: &mut PeerStream, buf: &mut BytesMut) -> Result<Handshake, String> {
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     loop {
         match Handshake::decode(buf) {
@@ -204,7 +193,7 @@ async fn run_connected(
     ctx: &PeerContext,
     key: PeerKey,
     addr: SocketAddr,
-    stream: TcpStream,
+    stream: PeerStream,
     hs: Handshake,
     buf: BytesMut,
 ) -> Result<(), String> {
@@ -231,7 +220,7 @@ async fn run_connected(
 async fn read_loop(
     ctx: &PeerContext,
     key: PeerKey,
-    mut reader: OwnedReadHalf,
+    mut reader: PeerReader,
     mut buf: BytesMut,
     stats: &PeerStats,
 ) -> Result<(), String> {
@@ -323,7 +312,7 @@ fn to_owned_shape(msg: &Message<'_>) -> Shape {
 
 async fn write_loop(
     ctx: &PeerContext,
-    mut writer: OwnedWriteHalf,
+    mut writer: PeerWriter,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
     stats: &PeerStats,
 ) -> Result<(), String> {

@@ -6,14 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use protocol::wire::Handshake;
 use protocol::{InfoHash, PeerId};
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot, watch};
 
-use crate::peer::HANDSHAKE_TIMEOUT;
+use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
 use crate::torrent::{SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions};
 use crate::types::{
@@ -63,6 +60,7 @@ impl Session {
             upload_slots: config.upload_slots.max(1),
             state_dir: config.state_dir.clone(),
             announce_ip: config.announce_ip.clone(),
+            connector: Arc::new(Connector::new(config.encryption)),
             web_seed_timeout: config.web_seed_timeout,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -258,24 +256,25 @@ async fn accept_loop(
     }
 }
 
-/// Reads the handshake up to the info-hash and hands the connection to that torrent.
-async fn route_incoming(mut stream: TcpStream, inner: std::sync::Weak<Inner>) {
-    let mut buf = BytesMut::with_capacity(Handshake::LEN);
-    let prefix = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        loop {
-            match Handshake::decode_prefix(&buf) {
-                Ok(Some((_, ih))) => return Some(ih),
-                Ok(None) => {}
-                Err(_) => return None,
-            }
-            match stream.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            }
+/// Sorts out plaintext or MSE (as the encryption policy allows), reads the handshake up to the
+/// info-hash and hands the connection to that torrent.
+async fn route_incoming(stream: TcpStream, inner: std::sync::Weak<Inner>) {
+    let Some(policy) = inner.upgrade().map(|i| i.shared.connector.policy()) else {
+        return;
+    };
+    let served = || {
+        inner
+            .upgrade()
+            .and_then(|i| i.torrents.lock().ok().map(|t| t.keys().copied().collect()))
+            .unwrap_or_default()
+    };
+    let (stream, buf, ih) = match connect::accept(stream, policy, served).await {
+        Ok(routed) => routed,
+        Err(why) => {
+            tracing::debug!("incoming connection dropped: {why}");
+            return;
         }
-    })
-    .await;
-    let Ok(Some(ih)) = prefix else { return };
+    };
     let Some(inner) = inner.upgrade() else { return };
     let handle = inner.torrents.lock().ok().and_then(|t| t.get(&ih).cloned());
     if let Some(h) = handle {

@@ -27,6 +27,8 @@ pub struct SessionConfig {
     pub announce_ip: Option<String>,
     /// Our peer id; `None` = a fresh random one with the Swarmlink prefix.
     pub peer_id: Option<PeerId>,
+    /// Plaintext or MSE/PE encryption for peer connections (`--encryption`).
+    pub encryption: protocol::wire::mse::EncryptionPolicy,
     /// A web seed (BEP 19) that takes longer than this to answer or to send more of its body
     /// counts as failed and is backed off.
     pub web_seed_timeout: std::time::Duration,
@@ -44,6 +46,7 @@ impl Default for SessionConfig {
             upload_slots: 8,
             announce_ip: None,
             peer_id: None,
+            encryption: Default::default(),
             web_seed_timeout: std::time::Duration::from_secs(20),
         }
     }

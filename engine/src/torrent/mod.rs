@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use protocol::{Bitfield, Choker, Lengths, Metainfo, PeerId, Picker};
-use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
@@ -42,7 +41,7 @@ const RESUME_EVERY: Duration = Duration::from_secs(30);
 /// Commands from the session.
 pub(crate) enum TorrentCmd {
     Incoming {
-        stream: TcpStream,
+        stream: crate::mse_stream::PeerStream,
         buf: BytesMut,
     },
     AddPeers(Vec<SocketAddr>),
@@ -74,6 +73,7 @@ pub(crate) struct SessionShared {
     pub upload_slots: usize,
     pub state_dir: Option<PathBuf>,
     pub announce_ip: Option<String>,
+    pub connector: Arc<crate::connect::Connector>,
     pub web_seed_timeout: Duration,
 }
 
@@ -202,6 +202,7 @@ impl Torrent {
             events: peer_tx,
             down_limit: shared.down_limit.clone(),
             up_limit: shared.up_limit.clone(),
+            connector: shared.connector.clone(),
         };
         let piece_priorities =
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use protocol::wire::{self, ExtendedHandshake, Extension, Message, Reserved};
 use protocol::{Bitfield, ChokerPeer, PeerId, ValidBlock, BLOCK_LEN};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{Candidate, Torrent};
@@ -200,7 +199,7 @@ impl Torrent {
         }
     }
 
-    pub(super) fn accept(&mut self, stream: TcpStream, buf: BytesMut) {
+    pub(super) fn accept(&mut self, stream: crate::mse_stream::PeerStream, buf: BytesMut) {
         if !self.active() || self.peers.len() + self.connecting.len() >= self.shared.max_peers {
             return; // dropping the stream closes it
         }
