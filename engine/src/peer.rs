@@ -109,6 +109,8 @@ pub struct PeerContext {
     pub up_limit: Arc<RateLimiter>,
     /// The encryption policy: how `run_outgoing` dials.
     pub connector: Arc<Connector>,
+    /// Signalled when a writer put blocks on its socket: a capped uploader reads more then.
+    pub upload_room: Arc<tokio::sync::Notify>,
 }
 
 impl PeerContext {
@@ -344,6 +346,9 @@ async fn write_loop(
             .await
             .map_err(|e| format!("write: {e}"))?;
         stats.unsent_blocks.fetch_sub(blocks, Ordering::Relaxed);
+        if blocks > 0 {
+            ctx.upload_room.notify_one();
+        }
         if uploaded > 0 {
             stats.uploaded.fetch_add(uploaded as u64, Ordering::Relaxed);
             ctx.up_limit.consume(uploaded).await;

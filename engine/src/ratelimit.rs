@@ -34,6 +34,11 @@ impl RateLimiter {
         self.rate.store(rate.unwrap_or(0), Ordering::Relaxed);
     }
 
+    /// Whether a limit is set.
+    pub fn is_limited(&self) -> bool {
+        self.rate.load(Ordering::Relaxed) != 0
+    }
+
     /// How long the caller must wait after moving `n` bytes at `now`.
     pub fn take(&self, n: usize, now: Instant) -> Duration {
         let rate = self.rate.load(Ordering::Relaxed);

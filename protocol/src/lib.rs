@@ -19,6 +19,7 @@ pub mod path;
 pub mod picker;
 pub mod tracker;
 mod types;
+pub mod upload_order;
 pub mod webseed;
 pub mod wire;
 
@@ -30,3 +31,4 @@ pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
 pub use picker::{BlockOutcome, Picker};
 pub use types::{InfoHash, ParseIdError, PeerId};
+pub use upload_order::{choose_upload, Spread, UploadChoice};

@@ -163,6 +163,11 @@ impl Picker {
         self.availability[piece.get() as usize] += 1;
     }
 
+    /// How many connected peers have `piece` (0 for an index out of range).
+    pub fn availability(&self, piece: u32) -> u32 {
+        self.availability.get(piece as usize).copied().unwrap_or(0)
+    }
+
     /// Whether `peer` has any piece we still want.
     pub fn is_interesting(&self, peer: &Bitfield) -> bool {
         peer.iter_ones().any(|i| self.wanted(i))

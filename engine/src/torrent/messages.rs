@@ -72,6 +72,9 @@ impl Torrent {
             }
             PeerMessage::Request(b) => self.on_request(key, b),
             PeerMessage::Cancel(b) => {
+                if self.uploads.cancel(key, b) {
+                    return;
+                }
                 if let Some(p) = self.peers.get_mut(&key) {
                     if p.cancelled.len() < MAX_SERVING {
                         p.cancelled.insert(b);
@@ -132,7 +135,8 @@ impl Torrent {
         let Some(p) = self.peers.get_mut(&key) else {
             return;
         };
-        let refuse = valid.is_none() || p.am_choking || p.owed_blocks() >= MAX_SERVING;
+        let waiting = self.uploads.pending_len(key);
+        let refuse = valid.is_none() || p.am_choking || p.owed_blocks() + waiting >= MAX_SERVING;
         if refuse {
             if valid.is_none() {
                 p.bad_requests += 1;
@@ -148,9 +152,7 @@ impl Torrent {
             return;
         }
         if let Some(block) = valid {
-            p.serving += 1;
-            p.cancelled.remove(&b);
-            let _ = self.disk.send(DiskJob::Read { key, block });
+            self.queue_upload(key, block);
         }
     }
 

@@ -6,6 +6,7 @@ mod announcer;
 mod messages;
 mod peers;
 mod status;
+mod uploads;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
 
@@ -144,6 +145,7 @@ pub(crate) struct Torrent {
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
+    uploads: uploads::Uploads,
 }
 
 impl Torrent {
@@ -203,6 +205,7 @@ impl Torrent {
             down_limit: shared.down_limit.clone(),
             up_limit: shared.up_limit.clone(),
             connector: shared.connector.clone(),
+            upload_room: Arc::new(tokio::sync::Notify::new()),
         };
         let piece_priorities =
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
@@ -269,6 +272,7 @@ impl Torrent {
                 web_seed_timeout,
                 down_limit,
             ),
+            uploads: uploads::Uploads::default(),
         };
         torrent.add_candidates(opts.peers);
         let tiers = metainfo.tiers();
@@ -307,6 +311,7 @@ impl Torrent {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_tick = Instant::now();
+        let upload_room = self.ctx.upload_room.clone();
         loop {
             tokio::select! {
                 biased;
@@ -325,6 +330,7 @@ impl Torrent {
                 },
                 Some(ev) = peer_events.recv() => self.on_peer_event(ev),
                 Some(ev) = self.webseeds.recv() => self.on_webseed(ev),
+                () = upload_room.notified() => self.pump_uploads(),
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.on_tick(now, now.duration_since(last_tick));
@@ -493,6 +499,7 @@ impl Torrent {
         self.down_rate = down + self.webseeds.rate();
         self.up_rate = up;
         self.check_stalls(now);
+        self.pump_uploads();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
             self.update_interest(key);
