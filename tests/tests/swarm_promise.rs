@@ -1,0 +1,231 @@
+//! The swarm's promise (issue 9): "even with many simultaneous downloads, the upload burden on
+//! the central server remains quite small". One `btpublish` capped at 4 MiB/s seeds an 8 MiB file
+//! through `bttrack`; eight `bthelper download`s start at once on 127.0.0.1. Every copy must be
+//! byte-exact and the publisher must upload at most twice the file (a plain HTTP server would send
+//! eight copies): the downloaders have to trade pieces among themselves. bench/swarm.sh measures
+//! the same at N = 2..16 against the tighter goal (1.3x at N = 16).
+//!
+//! The publisher's upload is its own count, from the `stopped` announce it sends the tracker when
+//! interrupted (read back from the tracker's web log).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use swarmlink_tests::{bin, KillOnDrop};
+
+const FILE_SIZE: usize = 8 << 20;
+const DOWNLOADERS: usize = 8;
+const RATE: &str = "4M";
+const RATE_BYTES: u64 = 4 << 20;
+
+/// A port whose TCP and UDP sides are both free right now (bttrack takes both).
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A process whose stdout and stderr lines arrive on a channel.
+struct Running {
+    child: KillOnDrop,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn spawn(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    let streams: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for stream in streams {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Running {
+        child: KillOnDrop(child),
+        lines: rx,
+        seen: Vec::new(),
+    }
+}
+
+impl Running {
+    fn wait_for(&mut self, needle: &str, deadline: Instant) -> String {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?} in time; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn drain(&mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+fn bttrack(log: &Path, deadline: Instant) -> (KillOnDrop, u16) {
+    let exe = bin("bttrack");
+    loop {
+        let port = free_port();
+        let mut child = KillOnDrop(
+            Command::new(&exe)
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .arg("--log")
+                .arg(log)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bttrack starts"),
+        );
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // lost the port to someone else: try another
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (child, port);
+            }
+            assert!(Instant::now() < deadline, "bttrack did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `uploaded` of the last `stopped` announce sent from peer port `port`, once the tracker's log
+/// (flushed about every second) has it.
+fn stopped_upload(log: &Path, port: u16, deadline: Instant) -> u64 {
+    let needle = format!("&port={port}&uploaded=");
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter(|l| l.contains("event=stopped"))
+            .filter_map(|l| l.split_once(&needle).map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split('&').next()?.parse::<u64>().ok())
+            .next_back();
+        if let Some(n) = found {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the publisher's stopped announce never reached the tracker; its log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
+    // Build (or wait for) the binaries before the clock starts.
+    let (publish_exe, helper_exe) = (bin("btpublish"), bin("bthelper"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracker.log");
+    let (_tracker, tport) = bttrack(&log, deadline);
+
+    let seed_dir = dir.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    let data: Vec<u8> = (0..FILE_SIZE).map(|_| rand::random::<u8>()).collect();
+    let file = seed_dir.join("promise.bin");
+    std::fs::write(&file, &data).unwrap();
+
+    let pport = free_port();
+    let mut publisher = spawn(
+        Command::new(&publish_exe)
+            .args(["--location", &format!("http://127.0.0.1:{tport}/publish/")])
+            .args(["--ip", "127.0.0.1", "--port", &pport.to_string()])
+            .args(["--upload-rate", RATE, "--private"])
+            .arg(&file),
+    );
+    publisher.wait_for(&format!(": http://127.0.0.1:{tport}/"), deadline);
+    let url = format!("http://127.0.0.1:{tport}/promise.bin.torrent");
+
+    let started = Instant::now();
+    let mut downloads: Vec<(PathBuf, Running)> = (0..DOWNLOADERS)
+        .map(|i| {
+            let out = dir.path().join(format!("leech-{i}"));
+            let run = spawn(
+                Command::new(&helper_exe)
+                    .args(["download", &url, "-o"])
+                    .arg(out.join("out"))
+                    .arg("--state-dir")
+                    .arg(out.join("state")),
+            );
+            (out, run)
+        })
+        .collect();
+    let mut times = Vec::new();
+    for (i, (out, run)) in downloads.iter_mut().enumerate() {
+        let status = loop {
+            if let Some(status) = run.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "download {i} did not finish in time:\n{}",
+                run.drain()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        times.push(started.elapsed());
+        assert!(status.success(), "download {i} failed:\n{}", run.drain());
+        let got = std::fs::read(out.join("out/promise.bin")).unwrap();
+        assert!(got == data, "download {i} is not byte-exact");
+    }
+
+    // Stop the publisher cleanly: it reports its own upload total in its `stopped` announce.
+    let status = Command::new("kill")
+        .args(["-INT", &publisher.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let uploaded = stopped_upload(&log, pport, deadline);
+    let ratio = uploaded as f64 / FILE_SIZE as f64;
+    let one_copy = FILE_SIZE as f64 / RATE_BYTES as f64;
+    let slowest = times.iter().max().unwrap().as_secs_f64();
+    eprintln!(
+        "publisher uploaded {uploaded} bytes = {ratio:.2}x the file for {DOWNLOADERS} downloads \
+         (a plain HTTP server: {DOWNLOADERS}x); slowest download {slowest:.1} s, one copy at the cap {one_copy:.1} s"
+    );
+    assert!(
+        ratio <= 2.0,
+        "the publisher uploaded {ratio:.2}x the file for {DOWNLOADERS} downloaders (at most 2x expected): \
+         the downloaders are not trading among themselves"
+    );
+    assert!(
+        ratio >= 0.99,
+        "the publisher cannot have sent less than one copy: {uploaded}"
+    );
+}
