@@ -74,11 +74,20 @@ pub(crate) struct FetchContext {
 }
 
 pub(crate) fn client(timeout: Duration) -> HttpClient {
+    client_trusting(timeout, &[])
+}
+
+/// A client that also trusts `extra_roots` (DER), besides the system's roots.
+pub(crate) fn client_trusting(timeout: Duration, extra_roots: &[Vec<u8>]) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(timeout));
     connector.set_nodelay(true);
     connector.enforce_http(false);
-    let tls = crate::tracker::tls::client_config(&crate::tracker::TrackerConfig::default());
+    // The tracker client's TLS setup (rustls on ring, system roots).
+    let tls = crate::tracker::tls::client_config(&crate::tracker::TrackerConfig {
+        extra_root_certs: extra_roots.to_vec(),
+        ..Default::default()
+    });
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config((*tls).clone())
         .https_or_http()

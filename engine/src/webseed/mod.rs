@@ -198,3 +198,6 @@ pub(crate) fn describe_wait(wait: Option<Duration>) -> String {
         None => "disabled".into(),
     }
 }
+
+#[cfg(test)]
+mod tests;
