@@ -87,6 +87,8 @@ pub struct Config {
     pub max_publish_bytes: usize,
     /// Threads serving HTTP, each with its own single-threaded runtime.
     pub http_threads: usize,
+    /// Answer one-shot announces without hyper when the whole request came in the first read.
+    pub http_fast_path: bool,
 }
 
 impl Default for Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             // threads sharing one listening socket wake each other for every connection (on 2
             // cores one thread served as many requests as two, with 30% less CPU).
             http_threads: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            http_fast_path: true,
         }
     }
 }

@@ -73,11 +73,43 @@ impl ConnState {
 pub struct ConnIo<T> {
     inner: T,
     state: Arc<ConnState>,
+    /// Bytes read before hyper took the connection (the fast path's look), served first.
+    prefix: Vec<u8>,
+    prefix_at: usize,
 }
 
 impl<T> ConnIo<T> {
-    pub fn new(inner: T, state: Arc<ConnState>) -> Self {
-        ConnIo { inner, state }
+    pub fn new(inner: T, state: Arc<ConnState>, prefix: Vec<u8>) -> Self {
+        ConnIo {
+            inner,
+            state,
+            prefix,
+            prefix_at: 0,
+        }
+    }
+
+    /// Hands out the next part of the prefix.
+    fn read_prefix(&mut self, mut buf: ReadBufCursor<'_>) {
+        let rest = self.prefix.get(self.prefix_at..).unwrap_or_default();
+        let chunk = rest
+            .get(..buf.remaining().min(rest.len()))
+            .unwrap_or_default();
+        if self.prefix_at == 0 {
+            self.keep_first_line(chunk);
+        }
+        buf.put_slice(chunk);
+        self.prefix_at += chunk.len();
+    }
+
+    fn keep_first_line(&self, got: &[u8]) {
+        if let (Some(cell), false) = (&self.state.first_line, got.is_empty()) {
+            let line = got
+                .split(|&b| b == b'\r' || b == b'\n')
+                .next()
+                .unwrap_or(got);
+            let line = line.get(..FIRST_LINE_MAX).unwrap_or(line);
+            let _ = cell.set(String::from_utf8_lossy(line).into());
+        }
     }
 }
 
@@ -93,15 +125,7 @@ impl<T: Read + Unpin> ConnIo<T> {
         let mut rb = ReadBuf::new(&mut tmp[..n]);
         ready!(Pin::new(&mut self.inner).poll_read(cx, rb.unfilled()))?;
         let got = rb.filled();
-        if !got.is_empty() {
-            let line = got
-                .split(|&b| b == b'\r' || b == b'\n')
-                .next()
-                .unwrap_or(got);
-            if let Some(cell) = &self.state.first_line {
-                let _ = cell.set(String::from_utf8_lossy(line).into());
-            }
-        }
+        self.keep_first_line(got);
         buf.put_slice(got);
         Poll::Ready(Ok(()))
     }
@@ -136,7 +160,9 @@ impl<T: Read + Unpin> Read for ConnIo<T> {
         buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let first = (self.state.first_line.as_ref()).is_some_and(|c| c.get().is_none());
-        if first {
+        if self.prefix_at < self.prefix.len() {
+            self.read_prefix(buf);
+        } else if first {
             ready!(self.poll_first_read(cx, buf))?;
         } else {
             ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;

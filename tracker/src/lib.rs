@@ -8,8 +8,10 @@
 //! Invariant: nothing touches the disk in the announce path (only publish writes, and the
 //! background snapshot task).
 
+mod accept;
 pub mod config;
 mod conn_io;
+mod fast_path;
 pub mod listing;
 pub mod metrics;
 pub mod persist;
@@ -116,7 +118,7 @@ fn http_threads(
             .spawn(move || {
                 rt.block_on(async move {
                     match TcpListener::from_std(l) {
-                        Ok(l) => server::serve(l, t, stop).await,
+                        Ok(l) => accept::serve(l, t, stop).await,
                         Err(e) => tracing::error!("http thread {i}: {e}"),
                     }
                 });

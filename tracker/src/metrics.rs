@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Requests hyper refused before the service saw them (bad request line, oversized head,
     /// a head never finished).
     pub http_refused: AtomicU64,
+    /// Announces answered by the fast path (also counted in `http_announce_*`).
+    pub http_fast: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -57,6 +59,11 @@ impl Metrics {
                 g(c)
             );
         }
+        let _ = writeln!(
+            s,
+            "# HELP bttrack_http_fast_path_total HTTP announces answered without hyper (one-shot connections whose whole request came in the first read; also counted in bttrack_requests_total).\n# TYPE bttrack_http_fast_path_total counter\nbttrack_http_fast_path_total {}",
+            g(&self.http_fast)
+        );
         for (name, help, v) in [
             (
                 "bttrack_torrents",

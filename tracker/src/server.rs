@@ -16,8 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use protocol::tracker::{
     AnnounceRequest, AnnounceResponse, PeerFormat, ResponsePeer, ScrapeRequest, ScrapeResponse,
 };
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::TcpStream;
 
 use crate::conn_io::{ConnIo, ConnState};
 use crate::listing::{self, encode_segment, Row};
@@ -28,57 +27,38 @@ use crate::weblog::Entry;
 
 pub(crate) type Reply = Response<Full<Bytes>>;
 
-/// Accepts connections until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, t: Arc<Tracker>, mut shutdown: watch::Receiver<bool>) {
-    // Bound to one address, every connection's local address is that one: no getsockname per
-    // connection (it shows in the per-request syscall count when clients close every time).
-    let fixed_local = listener
-        .local_addr()
-        .ok()
-        .filter(|a| !a.ip().is_unspecified());
-    loop {
-        let (stream, remote) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly, keep serving.
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
-        // No TCP_NODELAY: each reply is one write after the whole request was read, so Nagle
-        // never holds it back, and the setsockopt is a syscall per connection.
-        let local = fixed_local.or_else(|| stream.local_addr().ok());
-        let t = t.clone();
-        tokio::spawn(async move {
-            let timeout = t.config.header_timeout;
-            let state = Arc::new(ConnState::new(t.weblog.enabled()));
-            let io = ConnIo::new(TokioIo::new(stream), state.clone());
-            let svc = {
-                let (t, state) = (t.clone(), state.clone());
-                service_fn(move |req: Request<Incoming>| {
-                    state.on_request(&req);
-                    let (t, state) = (t.clone(), state.clone());
-                    async move {
-                        let r = handle(&t, req, remote, local).await;
-                        state.on_answered();
-                        Ok::<_, Infallible>(r)
-                    }
-                })
-            };
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .max_buf_size(16 * 1024)
-                .serve_connection(io, svc);
-            if let Err(e) = conn.await {
-                tracing::debug!("connection from {remote}: {e}");
-                refused(&t, &e, &state, remote);
+/// Serves one connection with hyper until it closes. `prefix`: bytes already read from it (the
+/// fast path's first read), served before the socket's own.
+pub(crate) async fn serve_connection(
+    t: Arc<Tracker>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+    prefix: Vec<u8>,
+) {
+    let timeout = t.config.header_timeout;
+    let state = Arc::new(ConnState::new(t.weblog.enabled()));
+    let io = ConnIo::new(TokioIo::new(stream), state.clone(), prefix);
+    let svc = {
+        let (t, state) = (t.clone(), state.clone());
+        service_fn(move |req: Request<Incoming>| {
+            state.on_request(&req);
+            let (t, state) = (t.clone(), state.clone());
+            async move {
+                let r = handle(&t, req, remote, local).await;
+                state.on_answered();
+                Ok::<_, Infallible>(r)
             }
-        });
+        })
+    };
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(io, svc);
+    if let Err(e) = conn.await {
+        tracing::debug!("connection from {remote}: {e}");
+        refused(&t, &e, &state, remote);
     }
 }
 
@@ -143,7 +123,12 @@ pub(crate) fn bencoded(status: StatusCode, body: Vec<u8>) -> Reply {
 }
 
 pub(crate) fn failure(status: StatusCode, reason: &str) -> Reply {
-    bencoded(
+    let (status, body) = failure_body(status, reason);
+    bencoded(status, body)
+}
+
+fn failure_body(status: StatusCode, reason: &str) -> (StatusCode, Vec<u8>) {
+    (
         status,
         AnnounceResponse::failure(reason).to_bytes(PeerFormat::Compact),
     )
@@ -245,11 +230,21 @@ async fn route(
 }
 
 fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr) -> Reply {
+    let (status, body) = announce_reply(t, query, ip);
+    bencoded(status, body)
+}
+
+/// An announce's status and bencoded body (for hyper's path and the fast one).
+pub(crate) fn announce_reply(
+    t: &Tracker,
+    query: Option<&str>,
+    ip: IpAddr,
+) -> (StatusCode, Vec<u8>) {
     let req = match AnnounceRequest::parse_query(query.unwrap_or("").as_bytes()) {
         Ok(r) => r,
         Err(e) => {
             bump(&t.metrics.http_announce_failed);
-            return failure(StatusCode::BAD_REQUEST, &e.to_string());
+            return failure_body(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
     // A claimed `ip` is believed only from this host (a local test or a local proxy): from
@@ -271,7 +266,7 @@ fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr) -> Reply {
         Ok(c) => c,
         Err(reason) => {
             bump(&t.metrics.http_announce_failed);
-            return failure(StatusCode::OK, reason);
+            return failure_body(StatusCode::OK, reason);
         }
     };
     bump(&t.metrics.http_announce_ok);
@@ -296,7 +291,7 @@ fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr) -> Reply {
             with_peer_id: !req.no_peer_id,
         }
     };
-    bencoded(StatusCode::OK, resp.to_bytes(format))
+    (StatusCode::OK, resp.to_bytes(format))
 }
 
 fn scrape(t: &Tracker, query: Option<&str>) -> Reply {

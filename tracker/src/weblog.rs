@@ -105,13 +105,42 @@ fn escape_into(s: &mut String, v: &str) {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// `dd/Mon/yyyy:HH:MM:SS +0000` from Unix seconds (UTC).
 pub fn clf_date(secs: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (secs / 86_400) as i64;
+    let (y, month, d) = civil(secs);
     let rem = secs % 86_400;
+    format!(
+        "{d:02}/{month}/{y}:{:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The HTTP Date header's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, from Unix seconds.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let (y, month, d) = civil(secs);
+    let rem = secs % 86_400;
+    let weekday = DAYS
+        .get((secs / 86_400 % 7) as usize)
+        .copied()
+        .unwrap_or("Thu");
+    format!(
+        "{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// (year, month name, day of month) of a Unix time (UTC).
+fn civil(secs: u64) -> (i64, &'static str, i64) {
+    let days = (secs / 86_400) as i64;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -123,12 +152,7 @@ pub fn clf_date(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
-    format!(
-        "{d:02}/{month}/{y}:{:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    (y, month, d)
 }
 
 #[cfg(test)]
@@ -166,5 +190,7 @@ mod tests {
         );
         assert_eq!(clf_date(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(clf_date(1_709_210_096), "29/Feb/2024:12:34:56 +0000");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(1_709_210_096), "Thu, 29 Feb 2024 12:34:56 GMT");
     }
 }
