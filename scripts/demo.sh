@@ -109,7 +109,7 @@ done
 totals=""
 for _ in $(seq 50); do
   totals=$(sl_peer_totals "$WORK/tracker.log" "$SL_PPORT")
-  [ "${totals##* }" -ge "$DOWNLOADERS" ] && break
+  [ -n "$totals" ] && [ "${totals##* }" -ge "$DOWNLOADERS" ] && break
   sleep 0.2
 done
 read -r up down _ <<< "$totals"
