@@ -127,6 +127,10 @@ impl PeerContext {
 
     /// Largest frame this torrent needs: a block, or a full bitfield, with room for BEP 10.
     fn max_frame(&self) -> usize {
+        if self.piece_count == 0 {
+            // A magnet link: the torrent's size is not known yet, so neither is its bitfield.
+            return wire::DEFAULT_MAX_FRAME;
+        }
         let bitfield = (self.piece_count as usize).div_ceil(8) + 1;
         bitfield.max(BLOCK_LEN as usize + 9) + 1024
     }

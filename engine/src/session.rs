@@ -12,7 +12,10 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
-use crate::torrent::{SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions};
+use crate::torrent::{
+    cached_metainfo, spawn_magnet, MagnetOptions, SessionShared, Torrent, TorrentCmd,
+    TorrentHandle, TorrentOptions,
+};
 use crate::types::{
     AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
 };
@@ -86,36 +89,62 @@ impl Session {
 
     /// Adds a torrent: checks existing data (or trusts matching resume data), then downloads
     /// or seeds. Returns at once; progress shows in `status` and `events`.
-    pub async fn add(&self, add: AddTorrent) -> Result<InfoHash, EngineError> {
+    pub async fn add(&self, mut add: AddTorrent) -> Result<InfoHash, EngineError> {
         if *self.inner.shutdown.borrow() {
             return Err(EngineError::ShutDown);
         }
-        let metainfo = match add.source {
-            TorrentSource::Metainfo(m) => *m,
-            TorrentSource::Magnet(_) => {
-                return Err(EngineError::Unsupported(
-                    "adding a magnet link (metadata download)",
-                ))
-            }
+        let ih = match &add.source {
+            TorrentSource::Metainfo(m) => m.info_hash,
+            TorrentSource::Magnet(m) => m.info_hash,
         };
-        let ih = metainfo.info_hash;
         let mut torrents = self.lock();
         if torrents.contains_key(&ih) {
             return Err(EngineError::AlreadyAdded(ih));
         }
-        let opts = TorrentOptions {
+        let save_dir = add
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.inner.config.download_dir.clone());
+        let peers = std::mem::take(&mut add.peers);
+        let paused = add.paused;
+        let dir = save_dir.clone();
+        // One recipe for a torrent's options, whether its metadata is here or comes later.
+        let options = move |metainfo| TorrentOptions {
             metainfo,
-            save_dir: add
-                .save_dir
-                .unwrap_or_else(|| self.inner.config.download_dir.clone()),
+            save_dir: dir,
             paused: add.paused,
-            peers: add.peers,
+            peers: Vec::new(),
             seed_ratio: add.seed_ratio,
             sequential: add.sequential,
             file_priorities: add.file_priorities,
         };
-        let handle = Torrent::spawn(self.inner.shared.clone(), opts)?;
-        torrents.insert(ih, handle);
+        let shared = self.inner.shared.clone();
+        let metainfo = match add.source {
+            TorrentSource::Metainfo(m) => Some(*m),
+            // A magnet whose metadata we fetched before starts as a torrent at once.
+            TorrentSource::Magnet(magnet) => {
+                match cached_metainfo(self.inner.config.state_dir.as_deref(), ih) {
+                    Some(m) => Some(m),
+                    None => {
+                        let opts = MagnetOptions {
+                            magnet,
+                            save_dir,
+                            paused,
+                            peers: peers.clone(),
+                            finish: Box::new(options.clone()),
+                        };
+                        torrents.insert(ih, spawn_magnet(shared.clone(), opts));
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(metainfo) = metainfo {
+            let mut opts = options(metainfo);
+            opts.peers = peers;
+            let handle = Torrent::spawn(shared, opts)?;
+            torrents.insert(ih, handle);
+        }
         drop(torrents);
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
         Ok(ih)

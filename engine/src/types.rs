@@ -56,7 +56,7 @@ impl Default for SessionConfig {
 #[derive(Debug, Clone)]
 pub enum TorrentSource {
     Metainfo(Box<Metainfo>),
-    /// Needs metadata from peers (issue 5); refused with [`EngineError::Unsupported`] until then.
+    /// Starts without metadata: fetched from peers over BEP 9, then the torrent proceeds.
     Magnet(Magnet),
 }
 

@@ -96,6 +96,7 @@ impl Torrent {
             PeerMessage::Extended { id: 0, payload } => {
                 if let Ok(hs) = ExtendedHandshake::decode(&payload) {
                     if let Some(p) = self.peers.get_mut(&key) {
+                        p.ext.learn(&hs, std::time::Instant::now());
                         if let Some(v) = hs.v {
                             p.client = v.chars().take(64).collect();
                         }
@@ -103,7 +104,8 @@ impl Torrent {
                     }
                 }
             }
-            PeerMessage::AllowedFast(_) | PeerMessage::Extended { .. } | PeerMessage::Other => {}
+            PeerMessage::Extended { id, payload } => self.on_extension_message(key, id, &payload),
+            PeerMessage::AllowedFast(_) | PeerMessage::Other => {}
         }
     }
 

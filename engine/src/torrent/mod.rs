@@ -3,8 +3,11 @@
 //! The only shared state is the status snapshot it publishes for `Session::statuses`.
 
 mod announcer;
+mod ext;
 mod messages;
+mod metadata;
 mod peers;
+mod pex;
 mod status;
 mod uploads;
 #[path = "../webseed/actor.rs"]
@@ -32,6 +35,7 @@ use crate::types::{
     EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
 };
 
+pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 pub(crate) use peers::Peer;
 #[cfg(test)]
 pub(crate) use peers::STALL_TIMEOUT;
@@ -86,6 +90,72 @@ pub(crate) struct TorrentOptions {
     pub seed_ratio: Option<f64>,
     pub sequential: bool,
     pub file_priorities: Option<Vec<FilePriority>>,
+}
+
+/// The receiving ends a torrent actor runs on.
+pub(super) type Channels = (
+    mpsc::UnboundedReceiver<TorrentCmd>,
+    mpsc::Receiver<PeerEvent>,
+    mpsc::UnboundedReceiver<DiskEvent>,
+);
+
+/// The channels and published snapshots of one torrent, made before its actor: a magnet's
+/// metadata phase and the torrent that follows it share them, so the session's handle and the
+/// peer connections stay valid across the change.
+pub(super) struct Wiring {
+    pub cmd_tx: mpsc::UnboundedSender<TorrentCmd>,
+    pub cmd_rx: mpsc::UnboundedReceiver<TorrentCmd>,
+    pub peer_tx: mpsc::Sender<PeerEvent>,
+    pub peer_rx: mpsc::Receiver<PeerEvent>,
+    pub status_out: Arc<Mutex<TorrentStatus>>,
+    pub peers_out: Arc<Mutex<Vec<PeerStatus>>>,
+    /// Peer writers' "my queue drained" signal: the actor's, whichever phase made the peer.
+    pub upload_room: Arc<tokio::sync::Notify>,
+}
+
+impl Wiring {
+    pub(super) fn new() -> Wiring {
+        // Small: a slow actor makes peer readers wait, leaving data in kernel socket buffers.
+        let (peer_tx, peer_rx) = mpsc::channel(128);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        Wiring {
+            cmd_tx,
+            cmd_rx,
+            peer_tx,
+            peer_rx,
+            status_out: Arc::new(Mutex::new(status::placeholder())),
+            peers_out: Arc::new(Mutex::new(Vec::new())),
+            upload_room: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    pub(super) fn handle(&self) -> TorrentHandle {
+        TorrentHandle {
+            cmd: self.cmd_tx.clone(),
+            status: self.status_out.clone(),
+            peers: self.peers_out.clone(),
+        }
+    }
+}
+
+/// What every connection of a torrent shares (`piece_count` 0 while the metadata is unknown).
+pub(super) fn peer_context(
+    shared: &SessionShared,
+    info_hash: protocol::InfoHash,
+    piece_count: u32,
+    events: mpsc::Sender<PeerEvent>,
+    upload_room: Arc<tokio::sync::Notify>,
+) -> PeerContext {
+    PeerContext {
+        info_hash,
+        our_id: shared.our_id,
+        piece_count,
+        events,
+        down_limit: shared.down_limit.clone(),
+        up_limit: shared.up_limit.clone(),
+        connector: shared.connector.clone(),
+        upload_room,
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -154,6 +224,30 @@ impl Torrent {
         shared: SessionShared,
         opts: TorrentOptions,
     ) -> Result<TorrentHandle, EngineError> {
+        let wiring = Wiring::new();
+        let handle = wiring.handle();
+        let (torrent, channels) = Torrent::build(shared, opts, wiring, None)?;
+        tokio::spawn(torrent.run(channels.0, channels.1, channels.2));
+        Ok(handle)
+    }
+
+    /// Sets the torrent up on existing channels; a magnet torrent hands over its connections
+    /// and announcer (`handoff`) once the metadata is in.
+    fn build(
+        shared: SessionShared,
+        opts: TorrentOptions,
+        wiring: Wiring,
+        handoff: Option<metadata::Handoff>,
+    ) -> Result<(Torrent, Channels), EngineError> {
+        let Wiring {
+            cmd_tx,
+            cmd_rx,
+            peer_tx,
+            peer_rx,
+            status_out,
+            peers_out,
+            upload_room,
+        } = wiring;
         let metainfo = Arc::new(opts.metainfo);
         let info = &metainfo.info;
         let info_hash = metainfo.info_hash;
@@ -194,23 +288,17 @@ impl Torrent {
                     source,
                 }
             })?;
-        // Small: a slow actor makes peer readers wait, leaving data in kernel socket buffers.
-        let (peer_tx, peer_rx) = mpsc::channel(128);
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let ctx = PeerContext {
+        let ctx = peer_context(
+            &shared,
             info_hash,
-            our_id: shared.our_id,
-            piece_count: lengths.piece_count(),
-            events: peer_tx,
-            down_limit: shared.down_limit.clone(),
-            up_limit: shared.up_limit.clone(),
-            connector: shared.connector.clone(),
-            upload_room: Arc::new(tokio::sync::Notify::new()),
-        };
+            lengths.piece_count(),
+            peer_tx,
+            upload_room,
+        );
         let piece_priorities =
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();
-        let status_out = Arc::new(Mutex::new(TorrentStatus {
+        let initial = TorrentStatus {
             info_hash: info_hash.to_hex(),
             name: info.name.clone(),
             state: TorrentState::Checking,
@@ -226,8 +314,10 @@ impl Torrent {
             eta_secs: None,
             error: None,
             save_path: save_path.display().to_string(),
-        }));
-        let peers_out = Arc::new(Mutex::new(Vec::new()));
+        };
+        if let Ok(mut out) = status_out.lock() {
+            *out = initial;
+        }
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
         let mut torrent = Torrent {
             choker: Choker::new(shared.upload_slots),
@@ -274,9 +364,13 @@ impl Torrent {
             ),
             uploads: uploads::Uploads::default(),
         };
+        let handed_announcer = match handoff {
+            Some(h) => torrent.adopt(h),
+            None => false,
+        };
         torrent.add_candidates(opts.peers);
         let tiers = metainfo.tiers();
-        if !tiers.is_empty() {
+        if !tiers.is_empty() && !handed_announcer {
             let (tx, rx) = watch::channel(torrent.announce_stats(false));
             let setup = announcer::AnnouncerSetup {
                 tiers,
@@ -294,12 +388,7 @@ impl Torrent {
                 let _ = torrent.disk.send(DiskJob::Check);
             }
         }
-        tokio::spawn(torrent.run(cmd_rx, peer_rx, disk_rx));
-        Ok(TorrentHandle {
-            cmd: cmd_tx,
-            status: status_out,
-            peers: peers_out,
-        })
+        Ok((torrent, (cmd_rx, peer_rx, disk_rx)))
     }
 
     async fn run(
@@ -389,6 +478,7 @@ impl Torrent {
         self.picker.set_sequential(self.sequential);
         self.state = TorrentState::Connecting;
         self.resume_dirty = true;
+        self.announce_to_adopted();
         if self.picker.is_complete() {
             self.on_complete();
         }
@@ -474,6 +564,7 @@ impl Torrent {
             self.save_resume();
         } else if let Some(path) = &self.resume_path {
             let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(path.with_extension("torrent"));
         }
         let _ = self.disk.send(DiskJob::Stop { delete });
         // Wait for the disk thread to finish its queue, bounded in case a disk hangs.
@@ -507,6 +598,7 @@ impl Torrent {
         self.request_from_all();
         self.rechoke(now);
         self.maybe_connect(now);
+        self.pex_tick(now);
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
         }

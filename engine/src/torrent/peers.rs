@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use protocol::wire::{self, ExtendedHandshake, Extension, Message, Reserved};
+use protocol::wire::{Extension, Message, Reserved};
 use protocol::{Bitfield, ChokerPeer, PeerId, ValidBlock, BLOCK_LEN};
 use tokio::sync::mpsc;
 
@@ -56,9 +56,50 @@ pub(crate) struct Peer {
     pub up_rate: u64,
     prev_down: u64,
     prev_up: u64,
+    /// What the peer said in its BEP 10 handshake, and our PEX/metadata exchange with it.
+    pub ext: super::ext::PeerExt,
 }
 
 impl Peer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        addr: SocketAddr,
+        peer_id: PeerId,
+        writer: mpsc::UnboundedSender<Outgoing>,
+        stats: Arc<PeerStats>,
+        piece_count: u32,
+        outgoing: bool,
+        fast: bool,
+    ) -> Peer {
+        Peer {
+            addr,
+            peer_id,
+            writer,
+            stats,
+            has: Bitfield::new(piece_count),
+            client: client_from_id(&peer_id),
+            outgoing,
+            fast,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            outstanding: HashSet::new(),
+            withdrawn: HashSet::new(),
+            serving: 0,
+            cancelled: HashSet::new(),
+            reqq: None,
+            last_block: Instant::now(),
+            unrequested: 0,
+            bad_requests: 0,
+            down_rate: 0,
+            up_rate: 0,
+            prev_down: 0,
+            prev_up: 0,
+            ext: Default::default(),
+        }
+    }
+
     pub fn downloaded(&self) -> u64 {
         self.stats.downloaded.load(Ordering::Relaxed)
     }
@@ -272,20 +313,7 @@ impl Torrent {
         let fast = reserved.has(Extension::Fast);
         let mut hello = Vec::new();
         if reserved.has(Extension::ExtensionProtocol) {
-            let hs = ExtendedHandshake {
-                v: Some(format!("Swarmlink {}", env!("CARGO_PKG_VERSION"))),
-                p: Some(self.shared.listen_port),
-                reqq: Some(MAX_SERVING as u32),
-                yourip: Some(addr.ip()),
-                ..Default::default()
-            };
-            let mut payload = Vec::new();
-            hs.encode(&mut payload);
-            Message::Extended {
-                id: wire::HANDSHAKE_ID,
-                payload: &payload,
-            }
-            .encode(&mut hello);
+            hello.extend_from_slice(&self.our_extended_handshake(addr));
         }
         let have = self.picker.have();
         if fast && have.is_full() {
@@ -300,36 +328,16 @@ impl Torrent {
             hello = bits;
         }
         let _ = writer.send(Outgoing::Frame(hello));
-        let client = client_from_id(&peer_id);
-        self.peers.insert(
-            key,
-            Peer {
-                addr,
-                peer_id,
-                writer,
-                stats,
-                has: Bitfield::new(self.lengths.piece_count()),
-                client,
-                outgoing,
-                fast,
-                am_choking: true,
-                am_interested: false,
-                peer_choking: true,
-                peer_interested: false,
-                outstanding: HashSet::new(),
-                withdrawn: HashSet::new(),
-                serving: 0,
-                cancelled: HashSet::new(),
-                reqq: None,
-                last_block: Instant::now(),
-                unrequested: 0,
-                bad_requests: 0,
-                down_rate: 0,
-                up_rate: 0,
-                prev_down: 0,
-                prev_up: 0,
-            },
+        let peer = Peer::new(
+            addr,
+            peer_id,
+            writer,
+            stats,
+            self.lengths.piece_count(),
+            outgoing,
+            fast,
         );
+        self.peers.insert(key, peer);
         tracing::debug!("{addr}: connected ({} peers)", self.peers.len());
     }
 

@@ -1,0 +1,462 @@
+//! A torrent added from a magnet link, before it has its metadata (BEP 9). This actor finds
+//! peers (the link's `x.pe` and `tr` trackers, PEX, and whatever else sends `AddPeers`),
+//! connects, and fetches the info dictionary in 16 KiB pieces over `ut_metadata` from peers
+//! that announce a `metadata_size`. When the assembled bytes hash to the info-hash it writes
+//! the `.torrent` beside the resume data and becomes an ordinary torrent in the same task, on
+//! the same channels, keeping its connections and its announcer.
+//!
+//! Pieces that do not hash to the info-hash are dropped and the peers that sent them are not
+//! asked (nor dialed) again; a size above `MAX_METADATA_SIZE` is never allocated.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use protocol::wire::{ExtendedHandshake, MetadataDownload, Reserved};
+use protocol::{InfoHash, Magnet, Metainfo, PeerId};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::announcer::{self, AnnounceStats};
+use super::{
+    peer_context, Candidate, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions,
+    Wiring, TICK,
+};
+use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey, PeerStats};
+use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
+
+mod adopt;
+mod conns;
+mod requests;
+#[cfg(test)]
+mod tests;
+
+/// A metadata request unanswered this long goes to another peer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Metadata pieces asked of one peer at once.
+const PER_PEER_REQUESTS: usize = 4;
+/// Have messages remembered per peer before the piece count is known; a peer sending more
+/// (no real torrent has that many pieces) is dropped.
+const MAX_EARLY_HAVES: usize = 1 << 20;
+/// Messages a peer may send that make no sense before metadata (blocks we never asked for).
+const MAX_NONSENSE: u32 = 64;
+
+/// What the session gives a magnet torrent.
+pub(crate) struct MagnetOptions {
+    pub magnet: Magnet,
+    pub save_dir: PathBuf,
+    pub paused: bool,
+    pub peers: Vec<SocketAddr>,
+    /// The session's recipe for the torrent's options once its metadata is known (so the
+    /// per-torrent settings of a magnet and of a `.torrent` are made in one place).
+    pub finish: Box<dyn FnOnce(Metainfo) -> TorrentOptions + Send>,
+}
+
+/// Where a magnet's fetched `.torrent` is kept: beside its resume data.
+fn cache_path(state_dir: &Path, ih: InfoHash) -> PathBuf {
+    state_dir.join(format!("{}.torrent", ih.to_hex()))
+}
+
+/// The `.torrent` fetched earlier for this info-hash, if it is still there and intact: a magnet
+/// added again (a daemon restart, `bthelper download` run twice) starts without a fetch.
+pub(crate) fn cached_metainfo(state_dir: Option<&Path>, ih: InfoHash) -> Option<Metainfo> {
+    let bytes = std::fs::read(cache_path(state_dir?, ih)).ok()?;
+    Metainfo::from_bytes(&bytes)
+        .ok()
+        .filter(|m| m.info_hash == ih)
+}
+
+fn save_cache(state_dir: &Path, ih: InfoHash, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(state_dir)?;
+    let path = cache_path(state_dir, ih);
+    let tmp = path.with_extension("torrent.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Starts the metadata phase of a magnet torrent; the handle stays valid for its whole life.
+pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> TorrentHandle {
+    let mut wiring = Wiring::new();
+    let handle = wiring.handle();
+    let ih = opts.magnet.info_hash;
+    let ctx = peer_context(
+        &shared,
+        ih,
+        0,
+        wiring.peer_tx.clone(),
+        wiring.upload_room.clone(),
+    );
+    let name = opts
+        .magnet
+        .display_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| ih.to_hex());
+    let announce = (!opts.magnet.trackers.is_empty()).then(|| {
+        let stats = AnnounceStats {
+            // Unknown until the metadata is in; not 0, which would say we are a seed.
+            left: 1,
+            ..Default::default()
+        };
+        let (tx, rx) = watch::channel(stats);
+        let setup = announcer::AnnouncerSetup {
+            tiers: opts
+                .magnet
+                .trackers
+                .iter()
+                .map(|t| vec![t.clone()])
+                .collect(),
+            info_hash: ih,
+            peer_id: shared.our_id,
+            port: shared.listen_port,
+            ip: shared.announce_ip.clone(),
+        };
+        (tx, announcer::spawn(setup, rx, wiring.cmd_tx.clone()))
+    });
+    // The link's own peers, then any the caller gave.
+    let mut peers: Vec<SocketAddr> = opts
+        .magnet
+        .peers
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    peers.extend(opts.peers.iter().copied());
+    let mut phase = MagnetPhase {
+        shared,
+        ctx,
+        name,
+        save_dir: opts.save_dir.clone(),
+        magnet: opts.magnet,
+        finish: Some(opts.finish),
+        paused: opts.paused,
+        error: None,
+        peers: HashMap::new(),
+        connecting: HashMap::new(),
+        next_key: 1,
+        candidates: HashMap::new(),
+        distrusted: HashSet::new(),
+        download: None,
+        requested: HashMap::new(),
+        contributors: HashMap::new(),
+        announce,
+        status_out: wiring.status_out.clone(),
+        peers_out: wiring.peers_out.clone(),
+    };
+    phase.add_candidates(peers);
+    phase.publish_status();
+    let (cmd_rx, peer_rx) = take_receivers(&mut wiring);
+    tokio::spawn(phase.run(wiring, cmd_rx, peer_rx));
+    handle
+}
+
+/// Moves the receivers out of `wiring` (they go back in at the handoff).
+fn take_receivers(
+    wiring: &mut Wiring,
+) -> (
+    mpsc::UnboundedReceiver<TorrentCmd>,
+    mpsc::Receiver<PeerEvent>,
+) {
+    let (_, cmd_dead) = mpsc::unbounded_channel();
+    let (_, peer_dead) = mpsc::channel(1);
+    (
+        std::mem::replace(&mut wiring.cmd_rx, cmd_dead),
+        std::mem::replace(&mut wiring.peer_rx, peer_dead),
+    )
+}
+
+/// A connection made before the metadata: what it told us, kept for the torrent to adopt.
+pub(super) struct PendingPeer {
+    addr: SocketAddr,
+    peer_id: PeerId,
+    outgoing: bool,
+    reserved: Reserved,
+    writer: mpsc::UnboundedSender<Outgoing>,
+    stats: Arc<PeerStats>,
+    handshake: Option<ExtendedHandshake>,
+    bitfield: Option<Bytes>,
+    have_all: bool,
+    haves: Vec<u32>,
+    peer_choking: bool,
+    peer_interested: bool,
+    /// Metadata pieces we asked it for.
+    asked: HashSet<u32>,
+    /// Metadata pieces it refused us (until its next extended handshake).
+    rejected: HashSet<u32>,
+    last_pex: Option<Instant>,
+    nonsense: u32,
+}
+
+/// What the metadata phase hands the torrent that follows it.
+pub(super) struct Handoff {
+    peers: Vec<(PeerKey, PendingPeer)>,
+    connecting: HashMap<PeerKey, SocketAddr>,
+    candidates: Vec<SocketAddr>,
+    distrusted: HashSet<SocketAddr>,
+    next_key: PeerKey,
+    announce: Option<(watch::Sender<AnnounceStats>, tokio::task::JoinHandle<()>)>,
+}
+
+struct MagnetPhase {
+    shared: SessionShared,
+    ctx: PeerContext,
+    magnet: Magnet,
+    name: String,
+    save_dir: PathBuf,
+    finish: Option<Box<dyn FnOnce(Metainfo) -> TorrentOptions + Send>>,
+    paused: bool,
+    error: Option<String>,
+    peers: HashMap<PeerKey, PendingPeer>,
+    connecting: HashMap<PeerKey, SocketAddr>,
+    next_key: PeerKey,
+    candidates: HashMap<SocketAddr, Candidate>,
+    /// Addresses that sent metadata which failed the hash check.
+    distrusted: HashSet<SocketAddr>,
+    download: Option<MetadataDownload>,
+    /// Metadata piece -> who we asked, and when we give up on them.
+    requested: HashMap<u32, (PeerKey, Instant)>,
+    /// Metadata piece -> who sent the bytes we hold.
+    contributors: HashMap<u32, SocketAddr>,
+    announce: Option<(watch::Sender<AnnounceStats>, tokio::task::JoinHandle<()>)>,
+    status_out: Arc<std::sync::Mutex<TorrentStatus>>,
+    peers_out: Arc<std::sync::Mutex<Vec<PeerStatus>>>,
+}
+
+/// Why the phase's loop ended.
+enum Exit {
+    Stopped,
+    Metadata(Vec<u8>),
+}
+
+impl MagnetPhase {
+    async fn run(
+        mut self,
+        mut wiring: Wiring,
+        mut cmds: mpsc::UnboundedReceiver<TorrentCmd>,
+        mut peer_events: mpsc::Receiver<PeerEvent>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let exit = loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => {
+                        self.stop(None).await;
+                        break Exit::Stopped;
+                    }
+                    Some(TorrentCmd::Stop { done, .. }) => {
+                        self.stop(Some(done)).await;
+                        break Exit::Stopped;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                },
+                Some(ev) = peer_events.recv() => {
+                    if let Some(info) = self.on_peer_event(ev) {
+                        break Exit::Metadata(info);
+                    }
+                }
+                _ = tick.tick() => {
+                    self.on_tick(Instant::now());
+                }
+            }
+        };
+        let Exit::Metadata(info) = exit else { return };
+        wiring.cmd_rx = cmds;
+        wiring.peer_rx = peer_events;
+        if let Err(why) = self.become_torrent(info, wiring).await {
+            tracing::error!("magnet {}: {why}", self.magnet.info_hash);
+        }
+    }
+
+    /// Builds the torrent from the verified info dictionary and runs it in this task. On an
+    /// error (metadata that is not a usable torrent, files that cannot be laid out) the torrent
+    /// stays listed in `error` until removed.
+    async fn become_torrent(&mut self, info: Vec<u8>, mut wiring: Wiring) -> Result<(), String> {
+        let ih = self.magnet.info_hash;
+        let bytes =
+            MetadataDownload::torrent_file(&info, &self.magnet.trackers, &self.magnet.web_seeds);
+        let built = Metainfo::from_bytes(&bytes)
+            .map_err(|e| format!("the metadata is not a usable torrent: {e}"));
+        let metainfo = match built {
+            Ok(m) => m,
+            Err(why) => return self.fail_forever(why, wiring).await,
+        };
+        tracing::info!("magnet {ih}: metadata received ({} bytes)", info.len());
+        if let Some(dir) = &self.shared.state_dir {
+            if let Err(e) = save_cache(dir, ih, &bytes) {
+                tracing::warn!("magnet {ih}: cannot save the .torrent: {e}");
+            }
+        }
+        let Some(finish) = self.finish.take() else {
+            return Err("metadata arrived twice".into());
+        };
+        let mut opts = finish(metainfo);
+        opts.paused = self.paused;
+        let handoff = Handoff {
+            peers: self.peers.drain().collect(),
+            connecting: std::mem::take(&mut self.connecting),
+            candidates: self.candidates.keys().copied().collect(),
+            distrusted: std::mem::take(&mut self.distrusted),
+            next_key: self.next_key,
+            announce: self.announce.take(),
+        };
+        let status_out = wiring.status_out.clone();
+        let peers_out = wiring.peers_out.clone();
+        let (cmd_rx, peer_rx) = take_receivers(&mut wiring);
+        let rewired = Wiring {
+            cmd_rx,
+            peer_rx,
+            status_out,
+            peers_out,
+            cmd_tx: wiring.cmd_tx.clone(),
+            peer_tx: wiring.peer_tx.clone(),
+            upload_room: wiring.upload_room.clone(),
+        };
+        match Torrent::build(self.shared.clone(), opts, rewired, Some(handoff)) {
+            Ok((torrent, (cmds, peers, disk))) => {
+                torrent.run(cmds, peers, disk).await;
+                Ok(())
+            }
+            Err(e) => {
+                // The receivers went down with the failed build: the torrent shows the error,
+                // and `remove` still works (its wait ends when the command channel is gone).
+                let why = format!("cannot start the torrent: {e}");
+                self.error = Some(why.clone());
+                self.publish_status();
+                let _ = self
+                    .shared
+                    .events
+                    .send(SessionEvent::Error(ih, why.clone()));
+                Err(why)
+            }
+        }
+    }
+
+    /// Stays in `error` (answering commands) until the torrent is removed.
+    async fn fail_forever(&mut self, why: String, mut wiring: Wiring) -> Result<(), String> {
+        self.error = Some(why.clone());
+        self.close_all("unusable metadata");
+        self.publish_status();
+        let _ = self
+            .shared
+            .events
+            .send(SessionEvent::Error(self.magnet.info_hash, why.clone()));
+        while let Some(cmd) = wiring.cmd_rx.recv().await {
+            if let TorrentCmd::Stop { done, .. } = cmd {
+                self.stop(Some(done)).await;
+                break;
+            }
+        }
+        Err(why)
+    }
+
+    fn on_command(&mut self, cmd: TorrentCmd) {
+        match cmd {
+            TorrentCmd::Incoming { stream, buf } => self.accept(stream, buf),
+            TorrentCmd::AddPeers(addrs) => self.add_candidates(addrs),
+            TorrentCmd::Pause => {
+                self.paused = true;
+                self.close_all("paused");
+            }
+            TorrentCmd::Resume => {
+                self.paused = false;
+                self.maybe_connect(Instant::now());
+            }
+            TorrentCmd::Stop { .. } => {}
+        }
+        self.publish_status();
+    }
+
+    async fn stop(&mut self, done: Option<oneshot::Sender<()>>) {
+        self.close_all("torrent stopped");
+        if let Some((tx, task)) = self.announce.take() {
+            let _ = tx.send(AnnounceStats {
+                left: 1,
+                stopping: true,
+                ..Default::default()
+            });
+            let _ = tokio::time::timeout(Duration::from_secs(6), task).await;
+        }
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        // Requests nobody answered in time go elsewhere.
+        let expired: Vec<u32> = self
+            .requested
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(piece, _)| *piece)
+            .collect();
+        for piece in expired {
+            if let Some((key, _)) = self.requested.remove(&piece) {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.asked.remove(&piece);
+                }
+            }
+        }
+        self.maybe_connect(now);
+        self.request_metadata(now);
+        self.publish_status();
+    }
+
+    fn publish_status(&self) {
+        let state = if self.error.is_some() {
+            TorrentState::Error
+        } else if self.paused {
+            TorrentState::Paused
+        } else {
+            // Fetching metadata: no size yet, so nothing to show as downloading.
+            TorrentState::Connecting
+        };
+        let status = TorrentStatus {
+            info_hash: self.magnet.info_hash.to_hex(),
+            name: self.name.clone(),
+            state,
+            progress: 0.0,
+            total_bytes: 0,
+            have_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0,
+            up_rate: 0,
+            peers: self.peers.len() as u32,
+            seeds: 0,
+            eta_secs: None,
+            error: self.error.clone(),
+            save_path: self.save_dir.display().to_string(),
+        };
+        if let Ok(mut out) = self.status_out.lock() {
+            *out = status;
+        }
+        let peers = self
+            .peers
+            .values()
+            .map(|p| PeerStatus {
+                addr: p.addr,
+                client: p
+                    .handshake
+                    .as_ref()
+                    .and_then(|h| h.v.clone())
+                    .unwrap_or_else(|| "unknown".into()),
+                am_choking: true,
+                am_interested: false,
+                peer_choking: p.peer_choking,
+                peer_interested: p.peer_interested,
+                down_rate: 0,
+                up_rate: 0,
+                progress: 0.0,
+            })
+            .collect();
+        if let Ok(mut out) = self.peers_out.lock() {
+            *out = peers;
+        }
+    }
+}
+
+fn wire_ut_metadata() -> &'static str {
+    protocol::wire::UT_METADATA
+}
