@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use protocol::wire::mse::{
     classify, Attempt, EncryptionPolicy, IncomingKind, Initiator, Rc4, Responder, Step,
 };
-use protocol::wire::{Handshake, Reserved};
+use protocol::wire::Handshake;
 use protocol::InfoHash;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -120,7 +120,7 @@ async fn dial_once(
     };
     let mut ours = Vec::with_capacity(Handshake::LEN);
     Handshake {
-        reserved: Reserved::SWARMLINK,
+        reserved: ctx.reserved(),
         info_hash: ctx.info_hash,
         peer_id: ctx.our_id,
     }

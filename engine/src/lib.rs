@@ -15,7 +15,10 @@
 //! ```
 
 mod connect;
+mod dht;
+mod discovery;
 mod disk;
+mod lsd;
 mod mse_stream;
 mod peer;
 mod ratelimit;
@@ -27,6 +30,8 @@ pub mod tracker;
 mod types;
 mod webseed;
 
+pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
+pub use lsd::LsdConfig;
 pub use protocol::wire::mse::EncryptionPolicy;
 pub use session::Session;
 pub use types::{

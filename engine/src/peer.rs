@@ -66,6 +66,7 @@ pub enum PeerMessage {
         payload: Bytes,
     },
     /// Keep-alive, port, suggest: nothing for the actor to do beyond noting the peer is alive.
+    /// (A BEP 5 `port` is read by the peer task itself: it feeds the DHT.)
     Other,
 }
 
@@ -109,15 +110,26 @@ pub struct PeerContext {
     pub up_limit: Arc<RateLimiter>,
     /// The encryption policy: how `run_outgoing` dials.
     pub connector: Arc<Connector>,
+    /// The session's DHT node, unless it has none or the torrent is private: sets the DHT bit
+    /// of our handshake, and learns the nodes peers name in `port` messages.
+    pub dht: Option<crate::dht::Dht>,
     /// Signalled when a writer put blocks on its socket: a capped uploader reads more then.
     pub upload_room: Arc<tokio::sync::Notify>,
 }
 
 impl PeerContext {
+    /// Our reserved handshake bits: the DHT bit only where we run a node for this torrent.
+    pub(crate) fn reserved(&self) -> Reserved {
+        match self.dht {
+            Some(_) => Reserved::SWARMLINK.with(wire::Extension::Dht),
+            None => Reserved::SWARMLINK,
+        }
+    }
+
     fn our_handshake(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Handshake::LEN);
         Handshake {
-            reserved: Reserved::SWARMLINK,
+            reserved: self.reserved(),
             info_hash: self.info_hash,
             peer_id: self.our_id,
         }
@@ -218,7 +230,7 @@ async fn run_connected(
         .await
         .map_err(|_| "torrent stopped".to_string())?;
     tokio::select! {
-        r = read_loop(ctx, key, reader, buf, &stats) => r,
+        r = read_loop(ctx, key, addr, reader, buf, &stats) => r,
         r = write_loop(ctx, writer_half, queue, &stats) => r,
     }
 }
@@ -226,6 +238,7 @@ async fn run_connected(
 async fn read_loop(
     ctx: &PeerContext,
     key: PeerKey,
+    addr: SocketAddr,
     mut reader: PeerReader,
     mut buf: BytesMut,
     stats: &PeerStats,
@@ -233,6 +246,9 @@ async fn read_loop(
     let max_frame = ctx.max_frame();
     loop {
         loop {
+            if let (Some(dht), Some(port)) = (&ctx.dht, port_message(&buf)) {
+                dht.learn_node(SocketAddr::new(addr.ip(), port));
+            }
             let Some((msg, _)) = decode_owned(&mut buf, max_frame)? else {
                 break;
             };
@@ -257,6 +273,18 @@ async fn read_loop(
             return Err("peer closed the connection".into());
         }
         ctx.down_limit.consume(n).await;
+    }
+}
+
+/// The DHT port of a BEP 5 `port` message at the front of `buf`, if that is what it holds.
+fn port_message(buf: &[u8]) -> Option<u16> {
+    // Only a 3-byte frame can be one: skip the decode for everything else.
+    if buf.get(..4) != Some(&[0, 0, 0, 3]) {
+        return None;
+    }
+    match wire::decode(buf, 16) {
+        Ok(Some((Message::Port(port), _))) => Some(port),
+        _ => None,
     }
 }
 

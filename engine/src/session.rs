@@ -32,6 +32,7 @@ struct Inner {
     shared: SessionShared,
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
     shutdown: watch::Sender<bool>,
+    discovery: crate::discovery::Discovery,
 }
 
 impl Session {
@@ -50,6 +51,8 @@ impl Session {
                 addr: config.listen,
                 source,
             })?;
+        let discovery =
+            crate::discovery::Discovery::start(&config, local_addr, config.state_dir.clone()).await;
         let (events, _) = broadcast::channel(256);
         let shared = SessionShared {
             our_id: config
@@ -65,6 +68,7 @@ impl Session {
             announce_ip: config.announce_ip.clone(),
             connector: Arc::new(Connector::new(config.encryption)),
             web_seed_timeout: config.web_seed_timeout,
+            dht: discovery.dht.clone(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -73,6 +77,7 @@ impl Session {
             shared,
             torrents: Mutex::new(HashMap::new()),
             shutdown,
+            discovery,
         });
         tokio::spawn(accept_loop(listener, Arc::downgrade(&inner), shutdown_rx));
         Ok(Session { inner })
@@ -81,6 +86,11 @@ impl Session {
     /// The address peers reach us at (the bound port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The UDP port of the session's DHT node, if it runs one.
+    pub fn dht_port(&self) -> Option<u16> {
+        self.inner.discovery.dht.as_ref().map(|d| d.port())
     }
 
     pub fn peer_id(&self) -> PeerId {
@@ -93,6 +103,8 @@ impl Session {
         if *self.inner.shutdown.borrow() {
             return Err(EngineError::ShutDown);
         }
+        // BEP 27: a private torrent never uses the DHT or LSD (a magnet's is not known yet).
+        let private = matches!(&add.source, TorrentSource::Metainfo(m) if m.info.private);
         let ih = match &add.source {
             TorrentSource::Metainfo(m) => m.info_hash,
             TorrentSource::Magnet(m) => m.info_hash,
@@ -144,6 +156,9 @@ impl Session {
             opts.peers = peers;
             let handle = Torrent::spawn(shared, opts)?;
             torrents.insert(ih, handle);
+        }
+        if let Some(handle) = torrents.get(&ih) {
+            self.inner.discovery.track(ih, private, handle);
         }
         drop(torrents);
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
@@ -246,6 +261,7 @@ impl Session {
         for w in waits {
             let _ = w.await;
         }
+        self.inner.discovery.shutdown().await;
     }
 }
 

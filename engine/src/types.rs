@@ -27,6 +27,10 @@ pub struct SessionConfig {
     pub announce_ip: Option<String>,
     /// Our peer id; `None` = a fresh random one with the Swarmlink prefix.
     pub peer_id: Option<PeerId>,
+    /// The Mainline DHT (BEP 5) node; `None` = no DHT.
+    pub dht: Option<crate::DhtConfig>,
+    /// Local service discovery (BEP 14); `None` = none.
+    pub lsd: Option<crate::LsdConfig>,
     /// Plaintext or MSE/PE encryption for peer connections (`--encryption`).
     pub encryption: protocol::wire::mse::EncryptionPolicy,
     /// A web seed (BEP 19) that takes longer than this to answer or to send more of its body
@@ -46,6 +50,8 @@ impl Default for SessionConfig {
             upload_slots: 8,
             announce_ip: None,
             peer_id: None,
+            dht: None,
+            lsd: None,
             encryption: Default::default(),
             web_seed_timeout: std::time::Duration::from_secs(20),
         }

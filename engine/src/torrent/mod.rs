@@ -80,6 +80,8 @@ pub(crate) struct SessionShared {
     pub announce_ip: Option<String>,
     pub connector: Arc<crate::connect::Connector>,
     pub web_seed_timeout: Duration,
+    /// The session's DHT node: peers hear its port (BEP 5 `port`) and tell us theirs.
+    pub dht: Option<crate::dht::Dht>,
 }
 
 pub(crate) struct TorrentOptions {
@@ -154,6 +156,7 @@ pub(super) fn peer_context(
         down_limit: shared.down_limit.clone(),
         up_limit: shared.up_limit.clone(),
         connector: shared.connector.clone(),
+        dht: shared.dht.clone(),
         upload_room,
     }
 }
@@ -288,13 +291,16 @@ impl Torrent {
                     source,
                 }
             })?;
-        let ctx = peer_context(
+        let mut ctx = peer_context(
             &shared,
             info_hash,
             lengths.piece_count(),
             peer_tx,
             upload_room,
         );
+        if info.private {
+            ctx.dht = None; // BEP 27: no DHT bit, no port messages
+        }
         let piece_priorities =
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();

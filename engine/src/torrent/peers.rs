@@ -327,6 +327,9 @@ impl Torrent {
             bits.extend_from_slice(&hello);
             hello = bits;
         }
+        if let (Some(dht), true) = (&self.ctx.dht, reserved.has(Extension::Dht)) {
+            Message::Port(dht.port()).encode(&mut hello); // BEP 5
+        }
         let _ = writer.send(Outgoing::Frame(hello));
         let peer = Peer::new(
             addr,
