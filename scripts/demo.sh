@@ -133,4 +133,6 @@ try the click-a-link flow:
   4. open $LISTING and click $NAME: the download shows in the extension's popup
      (the helper saves to its default download directory; see extension/README.md)
 EOF
-while :; do sleep 3600; done
+# Short sleeps: bash runs the trap only between commands, so a kill -INT/-TERM of this script
+# (not only a terminal's Ctrl-C, which reaches the sleep too) stops everything within a second.
+while :; do sleep 1; done
