@@ -45,15 +45,15 @@ run() {
   "$@" || FAILED+=("$name")
 }
 if [ -n "$QUICK" ]; then
-  run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
   run tracker env DURATION=3 FILL_N=100000 bench/tracker.sh
   run hash env RUNS=3 bench/hash.sh 256
   run swarm env NS="4 16" SIZE_MIB=32 bench/swarm.sh
+  run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
 else
-  run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
   run tracker bench/tracker.sh
   run hash bench/hash.sh
   run swarm bench/swarm.sh
+  run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
