@@ -21,7 +21,10 @@ use crate::cli::control::{self, Control};
 const ENV_HELP: &str = "Environment:
   SWARMLINK_HOME       put everything (daemon socket, download list, settings, resume data, logs,
                        default download directory) under this directory instead of the XDG places
-  SWARMLINK_LISTEN_IP  the address the daemon accepts peers on (default: all interfaces)
+  SWARMLINK_LISTEN_IP  the address the daemon accepts peers on (default: all interfaces); on a
+                       loopback address the DHT and local discovery stay on loopback too
+  SWARMLINK_NO_DHT     =1: no Mainline DHT (daemon and `download`, whatever the settings say)
+  SWARMLINK_NO_LSD     =1: no local service discovery (daemon and `download`)
   SWARMLINK_OPENER     a program the daemon runs for `open`/`reveal` instead of the desktop's
                        handler
   SWARMLINK_LOG        log filter (e.g. debug, bthelper=trace); logs go to stderr (the daemon's

@@ -29,6 +29,19 @@ pub struct Settings {
     /// subscriber disconnects and resume when one subscribes again.
     #[serde(default = "yes")]
     pub keep_seeding: bool,
+    /// Find peers through the Mainline DHT (BEP 5); private torrents never do. Takes effect
+    /// when the daemon restarts, as do the other DHT and LSD keys.
+    #[serde(default = "yes")]
+    pub dht: bool,
+    /// UDP port of the DHT node; 0 = the same number as the peer port.
+    #[serde(default)]
+    pub dht_port: u16,
+    /// DHT nodes to bootstrap from, `host:port`; empty = the public routers.
+    #[serde(default)]
+    pub dht_bootstrap: Vec<String>,
+    /// Local service discovery (BEP 14 multicast on the LAN); private torrents never use it.
+    #[serde(default = "yes")]
+    pub lsd: bool,
 }
 
 fn yes() -> bool {
@@ -45,6 +58,10 @@ impl Settings {
             listen_port: 0,
             seed_ratio: None,
             keep_seeding: true,
+            dht: true,
+            dht_port: 0,
+            dht_bootstrap: Vec::new(),
+            lsd: true,
         }
     }
 
@@ -73,6 +90,18 @@ impl Settings {
         if let Some(v) = patch.keep_seeding {
             s.keep_seeding = v;
         }
+        if let Some(v) = patch.dht {
+            s.dht = v;
+        }
+        if let Some(v) = patch.dht_port {
+            s.dht_port = v;
+        }
+        if let Some(v) = &patch.dht_bootstrap {
+            s.dht_bootstrap = v.clone();
+        }
+        if let Some(v) = patch.lsd {
+            s.lsd = v;
+        }
         s.validate()?;
         Ok(s)
     }
@@ -91,6 +120,14 @@ impl Settings {
             return bad(
                 "a rate limit is a positive number of bytes per second, or null for none".into(),
             );
+        }
+        for node in &self.dht_bootstrap {
+            let port = node
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok());
+            if port.is_none_or(|p| p == 0) {
+                return bad(format!("dht_bootstrap entry {node:?} is not host:port"));
+            }
         }
         if let Some(r) = self.seed_ratio {
             if !r.is_finite() || r < 0.0 {
@@ -177,6 +214,14 @@ pub struct SettingsPatch {
     pub seed_ratio: Option<Option<f64>>,
     #[serde(default)]
     pub keep_seeding: Option<bool>,
+    #[serde(default)]
+    pub dht: Option<bool>,
+    #[serde(default)]
+    pub dht_port: Option<u16>,
+    #[serde(default)]
+    pub dht_bootstrap: Option<Vec<String>>,
+    #[serde(default)]
+    pub lsd: Option<bool>,
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).
@@ -217,6 +262,8 @@ mod tests {
             r#"{"upload_rate_limit": 0}"#,
             r#"{"seed_ratio": -1}"#,
             r#"{"allowed_dirs": ["x"]}"#,
+            r#"{"dht_bootstrap": ["no-port"]}"#,
+            r#"{"dht_bootstrap": ["host:0"]}"#,
         ] {
             let p: SettingsPatch = serde_json::from_str(bad).unwrap();
             assert_eq!(

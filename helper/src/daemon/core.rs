@@ -406,7 +406,10 @@ impl Core {
     ) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
         let new = state.settings.patched(patch)?;
-        let restart_required = new.listen_port != state.settings.listen_port;
+        let old = &state.settings;
+        let restart_required = new.listen_port != old.listen_port
+            || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
+                != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);
         self.store.save_settings(&new).map_err(internal)?;
         self.session
             .set_rate_limits(new.download_rate_limit, new.upload_rate_limit)

@@ -117,6 +117,12 @@ fn listen_ip() -> anyhow::Result<std::net::IpAddr> {
     }
 }
 
+/// An environment switch like `bthelper download`'s (`SWARMLINK_NO_DHT=1`): set, non-empty,
+/// and not `0`/`false`. Tests use it to keep daemons off the DHT and the LAN.
+fn turned_off(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
 async fn serve(paths: &Paths) -> anyhow::Result<()> {
     let store = Store::open(&paths.state_dir)?;
     let settings = store.load_settings(&paths.default_download_dir)?;
@@ -130,6 +136,12 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
         state_dir: Some(store.resume_dir()),
         download_rate_limit: settings.download_rate_limit,
         upload_rate_limit: settings.upload_rate_limit,
+        // With SWARMLINK_LISTEN_IP on loopback, the DHT and LSD stay on loopback too.
+        dht: (settings.dht && !turned_off("SWARMLINK_NO_DHT")).then(|| {
+            let port = (settings.dht_port != 0).then_some(settings.dht_port);
+            engine::DhtConfig::with_bootstrap(settings.dht_bootstrap.clone(), port)
+        }),
+        lsd: (settings.lsd && !turned_off("SWARMLINK_NO_LSD")).then(engine::LsdConfig::default),
         ..SessionConfig::default()
     };
     let session = match Session::start(config.clone()).await {
