@@ -46,6 +46,20 @@ pub struct Args {
     pub max_download_kib: Option<u64>,
     #[arg(long)]
     pub max_upload_kib: Option<u64>,
+    /// Find no peers through the Mainline DHT (BEP 5). Private torrents never use it.
+    #[arg(long, env = "SWARMLINK_NO_DHT")]
+    pub no_dht: bool,
+    /// UDP port of the DHT node (default: the same number as the peer port, else any free one).
+    #[arg(long)]
+    pub dht_port: Option<u16>,
+    /// A DHT node to bootstrap from, HOST:PORT (repeatable; default: the public routers, plus
+    /// the nodes saved in the state directory by the last run).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// No local service discovery (BEP 14 multicast announces on the LAN). Private torrents
+    /// never use it.
+    #[arg(long, env = "SWARMLINK_NO_LSD")]
+    pub no_lsd: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -104,6 +118,9 @@ async fn download(args: Args) -> anyhow::Result<()> {
         state_dir: args.state_dir.clone().or_else(default_state_dir),
         download_rate_limit: args.max_download_kib.map(|k| k * 1024),
         upload_rate_limit: args.max_upload_kib.map(|k| k * 1024),
+        dht: (!args.no_dht)
+            .then(|| engine::DhtConfig::with_bootstrap(args.dht_bootstrap.clone(), args.dht_port)),
+        lsd: (!args.no_lsd).then(engine::LsdConfig::default),
         ..Default::default()
     };
     let session = Session::start(config)
@@ -115,6 +132,9 @@ async fn download(args: Args) -> anyhow::Result<()> {
     let mut events = session.events();
     let ih = session.add(add).await.context("adding the torrent")?;
     eprintln!("listening on port {}", session.local_addr().port());
+    if let Some(port) = session.dht_port() {
+        eprintln!("DHT node on UDP port {port}");
+    }
 
     let mut display = Display::new(std::io::stdout().is_terminal());
     let mut ticker = tokio::time::interval(Duration::from_millis(if display.bar.is_some() {
