@@ -21,6 +21,14 @@ pub fn workspace_root() -> PathBuf {
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    // Tests reach neither the internet nor the LAN: the bthelpers they start run without the
+    // DHT (public routers) and local service discovery (multicast) unless a test turns them
+    // back on for its own loopback setup (`Command::env_remove`).
+    for off in ["SWARMLINK_NO_DHT", "SWARMLINK_NO_LSD"] {
+        if std::env::var_os(off).is_none() {
+            std::env::set_var(off, "1");
+        }
+    }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
