@@ -12,6 +12,8 @@ mod accept;
 pub mod config;
 mod conn_io;
 mod fast_path;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod listing;
 pub mod metrics;
 pub mod persist;

@@ -202,22 +202,11 @@ async fn route(
     ip: IpAddr,
     local: Option<SocketAddr>,
 ) -> Reply {
-    let path = req.uri().path();
-    match (req.method(), path) {
-        (&Method::GET, "/announce") => announce(t, req.uri().query(), ip),
-        (&Method::GET, "/scrape") => scrape(t, req.uri().query()),
-        (&Method::GET, "/") => {
-            bump(&t.metrics.pages);
-            listing_page(t, req.uri().query())
-        }
-        (&Method::GET, "/metrics") => {
-            let body = t.metrics.render(&t.store.totals(), t.registry().len());
-            reply(StatusCode::OK, "text/plain; version=0.0.4", body)
-        }
+    match (req.method(), req.uri().path()) {
         (&Method::PUT | &Method::POST, "/publish/" | "/publish") => {
             crate::publish::publish(t, req, ip, local).await
         }
-        (&Method::GET, _) => torrent_file(t, path),
+        (&Method::GET, path) => get(t, path, req.uri().query(), ip),
         _ => {
             bump(&t.metrics.not_found);
             reply(
@@ -226,6 +215,23 @@ async fn route(
                 "method not allowed\n",
             )
         }
+    }
+}
+
+/// Every GET: announce, scrape, the listing, metrics, a published .torrent.
+pub(crate) fn get(t: &Tracker, path: &str, query: Option<&str>, ip: IpAddr) -> Reply {
+    match path {
+        "/announce" => announce(t, query, ip),
+        "/scrape" => scrape(t, query),
+        "/" => {
+            bump(&t.metrics.pages);
+            listing_page(t, query)
+        }
+        "/metrics" => {
+            let body = t.metrics.render(&t.store.totals(), t.registry().len());
+            reply(StatusCode::OK, "text/plain; version=0.0.4", body)
+        }
+        _ => torrent_file(t, path),
     }
 }
 
