@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# The daemons the browsers start inherit this environment: peers on loopback only, and no DHT or
+# local discovery (which would look up the public DHT routers and multicast on the real interface).
+export SWARMLINK_LISTEN_IP=127.0.0.1 SWARMLINK_NO_DHT=1 SWARMLINK_NO_LSD=1
+
 (cd tests/browser && { [ -d node_modules ] && npm ls >/dev/null 2>&1 || npm ci --no-audit --no-fund; })
 
 echo "-- extension unit tests"
