@@ -195,7 +195,7 @@ test('a torrent without a .torrent suffix on another site comes through the brow
   await page.close();
 });
 
-test('a magnet link click downloads through the helper', { skip: pending, timeout: 180000 }, async (t) => {
+test('a magnet link click downloads through the helper (metadata over BEP 9 from the publisher)', { skip: pending, timeout: 180000 }, async () => {
   const page = await context.newPage();
   await page.goto(`${web.origin}/`);
   await page.click('#m');
@@ -203,12 +203,6 @@ test('a magnet link click downloads through the helper', { skip: pending, timeou
   const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
   assert.equal(lastIntercept.via, 'click');
   assert.equal(lastIntercept.url, magnet);
-  if (!lastIntercept.ok && lastIntercept.code === 'unsupported') {
-    // The engine cannot fetch metadata (BEP 9) for a magnet yet; the helper says so.
-    t.skip(`pending: the helper refuses magnets for now (${lastIntercept.error})`);
-    await page.close();
-    return;
-  }
   assert.ok(lastIntercept.ok, JSON.stringify(lastIntercept));
   const popup = await openPopup();
   await waitSeeding(popup, 'third.bin');
