@@ -29,6 +29,10 @@ pub struct Settings {
     /// subscriber disconnects and resume when one subscribes again.
     #[serde(default = "yes")]
     pub keep_seeding: bool,
+    /// Peer connection encryption: "prefer" (plaintext, retried encrypted when refused),
+    /// "require" (RC4 only) or "off". Takes effect when the daemon restarts.
+    #[serde(default)]
+    pub encryption: engine::EncryptionPolicy,
     /// Find peers through the Mainline DHT (BEP 5); private torrents never do. Takes effect
     /// when the daemon restarts, as do the other DHT and LSD keys.
     #[serde(default = "yes")]
@@ -58,6 +62,7 @@ impl Settings {
             listen_port: 0,
             seed_ratio: None,
             keep_seeding: true,
+            encryption: engine::EncryptionPolicy::Prefer,
             dht: true,
             dht_port: 0,
             dht_bootstrap: Vec::new(),
@@ -89,6 +94,9 @@ impl Settings {
         }
         if let Some(v) = patch.keep_seeding {
             s.keep_seeding = v;
+        }
+        if let Some(v) = patch.encryption {
+            s.encryption = v;
         }
         if let Some(v) = patch.dht {
             s.dht = v;
@@ -214,6 +222,8 @@ pub struct SettingsPatch {
     pub seed_ratio: Option<Option<f64>>,
     #[serde(default)]
     pub keep_seeding: Option<bool>,
+    #[serde(default)]
+    pub encryption: Option<engine::EncryptionPolicy>,
     #[serde(default)]
     pub dht: Option<bool>,
     #[serde(default)]

@@ -89,6 +89,10 @@ pub struct PublishArgs {
     /// Upload limit in bytes per second over all torrents: 4M, 500K, ... (default: none).
     #[arg(long, value_name = "RATE", value_parser = parse_bytes)]
     pub upload_rate: Option<u64>,
+    /// Peer connection encryption (MSE/PE): prefer = plaintext, retried encrypted when a peer
+    /// refuses, both accepted; require = only RC4-encrypted connections; off = only plaintext.
+    #[arg(long, value_name = "prefer|require|off", default_value_t = engine::EncryptionPolicy::Prefer)]
+    pub encryption: engine::EncryptionPolicy,
     /// Write the .torrent files here instead of beside the sources (for read-only sources).
     #[arg(long, value_name = "DIR")]
     pub torrent_dir: Option<PathBuf>,

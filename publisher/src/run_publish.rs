@@ -96,6 +96,7 @@ async fn seed(
         upload_rate_limit: args.upload_rate,
         upload_slots: args.max_uploads.max(1),
         announce_ip: args.ip.clone(),
+        encryption: args.encryption,
         ..SessionConfig::default()
     })
     .await

@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use protocol::wire::mse::{self, Initiator, Rc4, Step};
 use protocol::wire::{
     self, BlockRef, ExtendedHandshake, Extension, Handshake, Message, MetadataDownload,
     MetadataMessage, Reserved, METADATA_PIECE_LEN, UT_METADATA,
@@ -30,10 +31,16 @@ lt.add_files(fs, path)
 ct = lt.create_torrent(fs, 16384)
 lt.set_piece_hashes(ct, d)
 ti = lt.torrent_info(ct.generate())
-ses = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
-                  "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
-                  "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
-                  "alert_mask": lt.alert.category_t.status_notification})
+settings = {"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+            "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
+            "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+            "alert_mask": lt.alert.category_t.status_notification}
+if len(sys.argv) > 2 and sys.argv[2] == "require-rc4":
+    # Refuse plaintext peers; MSE with RC4 only.
+    settings.update({"in_enc_policy": int(lt.enc_policy.pe_forced),
+                     "out_enc_policy": int(lt.enc_policy.pe_forced),
+                     "allowed_enc_level": int(lt.enc_level.pe_rc4)})
+ses = lt.session(settings)
 atp = lt.add_torrent_params()
 atp.ti = ti
 atp.save_path = d
@@ -68,11 +75,16 @@ struct Seeder {
 }
 
 fn start_libtorrent() -> Seeder {
+    start_libtorrent_with("plain")
+}
+
+fn start_libtorrent_with(mode: &str) -> Seeder {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
         Command::new(SYSTEM_PYTHON)
             .args(["-c", LIBTORRENT_SEEDER])
             .arg(dir.path())
+            .arg(mode)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -158,6 +170,8 @@ struct Conn {
     deadline: Instant,
     /// Whether the last choke/unchoke seen (by any `until`) was an unchoke.
     unchoked: bool,
+    /// MSE RC4 (encrypt outgoing, decrypt incoming), once negotiated.
+    cipher: Option<(Rc4, Rc4)>,
 }
 
 impl Conn {
@@ -213,6 +227,7 @@ impl Conn {
             frames: Vec::new(),
             unchoked: false,
             deadline: Instant::now() + Duration::from_secs(20),
+            cipher: None,
         };
         Ok((conn, theirs))
     }
@@ -222,7 +237,13 @@ impl Conn {
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
             Ok(0) => panic!("{} closed the connection", self.client),
-            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                let got = &mut chunk[..n];
+                if let Some((_, decrypt)) = &mut self.cipher {
+                    decrypt.apply(got);
+                }
+                self.buf.extend_from_slice(got);
+            }
             Err(e) if is_timeout(&e) => {}
             Err(e) => panic!("read: {e}"),
         }
@@ -253,6 +274,13 @@ impl Conn {
     fn send(&mut self, message: Message<'_>) {
         let mut out = Vec::new();
         message.encode(&mut out);
+        self.send_raw(out);
+    }
+
+    fn send_raw(&mut self, mut out: Vec<u8>) {
+        if let Some((encrypt, _)) = &mut self.cipher {
+            encrypt.apply(&mut out);
+        }
         self.stream.write_all(&out).unwrap();
     }
 
@@ -428,4 +456,96 @@ fn libtorrent_frames_decode_and_serve_metadata_and_blocks() {
 fn aria2_frames_decode_and_serve_metadata_and_blocks() {
     let seeder = start_aria2();
     assert!(talk_to(&seeder) >= 6);
+}
+
+#[test]
+fn libtorrent_requiring_encryption_speaks_mse_with_us() {
+    let seeder = start_libtorrent_with("require-rc4");
+    let mut rng = rand::rng();
+    let ours = Handshake {
+        reserved: Reserved::SWARMLINK,
+        info_hash: seeder.info_hash,
+        peer_id: PeerId::generate(&mut rng),
+    };
+    let mut ours_bytes = Vec::new();
+    ours.encode(&mut ours_bytes);
+
+    // MSE first, our BitTorrent handshake riding in the initial payload.
+    let mut stream = TcpStream::connect(("127.0.0.1", seeder.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let (mut initiator, first) =
+        Initiator::new(seeder.info_hash, mse::CRYPTO_RC4, &ours_bytes, &mut rng);
+    stream.write_all(&first).unwrap();
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let established = loop {
+        match initiator.handle(&buf).unwrap() {
+            Step::Send(bytes) => stream.write_all(&bytes).unwrap(),
+            Step::Done(est) => break est,
+            Step::NeedMore => {
+                assert!(
+                    Instant::now() < deadline,
+                    "libtorrent went quiet during MSE"
+                );
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk) {
+                    Ok(0) => panic!("libtorrent closed the connection during MSE"),
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if is_timeout(&e) => {}
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+        }
+    };
+    let (encrypt, mut decrypt) = established.cipher.expect("RC4 was the only offer");
+    let mut rest = buf[established.consumed..].to_vec();
+    decrypt.apply(&mut rest);
+    let mut conn = Conn {
+        client: "libtorrent (MSE)",
+        stream,
+        buf: rest,
+        frames: Vec::new(),
+        deadline,
+        unchoked: false,
+        cipher: Some((encrypt, decrypt)),
+    };
+    let theirs = loop {
+        if let Some(h) = Handshake::decode(&conn.buf).unwrap() {
+            break h;
+        }
+        conn.fill();
+    };
+    conn.buf.drain(..Handshake::LEN);
+    assert_eq!(theirs.info_hash, seeder.info_hash);
+
+    // Inside the encrypted stream: have-all, then a block checked against the payload.
+    conn.send(Message::HaveNone);
+    conn.until(|m| matches!(m, Message::HaveAll).then_some(()));
+    conn.send(Message::Interested);
+    if !conn.unchoked {
+        conn.until(|m| matches!(m, Message::Unchoke).then_some(()));
+    }
+    let want = BlockRef {
+        piece: 9,
+        begin: 0,
+        length: 16384,
+    };
+    conn.send(Message::Request(want));
+    let block = conn.until(|m| match m {
+        Message::Piece { data, .. } => Some(data.to_vec()),
+        _ => None,
+    });
+    let offset = u64::from(want.piece) * seeder.piece_length;
+    let expected: Vec<u8> = (offset..offset + 16384).map(payload_byte).collect();
+    assert_eq!(block, expected);
+    conn.check_splits();
+
+    // And the same seeder refuses a plaintext handshake, so the test above could not pass
+    // without MSE.
+    assert!(
+        Conn::try_open(&seeder, Reserved::SWARMLINK).is_err(),
+        "libtorrent accepted plaintext although encryption is forced"
+    );
 }

@@ -46,6 +46,11 @@ pub struct Args {
     pub max_download_kib: Option<u64>,
     #[arg(long)]
     pub max_upload_kib: Option<u64>,
+    /// Peer connection encryption (MSE/PE): prefer = connect in plaintext and retry
+    /// encrypted when a peer refuses, accept both; require = only RC4-encrypted connections,
+    /// both ways; off = only plaintext.
+    #[arg(long, value_name = "prefer|require|off", default_value_t = engine::EncryptionPolicy::Prefer)]
+    pub encryption: engine::EncryptionPolicy,
     /// Find no peers through the Mainline DHT (BEP 5). Private torrents never use it.
     #[arg(long, env = "SWARMLINK_NO_DHT")]
     pub no_dht: bool,
@@ -118,6 +123,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
         state_dir: args.state_dir.clone().or_else(default_state_dir),
         download_rate_limit: args.max_download_kib.map(|k| k * 1024),
         upload_rate_limit: args.max_upload_kib.map(|k| k * 1024),
+        encryption: args.encryption,
         dht: (!args.no_dht)
             .then(|| engine::DhtConfig::with_bootstrap(args.dht_bootstrap.clone(), args.dht_port)),
         lsd: (!args.no_lsd).then(engine::LsdConfig::default),

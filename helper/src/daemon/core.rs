@@ -407,7 +407,8 @@ impl Core {
         let mut state = self.state.lock().await;
         let new = state.settings.patched(patch)?;
         let old = &state.settings;
-        let restart_required = new.listen_port != old.listen_port
+        let restart_required = new.encryption != state.settings.encryption
+            || new.listen_port != old.listen_port
             || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
                 != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);
         self.store.save_settings(&new).map_err(internal)?;

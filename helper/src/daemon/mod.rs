@@ -136,6 +136,7 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
         state_dir: Some(store.resume_dir()),
         download_rate_limit: settings.download_rate_limit,
         upload_rate_limit: settings.upload_rate_limit,
+        encryption: settings.encryption,
         // With SWARMLINK_LISTEN_IP on loopback, the DHT and LSD stay on loopback too.
         dht: (settings.dht && !turned_off("SWARMLINK_NO_DHT")).then(|| {
             let port = (settings.dht_port != 0).then_some(settings.dht_port);

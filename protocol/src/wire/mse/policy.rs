@@ -7,8 +7,9 @@ use std::str::FromStr;
 use super::handshake::{CRYPTO_PLAINTEXT, CRYPTO_RC4};
 use crate::wire::PROTOCOL;
 
-/// The user's `--encryption` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The user's `--encryption` setting; in JSON settings `"prefer"`, `"require"` or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EncryptionPolicy {
     /// Plaintext first; a peer that closes on our plaintext handshake is retried with MSE.
     /// Incoming connections may be either.
@@ -186,6 +187,13 @@ mod tests {
             assert_eq!(p.to_string().parse::<EncryptionPolicy>(), Ok(p));
         }
         assert!("on".parse::<EncryptionPolicy>().is_err());
+        let json = serde_json::to_string(&EncryptionPolicy::Require).unwrap();
+        assert_eq!(json, "\"require\"");
+        assert_eq!(
+            serde_json::from_str::<EncryptionPolicy>("\"off\"").unwrap(),
+            EncryptionPolicy::Off
+        );
+        assert!(serde_json::from_str::<EncryptionPolicy>("\"on\"").is_err());
         assert_eq!(EncryptionPolicy::default(), EncryptionPolicy::Prefer);
     }
 
