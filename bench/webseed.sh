@@ -90,7 +90,7 @@ for r in $(seq "$RUNS"); do
     who=${ORDER[$(( (i + r - 1) % 3 ))]}
     out=$WORK/out-$who
     case $who in
-      bthelper) res=$(run bthelper "$out" "$BTHELPER" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-$r") ;;
+      bthelper) res=$(run bthelper "$out" env SWARMLINK_NO_DHT=true SWARMLINK_NO_LSD=true "$BTHELPER" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-$r") ;;
       libtorrent) res=$(run libtorrent "$out" env DL_TIMEOUT=300 "$PY" "$LT_PEER" download "$WORK/data.torrent" "$out") ;;
       curl) res=$(run curl "$out" curl -s -o "$out/data.bin" "http://127.0.0.1:$PORT/data.bin") ;;
     esac

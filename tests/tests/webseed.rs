@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use engine::{AddTorrent, Session, SessionConfig, TorrentState};
 use protocol::{InfoHash, Metainfo};
 use server::Mode;
-use swarmlink_tests::{workspace_root, KillOnDrop, SYSTEM_PYTHON};
+use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
 
 fn lt_script() -> PathBuf {
     workspace_root().join("bench/download_lt_peer.py")
@@ -434,4 +434,53 @@ async fn downloads_from_nginx_as_web_seed() {
         "{requests:?}"
     );
     session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bthelper_download_completes_from_a_web_seed_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("cli.bin"), 2 << 20, 7);
+    let srv = server::start(root.clone(), Mode::Honest, 0).await;
+    let torrent = make_torrent(&root.join("cli.bin"), 32 * 1024, false, &[&srv.url]);
+    let torrent_path = dir.path().join("cli.torrent");
+    std::fs::write(&torrent_path, &torrent).unwrap();
+
+    // No tracker, no peer, no DHT: the web seed is the only source.
+    let out = dir.path().join("out");
+    let log = dir.path().join("bthelper.log");
+    let mut child = KillOnDrop(
+        Command::new(bin("bthelper"))
+            .arg("download")
+            .arg(&torrent_path)
+            .arg("-o")
+            .arg(&out)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .env("SWARMLINK_NO_DHT", "true")
+            .env("SWARMLINK_NO_LSD", "true")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bthelper did not finish: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "bthelper failed: {status}: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(std::fs::read(out.join("cli.bin")).unwrap() == data);
+    assert!(srv.stats.body_bytes.load(Ordering::SeqCst) >= data.len() as u64);
 }

@@ -54,6 +54,12 @@ impl Torrent {
             if s.job.is_some() || !s.health.usable(now) {
                 continue;
             }
+            // Not before its last pieces passed their hash check: a finished request says the
+            // network worked, not that the data was right, and a liar must not get a new run
+            // (and its back-off reset) every time the disk lags behind.
+            if self.webseeds.sent_by.values().any(|&(s, _)| s == seed) {
+                continue;
+            }
             let n = self.lengths.piece_count();
             let from = match s.next_from {
                 _ if self.sequential => 0,
@@ -186,7 +192,14 @@ impl Torrent {
         let Some((seed, job)) = self.webseeds.sent_by.remove(&piece.get()) else {
             return;
         };
-        if ok || self.webseeds.seeds[seed].struck_job >= job {
+        if ok {
+            // Its last piece in: the web seed may have its next run at once.
+            if !self.webseeds.sent_by.values().any(|&(s, _)| s == seed) {
+                self.fill_webseeds();
+            }
+            return;
+        }
+        if self.webseeds.seeds[seed].struck_job >= job {
             return;
         }
         if self.webseeds.seeds[seed]
