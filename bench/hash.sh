@@ -22,6 +22,7 @@ BTPUBLISH=$PWD/target/release/btpublish
 if [ ! -f "$DATA" ] || [ "$(stat -c %s "$DATA")" != $((SIZE_MIB << 20)) ]; then
     echo "writing $SIZE_MIB MiB of random data to $DATA" >&2
     head -c $((SIZE_MIB << 20)) /dev/urandom > "$DATA.tmp" && mv "$DATA.tmp" "$DATA"
+    sync   # write-back of fresh data must not land inside the timed runs
 fi
 cat "$DATA" > /dev/null   # warm the page cache
 
@@ -37,6 +38,12 @@ hyperfine --warmup 1 --runs "$RUNS" --export-json "$DIR/hash.json" \
     -n btpublish "$BTPUBLISH make $DATA --announce $ANNOUNCE --piece-size 1M -o $DIR/out-btpublish.torrent" \
     -n "mktorrent -t 2" "mktorrent -t 2 -l 20 -a $ANNOUNCE -o $DIR/out-mktorrent.torrent $DATA" \
     -n transmission-create "transmission-create -s 1024 -t $ANNOUNCE -o $DIR/out-transmission.torrent $DATA"
+
+# hyperfine's --prepare deleted the outputs between commands: make each once more to compare.
+rm -f "$DIR"/out-*.torrent "$DIR"/.out-*.btinfo
+"$BTPUBLISH" make "$DATA" --announce $ANNOUNCE --piece-size 1M -o "$DIR/out-btpublish.torrent" >/dev/null
+mktorrent -t 2 -l 20 -a $ANNOUNCE -o "$DIR/out-mktorrent.torrent" "$DATA" >/dev/null
+transmission-create -s 1024 -t $ANNOUNCE -o "$DIR/out-transmission.torrent" "$DATA" >/dev/null
 
 python3 - "$DIR" "$SIZE_MIB" "$PER_CORE_KBS" "$CORES" <<'PY'
 import json, sys, hashlib, datetime, platform, subprocess

@@ -4,14 +4,10 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar of `total` bytes labelled `label`, hidden unless stderr is a terminal.
+/// A bar of `total` bytes labelled `label`. It starts hidden: [`show_on_terminal`] draws it once
+/// hashing really starts (a cached torrent shows no bar), and only if stderr is a terminal.
 pub fn hashing_bar(label: &str, total: u64) -> ProgressBar {
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     if let Ok(style) = ProgressStyle::with_template(
         "hashing {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     ) {
@@ -19,4 +15,11 @@ pub fn hashing_bar(label: &str, total: u64) -> ProgressBar {
     }
     bar.set_message(label.to_owned());
     bar
+}
+
+/// Starts drawing `bar` on stderr if that is a terminal.
+pub fn show_on_terminal(bar: &ProgressBar) {
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::{MakeArgs, TorrentArgs};
 use crate::hash::HashOptions;
 use crate::make::{make, Hashing, Made, MakeError, MakeOptions};
-use crate::progress::hashing_bar;
+use crate::progress::{hashing_bar, show_on_terminal};
 use crate::source::Source;
 use crate::units::human_bytes;
 
@@ -47,7 +47,11 @@ pub fn make_with_bar(
     for attempt in 1..=ATTEMPTS {
         let source = Source::scan(path)?;
         let bar = hashing_bar(&source.name, source.total_length());
-        let outcome = make(&source, options, out, &|n| bar.inc(n));
+        let shown = std::sync::Once::new();
+        let outcome = make(&source, options, out, &|n| {
+            shown.call_once(|| show_on_terminal(&bar));
+            bar.inc(n);
+        });
         bar.finish_and_clear();
         match outcome {
             Err(MakeError::Changed(changed)) if attempt < ATTEMPTS => {
