@@ -1,11 +1,14 @@
-//! Parallel piece hashing: every core hashes whole pieces, claimed in file order from a shared
-//! counter, so the read front moves through the data sequentially (kernel read-ahead keeps up,
-//! on a disk as in the page cache) while a busy core simply claims fewer pieces.
+//! Parallel piece hashing: every core hashes whole pieces, claimed two at a time in file order
+//! from a shared counter, so the read front moves through the data sequentially (kernel
+//! read-ahead keeps up, on a disk as in the page cache) while a busy core simply claims fewer.
 //!
-//! Each worker reads its piece with large positional reads (`pread`, no shared seek position)
-//! into a buffer small enough to stay in the CPU cache, and feeds it straight to SHA-1: the copy
-//! out of the page cache and the hash both run from cache. Files are laid end to end as the
-//! torrent lays them out (pad files are zeros, never read), so a piece may span files.
+//! A worker hashes its two neighbouring pieces together ([`Sha1Pair`]: two SHA-1 chains
+//! interleaved keep the CPU's SHA unit busy, where one chain waits on itself). It reads both
+//! with positional reads (`pread`: no shared seek position, no mmap whose page faults and TLB
+//! misses cost more than the copy on the VMs measured, and no SIGBUS if a file shrinks) into
+//! two buffers small enough to stay in the CPU's L2 cache between the copy and the hash. Files
+//! are laid end to end as the torrent lays them out (pad files are zeros, never read), so a
+//! piece may span files.
 
 use std::fs::File;
 use std::io;
@@ -13,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use sha1::{Digest, Sha1};
+use crate::sha1_pair::Sha1Pair;
 
 /// One run of the torrent's concatenated data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +62,9 @@ pub enum HashError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashOptions {
     pub threads: usize,
-    /// Bytes per read. Measured on a 2-core EPYC with SHA-NI (bench/hash.sh): 128-256 KiB reads
-    /// stay in L2 between the copy and the hash; multi-MiB reads spill and cost ~10%.
+    /// Bytes per read (two buffers of it per thread). Measured with bench/hash.sh on 2-core
+    /// EPYC and Xeon VMs with SHA-NI: 128-256 KiB reads stay in L2 between the copy and the
+    /// hash; multi-MiB reads spill and cost ~10%.
     pub read_size: usize,
 }
 
@@ -125,14 +129,17 @@ pub fn hash_pieces(
                         if failed.load(Ordering::Relaxed) {
                             break;
                         }
-                        let piece = next_piece.fetch_add(1, Ordering::Relaxed);
-                        if piece >= piece_count {
+                        // Two neighbouring pieces at a time: one SHA-1 pair (see sha1_pair).
+                        let first = next_piece.fetch_add(2, Ordering::Relaxed);
+                        if first >= piece_count {
                             break;
                         }
-                        match worker.hash_piece(piece) {
-                            Ok((digest, len)) => {
-                                done.push((piece, digest));
-                                progress(len);
+                        match worker.hash_two(first) {
+                            Ok(hashed) => {
+                                for (piece, digest, len) in hashed.into_iter().flatten() {
+                                    done.push((piece, digest));
+                                    progress(len);
+                                }
                             }
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);
@@ -169,6 +176,9 @@ pub fn hash_pieces(
 /// What one worker hashed: piece indexes and their digests.
 type Hashed = Vec<(u64, [u8; 20])>;
 
+/// A hashed piece: its index, digest and length.
+type PieceHash = (u64, [u8; 20], u64);
+
 struct Layout<'a> {
     segments: &'a [Segment],
     starts: &'a [u64],
@@ -176,93 +186,146 @@ struct Layout<'a> {
     total: u64,
 }
 
-/// One hashing thread: its read buffer and the file it read last (pieces a worker claims are
-/// usually in the same file as its previous one).
+impl Layout<'_> {
+    /// Where piece `piece` starts and ends in the concatenated data.
+    fn bounds(&self, piece: u64) -> (u64, u64) {
+        let start = piece.saturating_mul(self.piece_length);
+        (
+            start,
+            start.saturating_add(self.piece_length).min(self.total),
+        )
+    }
+}
+
+/// Files a worker keeps open: pieces it hashes together usually lie in one or two files.
+const OPEN_FILES: usize = 4;
+
+/// One hashing thread: a read buffer per piece of a pair, and the files it read last.
 struct Worker<'a> {
     layout: &'a Layout<'a>,
-    buffer: Vec<u8>,
-    open: Option<(usize, File)>,
+    buffers: [Vec<u8>; 2],
+    open: Vec<(usize, File)>,
 }
 
 impl<'a> Worker<'a> {
     fn new(layout: &'a Layout<'a>, read_size: usize) -> Self {
         Worker {
             layout,
-            buffer: vec![0; read_size],
-            open: None,
+            buffers: [vec![0; read_size], vec![0; read_size]],
+            open: Vec::with_capacity(OPEN_FILES),
         }
     }
 
-    fn hash_piece(&mut self, piece: u64) -> Result<([u8; 20], u64), HashError> {
+    /// Hashes pieces `first` and `first + 1` (when it exists): together while they have the
+    /// same length, which every piece but a short last one has.
+    fn hash_two(&mut self, first: u64) -> Result<[Option<PieceHash>; 2], HashError> {
         let layout = self.layout;
-        let start = piece * layout.piece_length;
-        let end = start.saturating_add(layout.piece_length).min(layout.total);
-        let mut sha = Sha1::new();
-        // The last segment starting at or before `start`; empty segments before it are skipped.
+        let piece_count = layout.total.div_ceil(layout.piece_length);
+        let (a_start, a_end) = layout.bounds(first);
+        let second = first + 1;
+        let (b_start, b_end) = layout.bounds(second);
+        if second < piece_count && b_end - b_start == a_end - a_start {
+            let [a, b] = self.hash_pair(a_start, b_start, a_end - a_start)?;
+            let len = a_end - a_start;
+            return Ok([Some((first, a, len)), Some((second, b, len))]);
+        }
+        let a = self.hash_pair(a_start, a_start, a_end - a_start)?[0];
+        let b = if second < piece_count {
+            Some((
+                second,
+                self.hash_single(b_start, b_end - b_start)?,
+                b_end - b_start,
+            ))
+        } else {
+            None
+        };
+        Ok([Some((first, a, a_end - a_start)), b])
+    }
+
+    /// One piece alone (the short last one): its two lanes carry the same bytes.
+    fn hash_single(&mut self, start: u64, length: u64) -> Result<[u8; 20], HashError> {
+        Ok(self.hash_pair(start, start, length)?[0])
+    }
+
+    /// SHA-1 of `length` bytes from `a` and of `length` bytes from `b`, read in turns.
+    fn hash_pair(&mut self, a: u64, b: u64, length: u64) -> Result<[[u8; 20]; 2], HashError> {
+        let mut sha = Sha1Pair::new();
+        let read_size = self.buffers[0].len() as u64;
+        let mut done = 0u64;
+        while done < length {
+            let n = (length - done).min(read_size) as usize;
+            let mut buffers = std::mem::take(&mut self.buffers);
+            let outcome = self.fill(&mut buffers[0][..n], a + done).and_then(|()| {
+                if a == b {
+                    let (first, second) = buffers.split_at_mut(1);
+                    second[0][..n].copy_from_slice(&first[0][..n]);
+                    Ok(())
+                } else {
+                    self.fill(&mut buffers[1][..n], b + done)
+                }
+            });
+            if outcome.is_ok() {
+                sha.update(&buffers[0][..n], &buffers[1][..n]);
+            }
+            self.buffers = buffers;
+            outcome?;
+            done += n as u64;
+        }
+        Ok(sha.finalize())
+    }
+
+    /// Fills `buf` with the concatenated data from `offset`, across segment boundaries.
+    fn fill(&mut self, mut buf: &mut [u8], mut offset: u64) -> Result<(), HashError> {
+        let layout = self.layout;
+        // The last segment starting at or before `offset`; empty segments before it are skipped.
         let mut index = layout
             .starts
-            .partition_point(|&s| s <= start)
+            .partition_point(|&s| s <= offset)
             .saturating_sub(1);
-        let mut position = start;
-        while position < end {
+        while !buf.is_empty() {
             let (Some(segment), Some(&seg_start)) =
                 (layout.segments.get(index), layout.starts.get(index))
             else {
-                break;
+                // Past the last segment: callers never ask for more than `total`.
+                buf.fill(0);
+                return Ok(());
             };
             let seg_end = seg_start + segment.length();
-            let stop = seg_end.min(end);
-            if stop > position {
-                self.feed(&mut sha, index, position - seg_start, stop - position)?;
-                position = stop;
+            if seg_end > offset {
+                let n = (seg_end - offset).min(buf.len() as u64) as usize;
+                let (now, rest) = std::mem::take(&mut buf).split_at_mut(n);
+                match segment {
+                    Segment::Zeros { .. } => now.fill(0),
+                    Segment::File { path, length } => {
+                        let file = self.file(index, path)?;
+                        read_exact_at(file, now, offset - seg_start, path, *length)?;
+                    }
+                }
+                buf = rest;
+                offset += n as u64;
             }
             index += 1;
         }
-        Ok((sha.finalize().into(), end - start))
+        Ok(())
     }
 
-    /// Hashes `length` bytes of segment `index` from `offset` within it.
-    fn feed(
-        &mut self,
-        sha: &mut Sha1,
-        index: usize,
-        mut offset: u64,
-        mut length: u64,
-    ) -> Result<(), HashError> {
-        let Some(segment) = self.layout.segments.get(index) else {
-            return Ok(());
-        };
-        let path = match segment {
-            Segment::Zeros { .. } => {
-                self.buffer.fill(0);
-                while length > 0 {
-                    let n = length.min(self.buffer.len() as u64) as usize;
-                    sha.update(&self.buffer[..n]);
-                    length -= n as u64;
+    /// The open file of segment `index`.
+    fn file(&mut self, index: usize, path: &Path) -> Result<&File, HashError> {
+        let position = match self.open.iter().position(|(i, _)| *i == index) {
+            Some(position) => position,
+            None => {
+                let file = File::open(path).map_err(|source| HashError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                if self.open.len() == OPEN_FILES {
+                    self.open.remove(0);
                 }
-                return Ok(());
+                self.open.push((index, file));
+                self.open.len() - 1
             }
-            Segment::File { path, .. } => path,
         };
-        if self.open.as_ref().is_none_or(|(i, _)| *i != index) {
-            let file = File::open(path).map_err(|source| HashError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            self.open = Some((index, file));
-        }
-        let Some((_, file)) = &self.open else {
-            return Ok(());
-        };
-        while length > 0 {
-            let n = length.min(self.buffer.len() as u64) as usize;
-            let chunk = &mut self.buffer[..n];
-            read_exact_at(file, chunk, offset, path, segment.length())?;
-            sha.update(&*chunk);
-            offset += n as u64;
-            length -= n as u64;
-        }
-        Ok(())
+        Ok(&self.open[position].1)
     }
 }
 

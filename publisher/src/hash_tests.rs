@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use sha1::{Digest, Sha1};
 use std::sync::atomic::AtomicU64;
 
 /// The obvious sequential answer the parallel hasher must equal.

@@ -15,7 +15,9 @@ mod progress;
 pub mod register;
 pub mod run_make;
 pub mod run_publish;
+mod sha1_pair;
 pub mod source;
+mod trust;
 pub mod units;
 
 pub use hash::{hash_pieces, HashError, HashOptions, Segment};

@@ -16,6 +16,7 @@ use crate::make::{Made, MakeError};
 use crate::register::{announce_url, Publication, RegisterError, Registrar};
 use crate::run_make::{make_options, make_with_bar, print_made};
 use crate::source::Source;
+use crate::trust::{write_verified, StateDir};
 
 /// How long one publish request may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -91,8 +92,10 @@ async fn seed(
     mut items: Vec<Published>,
 ) -> anyhow::Result<()> {
     let listen = SocketAddr::from(([0, 0, 0, 0], args.port));
+    let state = StateDir::create().context("cannot create a state directory")?;
     let session = Session::start(SessionConfig {
         listen,
+        state_dir: Some(state.path().to_path_buf()),
         upload_rate_limit: args.upload_rate,
         upload_slots: args.max_uploads.max(1),
         announce_ip: args.ip.clone(),
@@ -110,28 +113,48 @@ async fn seed(
         other => anyhow::Error::new(other).context(format!("cannot listen on port {}", args.port)),
     })?;
     let port = session.local_addr().port();
-    let mut hashes: Vec<InfoHash> = Vec::new();
-    for item in &items {
-        let mut add = AddTorrent::metainfo(item.made.torrent.metainfo.clone());
-        add.save_dir = Some(item.save_dir.clone());
-        let ih = session
-            .add(add)
-            .await
-            .with_context(|| format!("cannot seed {}", item.source.root.display()))?;
-        hashes.push(ih);
-    }
+    println!("listening for peers on port {port}");
     let registrar = Registrar::new(&location, REGISTER_TIMEOUT)?;
+    // One listener from here to the end: a Ctrl-C between two waits is not lost.
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    // Published first, announced after: the tracker refuses announces for torrents it does not
+    // list, and the engine would wait out a failed announce's back-off before trying again.
     let outcome = tokio::select! {
         outcome = register_all(&registrar, &args, port, &mut items) => outcome,
-        () = shutdown_signal() => Err(anyhow::anyhow!("interrupted before the tracker answered")),
+        () = &mut shutdown => Err(anyhow::anyhow!("interrupted before the tracker answered")),
     };
     if let Err(e) = outcome {
         session.shutdown().await;
         return Err(e);
     }
+    let mut hashes: Vec<InfoHash> = Vec::new();
+    for item in &items {
+        let torrent = &item.made.torrent;
+        // We hashed these bytes (or the cache vouched for them): the engine need not read them
+        // again before seeding. If this fails the engine simply checks them itself.
+        if let Err(e) = write_verified(
+            state.path(),
+            &torrent.info_hash.to_hex(),
+            &torrent.metainfo.info,
+            &item.source,
+        ) {
+            tracing::warn!("cannot record the verified pieces, the engine will check them: {e}");
+        }
+        let mut add = AddTorrent::metainfo(torrent.metainfo.clone());
+        add.save_dir = Some(item.save_dir.clone());
+        match session.add(add).await {
+            Ok(ih) => hashes.push(ih),
+            Err(e) => {
+                session.shutdown().await;
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot seed {}", item.source.root.display())));
+            }
+        }
+    }
     let outcome = tokio::select! {
         outcome = serve(&session, &registrar, &args, port, &mut items, &hashes) => outcome,
-        () = shutdown_signal() => Ok(()),
+        () = &mut shutdown => Ok(()),
     };
     eprintln!("btpublish: stopping (telling the tracker)");
     session.shutdown().await;
