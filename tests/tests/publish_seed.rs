@@ -1,0 +1,579 @@
+//! `btpublish` end to end against `bttrack` on loopback: the listing shows the published file,
+//! the `.torrent` the tracker serves is byte-identical to the one written beside the file, and
+//! python3-libtorrent, aria2 and `bthelper download` each fetch the file byte-exact with the
+//! publisher as the only seed (found through the tracker). Also the failure modes: a wrong key,
+//! a tracker that is down at start, a port in use, Ctrl-C announcing `stopped`, and a source that
+//! changes while it is seeded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
+
+const KEY: &str = "publish-secret";
+
+/// A port whose TCP and UDP sides are both free right now.
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+struct Tracker {
+    _child: KillOnDrop,
+    port: u16,
+}
+
+impl Tracker {
+    fn location(&self) -> String {
+        format!("http://127.0.0.1:{}/publish/", self.port)
+    }
+}
+
+/// Starts bttrack with a publish key on `port` (or any free one) and waits until it answers.
+fn bttrack(port: Option<u16>) -> Tracker {
+    // Built (or waited for) before the clock starts.
+    let exe = bin("bttrack");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let port = port.unwrap_or_else(free_port);
+        let mut child = KillOnDrop(
+            Command::new(&exe)
+                .args(["--bind", "127.0.0.1", "--log", "-", "--publish-key", KEY])
+                .args(["--port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bttrack starts"),
+        );
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // lost the port between our check and its bind: try another
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Tracker {
+                    _child: child,
+                    port,
+                };
+            }
+            assert!(Instant::now() < deadline, "bttrack did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A running process with its stdout and stderr lines on a channel.
+struct Running {
+    child: KillOnDrop,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn spawn(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    let streams: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for stream in streams {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Running {
+        child: KillOnDrop(child),
+        lines: rx,
+        seen: Vec::new(),
+    }
+}
+
+impl Running {
+    /// The first line containing `needle`, within `limit`.
+    fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?} within {limit:?}; saw: {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// The exit status, within `limit`.
+    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not exit within {limit:?}; said: {:#?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything printed so far (after the process ended, everything).
+    fn output(&mut self) -> String {
+        // Give the reader threads a moment to drain what the process wrote before exiting.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+fn btpublish(tracker_location: &str, key: &str, files: &[&Path], extra: &[&str]) -> Running {
+    spawn(
+        Command::new(bin("btpublish"))
+            .args(["--port", "0", "--location", tracker_location, "--key", key])
+            .args(extra)
+            .args(files)
+            .env("RUST_LOG", "warn"),
+    )
+}
+
+fn write_random(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut data = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+/// `GET path` over HTTP/1.0: status and body.
+fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP reply");
+    let head = String::from_utf8_lossy(&reply[..end]);
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, reply[end + 4..].to_vec())
+}
+
+/// A published file: tracker, publisher, the data and its `.torrent` path.
+struct Published {
+    tracker: Tracker,
+    publisher: Running,
+    data: Vec<u8>,
+    torrent: PathBuf,
+    listing_url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn publish_one(name: &str, len: usize) -> Published {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed").join(name);
+    let data = write_random(&file, len, len as u64);
+    let mut publisher = btpublish(&tracker.location(), KEY, &[&file], &[]);
+    let line = publisher.wait_for(&format!("{name}: http://"), Duration::from_secs(60));
+    let listing_url = line
+        .strip_prefix(&format!("{name}: "))
+        .unwrap_or_else(|| panic!("not a listing line: {line}"))
+        .to_owned();
+    Published {
+        tracker,
+        publisher,
+        data,
+        torrent: dir.path().join("seed").join(format!("{name}.torrent")),
+        listing_url,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn the_listing_shows_it_and_serves_the_same_torrent_bytes() {
+    let p = publish_one("Film à publier.mpeg", 700_001);
+    assert_eq!(
+        p.listing_url,
+        format!(
+            "http://127.0.0.1:{}/Film%20%C3%A0%20publier.mpeg",
+            p.tracker.port
+        )
+    );
+    let (status, page) = http_get(p.tracker.port, "/");
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("Film à publier.mpeg"), "{page}");
+    let (status, served) = http_get(p.tracker.port, "/Film%20%C3%A0%20publier.mpeg.torrent");
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        std::fs::read(&p.torrent).unwrap(),
+        "the tracker serves other bytes than the .torrent beside the file"
+    );
+}
+
+#[test]
+fn libtorrent_downloads_from_the_publisher_alone() {
+    let p = publish_one("movie.bin", 3 * 1024 * 1024 + 17);
+    let out = tempfile::tempdir().unwrap();
+    let mut lt = spawn(
+        Command::new(SYSTEM_PYTHON)
+            .arg(workspace_root().join("bench/download_lt_peer.py"))
+            .arg("download")
+            .arg(&p.torrent)
+            .arg(out.path())
+            .env("DL_TIMEOUT", "60"),
+    );
+    lt.wait_for("done", Duration::from_secs(70));
+    assert!(lt.wait_exit(Duration::from_secs(10)).success());
+    assert!(std::fs::read(out.path().join("movie.bin")).unwrap() == p.data);
+}
+
+#[test]
+fn aria2_downloads_from_the_publisher_alone() {
+    let p = publish_one("disk.img", 2 * 1024 * 1024 + 5);
+    let out = tempfile::tempdir().unwrap();
+    let mut aria = spawn(
+        Command::new("aria2c")
+            .arg(format!("--dir={}", out.path().display()))
+            .args([
+                "--seed-time=0",
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--file-allocation=none",
+                "--summary-interval=0",
+                "--console-log-level=warn",
+                "--bt-stop-timeout=60",
+            ])
+            .arg(format!("--listen-port={}", free_port()))
+            .arg(&p.torrent),
+    );
+    let status = aria.wait_exit(Duration::from_secs(90));
+    let said = aria.output();
+    assert!(status.success(), "aria2c failed: {said}");
+    assert!(std::fs::read(out.path().join("disk.img")).unwrap() == p.data);
+}
+
+#[test]
+fn bthelper_downloads_from_the_publisher_alone() {
+    let p = publish_one("archive.tar", 2 * 1024 * 1024 + 999);
+    let out = tempfile::tempdir().unwrap();
+    let mut helper = spawn(
+        Command::new(bin("bthelper"))
+            .arg("download")
+            .arg(&p.torrent)
+            .arg("-o")
+            .arg(out.path())
+            .arg("--state-dir")
+            .arg(out.path().join(".state")),
+    );
+    let status = helper.wait_exit(Duration::from_secs(90));
+    let said = helper.output();
+    assert!(status.success(), "bthelper download failed: {said}");
+    assert!(std::fs::read(out.path().join("archive.tar")).unwrap() == p.data);
+}
+
+#[test]
+fn a_wrong_key_prints_the_trackers_reason_and_exits_non_zero() {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    write_random(&file, 50_000, 1);
+    let mut publisher = btpublish(&tracker.location(), "not-the-key", &[&file], &[]);
+    let status = publisher.wait_exit(Duration::from_secs(60));
+    let said = publisher.output();
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("wrong or missing X-Publish-Key"), "{said}");
+    assert!(said.contains("HTTP 403"), "{said}");
+}
+
+#[test]
+fn a_tracker_down_at_start_is_retried_until_it_comes_up() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.bin");
+    write_random(&file, 40_000, 2);
+    let location = format!("http://127.0.0.1:{port}/publish/");
+    let mut publisher = btpublish(&location, KEY, &[&file], &[]);
+    let retry = publisher.wait_for("retrying in", Duration::from_secs(60));
+    assert!(retry.contains("cannot be reached"), "{retry}");
+    let tracker = bttrack(Some(port));
+    let line = publisher.wait_for("late.bin: http://", Duration::from_secs(60));
+    assert!(
+        line.ends_with(&format!("http://127.0.0.1:{}/late.bin", tracker.port)),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let tracker = bttrack(None);
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    write_random(&file, 30_000, 3);
+    let mut publisher = spawn(
+        Command::new(bin("btpublish"))
+            .args(["--port", &port.to_string(), "--key", KEY])
+            .args(["--location", &tracker.location()])
+            .arg(&file),
+    );
+    let status = publisher.wait_exit(Duration::from_secs(60));
+    let said = publisher.output();
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("port {port} is already in use")),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.iso");
+    let mut publisher = btpublish(&tracker.location(), KEY, &[&missing], &[]);
+    let status = publisher.wait_exit(Duration::from_secs(60));
+    let said = publisher.output();
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("nowhere.iso: no such file"), "{said}");
+}
+
+/// Seeders and leechers the tracker counts for the published torrent, from its listing row.
+fn listed_peers(port: u16, name: &str) -> (u32, u32) {
+    let (_, page) = http_get(port, "/");
+    let page = String::from_utf8_lossy(&page);
+    let row = page
+        .lines()
+        .find(|l| l.contains(&format!(">{name}</a>")))
+        .unwrap_or_else(|| panic!("{name} is not listed: {page}"));
+    let cells: Vec<u32> = row
+        .split("<td>")
+        .filter_map(|c| c.split('<').next()?.parse().ok())
+        .collect();
+    (cells[0], cells[1])
+}
+
+#[test]
+fn ctrl_c_announces_stopped_and_exits_cleanly() {
+    let mut p = publish_one("bye.bin", 100_000);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (seeders, leechers) = listed_peers(p.tracker.port, "bye.bin");
+        if seeders + leechers >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the publisher never counted as a peer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.publisher.interrupt();
+    let status = p.publisher.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{}", p.publisher.output());
+    assert_eq!(listed_peers(p.tracker.port, "bye.bin"), (0, 0));
+}
+
+#[test]
+fn a_source_changed_while_seeded_is_no_longer_served() {
+    let mut p = publish_one("draft.txt", 80_000);
+    let path = p.torrent.with_file_name("draft.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(b"an edit").unwrap();
+    drop(file);
+    let line = p
+        .publisher
+        .wait_for("changed on disk", Duration::from_secs(20));
+    assert!(line.contains("stopped serving it"), "{line}");
+    // Its only torrent is gone, so the publisher has nothing left to do.
+    let status = p.publisher.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn several_files_and_a_directory_are_published_and_seeded_together() {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("src/notes.txt");
+    let notes = write_random(&single, 120_000, 21);
+    let album = dir.path().join("src/album");
+    let one = write_random(&album.join("01.flac"), 900_000, 22);
+    let two = write_random(&album.join("cd2/02.flac"), 333_333, 23);
+    let mut publisher = btpublish(&tracker.location(), KEY, &[&single, &album], &[]);
+    publisher.wait_for("notes.txt: http://", Duration::from_secs(60));
+    publisher.wait_for("album: http://", Duration::from_secs(60));
+    let (_, page) = http_get(tracker.port, "/");
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains(">notes.txt</a>") && page.contains(">album</a>"),
+        "{page}"
+    );
+
+    // The directory is one multi-file torrent, served from the files where they are.
+    let torrent = dir.path().join("src/album.torrent");
+    let out = tempfile::tempdir().unwrap();
+    let mut helper = spawn(
+        Command::new(bin("bthelper"))
+            .arg("download")
+            .arg(&torrent)
+            .arg("-o")
+            .arg(out.path())
+            .arg("--state-dir")
+            .arg(out.path().join(".state")),
+    );
+    let status = helper.wait_exit(Duration::from_secs(90));
+    assert!(
+        status.success(),
+        "bthelper download failed: {}",
+        helper.output()
+    );
+    assert!(std::fs::read(out.path().join("album/01.flac")).unwrap() == one);
+    assert!(std::fs::read(out.path().join("album/cd2/02.flac")).unwrap() == two);
+    let (status, served) = http_get(tracker.port, "/notes.txt.torrent");
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        std::fs::read(dir.path().join("src/notes.txt.torrent")).unwrap()
+    );
+    drop(notes);
+}
+
+#[test]
+fn torrent_dir_keeps_the_source_directory_untouched_and_a_restart_reuses_the_hashes() {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("readonly/film.mkv");
+    let data = write_random(&file, 1_500_000, 31);
+    let torrents = dir.path().join("torrents");
+    std::fs::create_dir(&torrents).unwrap();
+    let torrent_dir = ["--torrent-dir", torrents.to_str().unwrap()];
+    let mut first = btpublish(&tracker.location(), KEY, &[&file], &torrent_dir);
+    first.wait_for("film.mkv: http://", Duration::from_secs(60));
+    let written = std::fs::read(torrents.join("film.mkv.torrent")).unwrap();
+    let beside: Vec<_> = std::fs::read_dir(dir.path().join("readonly"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        beside,
+        ["film.mkv"],
+        "btpublish wrote beside a source given --torrent-dir"
+    );
+    first.interrupt();
+    assert!(first.wait_exit(Duration::from_secs(20)).success());
+    let said = first.output();
+    assert!(
+        said.contains("film.mkv.torrent: ") && said.contains("; hashed)"),
+        "{said}"
+    );
+
+    // Restarted on the unchanged file: no re-hash, the same torrent, and it seeds at once.
+    let mut again = btpublish(&tracker.location(), KEY, &[&file], &torrent_dir);
+    let line = again.wait_for("film.mkv.torrent: ", Duration::from_secs(60));
+    assert!(line.contains("unchanged since it was hashed"), "{line}");
+    again.wait_for("film.mkv: http://", Duration::from_secs(60));
+    assert_eq!(
+        std::fs::read(torrents.join("film.mkv.torrent")).unwrap(),
+        written
+    );
+    let out = tempfile::tempdir().unwrap();
+    let mut lt = spawn(
+        Command::new(SYSTEM_PYTHON)
+            .arg(workspace_root().join("bench/download_lt_peer.py"))
+            .arg("download")
+            .arg(torrents.join("film.mkv.torrent"))
+            .arg(out.path())
+            .env("DL_TIMEOUT", "60"),
+    );
+    lt.wait_for("done", Duration::from_secs(70));
+    assert!(std::fs::read(out.path().join("film.mkv")).unwrap() == data);
+}
+
+#[test]
+fn a_terminal_shows_each_peer_with_its_flags_and_rate() {
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("show.bin");
+    write_random(&file, 2 * 1024 * 1024, 41);
+    // `script` gives btpublish a terminal; the upload limit keeps the peer around for seconds.
+    let command = format!(
+        "{} --port 0 --location {} --key {KEY} --upload-rate 300K --max-uploads 2 {}",
+        bin("btpublish").display(),
+        tracker.location(),
+        file.display()
+    );
+    let mut publisher = spawn(Command::new("script").args(["-qfec", &command, "/dev/null"]));
+    publisher.wait_for("show.bin: http://", Duration::from_secs(60));
+    publisher.wait_for(
+        "show.bin: seeding, 0 peers, uploaded 0 B",
+        Duration::from_secs(20),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let mut lt = spawn(
+        Command::new(SYSTEM_PYTHON)
+            .arg(workspace_root().join("bench/download_lt_peer.py"))
+            .arg("download")
+            .arg(dir.path().join("show.bin.torrent"))
+            .arg(out.path())
+            .env("DL_TIMEOUT", "60"),
+    );
+    let peer = publisher.wait_for("unchoked interested", Duration::from_secs(30));
+    assert!(peer.contains("127.0.0.1:"), "{peer}");
+    assert!(peer.contains("/s"), "{peer}");
+    publisher.wait_for(
+        "show.bin: seeding, 1 peer, uploaded",
+        Duration::from_secs(10),
+    );
+    lt.wait_for("done", Duration::from_secs(60));
+}
