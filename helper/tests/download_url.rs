@@ -90,3 +90,22 @@ fn download_by_url_reports_the_servers_refusal() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("404"), "stderr: {stderr}");
 }
+
+#[test]
+fn environment_switches_take_1_true_and_0() {
+    // SWARMLINK_NO_DHT=1 is how tests and scripts keep bthelper off the public DHT: it must
+    // parse like the daemon's switch does, not only as clap's `true`/`false`.
+    for value in ["1", "true", "0", "false", ""] {
+        let output = Command::new(EXE)
+            .args(["download", "/nonexistent/x.torrent"])
+            .env("SWARMLINK_NO_DHT", value)
+            .env("SWARMLINK_NO_LSD", value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("x.torrent") && !stderr.contains("invalid value"),
+            "SWARMLINK_NO_DHT={value:?}: {stderr}"
+        );
+    }
+}

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, value_name = "prefer|require|off", default_value_t = engine::EncryptionPolicy::Prefer)]
     pub encryption: engine::EncryptionPolicy,
     /// Find no peers through the Mainline DHT (BEP 5). Private torrents never use it.
-    #[arg(long, env = "SWARMLINK_NO_DHT")]
+    #[arg(long, env = "SWARMLINK_NO_DHT", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_dht: bool,
     /// UDP port of the DHT node (default: the same number as the peer port, else any free one).
     #[arg(long)]
@@ -63,7 +63,7 @@ pub struct Args {
     pub dht_bootstrap: Vec<String>,
     /// No local service discovery (BEP 14 multicast announces on the LAN). Private torrents
     /// never use it.
-    #[arg(long, env = "SWARMLINK_NO_LSD")]
+    #[arg(long, env = "SWARMLINK_NO_LSD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_lsd: bool,
 }
 
