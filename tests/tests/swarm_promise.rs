@@ -146,6 +146,19 @@ fn stopped_upload(log: &Path, port: u16, deadline: Instant) -> u64 {
     }
 }
 
+/// The body of `GET path` from the tracker (HTTP/1.0, so it closes after the reply).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
 #[test]
 fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
     // Build (or wait for) the binaries before the clock starts.
@@ -204,6 +217,22 @@ fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
         let got = std::fs::read(out.join("out/promise.bin")).unwrap();
         assert!(got == data, "download {i} is not byte-exact");
     }
+
+    // Each downloader told the tracker it completed (event=completed), even though it exited
+    // right after finishing: the listing counts every one of them.
+    let completed = loop {
+        let listing = http_get(tport, "/?format=json");
+        let json: serde_json::Value = serde_json::from_str(&listing).expect("listing JSON");
+        let n = json["torrents"][0]["completed"].as_u64().unwrap_or(0);
+        if n >= DOWNLOADERS as u64 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        completed, DOWNLOADERS as u64,
+        "completions the tracker counted"
+    );
 
     // Stop the publisher cleanly: it reports its own upload total in its `stopped` announce.
     let status = Command::new("kill")

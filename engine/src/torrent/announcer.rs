@@ -47,12 +47,12 @@ pub(crate) fn spawn(
         loop {
             let now = Instant::now();
             let current = *stats.borrow();
-            if current.stopping {
-                break;
-            }
             if current.completed && !was_completed {
                 was_completed = true;
                 schedule.on_completed(now);
+            }
+            if current.stopping {
+                break;
             }
             if schedule.is_due(now) {
                 params.uploaded = current.uploaded;
@@ -85,8 +85,19 @@ pub(crate) fn spawn(
             params.uploaded = current.uploaded;
             params.downloaded = current.downloaded;
             params.left = current.left;
-            params.event = Some(Event::Stopped);
-            let _ = tokio::time::timeout(STOPPED_TIMEOUT, trackers.announce(&params)).await;
+            let finish = async {
+                // A download that finished just before we were stopped (`bthelper download`
+                // exits on completion) is still counted as a completion by the tracker.
+                if current.completed
+                    && (!was_completed || schedule.event() == Some(Event::Completed))
+                {
+                    params.event = Some(Event::Completed);
+                    let _ = trackers.announce(&params).await;
+                }
+                params.event = Some(Event::Stopped);
+                let _ = trackers.announce(&params).await;
+            };
+            let _ = tokio::time::timeout(STOPPED_TIMEOUT, finish).await;
         }
     })
 }

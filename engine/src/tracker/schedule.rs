@@ -100,10 +100,14 @@ impl AnnounceSchedule {
         self.next_at = now + backoff.min(MAX_RETRY);
     }
 
-    /// The download just finished: announce `completed` as soon as `min interval` allows.
+    /// The download just finished: announce `completed` now. `min interval` paces routine
+    /// re-announces; a completion is a one-off event (libtorrent and Transmission send it at once
+    /// too), and a client that exits soon after finishing would otherwise never be counted.
     pub fn on_completed(&mut self, now: Instant) {
         self.completed_pending = true;
-        self.announce_early(now);
+        if self.failures == 0 {
+            self.next_at = self.next_at.min(now);
+        }
     }
 
     /// We want more peers: move the next announce as early as `min interval` allows.
@@ -179,17 +183,19 @@ mod tests {
     }
 
     #[test]
-    fn completion_is_announced_once_and_early_but_not_before_min_interval() {
+    fn completion_is_announced_once_and_at_once() {
         let t0 = Instant::now();
         let mut s = AnnounceSchedule::new(t0);
         s.on_success(&outcome(1800, Some(120)), t0);
         s.on_completed(t0 + S(10));
         assert_eq!(s.event(), Some(Event::Completed));
-        assert_eq!(s.next_at(), t0 + S(120));
-        s.on_success(&outcome(1800, Some(120)), t0 + S(120));
+        assert_eq!(s.next_at(), t0 + S(10));
+        s.on_success(&outcome(1800, Some(120)), t0 + S(10));
         assert_eq!(s.event(), None);
-        assert_eq!(s.next_at(), t0 + S(1920));
-        // Asking for peers long after the last announce makes it due at once.
+        assert_eq!(s.next_at(), t0 + S(1810));
+        // Asking for peers soon after is held to min interval; long after, it is due at once.
+        s.want_peers(t0 + S(20));
+        assert_eq!(s.next_at(), t0 + S(130));
         s.want_peers(t0 + S(1000));
         assert!(s.is_due(t0 + S(1000)));
     }
