@@ -44,6 +44,10 @@ pub(crate) fn spawn(
             AnnounceParams::new(setup.info_hash, setup.peer_id, setup.port, rand::random());
         params.ip = setup.ip;
         let mut was_completed = stats.borrow().completed;
+        // Whether an announce was ever sent. A torrent stopped before its first announce still
+        // says `stopped`: the tracker may know us without one (btpublish registers its address
+        // with PUT /publish/), and a tracker ignores a stop from a peer it never saw.
+        let mut attempted = false;
         loop {
             let now = Instant::now();
             let current = *stats.borrow();
@@ -59,6 +63,7 @@ pub(crate) fn spawn(
                 params.downloaded = current.downloaded;
                 params.left = current.left;
                 params.event = schedule.event();
+                attempted = true;
                 match trackers.announce(&params).await {
                     Ok(outcome) => {
                         tracing::debug!("{}: {} peers", outcome.tracker, outcome.peers.len());
@@ -80,7 +85,7 @@ pub(crate) fn spawn(
                 changed = stats.changed() => if changed.is_err() { break },
             }
         }
-        if schedule.should_send_stopped() {
+        if schedule.should_send_stopped() || !attempted {
             let current = *stats.borrow();
             params.uploaded = current.uploaded;
             params.downloaded = current.downloaded;
