@@ -17,6 +17,7 @@
 //! assert_eq!(wire::decode(&buf[..3], wire::DEFAULT_MAX_FRAME), Ok(None));
 //! ```
 
+mod allowed_fast;
 mod benc;
 mod extended;
 mod fuzz;
@@ -27,6 +28,7 @@ pub mod mse;
 mod ut_metadata;
 mod ut_pex;
 
+pub use allowed_fast::{allowed_fast_from, allowed_fast_prefix, allowed_fast_set};
 pub use extended::{ExtendedHandshake, HANDSHAKE_ID, UT_METADATA, UT_PEX};
 #[doc(hidden)]
 pub use fuzz::fuzz_one;
