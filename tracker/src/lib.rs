@@ -20,6 +20,7 @@ pub mod persist;
 pub mod publish;
 pub mod published;
 pub mod server;
+mod sockopt;
 pub mod state;
 pub mod store;
 pub mod swarm;
@@ -106,6 +107,12 @@ fn http_threads(
     stop: &watch::Receiver<bool>,
 ) -> io::Result<Vec<oneshot::Receiver<()>>> {
     let listener = listener.into_std()?;
+    // Accept a connection only once its request is there (see `sockopt`); an error only costs
+    // that optimisation.
+    let defer = t.config.header_timeout.as_secs().max(1) as u32;
+    if let Err(e) = sockopt::defer_accept(&listener, defer) {
+        tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+    }
     let n = t.config.http_threads.max(1);
     let mut done = Vec::with_capacity(n);
     for i in 0..n {
