@@ -105,7 +105,7 @@ fn udp(t: &Tracker, input: &[u8], remote: SocketAddr, valid_id: bool) {
     }
     let mut out = Vec::new();
     let mut scratch = crate::udp::Scratch::default();
-    if crate::udp::handle(t, &packet, remote, &mut out, &mut scratch) {
+    if crate::udp::handle(t, &packet, remote, now_secs(), &mut out, &mut scratch) {
         assert!(
             !out.is_empty() && out.len() <= 1500,
             "reply of {} bytes",

@@ -62,6 +62,22 @@ impl Tracker {
         numwant: Option<usize>,
         out: &mut Vec<SocketAddr>,
     ) -> Result<Counts, &'static str> {
+        self.announce_at(now_secs(), info_hash, addr, event, left, numwant, out)
+    }
+
+    /// [`Tracker::announce`] at a time the caller read (the UDP loop reads the clock once per
+    /// batch of datagrams rather than twice per datagram).
+    #[allow(clippy::too_many_arguments)]
+    pub fn announce_at(
+        &self,
+        now_secs: u64,
+        info_hash: InfoHash,
+        addr: SocketAddr,
+        event: Event,
+        left: u64,
+        numwant: Option<usize>,
+        out: &mut Vec<SocketAddr>,
+    ) -> Result<Counts, &'static str> {
         let pinned = {
             let reg = self.registry();
             match reg.get_by_hash(&info_hash) {
@@ -86,6 +102,6 @@ impl Tracker {
             start: rand::random::<u32>() as usize,
             pinned,
         };
-        Ok(self.store.announce(&a, now_secs(), out))
+        Ok(self.store.announce(&a, now_secs, out))
     }
 }

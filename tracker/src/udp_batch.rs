@@ -18,7 +18,7 @@ use nix::sys::socket::{
 };
 use tokio::sync::watch;
 
-use crate::state::Tracker;
+use crate::state::{now_secs, Tracker};
 use crate::udp::{handle, Scratch};
 
 /// Datagrams per system call. The bench keeps 64 in flight; more than 32 in one batch is rare
@@ -75,6 +75,7 @@ pub fn serve_blocking(
         }
         dests.clear();
         let mut replies = 0;
+        let now = now_secs();
         for (i, &(len, from)) in received.iter().enumerate() {
             let Some(packet) = inbufs.get(i).and_then(|b| b.get(..len)) else {
                 continue;
@@ -83,7 +84,7 @@ pub fn serve_blocking(
                 break;
             };
             out.clear();
-            if handle(&t, packet, from, out, &mut scratch) {
+            if handle(&t, packet, from, now, out, &mut scratch) {
                 dests.push(Some(SockaddrStorage::from(from)));
                 replies += 1;
             }
