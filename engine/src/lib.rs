@@ -38,6 +38,7 @@ pub use types::{
     AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource,
     TorrentState, TorrentStatus,
 };
+pub use webseed::{WebSeedState, WebSeedStatus};
 
 #[cfg(test)]
 mod tests;

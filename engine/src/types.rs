@@ -158,6 +158,9 @@ pub struct TorrentStatus {
     pub error: Option<String>,
     /// The torrent's file (single-file) or directory (multi-file) on disk.
     pub save_path: String,
+    /// Each BEP 19 web seed (`url-list` entry); left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_seeds: Vec<crate::webseed::WebSeedStatus>,
 }
 
 /// One connected peer of a torrent, as `btpublish` and the terminal show it.

@@ -94,6 +94,7 @@ mod tests {
             eta_secs: None,
             error: None,
             save_path: "/srv/movie.mpeg".into(),
+            web_seeds: Vec::new(),
         };
         let peers = [
             peer("127.0.0.1:2000", 10, true, false),

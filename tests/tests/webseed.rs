@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use engine::{AddTorrent, Session, SessionConfig, TorrentState};
+use engine::{AddTorrent, Session, SessionConfig, TorrentState, WebSeedState};
 use protocol::{InfoHash, Metainfo};
 use server::Mode;
 use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
@@ -160,6 +160,93 @@ async fn single_file_from_web_seeds_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_web_seed_has_its_own_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let data = write_random(&root.join("each.bin"), 3 << 20, 7);
+    // Slow enough (about 3 s) to be seen fetching.
+    let honest = server::start(root.clone(), Mode::Honest, 1 << 20).await;
+    let missing = server::start(root.clone(), Mode::NotFound, 0).await;
+    let ftp = "ftp://127.0.0.1:1/each.bin";
+    let urls = [honest.url.as_str(), &missing.url, ftp];
+    let torrent = make_torrent(&root.join("each.bin"), 32 * 1024, false, &urls);
+
+    let out = dir.path().join("out");
+    let session = session(&out, Duration::from_secs(10)).await;
+    let ih = add(&session, &torrent).await;
+    let (mut saw_fetching, mut saw_backing_off) = (None, None);
+    wait_until("the download to complete", Duration::from_secs(30), || {
+        let s = session.status(ih).unwrap();
+        if s.state == TorrentState::Checking && s.web_seeds.is_empty() {
+            return false; // the actor has not published yet
+        }
+        assert_eq!(s.web_seeds.len(), 3, "one entry per url-list entry: {s:?}");
+        let [h, m, _] = &s.web_seeds[..] else {
+            unreachable!()
+        };
+        if h.state == WebSeedState::Fetching && h.down_rate > 0 {
+            saw_fetching.get_or_insert(h.clone());
+        }
+        if m.state == WebSeedState::BackingOff {
+            saw_backing_off.get_or_insert(m.clone());
+        }
+        s.state == TorrentState::Seeding
+    })
+    .await;
+    assert!(std::fs::read(out.join("each.bin")).unwrap() == data);
+
+    let fetching = saw_fetching.expect("the honest web seed was seen fetching with a rate");
+    assert_eq!(fetching.url, honest.url);
+    assert_eq!(fetching.error, None);
+    let backing_off = saw_backing_off.expect("the 404 web seed was seen backing off");
+    assert_eq!(backing_off.url, missing.url);
+    let error = backing_off.error.unwrap_or_default();
+    assert!(
+        error.contains("404"),
+        "the last failure is shown: {error:?}"
+    );
+    assert!(
+        backing_off
+            .retry_in_secs
+            .is_some_and(|s| (1..=300).contains(&s)),
+        "{:?}",
+        backing_off.retry_in_secs
+    );
+
+    let status = session.status(ih).unwrap();
+    let [h, m, f] = &status.web_seeds[..] else {
+        unreachable!()
+    };
+    // Seeding: nobody fetches any more; each counts what it sent.
+    assert_eq!(h.state, WebSeedState::Idle, "{h:?}");
+    assert_eq!(
+        h.downloaded,
+        honest.stats.body_bytes.load(Ordering::SeqCst),
+        "counts what the server sent"
+    );
+    assert!(h.downloaded >= data.len() as u64, "{h:?}");
+    assert_eq!(m.downloaded, 0, "{m:?}");
+    assert_ne!(m.state, WebSeedState::Fetching, "{m:?}");
+    assert_eq!(f.url, ftp);
+    assert_eq!(f.state, WebSeedState::Failed, "{f:?}");
+    assert!(
+        f.error.as_deref().is_some_and(|e| e.contains("http")),
+        "{f:?}"
+    );
+
+    // The daemon's TorrentStatus JSON is this struct serialised: the field names and states
+    // the browser sees.
+    let json = serde_json::to_value(&status).unwrap();
+    let seeds = json["web_seeds"].as_array().expect("web_seeds in the JSON");
+    assert_eq!(seeds[0]["url"], honest.url.as_str());
+    assert_eq!(seeds[0]["state"], "idle");
+    assert_eq!(seeds[0]["downloaded"], h.downloaded);
+    assert_eq!(seeds[2]["state"], "failed");
+    assert!(seeds[2]["error"].is_string());
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_file_with_pad_files_and_odd_names_from_a_web_seed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("www");
@@ -266,6 +353,15 @@ async fn lying_web_seed_is_disabled_and_the_peer_completes_the_download() {
     assert_eq!(
         status.peers, 0,
         "a disabled web seed is not a source: {status:?}"
+    );
+    let liar_status = &status.web_seeds[0];
+    assert_eq!(liar_status.state, WebSeedState::Failed, "{liar_status:?}");
+    assert!(
+        liar_status
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("hash check")),
+        "{liar_status:?}"
     );
 
     let (_seeder, port) = lt_seed(&torrent, &root);

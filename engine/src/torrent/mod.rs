@@ -320,6 +320,7 @@ impl Torrent {
             eta_secs: None,
             error: None,
             save_path: save_path.display().to_string(),
+            web_seeds: Vec::new(),
         };
         if let Ok(mut out) = status_out.lock() {
             *out = initial;

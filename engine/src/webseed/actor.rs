@@ -122,9 +122,13 @@ impl Torrent {
                 self.picker.release_all(&blocks);
                 let s = &mut self.webseeds.seeds[seed];
                 match result {
-                    Ok(()) => s.health.succeeded(),
+                    Ok(()) => {
+                        s.health.succeeded();
+                        s.last_error = None;
+                    }
                     Err(e) => {
                         let wait = s.health.failed(Instant::now(), &e.to_string());
+                        s.last_error = Some(e.to_string());
                         tracing::warn!("web seed {}: {e}; {}", s.url, describe_wait(wait));
                         if let Some(reason) = s.health.disabled() {
                             tracing::warn!("web seed {} disabled: {reason}", s.url);
@@ -214,6 +218,7 @@ impl Torrent {
         s.struck_job = job;
         s.next_from = None;
         let wait = s.health.bad_piece(Instant::now());
+        s.last_error = Some(format!("piece {} failed its hash check", piece.get()));
         tracing::warn!(
             "web seed {}: piece {} failed its hash check; {}",
             s.url,

@@ -3,6 +3,7 @@
 //! side that talks to the picker lives in `actor.rs`, a child of the torrent module.
 
 pub(crate) mod fetch;
+mod status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use tokio::task::AbortHandle;
 use crate::ratelimit::RateLimiter;
 
 pub(crate) use fetch::{FetchContext, WebSeedEvent};
+pub use status::{WebSeedState, WebSeedStatus};
 
 /// A run is sized to about this much of the web seed's measured rate...
 const RUN_SECONDS: u64 = 4;
@@ -35,9 +37,18 @@ pub(crate) struct Seed {
     /// The last job judged for bad data: one job's bad pieces count once (it is stopped at the
     /// first), so a web seed is backed off before it is disabled.
     pub struck_job: u64,
+    /// The last failure, shown while the web seed backs off; cleared by a success.
+    pub last_error: Option<String>,
     counter: Arc<AtomicU64>,
     prev: u64,
     pub rate: u64,
+}
+
+impl Seed {
+    /// Payload bytes received from this web seed.
+    pub fn downloaded(&self) -> u64 {
+        self.counter.load(Ordering::Relaxed)
+    }
 }
 
 /// A fetch in flight.
@@ -83,6 +94,7 @@ impl WebSeeds {
                 job: None,
                 next_from: None,
                 struck_job: 0,
+                last_error: None,
                 counter: Arc::default(),
                 prev: 0,
                 rate: 0,
@@ -117,10 +129,7 @@ impl WebSeeds {
 
     /// Payload bytes received from all web seeds.
     pub fn downloaded(&self) -> u64 {
-        self.seeds
-            .iter()
-            .map(|s| s.counter.load(Ordering::Relaxed))
-            .sum()
+        self.seeds.iter().map(Seed::downloaded).sum()
     }
 
     /// Sum of the smoothed rates, refreshed by [`WebSeeds::update_rates`].

@@ -443,6 +443,7 @@ fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
             .join(&entry.name)
             .to_string_lossy()
             .into_owned(),
+        web_seeds: Vec::new(),
     }
 }
 
