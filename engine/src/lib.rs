@@ -45,4 +45,8 @@ mod tests;
 #[cfg(test)]
 mod tests_bad_peers;
 #[cfg(test)]
+mod tests_fast;
+#[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
 mod tests_mse;

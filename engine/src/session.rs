@@ -26,11 +26,20 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
+struct TorrentLimits {
+    down: Arc<RateLimiter>,
+    up: Arc<RateLimiter>,
+}
+
 struct Inner {
     config: SessionConfig,
     local_addr: SocketAddr,
     shared: SessionShared,
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    /// Each torrent's own limiters (children of the session's), which its peers, web seeds
+    /// and upload queue share: changing a rate here reaches them all at once.
+    limits: Mutex<HashMap<InfoHash, TorrentLimits>>,
     shutdown: watch::Sender<bool>,
     discovery: crate::discovery::Discovery,
 }
@@ -63,7 +72,8 @@ impl Session {
             up_limit: Arc::new(RateLimiter::new(config.upload_rate_limit)),
             events,
             max_peers: config.max_peers_per_torrent.max(1),
-            upload_slots: config.upload_slots.max(1),
+            // 0 is allowed: everyone stays choked (see `Torrent::rechoke`).
+            upload_slots: config.upload_slots,
             state_dir: config.state_dir.clone(),
             announce_ip: config.announce_ip.clone(),
             connector: Arc::new(Connector::new(config.encryption)),
@@ -76,6 +86,7 @@ impl Session {
             local_addr,
             shared,
             torrents: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
             shutdown,
             discovery,
         });
@@ -130,7 +141,21 @@ impl Session {
             sequential: add.sequential,
             file_priorities: add.file_priorities,
         };
-        let shared = self.inner.shared.clone();
+        // The torrent's own limiters stand in for the session's in everything it shares with
+        // its connections (a magnet's metadata phase included, whose peers it inherits).
+        let limits = TorrentLimits {
+            down: Arc::new(RateLimiter::child(
+                self.inner.shared.down_limit.clone(),
+                add.download_rate_limit,
+            )),
+            up: Arc::new(RateLimiter::child(
+                self.inner.shared.up_limit.clone(),
+                add.upload_rate_limit,
+            )),
+        };
+        let mut shared = self.inner.shared.clone();
+        shared.down_limit = limits.down.clone();
+        shared.up_limit = limits.up.clone();
         let metainfo = match add.source {
             TorrentSource::Metainfo(m) => Some(*m),
             // A magnet whose metadata we fetched before starts as a torrent at once.
@@ -159,10 +184,15 @@ impl Session {
         }
         if let Some(handle) = torrents.get(&ih) {
             self.inner.discovery.track(ih, private, handle);
+            self.lock_limits().insert(ih, limits);
         }
         drop(torrents);
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
         Ok(ih)
+    }
+
+    fn lock_limits(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, TorrentLimits>> {
+        self.inner.limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, TorrentHandle>> {
@@ -202,6 +232,7 @@ impl Session {
             .lock()
             .remove(&ih)
             .ok_or(EngineError::UnknownTorrent(ih))?;
+        self.lock_limits().remove(&ih);
         let (done, wait) = oneshot::channel();
         let _ = handle.cmd.send(TorrentCmd::Stop {
             delete: delete_files,
@@ -212,9 +243,31 @@ impl Session {
         Ok(())
     }
 
+    /// The session-wide limits (over all torrents), bytes per second; `None` = unlimited.
     pub async fn set_rate_limits(&self, down: Option<u64>, up: Option<u64>) {
         self.inner.shared.down_limit.set_rate(down);
         self.inner.shared.up_limit.set_rate(up);
+    }
+
+    /// One torrent's own limits, under the session's (the stricter applies); `None` lifts the
+    /// torrent's limit in that direction. Takes effect with the next bytes moved.
+    pub fn set_torrent_rate_limits(
+        &self,
+        ih: InfoHash,
+        down: Option<u64>,
+        up: Option<u64>,
+    ) -> Result<(), EngineError> {
+        let limits = self.lock_limits();
+        let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
+        l.down.set_rate(down);
+        l.up.set_rate(up);
+        Ok(())
+    }
+
+    /// One torrent's own limits (download, upload), as set at `add` or since.
+    pub fn torrent_rate_limits(&self, ih: InfoHash) -> Option<(Option<u64>, Option<u64>)> {
+        let limits = self.lock_limits();
+        limits.get(&ih).map(|l| (l.down.rate(), l.up.rate()))
     }
 
     pub fn statuses(&self) -> Vec<TorrentStatus> {
@@ -249,6 +302,7 @@ impl Session {
     pub async fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
         let handles: Vec<TorrentHandle> = self.lock().drain().map(|(_, h)| h).collect();
+        self.lock_limits().clear();
         let mut waits = Vec::new();
         for h in handles {
             let (done, wait) = oneshot::channel();

@@ -21,7 +21,8 @@ pub struct SessionConfig {
     pub download_rate_limit: Option<u64>,
     pub upload_rate_limit: Option<u64>,
     pub max_peers_per_torrent: usize,
-    /// Peers unchoked at once per torrent (one of them is the optimistic unchoke).
+    /// Peers unchoked at once per torrent (one of them is the optimistic unchoke); 0 chokes
+    /// everyone, so peers get only their BEP 6 allowed-fast pieces from us.
     pub upload_slots: usize,
     /// The address trackers should hand out for us (`--ip` of the original).
     pub announce_ip: Option<String>,
@@ -93,6 +94,10 @@ pub struct AddTorrent {
     pub sequential: bool,
     /// One entry per file of the torrent, in torrent order; `None` = all normal.
     pub file_priorities: Option<Vec<FilePriority>>,
+    /// This torrent's own limits in bytes per second, under the session's; `None` = only the
+    /// session's apply. Changed later with `Session::set_torrent_rate_limits`.
+    pub download_rate_limit: Option<u64>,
+    pub upload_rate_limit: Option<u64>,
 }
 
 impl AddTorrent {
@@ -115,6 +120,8 @@ impl AddTorrent {
             seed_ratio: None,
             sequential: false,
             file_priorities: None,
+            download_rate_limit: None,
+            upload_rate_limit: None,
         }
     }
 }

@@ -45,6 +45,15 @@ pub enum Command {
     Reveal {
         info_hash: String,
     },
+    /// One torrent's own rate limits (bytes per second, under the global ones): a field left
+    /// out stays as it is, `null` lifts that limit.
+    SetLimits {
+        info_hash: String,
+        #[serde(default, deserialize_with = "present")]
+        down_limit: Option<Option<u64>>,
+        #[serde(default, deserialize_with = "present")]
+        up_limit: Option<Option<u64>>,
+    },
     GetSettings,
     SetSettings {
         settings: SettingsPatch,
@@ -77,6 +86,11 @@ pub struct AddArgs {
     /// Peers to try besides the trackers' ("127.0.0.1:6881", "[::1]:6881"); not persisted.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// This torrent's own rate limits in bytes per second (null/absent = none); persisted.
+    #[serde(default)]
+    pub down_limit: Option<u64>,
+    #[serde(default)]
+    pub up_limit: Option<u64>,
     // `id` and `cmd` travel in the same object; accepted and ignored here.
     #[serde(default, rename = "id")]
     _id: Option<Value>,
@@ -159,6 +173,7 @@ const COMMANDS: &[&str] = &[
     "remove",
     "open",
     "reveal",
+    "set_limits",
     "get_settings",
     "set_settings",
     "shutdown",
@@ -201,6 +216,15 @@ pub fn parse_request(payload: &[u8]) -> Result<(Value, Command), (Value, ApiErro
             ApiError::new(ErrorCode::BadRequest, format!("bad `{cmd}` request: {e}")),
         )),
     }
+}
+
+/// Tells "absent" (outer None, via `default`) from "null" (Some(None)).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 pub fn ok_reply(id: &Value, result: Value) -> Value {

@@ -27,8 +27,22 @@ impl Torrent {
             PeerMessage::Choke => {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.peer_choking = true;
+                    // BEP 6: a fast peer still answers requests for pieces it allowed us fast;
+                    // the others it rejects, and may be given to other peers now.
+                    let keep: Vec<_> = p
+                        .outstanding
+                        .iter()
+                        .copied()
+                        .filter(|b| p.fast && p.allowed_in.contains(&b.piece.get()))
+                        .collect();
                     for b in p.withdraw_all() {
-                        self.picker.release(b);
+                        if !keep.contains(&b) {
+                            self.picker.release(b);
+                        }
+                    }
+                    for b in keep {
+                        p.withdrawn.remove(&b);
+                        p.outstanding.insert(b);
                     }
                 }
                 self.request_from_all();
@@ -42,6 +56,9 @@ impl Torrent {
             PeerMessage::Interested | PeerMessage::NotInterested => {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.peer_interested = msg == PeerMessage::Interested;
+                }
+                if msg == PeerMessage::Interested {
+                    self.grant_allowed_fast(key);
                 }
                 self.choker.force();
                 self.rechoke(std::time::Instant::now());
@@ -105,7 +122,8 @@ impl Torrent {
                 }
             }
             PeerMessage::Extended { id, payload } => self.on_extension_message(key, id, &payload),
-            PeerMessage::AllowedFast(_) | PeerMessage::Other => {}
+            PeerMessage::AllowedFast(i) => self.on_allowed_fast(key, i),
+            PeerMessage::Other => {}
         }
     }
 
@@ -134,11 +152,18 @@ impl Torrent {
             .lengths
             .validate_request(b)
             .filter(|v| self.picker.have().get(v.piece.get()));
+        let blocks_per_piece = self.max_blocks_per_piece();
         let Some(p) = self.peers.get_mut(&key) else {
             return;
         };
         let waiting = self.uploads.pending_len(key);
-        let refuse = valid.is_none() || p.am_choking || p.owed_blocks() + waiting >= MAX_SERVING;
+        let full = p.owed_blocks() + waiting >= MAX_SERVING;
+        // A choked peer is served only pieces we allowed it fast (BEP 6), within a budget.
+        let choked_refused = p.am_choking
+            && !(valid.is_some()
+                && !full
+                && super::allowed_fast::grant_choked(p, b.piece, blocks_per_piece));
+        let refuse = valid.is_none() || choked_refused || full;
         if refuse {
             if valid.is_none() {
                 p.bad_requests += 1;
@@ -166,7 +191,7 @@ impl Torrent {
         if p.cancelled.remove(&block.as_ref()) {
             return;
         }
-        if p.am_choking {
+        if p.am_choking && !p.allowed_out.contains(&block.piece.get()) {
             // BEP 6: a choke no longer drops requests implicitly; fast peers are told.
             if p.fast {
                 let mut frame = Vec::new();

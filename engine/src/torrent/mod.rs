@@ -2,6 +2,7 @@
 //! peer tasks and the disk thread talk to it over channels, so no lock guards the hot path.
 //! The only shared state is the status snapshot it publishes for `Session::statuses`.
 
+mod allowed_fast;
 mod announcer;
 mod ext;
 mod messages;

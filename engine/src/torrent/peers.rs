@@ -58,6 +58,13 @@ pub(crate) struct Peer {
     prev_up: u64,
     /// What the peer said in its BEP 10 handshake, and our PEX/metadata exchange with it.
     pub ext: super::ext::PeerExt,
+    /// BEP 6: pieces this peer lets us fetch while it chokes us (bounded, see `allowed_fast`).
+    pub allowed_in: Vec<u32>,
+    /// BEP 6: pieces we let this peer fetch while we choke it, once we sent them.
+    pub allowed_out: Vec<u32>,
+    pub sent_allowed_fast: bool,
+    /// Blocks served while choking it: capped so allowed-fast cannot become a free ride.
+    pub fast_served: u32,
 }
 
 impl Peer {
@@ -97,6 +104,10 @@ impl Peer {
             prev_down: 0,
             prev_up: 0,
             ext: Default::default(),
+            allowed_in: Vec::new(),
+            allowed_out: Vec::new(),
+            sent_allowed_fast: false,
+            fast_served: 0,
         }
     }
 
@@ -425,9 +436,18 @@ impl Torrent {
             peers, picker, rng, ..
         } = self;
         let Some(p) = peers.get_mut(&key) else { return };
-        if p.peer_choking || !p.am_interested {
+        if !p.am_interested {
             return;
         }
+        // Choked, only the pieces it allowed fast (BEP 6) that it has can be asked for.
+        let choked_mask = if p.peer_choking {
+            match super::allowed_fast::choked_mask(p) {
+                Some(mask) => Some(mask),
+                None => return,
+            }
+        } else {
+            None
+        };
         let target = p.queue_target();
         // Refill in batches of a quarter of the pipeline: one write of many requests costs both
         // sides far fewer syscalls and wake-ups than a request per received block.
@@ -436,7 +456,8 @@ impl Torrent {
         }
         let room = target.saturating_sub(p.outstanding.len());
         let outstanding = &p.outstanding;
-        let blocks = picker.next_blocks(&p.has, room, rng, &|b| outstanding.contains(&b));
+        let offered = choked_mask.as_ref().unwrap_or(&p.has);
+        let blocks = picker.next_blocks(offered, room, rng, &|b| outstanding.contains(&b));
         if blocks.is_empty() {
             return;
         }
@@ -472,6 +493,11 @@ impl Torrent {
     }
 
     pub(super) fn rechoke(&mut self, now: Instant) {
+        if self.shared.upload_slots == 0 {
+            // No upload slots: everyone stays choked (they start so), and gets only the
+            // allowed-fast pieces we sent them.
+            return;
+        }
         let list: Vec<ChokerPeer> = self
             .peers
             .iter()

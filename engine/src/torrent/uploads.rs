@@ -117,9 +117,17 @@ impl Torrent {
                     self.uploads.last_served.remove(&key);
                 }
                 Some(p) if p.am_choking => {
-                    let refused = self.uploads.pending.remove(&key).unwrap_or_default();
-                    self.uploads.last_served.remove(&key);
-                    if p.fast {
+                    // Requests for pieces we allowed it fast (BEP 6) still wait their turn.
+                    let waiting = self.uploads.pending.remove(&key).unwrap_or_default();
+                    let (kept, refused): (VecDeque<ValidBlock>, VecDeque<ValidBlock>) = waiting
+                        .into_iter()
+                        .partition(|b| p.allowed_out.contains(&b.piece.get()));
+                    if kept.is_empty() {
+                        self.uploads.last_served.remove(&key);
+                    } else {
+                        self.uploads.pending.insert(key, kept);
+                    }
+                    if p.fast && !refused.is_empty() {
                         let mut frame = Vec::new();
                         for b in refused {
                             Message::RejectRequest(b.as_ref()).encode(&mut frame);

@@ -119,6 +119,11 @@ impl Core {
             } => self.remove(&info_hash, delete_files).await,
             Command::Open { info_hash } => self.open(&info_hash, false).await,
             Command::Reveal { info_hash } => self.open(&info_hash, true).await,
+            Command::SetLimits {
+                info_hash,
+                down_limit,
+                up_limit,
+            } => self.set_limits(&info_hash, down_limit, up_limit).await,
             Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
             Command::SetSettings { settings } => self.set_settings(&settings).await,
             Command::Shutdown => {
@@ -187,6 +192,7 @@ impl Core {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        check_limits(args.down_limit, args.up_limit)?;
         let save_dir = self
             .state
             .lock()
@@ -272,6 +278,8 @@ impl Core {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            down_limit: args.down_limit,
+            up_limit: args.up_limit,
         };
         // The .torrent copy is written first: a download in the list must always be restorable.
         if let Some(bytes) = &torrent_bytes {
@@ -368,6 +376,33 @@ impl Core {
         Ok(json!({"info_hash": hex, "deleted_files": delete_files}))
     }
 
+    /// `set_limits`: a torrent's own rate limits, applied at once and remembered.
+    async fn set_limits(
+        &self,
+        info_hash: &str,
+        down: Option<Option<u64>>,
+        up: Option<Option<u64>>,
+    ) -> Result<Value, ApiError> {
+        let ih = self.known(info_hash).await?;
+        let mut state = self.state.lock().await;
+        let hex = ih.to_hex();
+        let Some(entry) = state.entries.iter_mut().find(|e| e.info_hash == hex) else {
+            return Err(ApiError::new(ErrorCode::UnknownTorrent, "no such torrent"));
+        };
+        let down = down.unwrap_or(entry.down_limit);
+        let up = up.unwrap_or(entry.up_limit);
+        check_limits(down, up)?;
+        match self.session.set_torrent_rate_limits(ih, down, up) {
+            // A download that could not be restored has no engine torrent: remembered only.
+            Ok(()) | Err(EngineError::UnknownTorrent(_)) => {}
+            Err(e) => return Err(engine_error(e)),
+        }
+        entry.down_limit = down;
+        entry.up_limit = up;
+        self.store.save_entries(&state.entries).map_err(internal)?;
+        Ok(json!({"info_hash": hex, "down_limit": down, "up_limit": up}))
+    }
+
     /// `open` opens a finished torrent's file (or directory); `reveal` opens the directory that
     /// holds it. Both paths come from the daemon's own records, never from the message.
     async fn open(&self, info_hash: &str, reveal: bool) -> Result<Value, ApiError> {
@@ -456,7 +491,20 @@ fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> Add
         seed_ratio: settings.seed_ratio,
         sequential: entry.sequential,
         file_priorities: None,
+        download_rate_limit: entry.down_limit,
+        upload_rate_limit: entry.up_limit,
     }
+}
+
+/// A per-torrent limit is a positive number of bytes per second, or none.
+fn check_limits(down: Option<u64>, up: Option<u64>) -> Result<(), ApiError> {
+    if down == Some(0) || up == Some(0) {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "a rate limit is a positive number of bytes per second, or null for none",
+        ));
+    }
+    Ok(())
 }
 
 pub fn status_json(status: &TorrentStatus) -> Value {

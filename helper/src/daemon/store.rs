@@ -33,6 +33,11 @@ pub struct Entry {
     /// Seconds since the Unix epoch.
     #[serde(default)]
     pub added_at: u64,
+    /// This torrent's own rate limits, bytes per second (`add`, `set_limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_limit: Option<u64>,
 }
 
 pub struct Store {
@@ -147,6 +152,8 @@ mod tests {
             paused: true,
             sequential: false,
             added_at: 5,
+            down_limit: None,
+            up_limit: Some(4096),
         };
         store.save_entries(std::slice::from_ref(&entry)).unwrap();
         store
