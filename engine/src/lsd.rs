@@ -140,6 +140,8 @@ fn open(group: SocketAddr, config: &LsdConfig) -> std::io::Result<(UdpSocket, Ud
     let domain = Domain::for_address(group);
     let recv = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     recv.set_reuse_address(true)?;
+    // Windows has no SO_REUSEPORT; its SO_REUSEADDR alone lets clients share the port.
+    #[cfg(unix)]
     recv.set_reuse_port(true)?;
     let send = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     match group {
