@@ -155,3 +155,107 @@ impl Args {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        Args::try_parse_from(std::iter::once("bttrack").chain(args.iter().copied()))
+            .unwrap()
+            .into_config()
+    }
+
+    #[test]
+    fn every_flag_reaches_the_configuration() {
+        let c = config(&[
+            "--port",
+            "8080",
+            "--ip",
+            "69.69.69.69",
+            "--file",
+            "btstate",
+            "--dfile",
+            "dstate",
+            "--bind",
+            "::1",
+            "--interval",
+            "900",
+            "--min-interval",
+            "60",
+            "--peer-timeout",
+            "120",
+            "--max-numwant",
+            "30",
+            "--publish-key",
+            "k",
+            "--trust-proxy",
+            "10.0.0.1",
+            "::1",
+            "--log",
+            "web.log",
+            "--open",
+            "--snapshot-secs",
+            "2",
+            "--http-threads",
+            "3",
+        ]);
+        assert_eq!(c.public_host.as_deref(), Some("69.69.69.69:8080"));
+        assert_eq!(c.state_file, Some(PathBuf::from("btstate")));
+        assert_eq!(c.peer_file, Some(PathBuf::from("dstate")));
+        assert_eq!(
+            (c.interval, c.min_interval, c.peer_timeout_secs),
+            (900, 60, 120)
+        );
+        assert_eq!((c.max_numwant, c.default_numwant), (30, 30));
+        assert_eq!(c.publish_key.as_deref(), Some("k"));
+        let proxies: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(c.trust_proxy, proxies);
+        assert_eq!(c.log, LogTarget::File(PathBuf::from("web.log")));
+        assert!(c.open);
+        assert_eq!(c.snapshot_every, Duration::from_secs(2));
+        assert_eq!(c.http_threads, 3);
+        let a = Args::try_parse_from(["bttrack", "--bind", "::1"]).unwrap();
+        assert_eq!(a.bind, "::1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn defaults_and_corrections() {
+        let c = config(&[
+            "--port",
+            "6969",
+            "--interval",
+            "100",
+            "--min-interval",
+            "500",
+        ]);
+        // The web log goes to stdout unless told otherwise; `-` turns it off.
+        assert_eq!(c.log, LogTarget::Stdout);
+        assert_eq!(config(&["--log", "-"]).log, LogTarget::None);
+        // min interval never exceeds the interval; the timeout defaults to two intervals.
+        assert_eq!(
+            (c.interval, c.min_interval, c.peer_timeout_secs),
+            (100, 100, 200)
+        );
+        assert_eq!((c.max_numwant, c.default_numwant), (200, 50));
+        assert!(!c.open && c.publish_key.is_none() && c.public_host.is_none());
+        // An empty key is no key (only this host may publish), not a key anyone can send.
+        assert!(config(&["--publish-key", ""]).publish_key.is_none());
+        // --ip: a bare name or IPv4 gets the port, IPv6 gets brackets, host:port stays.
+        let host = |ip: &str| config(&["--port", "81", "--ip", ip]).public_host.unwrap();
+        assert_eq!(host("tracker.example"), "tracker.example:81");
+        assert_eq!(host("2001:db8::1"), "[2001:db8::1]:81");
+        assert_eq!(host("tracker.example:8080"), "tracker.example:8080");
+        // Bad values are errors from the parser, not panics later.
+        for bad in [
+            &["--port", "65536"][..],
+            &["--bind", "localhost"],
+            &["--interval", "-1"],
+            &["--trust-proxy", "proxy.example"],
+            &["--max-numwant", "lots"],
+        ] {
+            let args = std::iter::once("bttrack").chain(bad.iter().copied());
+            assert!(Args::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -43,8 +43,9 @@ pub use store::{Announce, SwarmStore};
 use tokio::sync::oneshot;
 
 /// Serves HTTP on `listener` and BEP 15 on `udp` until `shutdown` completes, then writes a last
-/// peer snapshot and flushes the web log. State files are read before serving; a state file
-/// that exists but cannot be read is an error (better to stop than to overwrite it).
+/// peer snapshot and flushes the web log. State files are read before serving, and created when
+/// missing; a state file that exists but cannot be read, or cannot be created, is an error
+/// (better to stop than to overwrite it, or to lose the first publish).
 pub async fn run(
     listener: TcpListener,
     udp: UdpSocket,
@@ -60,6 +61,7 @@ pub async fn run(
     if let Some(p) = &t.config.peer_file {
         persist::restore(&t, p)?;
     }
+    create_missing(&t)?;
     tracing::info!(
         "bttrack serving http://{} and udp://{} ({} published torrents)",
         listener.local_addr()?,
@@ -94,6 +96,24 @@ pub async fn run(
     }
     t.weblog.flush();
     tracing::info!("bttrack stopped");
+    Ok(())
+}
+
+/// Writes `--file` and `--dfile` now when they do not exist yet (as the original created them at
+/// start): a path the tracker cannot write is an error at start, not at the first publish.
+fn create_missing(t: &Tracker) -> io::Result<()> {
+    let files = [
+        (&t.config.state_file, t.registry().to_state_bytes()),
+        (&t.config.peer_file, t.store.snapshot(state::now_secs())),
+    ];
+    for (path, bytes) in files {
+        let Some(path) = path else { continue };
+        if !path.exists() {
+            published::write_atomically(path, &bytes).map_err(|e| {
+                io::Error::new(e.kind(), format!("creating {}: {e}", path.display()))
+            })?;
+        }
+    }
     Ok(())
 }
 

@@ -426,6 +426,62 @@ async fn a_damaged_peer_snapshot_is_ignored_but_a_damaged_state_file_stops_the_s
     assert!(r.is_err());
 }
 
+/// Polls `cond` until it holds (the tracker starts in a task: no sleep-and-hope).
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_state_files_are_created_at_start_and_an_unwritable_path_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        state_file: Some(dir.path().join("btstate")),
+        peer_file: Some(dir.path().join("dstate")),
+        ..open_config()
+    };
+    let t = Running::start(config.clone()).await;
+    // Serving means `run` got past its start-up: both files exist before the first request.
+    assert_eq!(t.get("/?format=json").await.0, 200);
+    let state = std::fs::read(dir.path().join("btstate")).unwrap();
+    assert!(bttrack::published::Registry::from_state_bytes(&state)
+        .unwrap()
+        .is_empty());
+    let peers = std::fs::read(dir.path().join("dstate")).unwrap();
+    assert_eq!(
+        bttrack::SwarmStore::new(60, 1)
+            .restore(&peers, bttrack::state::now_secs())
+            .unwrap(),
+        0
+    );
+    t.stop().await;
+
+    // A --file whose directory does not exist: an error at start, naming the file.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let udp = UdpSocket::bind(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let missing = dir.path().join("no/such/dir/btstate");
+    let err = bttrack::run(
+        listener,
+        udp,
+        Config {
+            state_file: Some(missing.clone()),
+            ..open_config()
+        },
+        async {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
@@ -509,12 +565,16 @@ async fn ipv6_peers_come_back_in_peers6_over_http_and_as_18_byte_udp_entries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_honours_ip_and_is_undone_when_the_state_file_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("gone");
+    std::fs::create_dir(&sub).unwrap();
     let t = Running::start(Config {
-        // A directory that does not exist: every write of --file fails.
-        state_file: Some(dir.path().join("missing/btstate")),
+        state_file: Some(sub.join("btstate")),
         ..Config::default()
     })
     .await;
+    // The file was created at start; then its directory goes away: every write of --file fails.
+    wait_until("--file created at start", || sub.join("btstate").exists()).await;
+    std::fs::remove_dir_all(&sub).unwrap();
     let bytes = torrent("lost.iso", b"lost");
     let (status, _, body) = t.put("/publish/?port=6881", "", &bytes).await;
     assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
