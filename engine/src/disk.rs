@@ -21,6 +21,10 @@ use crate::peer::PeerKey;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
 
+#[path = "disk_changes.rs"]
+mod changes;
+pub use changes::{ChangedFile, Withdrawal};
+
 /// Block bytes queued for writing: the actor stops requesting above `HIGH_WATER` and the disk
 /// thread wakes it (`DiskEvent::Drained`) below `LOW_WATER`, so a slow disk throttles the
 /// download instead of filling memory.
@@ -54,12 +58,25 @@ pub enum DiskJob {
     Write { block: ValidBlock, data: Bytes },
     /// Read a block that peer `key` asked for; answered with `DiskEvent::ReadDone`.
     Read { key: PeerKey, block: ValidBlock },
-    /// Hash the existing data (pieces whose files are missing are skipped).
-    Check,
+    /// Hash the existing data (pieces whose files are missing are skipped). `recorded`: the
+    /// file stamps of untrusted resume data; files that changed since are reported (see
+    /// `disk_changes.rs`).
+    Check {
+        recorded: Option<Vec<crate::storage::FileStamp>>,
+    },
     /// Write resume data for these verified pieces, after every earlier write.
     SaveResume { have: Bitfield, path: PathBuf },
     /// Close the files (flushing them) and stop; `delete` removes them first.
     Stop { delete: bool },
+    /// Never read these pieces for peers again (answered with `Withdrawal::Pieces`).
+    Withdraw {
+        pieces: Vec<u32>,
+        reply: Option<tokio::sync::oneshot::Sender<Vec<u32>>>,
+    },
+    /// Hash again the pieces of files that changed on disk; answer with what changed.
+    RecheckChanged {
+        reply: tokio::sync::oneshot::Sender<Vec<ChangedFile>>,
+    },
 }
 
 #[derive(Debug)]
@@ -80,6 +97,8 @@ pub enum DiskEvent {
     /// A write failed (disk full, permissions): the torrent cannot go on.
     Error(String),
     Stopped,
+    /// Pieces that may no longer be served (see `disk_changes.rs`).
+    Withdrawal(Withdrawal),
 }
 
 struct PieceHash {
@@ -95,6 +114,7 @@ pub struct Disk {
     partial: HashMap<u32, PieceHash>,
     events: mpsc::UnboundedSender<DiskEvent>,
     backlog: Arc<WriteBacklog>,
+    guard: changes::Guard,
 }
 
 impl Disk {
@@ -106,7 +126,9 @@ impl Disk {
         backlog: Arc<WriteBacklog>,
     ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
         let (tx, rx) = std_mpsc::channel();
+        let guard = changes::Guard::new(&storage, lengths.piece_count());
         let mut disk = Disk {
+            guard,
             storage,
             lengths,
             hashes: info.pieces.clone(),
@@ -125,7 +147,9 @@ impl Disk {
             match job {
                 DiskJob::Write { block, data } => self.write(block, data),
                 DiskJob::Read { key, block } => self.read(key, block),
-                DiskJob::Check => self.check(),
+                DiskJob::Check { recorded } => self.check(recorded),
+                DiskJob::Withdraw { pieces, reply } => self.withdraw(pieces, reply),
+                DiskJob::RecheckChanged { reply } => self.report_changes(reply),
                 DiskJob::SaveResume { have, path } => {
                     let data = ResumeData::new(&have, self.storage.stamps());
                     if let Err(e) = data.save(&path) {
@@ -164,6 +188,7 @@ impl Disk {
             )));
             return;
         }
+        self.guard_wrote(offset, data.len());
         let piece = block.piece;
         let state = self
             .partial
@@ -188,6 +213,9 @@ impl Disk {
         if state.next >= self.lengths.piece_len(piece) {
             if let Some(done) = self.partial.remove(&piece.get()) {
                 let ok = done.hasher.finalize().as_slice() == self.expected(piece);
+                if ok {
+                    self.guard_verified(piece);
+                }
                 let _ = self.events.send(if ok {
                     DiskEvent::Verified(piece)
                 } else {
@@ -204,9 +232,17 @@ impl Disk {
     }
 
     fn read(&mut self, key: PeerKey, block: ValidBlock) {
+        if !self.guard_allows(block.piece, false) {
+            return self.refuse_read(key, block);
+        }
         let offset = self.lengths.piece_offset(block.piece) + u64::from(block.begin);
         let mut buf = vec![0; block.length as usize];
-        match self.storage.read(offset, &mut buf) {
+        let read = self.storage.read(offset, &mut buf);
+        // Looked at after reading: bytes someone changed under us are never sent.
+        if !self.guard_allows(block.piece, true) {
+            return self.refuse_read(key, block);
+        }
+        match read {
             Ok(()) => {
                 let _ = self.events.send(DiskEvent::ReadDone {
                     key,
@@ -214,29 +250,29 @@ impl Disk {
                     data: Bytes::from(buf),
                 });
             }
-            Err(e) => tracing::warn!("reading piece {} for upload: {e}", block.piece.get()),
+            Err(e) => {
+                tracing::warn!("reading piece {} for upload: {e}", block.piece.get());
+                self.refuse_read(key, block);
+            }
         }
     }
 
-    fn check(&mut self) {
+    fn check(&mut self, recorded: Option<Vec<crate::storage::FileStamp>>) {
+        self.guard_reset();
         let mut have = Bitfield::new(self.lengths.piece_count());
         let mut buf = Vec::new();
         for piece in self.lengths.pieces() {
-            let offset = self.lengths.piece_offset(piece);
-            let len = self.lengths.piece_len(piece) as usize;
-            if !self.storage.missing(offset, len) {
-                buf.resize(len, 0);
-                if self.storage.read(offset, &mut buf).is_ok()
-                    && Sha1::digest(&buf).as_slice() == self.expected(piece)
-                {
-                    have.set(piece.get());
-                }
+            if self.piece_matches(piece, &mut buf) {
+                have.set(piece.get());
             }
             if piece.get() % 64 == 63 {
                 let _ = self.events.send(DiskEvent::CheckProgress {
                     done: piece.get() + 1,
                 });
             }
+        }
+        if let Some(recorded) = recorded {
+            self.guard_changed_since(&recorded, &have);
         }
         let _ = self.events.send(DiskEvent::Checked(have));
     }

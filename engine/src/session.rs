@@ -202,7 +202,7 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn handle(&self, ih: InfoHash) -> Result<TorrentHandle, EngineError> {
+    pub(crate) fn handle(&self, ih: InfoHash) -> Result<TorrentHandle, EngineError> {
         self.lock()
             .get(&ih)
             .cloned()

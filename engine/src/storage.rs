@@ -185,19 +185,45 @@ impl Storage {
 
     /// Size and mtime of every file, for resume data.
     pub fn stamps(&self) -> Vec<FileStamp> {
+        (0..self.files.len()).map(|i| self.stamp(i)).collect()
+    }
+
+    /// Size and mtime of file `i` as its path names it now (a file replaced by a rename shows
+    /// the new one); `None` for a missing file, a pad file or an index out of range.
+    pub fn stamp(&self, i: usize) -> FileStamp {
+        let f = self.files.get(i)?;
+        let m = std::fs::metadata(&f.path).ok()?;
+        let mtime = m
+            .modified()
+            .ok()?
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some((m.len(), mtime))
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Where file `i` lives, its torrent byte range `(offset, length)`, and whether it holds
+    /// data (pad and empty files hold none).
+    pub fn file_span(&self, i: usize) -> Option<(&Path, u64, u64, bool)> {
         self.files
-            .iter()
-            .map(|f| {
-                let m = std::fs::metadata(&f.path).ok()?;
-                let mtime = m
-                    .modified()
-                    .ok()?
-                    .duration_since(UNIX_EPOCH)
-                    .ok()?
-                    .as_nanos();
-                Some((m.len(), mtime))
-            })
-            .collect()
+            .get(i)
+            .map(|f| (f.path.as_path(), f.offset, f.length, !f.pad && f.length > 0))
+    }
+
+    /// The indexes of the data-holding files that `[offset, offset+len)` touches.
+    pub fn files_touching(&self, offset: u64, len: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let _ = self.spans(offset, len, |i, _, _| {
+            if !self.files[i].pad {
+                out.push(i);
+            }
+            Ok(())
+        });
+        out
     }
 
     /// Closes every file. No fsync: once written, the kernel holds the data, which is what

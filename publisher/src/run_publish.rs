@@ -15,7 +15,7 @@ use crate::display::torrent_lines;
 use crate::make::{Made, MakeError};
 use crate::register::{announce_url, Publication, RegisterError, Registrar};
 use crate::run_make::{make_options, make_with_bar, print_made};
-use crate::source::Source;
+use crate::source::{FileStamp, Source};
 use crate::trust::{write_verified, StateDir};
 
 /// How long one publish request may take.
@@ -31,8 +31,10 @@ struct Published {
     made: Made,
     /// The directory the engine finds the torrent's file or directory in.
     save_dir: PathBuf,
-    /// False once it stopped being served (its data changed).
+    /// False once none of its pieces is served any more (its data changed).
     serving: bool,
+    /// Each file's size and mtime when last looked at (`None`: missing), in torrent order.
+    seen: Vec<Option<FileStamp>>,
     publication: Option<Publication>,
 }
 
@@ -57,7 +59,9 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
             }
         })?;
         print_made(&made);
+        let seen = source.files.iter().map(|f| Some(f.stamp)).collect();
         items.push(Published {
+            seen,
             source,
             made,
             save_dir,
@@ -216,8 +220,8 @@ async fn register_with_retry(
     }
 }
 
-/// Seeds until cancelled: every second, stops serving sources that changed and redraws the
-/// peers; every minute, checks that the tracker still lists each torrent and re-publishes it if
+/// Seeds until cancelled: every second, has the engine re-check the files that changed (see
+/// [`check_changes`]) and redraws the peers; every minute, checks that the tracker still lists each torrent and re-publishes it if
 /// it forgot.
 async fn serve(
     session: &Session,
@@ -234,15 +238,7 @@ async fn serve(
     loop {
         tick.tick().await;
         for (item, ih) in items.iter_mut().zip(hashes) {
-            if item.serving && source_changed(&item.source) {
-                // Its pieces no longer match the torrent: peers must not get them.
-                item.serving = false;
-                let _ = session.remove(*ih, false).await;
-                eprintln!(
-                    "btpublish: {} changed on disk, so its pieces no longer match {}; stopped serving it (run btpublish again to publish the new version)",
-                    item.source.root.display(),
-                    item.made.path.display()
-                );
+            if item.serving && check_changes(session, item, *ih).await {
                 drawn_lines = 0;
             }
         }
@@ -293,10 +289,63 @@ async fn serve(
     }
 }
 
-fn source_changed(source: &Source) -> bool {
-    source
-        .current_stamps()
-        .map_or(true, |now| now != source.stamps())
+/// When a file's size or mtime moved, the engine hashes that file's pieces again on its disk
+/// thread and withdraws those that no longer match (it also catches a change itself before
+/// serving a read, and tells us here). Says which file changed and how many pieces peers no
+/// longer get; returns whether anything was printed.
+async fn check_changes(session: &Session, item: &mut Published, ih: InfoHash) -> bool {
+    let now: Vec<Option<FileStamp>> = item
+        .source
+        .files
+        .iter()
+        .map(|f| FileStamp::read(&f.path).ok())
+        .collect();
+    if now == item.seen {
+        return false;
+    }
+    item.seen = now;
+    let changed = match session.recheck_changed_files(ih).await {
+        Ok(changed) => changed,
+        Err(e) => {
+            tracing::warn!("cannot re-check {}: {e}", item.source.root.display());
+            return false;
+        }
+    };
+    for file in &changed {
+        eprintln!(
+            "{}",
+            change_message(
+                &file.path,
+                file.mismatched.len(),
+                file.pieces_checked,
+                &item.made.path
+            )
+        );
+    }
+    if session.status(ih).is_some_and(|s| s.have_bytes == 0) {
+        item.serving = false;
+        eprintln!(
+            "btpublish: nothing of {} matches {} any more; no longer serving it",
+            item.source.root.display(),
+            item.made.path.display()
+        );
+    }
+    !changed.is_empty()
+}
+
+fn change_message(path: &Path, mismatched: usize, checked: u32, torrent: &Path) -> String {
+    if mismatched == 0 {
+        format!(
+            "btpublish: {} changed: every one of its {checked} pieces still matches; all still served",
+            path.display()
+        )
+    } else {
+        format!(
+            "btpublish: {} changed: {mismatched} pieces no longer served (of its {checked}; they no longer match {}; run btpublish again to publish the new version)",
+            path.display(),
+            torrent.display()
+        )
+    }
 }
 
 /// True when the tracker answers 404 for the torrent it gave us; a tracker that is down or slow

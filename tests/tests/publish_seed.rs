@@ -3,7 +3,7 @@
 //! python3-libtorrent, aria2 and `bthelper download` each fetch the file byte-exact with the
 //! publisher as the only seed (found through the tracker). Also the failure modes: a wrong key,
 //! a tracker that is down at start, a port in use, Ctrl-C announcing `stopped`, and a source that
-//! changes while it is seeded.
+//! changes while it is seeded (only the changed pieces stop being served).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -422,21 +422,104 @@ fn ctrl_c_announces_stopped_and_exits_cleanly() {
     assert_eq!(listed_peers(p.tracker.port, "bye.bin"), (0, 0));
 }
 
+/// Few bytes change in the middle of a seeded file, across a piece boundary: the publisher names
+/// the file and the 2 pieces it no longer serves, keeps seeding the rest, and libtorrent gets
+/// every other piece, with the original bytes, and not one byte that fails its hash.
 #[test]
-fn a_source_changed_while_seeded_is_no_longer_served() {
-    let mut p = publish_one("draft.txt", 80_000);
-    let path = p.torrent.with_file_name("draft.txt");
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    file.write_all(b"an edit").unwrap();
+fn a_source_changed_while_seeded_serves_every_piece_but_the_changed_ones() {
+    const PIECE: usize = 32 * 1024;
+    const PIECES: usize = 40;
+    let tracker = bttrack(None);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed").join("draft.bin");
+    let data = write_random(&path, PIECES * PIECE - 1000, 77);
+    let mut publisher = btpublish(&tracker.location(), KEY, &[&path], &["--piece-size", "32K"]);
+    publisher.wait_for("draft.bin: http://", Duration::from_secs(60));
+    // Changed once it is seeding (it announced to the tracker), not before.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while listed_peers(tracker.port, "draft.bin").0 == 0 {
+        assert!(Instant::now() < deadline, "the publisher never seeded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 4 bytes straddling the boundary of pieces 9 and 10, written in place (same size).
+    let at = 10 * PIECE - 2;
+    let edit = *b"EDIT";
+    assert_ne!(&data[at..at + 4], &edit, "the edit must change the bytes");
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(at as u64)).unwrap();
+    file.write_all(&edit).unwrap();
     drop(file);
+    let line = publisher.wait_for("draft.bin changed", Duration::from_secs(20));
+    assert!(line.contains("2 pieces no longer served"), "{line}");
+
+    let out = tempfile::tempdir().unwrap();
+    let torrent = path.with_file_name("draft.bin.torrent");
+    let mut lt = spawn(
+        Command::new(SYSTEM_PYTHON)
+            .arg(workspace_root().join("tests/tests/publish_lt_partial.py"))
+            .arg(&torrent)
+            .arg(out.path())
+            .arg((PIECES - 2).to_string())
+            .args(["60", "3"]),
+    );
+    let status = lt.wait_exit(Duration::from_secs(80));
+    let said = lt.output();
+    assert!(
+        status.success(),
+        "libtorrent did not get the unchanged pieces: {said}"
+    );
+    let field = |name: &str| {
+        said.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} line in {said}"))
+            .to_owned()
+    };
+    assert_eq!(field("pieces"), PIECES.to_string());
+    assert_eq!(
+        field("failed"),
+        "0",
+        "the publisher sent bytes that fail their hash"
+    );
+    let have: Vec<usize> = field("have")
+        .split(',')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let expected: Vec<usize> = (0..PIECES).filter(|&i| i != 9 && i != 10).collect();
+    assert_eq!(
+        have, expected,
+        "libtorrent has other pieces than the unchanged ones"
+    );
+    let got = std::fs::read(out.path().join("draft.bin")).unwrap();
+    for i in have {
+        let range = i * PIECE..((i + 1) * PIECE).min(data.len());
+        assert!(
+            got[range.clone()] == data[range],
+            "piece {i} differs from the original"
+        );
+    }
+    // Still running, still seeding the rest.
+    assert!(
+        publisher.child.try_wait().unwrap().is_none(),
+        "{}",
+        publisher.output()
+    );
+}
+
+/// A file that loses all its bytes (truncated to nothing) leaves nothing to seed: the publisher
+/// says so and, with no other source, exits non-zero.
+#[test]
+fn a_source_truncated_while_seeded_leaves_nothing_to_serve() {
+    let mut p = publish_one("gone.txt", 80_000);
+    let path = p.torrent.with_file_name("gone.txt");
+    std::fs::File::create(&path).unwrap();
     let line = p
         .publisher
-        .wait_for("changed on disk", Duration::from_secs(20));
-    assert!(line.contains("stopped serving it"), "{line}");
-    // Its only torrent is gone, so the publisher has nothing left to do.
+        .wait_for("gone.txt changed", Duration::from_secs(20));
+    assert!(line.contains("pieces no longer served"), "{line}");
+    p.publisher
+        .wait_for("no longer serving it", Duration::from_secs(20));
     let status = p.publisher.wait_exit(Duration::from_secs(20));
     assert_eq!(status.code(), Some(1));
 }

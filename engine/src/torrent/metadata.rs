@@ -363,7 +363,8 @@ impl MagnetPhase {
                 self.paused = false;
                 self.maybe_connect(Instant::now());
             }
-            TorrentCmd::Stop { .. } => {}
+            // No pieces yet: dropping the reply tells the caller so.
+            TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) => {}
         }
         self.publish_status();
     }

@@ -11,6 +11,7 @@ mod peers;
 mod pex;
 mod status;
 mod uploads;
+mod withdraw;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
 
@@ -57,6 +58,7 @@ pub(crate) enum TorrentCmd {
         delete: bool,
         done: oneshot::Sender<()>,
     },
+    Withdraw(withdraw::WithdrawCmd),
 }
 
 /// What the session keeps of a running torrent.
@@ -277,9 +279,8 @@ impl Torrent {
             .state_dir
             .as_ref()
             .map(|d| d.join(format!("{}.resume", info_hash.to_hex())));
-        let trusted = resume_path
-            .as_deref()
-            .and_then(ResumeData::load)
+        let resume = resume_path.as_deref().and_then(ResumeData::load);
+        let trusted = (resume.as_ref())
             .and_then(|r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()));
 
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
@@ -393,7 +394,8 @@ impl Torrent {
         match trusted {
             Some(have) => torrent.checked(have),
             None => {
-                let _ = torrent.disk.send(DiskJob::Check);
+                let recorded = resume.map(|r| r.files);
+                let _ = torrent.disk.send(DiskJob::Check { recorded });
             }
         }
         Ok((torrent, (cmd_rx, peer_rx, disk_rx)))
@@ -458,6 +460,7 @@ impl Torrent {
                 self.publish_status();
             }
             TorrentCmd::Stop { .. } => {}
+            TorrentCmd::Withdraw(cmd) => self.on_withdraw_cmd(cmd),
         }
     }
 
@@ -476,6 +479,7 @@ impl Torrent {
             DiskEvent::Error(msg) if self.state != TorrentState::Error => self.fail(msg),
             DiskEvent::Error(_) => {}
             DiskEvent::Stopped => {}
+            DiskEvent::Withdrawal(news) => self.on_withdrawal(news),
         }
     }
 

@@ -1,0 +1,152 @@
+//! Withdrawing pieces we had: their data changed on disk (found by the disk thread, see
+//! `disk_changes.rs`) or the owner said so (`Session::withdraw_pieces`).
+//!
+//! BEP 3 has no "I no longer have" message, so peers that saw our bitfield may still ask: their
+//! requests are refused (reject-request under the fast extension, silently dropped otherwise;
+//! the disk thread refuses reads already queued). A withdrawn piece is also set to "skip": it is
+//! never fetched again, since writing the swarm's bytes would overwrite whatever changed it.
+
+use protocol::picker::PRIORITY_SKIP;
+use protocol::wire::Message;
+use protocol::{InfoHash, Picker};
+use tokio::sync::oneshot;
+
+use super::{Torrent, TorrentCmd};
+use crate::disk::{ChangedFile, DiskJob, Withdrawal};
+use crate::peer::{Outgoing, PeerKey};
+use crate::session::Session;
+use crate::types::EngineError;
+
+/// What the session asks of a torrent's actor.
+pub(crate) enum WithdrawCmd {
+    Pieces {
+        pieces: Vec<u32>,
+        reply: oneshot::Sender<Vec<u32>>,
+    },
+    RecheckChanged {
+        reply: oneshot::Sender<Vec<ChangedFile>>,
+    },
+}
+
+impl Session {
+    /// Stops serving `pieces` of a torrent (for good: they are not fetched again either).
+    /// Returns those we had, which are no longer counted in `have_bytes`.
+    pub async fn withdraw_pieces(
+        &self,
+        ih: InfoHash,
+        pieces: Vec<u32>,
+    ) -> Result<Vec<u32>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .handle(ih)?
+            .cmd
+            .send(TorrentCmd::Withdraw(WithdrawCmd::Pieces { pieces, reply }));
+        answer.await.map_err(|_| not_now())
+    }
+
+    /// Hashes again every piece of the torrent's files whose size or modification time changed,
+    /// withdraws those that no longer match, and reports each changed file since the last call
+    /// (including changes the disk thread found by itself before serving a read). Runs on the
+    /// torrent's disk thread, after the jobs queued before it.
+    pub async fn recheck_changed_files(
+        &self,
+        ih: InfoHash,
+    ) -> Result<Vec<ChangedFile>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .handle(ih)?
+            .cmd
+            .send(TorrentCmd::Withdraw(WithdrawCmd::RecheckChanged { reply }));
+        answer.await.map_err(|_| not_now())
+    }
+}
+
+fn not_now() -> EngineError {
+    EngineError::Unsupported(
+        "withdrawing pieces of a torrent that is stopping or has no metadata yet",
+    )
+}
+
+impl Torrent {
+    /// Both requests go through the disk thread, so they are answered after the initial check
+    /// and in order with the reads already queued.
+    pub(super) fn on_withdraw_cmd(&mut self, cmd: WithdrawCmd) {
+        let job = match cmd {
+            WithdrawCmd::Pieces { pieces, reply } => DiskJob::Withdraw {
+                pieces,
+                reply: Some(reply),
+            },
+            WithdrawCmd::RecheckChanged { reply } => DiskJob::RecheckChanged { reply },
+        };
+        let _ = self.disk.send(job);
+    }
+
+    pub(super) fn on_withdrawal(&mut self, news: Withdrawal) {
+        match news {
+            Withdrawal::Pieces { pieces, reply } => {
+                let gone = self.withdraw(&pieces);
+                if !gone.is_empty() {
+                    tracing::warn!(
+                        "torrent {}: {} pieces no longer served (their data changed)",
+                        self.metainfo.info.name,
+                        gone.len()
+                    );
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(gone);
+                }
+            }
+            Withdrawal::ReadRefused { key, block } => self.refuse(key, block.as_ref()),
+            Withdrawal::Rechecked { report, reply } => {
+                let _ = reply.send(report);
+            }
+        }
+    }
+
+    /// A request we accepted but will not answer.
+    fn refuse(&mut self, key: PeerKey, block: protocol::wire::BlockRef) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        p.serving = p.serving.saturating_sub(1);
+        if p.cancelled.remove(&block) {
+            return;
+        }
+        if p.fast {
+            let mut frame = Vec::new();
+            Message::RejectRequest(block).encode(&mut frame);
+            let _ = p.writer.send(Outgoing::Frame(frame));
+        }
+    }
+
+    /// Clears `pieces` from what we have and marks them skipped; returns those we had.
+    fn withdraw(&mut self, pieces: &[u32]) -> Vec<u32> {
+        let mut have = self.picker.have().clone();
+        let gone: Vec<u32> = pieces.iter().copied().filter(|&p| have.clear(p)).collect();
+        if gone.is_empty() {
+            return gone;
+        }
+        for &p in &gone {
+            if let Some(prio) = self.piece_priorities.get_mut(p as usize) {
+                *prio = PRIORITY_SKIP;
+            }
+        }
+        // The picker only ever gains pieces, so it is rebuilt: what we have, what we want, and
+        // what each connected peer has. Blocks in flight for a piece we do not have and still
+        // want are requested again by the new picker.
+        let mut picker = Picker::new(self.lengths, have);
+        picker.set_priorities(self.piece_priorities.clone());
+        picker.set_sequential(self.sequential);
+        for p in self.peers.values() {
+            picker.add_peer_pieces(&p.has);
+        }
+        self.picker = picker;
+        self.resume_dirty = true;
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            self.update_interest(key);
+        }
+        self.publish_status();
+        gone
+    }
+}
