@@ -1,15 +1,14 @@
-//! The client side of the daemon's socket, shared by the browser relay and the terminal
+//! The client side of the daemon's socket (or pipe), shared by the browser relay and the terminal
 //! commands: find the daemon (starting it detached when absent) and exchange framed messages.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::frame::{self, MAX_FROM_BROWSER, MAX_TO_BROWSER};
+use crate::ipc::{self, Stream};
+use crate::paths::Paths;
 use anyhow::{bail, Context};
 use serde_json::Value;
-use tokio::net::UnixStream;
-
-use crate::frame::{self, MAX_FROM_BROWSER, MAX_TO_BROWSER};
-use crate::paths::Paths;
 
 /// A daemon log past this size is rotated when the next daemon starts.
 const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
@@ -18,14 +17,14 @@ const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Connects to the running daemon, starting one if none answers.
-pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
-    if let Ok(stream) = UnixStream::connect(paths.socket()).await {
+pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<Stream> {
+    if let Ok(stream) = ipc::connect(paths).await {
         return Ok(stream);
     }
     let mut child = start_daemon(paths)?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        if let Ok(stream) = UnixStream::connect(paths.socket()).await {
+        if let Ok(stream) = ipc::connect(paths).await {
             reap_later(child);
             return Ok(stream);
         }
@@ -53,14 +52,13 @@ pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
 }
 
 /// Connects to a running daemon without starting one.
-pub async fn connect(paths: &Paths) -> std::io::Result<UnixStream> {
-    UnixStream::connect(paths.socket()).await
+pub async fn connect(paths: &Paths) -> std::io::Result<Stream> {
+    ipc::connect(paths).await
 }
 
 /// Starts `bthelper daemon` detached: its own process group (so a browser killing the relay's
-/// group leaves it running), no terminal, output appended to the daemon log.
+/// group leaves it running), no terminal or console, output appended to the daemon log.
 pub fn start_daemon(paths: &Paths) -> anyhow::Result<std::process::Child> {
-    use std::os::unix::process::CommandExt;
     std::fs::create_dir_all(&paths.log_dir)
         .with_context(|| format!("creating {}", paths.log_dir.display()))?;
     // One previous log is kept; a log is never allowed to grow without bound across starts.
@@ -74,16 +72,46 @@ pub fn start_daemon(paths: &Paths) -> anyhow::Result<std::process::Child> {
         .open(paths.daemon_log())
         .with_context(|| format!("opening {}", paths.daemon_log().display()))?;
     let exe = std::env::current_exe().context("finding the bthelper executable")?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("daemon")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .context("starting the daemon")?;
+        .stderr(log);
+    let child = spawn_detached(command).context("starting the daemon")?;
     tracing::info!(pid = child.id(), "started the daemon");
     Ok(child)
+}
+
+#[cfg(unix)]
+fn spawn_detached(mut command: Command) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0).spawn()
+}
+
+/// Windows: no console (DETACHED_PROCESS; CREATE_NO_WINDOW for good measure), its own process
+/// group (a Ctrl-C or Ctrl-Break sent to the relay's group does not reach it), and out of the
+/// browser's job object: Firefox (and Chrome, when it does not break the host away itself) runs
+/// the host in a job that is killed with the port, and only CREATE_BREAKAWAY_FROM_JOB lets the
+/// daemon outlive it. A job that forbids breaking away makes that spawn fail with access denied;
+/// then the daemon starts inside the job (it lives as long as the browser keeps the host).
+#[cfg(windows)]
+fn spawn_detached(mut command: Command) -> std::io::Result<std::process::Child> {
+    use std::os::windows::process::CommandExt;
+    use windows_sys::Win32::System::Threading::{
+        CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, DETACHED_PROCESS,
+    };
+    let flags = DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;
+    match command
+        .creation_flags(flags | CREATE_BREAKAWAY_FROM_JOB)
+        .spawn()
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!("the job object forbids breaking away; the daemon starts inside it");
+            command.creation_flags(flags).spawn()
+        }
+        spawned => spawned,
+    }
 }
 
 /// The daemon outlives us normally; if it exits first, don't leave a zombie behind.
@@ -93,12 +121,12 @@ fn reap_later(mut child: std::process::Child) {
 
 /// A request/reply conversation with the daemon (terminal commands and tests).
 pub struct Client {
-    stream: UnixStream,
+    stream: Stream,
     next_id: u64,
 }
 
 impl Client {
-    pub fn new(stream: UnixStream) -> Client {
+    pub fn new(stream: Stream) -> Client {
         Client { stream, next_id: 1 }
     }
 

@@ -4,9 +4,14 @@
 //! A host manifest (from manifests/host-*.json, with `path` set to this executable) goes in the
 //! browser's per-user directory, in `/etc`/`/Library` with `--system`, or for a Chromium browser
 //! started with `--user-data-dir DIR` in `DIR/NativeMessagingHosts` (the only per-user place such
-//! a browser reads). On Windows the manifest file is written beside the executable and a registry
-//! key (`HKCU`, or `HKLM` with `--system`) `Software\<vendor>\NativeMessagingHosts\<name>` points
-//! to it; see helper/PROTOCOL.md.
+//! a browser reads).
+//!
+//! On Windows the manifests live in the helper's own directory (`%LOCALAPPDATA%\Swarmlink\
+//! NativeMessagingHosts\<browser>`, under `SWARMLINK_HOME` if set; `%ProgramData%\Swarmlink\...`
+//! with `--system`) and a registry key (`HKCU`, or `HKLM` with `--system`)
+//! `Software\<vendor>\NativeMessagingHosts\<name>` points to each: browsers there look up the
+//! key and read no manifest directory, so `--user-data-dir` does not apply. See
+//! helper/PROTOCOL.md.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +39,10 @@ pub struct Browser {
     /// Under HKCU/HKLM; the host name is appended.
     #[cfg_attr(not(windows), allow(dead_code))]
     windows_key: &'static str,
+    /// The browser's profile directory on Windows (under an environment variable's directory):
+    /// its presence is how `install` without `--browser` tells the browser is there.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    windows_profile: (&'static str, &'static str),
 }
 
 pub const BROWSERS: &[Browser] = &[
@@ -45,6 +54,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/etc/opt/chrome/native-messaging-hosts",
         mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
         windows_key: r"Software\Google\Chrome\NativeMessagingHosts",
+        windows_profile: ("LOCALAPPDATA", r"Google\Chrome\User Data"),
     },
     Browser {
         key: "chromium",
@@ -54,6 +64,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/etc/chromium/native-messaging-hosts",
         mac_system: "/Library/Application Support/Chromium/NativeMessagingHosts",
         windows_key: r"Software\Chromium\NativeMessagingHosts",
+        windows_profile: ("LOCALAPPDATA", r"Chromium\User Data"),
     },
     Browser {
         key: "brave",
@@ -63,6 +74,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/etc/opt/chrome/native-messaging-hosts",
         mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
         windows_key: r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts",
+        windows_profile: ("LOCALAPPDATA", r"BraveSoftware\Brave-Browser\User Data"),
     },
     Browser {
         key: "edge",
@@ -72,6 +84,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/etc/opt/edge/native-messaging-hosts",
         mac_system: "/Library/Microsoft/Edge/NativeMessagingHosts",
         windows_key: r"Software\Microsoft\Edge\NativeMessagingHosts",
+        windows_profile: ("LOCALAPPDATA", r"Microsoft\Edge\User Data"),
     },
     Browser {
         key: "vivaldi",
@@ -81,6 +94,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/etc/opt/chrome/native-messaging-hosts",
         mac_system: "/Library/Google/Chrome/NativeMessagingHosts",
         windows_key: r"Software\Vivaldi\NativeMessagingHosts",
+        windows_profile: ("LOCALAPPDATA", r"Vivaldi\User Data"),
     },
     Browser {
         key: "firefox",
@@ -90,6 +104,7 @@ pub const BROWSERS: &[Browser] = &[
         linux_system: "/usr/lib/mozilla/native-messaging-hosts",
         mac_system: "/Library/Application Support/Mozilla/NativeMessagingHosts",
         windows_key: r"Software\Mozilla\NativeMessagingHosts",
+        windows_profile: ("APPDATA", r"Mozilla\Firefox"),
     },
 ];
 
@@ -139,8 +154,22 @@ fn home() -> anyhow::Result<PathBuf> {
     crate::paths::home_dir().context("HOME is not set")
 }
 
-fn user_dir(b: &Browser, home: &Path) -> PathBuf {
-    home.join(if cfg!(target_os = "macos") {
+/// What per-user manifest directories hang off: HOME on Linux and macOS, the helper's own
+/// `NativeMessagingHosts` directory on Windows.
+fn user_base() -> anyhow::Result<PathBuf> {
+    if cfg!(windows) {
+        Ok(crate::paths::Paths::from_env()?
+            .data_dir
+            .join("NativeMessagingHosts"))
+    } else {
+        home()
+    }
+}
+
+fn user_dir(b: &Browser, base: &Path) -> PathBuf {
+    base.join(if cfg!(windows) {
+        b.key
+    } else if cfg!(target_os = "macos") {
         b.mac_user
     } else {
         b.linux_user
@@ -148,11 +177,26 @@ fn user_dir(b: &Browser, home: &Path) -> PathBuf {
 }
 
 fn system_dir(b: &Browser) -> PathBuf {
+    if cfg!(windows) {
+        let data = std::env::var_os("ProgramData")
+            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+        return data.join(r"Swarmlink\NativeMessagingHosts").join(b.key);
+    }
     PathBuf::from(if cfg!(target_os = "macos") {
         b.mac_system
     } else {
         b.linux_system
     })
+}
+
+/// Whether the browser looks installed: its profile directory exists (on Linux and macOS the
+/// parent of its hosts directory; on Windows its profile under %LOCALAPPDATA% or %APPDATA%).
+fn looks_installed(b: &Browser, dir: &Path) -> bool {
+    if cfg!(windows) {
+        let (var, sub) = b.windows_profile;
+        return std::env::var_os(var).is_some_and(|d| Path::new(&d).join(sub).exists());
+    }
+    dir.parent().is_some_and(Path::exists)
 }
 
 fn selected(names: &[String]) -> Vec<&'static Browser> {
@@ -174,6 +218,9 @@ fn targets(
     only_found: bool,
 ) -> anyhow::Result<Vec<Target>> {
     if let Some(dir) = user_data_dir {
+        if cfg!(windows) {
+            bail!("--user-data-dir does not apply on Windows: browsers there find native hosts through the registry only");
+        }
         let browsers: Vec<&'static Browser> = if names.is_empty() {
             BROWSERS.iter().filter(|b| b.key == "chromium").collect()
         } else {
@@ -187,15 +234,15 @@ fn targets(
         let browser = browsers.first().copied().context("no browser selected")?;
         return Ok(vec![Target { browser, dir }]);
     }
-    let home = home()?;
+    let base = user_base()?;
     let mut out = Vec::new();
     for b in selected(names) {
         let dir = if system {
             system_dir(b)
         } else {
-            user_dir(b, &home)
+            user_dir(b, &base)
         };
-        if only_found && !dir.parent().is_some_and(Path::exists) {
+        if only_found && !looks_installed(b, &dir) {
             continue;
         }
         if out.iter().any(|t: &Target| t.dir == dir) {
@@ -266,6 +313,7 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
+        .map(without_verbatim_prefix)
         .context("finding the bthelper executable")?;
     let explicit = !args.browser.is_empty();
     let mut targets = targets(
@@ -288,12 +336,29 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
         #[cfg(windows)]
         windows::register(t.browser, &path, args.system)?;
         println!("{:<9} {}", t.browser.key, path.display());
+        #[cfg(windows)]
+        println!("{:<9} {}", "", windows::key(t.browser, args.system));
     }
     println!(
         "bthelper ({}) is the native host {HOST_NAME} for the browsers above",
         exe.display()
     );
     Ok(())
+}
+
+/// Windows' canonical paths are verbatim (`\\?\C:\...`), which browsers do not expect in a
+/// manifest's `path`: the plain form names the same file. No-op elsewhere.
+fn without_verbatim_prefix(path: PathBuf) -> PathBuf {
+    let Some(s) = path.to_str() else {
+        return path;
+    };
+    if let Some(unc) = s.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{unc}"));
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => path,
+    }
 }
 
 fn targets_all(system: bool) -> anyhow::Result<Vec<Target>> {
@@ -318,7 +383,10 @@ pub fn uninstall(args: LocateArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
         }
         #[cfg(windows)]
-        windows::unregister(t.browser, args.system);
+        if windows::unregister(t.browser, args.system) {
+            removed += 1;
+            println!("removed {}", windows::key(t.browser, args.system));
+        }
     }
     if removed == 0 {
         println!("no host manifest of {HOST_NAME} was installed there");
@@ -361,7 +429,14 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
         args.system,
         false,
     )? {
+        #[cfg(not(windows))]
         println!("  {:<9} {}", t.browser.key, describe(&t.manifest_path()));
+        #[cfg(windows)]
+        println!(
+            "  {:<9} {}",
+            t.browser.key,
+            windows::describe_key(&t, args.system)
+        );
     }
     let paths = crate::paths::Paths::from_env()?;
     println!("helper root:");
@@ -397,31 +472,83 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
 #[cfg(windows)]
 mod windows {
     //! Registry keys through `reg.exe`, which every Windows has, rather than a registry crate.
-    use super::{Browser, HOST_NAME};
+    //! The key's default value is the manifest's path; browsers read HKCU first, then HKLM.
+    use super::{describe, Browser, Target, HOST_NAME};
     use anyhow::{bail, Context};
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
 
-    fn key(b: &Browser, system: bool) -> String {
+    pub fn key(b: &Browser, system: bool) -> String {
         let hive = if system { "HKLM" } else { "HKCU" };
         format!(r"{hive}\{}\{HOST_NAME}", b.windows_key)
     }
 
+    fn reg(args: &[&std::ffi::OsStr]) -> anyhow::Result<Output> {
+        Command::new("reg")
+            .args(args)
+            .output()
+            .context("running reg.exe")
+    }
+
     pub fn register(b: &Browser, manifest: &Path, system: bool) -> anyhow::Result<()> {
-        let status = std::process::Command::new("reg")
-            .args(["add", &key(b, system), "/ve", "/t", "REG_SZ", "/f", "/d"])
-            .arg(manifest)
-            .status()
-            .context("running reg.exe")?;
-        if !status.success() {
-            bail!("reg add {} failed", key(b, system));
+        let key = key(b, system);
+        let out = reg(&[
+            "add".as_ref(),
+            key.as_ref(),
+            "/ve".as_ref(),
+            "/t".as_ref(),
+            "REG_SZ".as_ref(),
+            "/f".as_ref(),
+            "/d".as_ref(),
+            manifest.as_os_str(),
+        ])?;
+        if !out.status.success() {
+            bail!(
+                "reg add {key} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     }
 
-    pub fn unregister(b: &Browser, system: bool) {
-        let _ = std::process::Command::new("reg")
-            .args(["delete", &key(b, system), "/f"])
-            .status();
+    /// Deletes the key; true if there was one.
+    pub fn unregister(b: &Browser, system: bool) -> bool {
+        let key = key(b, system);
+        registered(&key).is_some()
+            && reg(&["delete".as_ref(), key.as_ref(), "/f".as_ref()])
+                .is_ok_and(|o| o.status.success())
+    }
+
+    /// The manifest path the key names, if the key exists. `reg query` prints
+    /// `    (Default)    REG_SZ    <value>` (the name is localised; the type is not).
+    fn registered(key: &str) -> Option<PathBuf> {
+        let out = reg(&["query".as_ref(), key.as_ref(), "/ve".as_ref()]).ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|line| {
+                let (_, value) = line.split_once("REG_SZ")?;
+                Some(PathBuf::from(value.trim()))
+            })
+    }
+
+    /// `doctor`'s line: the key, the manifest it names (checked like on other systems), and a
+    /// warning when that is not the manifest this helper would write.
+    pub fn describe_key(t: &Target, system: bool) -> String {
+        let key = key(t.browser, system);
+        match registered(&key) {
+            None => format!("not registered ({key})"),
+            Some(path) => {
+                let elsewhere = if path == t.manifest_path() {
+                    String::new()
+                } else {
+                    format!(" (expected {})", t.manifest_path().display())
+                };
+                format!("{key} -> {}{elsewhere}", describe(&path))
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod daemon;
 mod fetch;
 mod frame;
 mod install;
+mod ipc;
 mod paths;
 mod relay;
 mod settings;

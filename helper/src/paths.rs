@@ -8,6 +8,10 @@
 //! Without it, XDG: `$XDG_DATA_HOME/swarmlink` (default `~/.local/share/swarmlink`) for state and
 //! logs, `$XDG_RUNTIME_DIR/swarmlink` for the socket (falling back to `<data>/run`), and
 //! `$XDG_DOWNLOAD_DIR` or `~/Downloads` for downloads.
+//!
+//! On Windows, without `SWARMLINK_HOME`: `%LOCALAPPDATA%\Swarmlink\{state,run,log}` and
+//! `%USERPROFILE%\Downloads`; the daemon listens on a named pipe instead of `run/daemon.sock`
+//! (see `crate::ipc`), and `run` keeps only the lock file.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +22,9 @@ pub const HOME_ENV: &str = "SWARMLINK_HOME";
 
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// The helper's own directory (the root, or the platform's per-user data directory): state,
+    /// logs and, on Windows, the native-messaging manifests the registry points at.
+    pub data_dir: PathBuf,
     pub state_dir: PathBuf,
     pub run_dir: PathBuf,
     pub log_dir: PathBuf,
@@ -31,6 +38,14 @@ impl Paths {
             let root = absolute(Path::new(&root))?;
             return Ok(Paths::under_root(&root));
         }
+        #[cfg(windows)]
+        return Paths::windows();
+        #[cfg(not(windows))]
+        Paths::xdg()
+    }
+
+    #[cfg(not(windows))]
+    fn xdg() -> anyhow::Result<Paths> {
         let home = home_dir().context("neither SWARMLINK_HOME nor HOME is set")?;
         let data = env_dir("XDG_DATA_HOME")
             .unwrap_or_else(|| home.join(".local/share"))
@@ -44,12 +59,34 @@ impl Paths {
             state_dir: data.join("state"),
             run_dir,
             log_dir: data.join("log"),
+            data_dir: data,
+            default_download_dir,
+        })
+    }
+
+    /// `%LOCALAPPDATA%` is per user and per machine (not roaming): the right place for resume
+    /// data and a lock file. Downloads go to the profile's Downloads folder (its default place;
+    /// a user who moved that known folder can pick the directory in the settings).
+    #[cfg(windows)]
+    fn windows() -> anyhow::Result<Paths> {
+        let data = env_dir("LOCALAPPDATA")
+            .context("neither SWARMLINK_HOME nor LOCALAPPDATA is set")?
+            .join("Swarmlink");
+        let default_download_dir = home_dir()
+            .map(|h| h.join("Downloads"))
+            .unwrap_or_else(|| data.join("downloads"));
+        Ok(Paths {
+            state_dir: data.join("state"),
+            run_dir: data.join("run"),
+            log_dir: data.join("log"),
+            data_dir: data,
             default_download_dir,
         })
     }
 
     pub fn under_root(root: &Path) -> Paths {
         Paths {
+            data_dir: root.to_path_buf(),
             state_dir: root.join("state"),
             run_dir: root.join("run"),
             log_dir: root.join("log"),
@@ -57,8 +94,9 @@ impl Paths {
         }
     }
 
+    /// Where the daemon listens: `run/daemon.sock`, or on Windows a named pipe's name.
     pub fn socket(&self) -> PathBuf {
-        self.run_dir.join("daemon.sock")
+        crate::ipc::endpoint(self)
     }
 
     pub fn lock_file(&self) -> PathBuf {
@@ -71,6 +109,7 @@ impl Paths {
 
     /// Creates the run directory readable by its owner only: the socket inside accepts commands
     /// that add and delete files, so nobody else may reach it.
+    #[cfg(unix)]
     pub fn create_run_dir(&self) -> anyhow::Result<()> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         std::fs::DirBuilder::new()
@@ -83,10 +122,24 @@ impl Paths {
             .with_context(|| format!("restricting {}", self.run_dir.display()))?;
         Ok(())
     }
+
+    /// On Windows the run directory holds only the lock file; what needs protecting is the pipe,
+    /// which carries its own owner-only security descriptor (`crate::ipc`). The directory itself
+    /// inherits the ACL of `%LOCALAPPDATA%` (the user, SYSTEM and administrators).
+    #[cfg(windows)]
+    pub fn create_run_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.run_dir)
+            .with_context(|| format!("creating {}", self.run_dir.display()))
+    }
 }
 
+/// The user's home: `HOME`, or on Windows the profile directory `USERPROFILE`.
 pub fn home_dir() -> Option<PathBuf> {
-    env_dir("HOME")
+    if cfg!(windows) {
+        env_dir("USERPROFILE").or_else(|| env_dir("HOME"))
+    } else {
+        env_dir("HOME")
+    }
 }
 
 fn env_dir(var: &str) -> Option<PathBuf> {
@@ -107,12 +160,14 @@ mod tests {
     #[test]
     fn everything_lives_under_the_root() {
         let p = Paths::under_root(Path::new("/tmp/x"));
+        #[cfg(unix)]
         assert_eq!(p.socket(), Path::new("/tmp/x/run/daemon.sock"));
         assert_eq!(p.default_download_dir, Path::new("/tmp/x/downloads"));
         assert!(p.state_dir.starts_with("/tmp/x"));
         assert!(p.log_dir.starts_with("/tmp/x"));
     }
 
+    #[cfg(unix)]
     #[test]
     fn run_dir_is_private() {
         use std::os::unix::fs::PermissionsExt;

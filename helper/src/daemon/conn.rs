@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 
 use super::core::Core;
@@ -15,8 +15,12 @@ use crate::frame::{self, FrameError, MAX_FROM_BROWSER, MAX_TO_BROWSER};
 /// Room for the envelope around a list of statuses in one frame.
 const STATUS_BUDGET: usize = MAX_TO_BROWSER - 4096;
 
-pub async fn serve(core: Arc<Core>, stream: UnixStream) {
-    let (mut reader, mut writer) = stream.into_split();
+/// `stream` is whatever `crate::ipc::Listener` accepted (a Unix socket or a named pipe).
+pub async fn serve<S>(core: Arc<Core>, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Value>(64);
     let write_task = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {

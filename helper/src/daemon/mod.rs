@@ -1,14 +1,18 @@
 //! `bthelper daemon`: owns the engine session, the download list, settings and resume data, and
-//! serves any number of clients on a Unix socket in a 0700 directory.
+//! serves any number of clients on a Unix socket in a 0700 directory (on Windows a named pipe
+//! only its user can open; `crate::ipc`).
 //!
 //! Exactly one daemon runs per helper root: it holds an exclusive lock on `run/daemon.lock` for
 //! its whole life. A second daemon fails to take the lock and exits successfully (the one that
 //! runs is what the caller wanted). The kernel drops the lock when a daemon dies, even by
 //! kill -9, so the next daemon takes it and replaces the socket file that was left behind.
+//! (Windows releases the lock of a killed process as well; there the lock also keeps other
+//! processes from reading the pid in it, so the "already running" message may lack the pid.)
 
 mod conn;
 mod core;
 mod publish;
+mod signals;
 mod store;
 
 use std::io::Write;
@@ -17,7 +21,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use engine::{Session, SessionConfig};
-use tokio::net::UnixListener;
 
 use self::core::Core;
 use self::store::Store;
@@ -85,8 +88,13 @@ pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let pid = std::fs::read_to_string(paths.lock_file()).unwrap_or_default();
-            tracing::info!(pid = pid.trim(), "a daemon is already running");
-            eprintln!("bthelper: a daemon is already running (pid {})", pid.trim());
+            let pid = pid.trim();
+            tracing::info!(pid, "a daemon is already running");
+            if pid.is_empty() {
+                eprintln!("bthelper: a daemon is already running");
+            } else {
+                eprintln!("bthelper: a daemon is already running (pid {pid})");
+            }
             return Ok(Outcome::AlreadyRunning);
         }
         Err(std::fs::TryLockError::Error(e)) => {
@@ -101,7 +109,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(serve(paths));
-    let _ = std::fs::remove_file(paths.socket());
+    crate::ipc::cleanup(paths);
     drop(lock);
     result.map(|()| Outcome::Stopped)
 }
@@ -159,38 +167,27 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
     let core = Core::new(session, store, entries, settings);
     core.restore().await;
 
-    let socket = paths.socket();
-    let _ = std::fs::remove_file(&socket);
-    let listener =
-        UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
-    }
-    tracing::info!(socket = %socket.display(), pid = std::process::id(), "daemon ready");
+    let mut listener = crate::ipc::Listener::bind(paths)?;
+    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "daemon ready");
 
     tokio::spawn(Arc::clone(&core).publish());
     let mut stop = core.shutdown_signal();
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigterm = signal(SignalKind::terminate())?;
-    // A daemon started from a terminal must outlive it: a hangup is logged, not fatal.
-    let mut sighup = signal(SignalKind::hangup())?;
+    let mut signals = signals::Signals::new()?;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok(stream) => {
                     tokio::spawn(conn::serve(Arc::clone(&core), stream));
                 }
                 Err(error) => tracing::warn!(%error, "accept failed"),
             },
             _ = stop.changed() => break,
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => tracing::info!("hangup ignored"),
-            _ = tokio::signal::ctrl_c() => break,
+            () = signals.stop_requested() => break,
         }
     }
     tracing::info!("daemon stopping");
-    let _ = std::fs::remove_file(&socket);
+    drop(listener);
+    crate::ipc::cleanup(paths);
     core.session().shutdown().await;
     Ok(())
 }
