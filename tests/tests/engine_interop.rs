@@ -1,138 +1,17 @@
 //! `bthelper download` against python3-libtorrent on loopback: byte-exact both ways, single-file
 //! and a multi-file torrent with BEP 47 pad files made by libtorrent.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
+use swarmlink_tests::bthelper::download as bthelper_download;
+use swarmlink_tests::libtorrent::{self, LtPeer};
+use swarmlink_tests::{free_port, spawn, write_random, KillOnDrop};
 
-fn lt_peer_script() -> PathBuf {
-    workspace_root().join("bench/download_lt_peer.py")
-}
-
-fn write_random(path: &Path, len: usize, seed: u64) -> Vec<u8> {
-    use rand::{RngCore, SeedableRng};
-    let mut data = vec![0u8; len];
-    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::write(path, &data).unwrap();
-    data
-}
-
-/// Makes a .torrent with libtorrent (`--pad` for BEP 47 pad files in multi-file torrents).
-fn lt_create(content: &Path, torrent: &Path, piece_len: u32, pad: bool) {
-    let mut cmd = Command::new(SYSTEM_PYTHON);
-    cmd.arg(lt_peer_script())
-        .arg("create")
-        .arg(content)
-        .arg(torrent)
-        .arg(piece_len.to_string());
-    if pad {
-        cmd.arg("--pad");
-    }
-    assert!(
-        cmd.status().unwrap().success(),
-        "libtorrent create_torrent failed"
-    );
-}
-
-/// Spawns a process and returns it with a channel of its stdout (and stderr) lines.
-fn spawn_lines(cmd: &mut Command) -> (KillOnDrop, mpsc::Receiver<String>) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (tx, rx) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    (KillOnDrop(child), rx)
-}
-
-/// Waits for a line starting with `prefix` and returns the rest of it.
-fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str, limit: Duration) -> String {
-    let deadline = std::time::Instant::now() + limit;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    return rest.trim().to_string();
-                }
-                seen.push(line);
-            }
-            Err(_) => panic!("no line starting with {prefix:?} within {limit:?}; saw: {seen:#?}"),
-        }
-    }
-}
-
-fn lt_seed(torrent: &Path, dir: &Path) -> (KillOnDrop, u16) {
-    let (child, rx) = spawn_lines(
-        Command::new(SYSTEM_PYTHON)
-            .arg(lt_peer_script())
-            .arg("seed")
-            .arg(torrent)
-            .arg(dir),
-    );
-    let port = wait_line(&rx, "port ", Duration::from_secs(20))
-        .parse()
-        .unwrap();
-    wait_line(&rx, "seeding", Duration::from_secs(20));
-    (child, port)
-}
-
-fn bthelper_download(torrent: &Path, out: &Path, peers: &[u16], extra: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("bthelper"));
-    cmd.arg("download")
-        .arg(torrent)
-        .arg("-o")
-        .arg(out)
-        .arg("--state-dir")
-        .arg(out.join(".state"));
-    for p in peers {
-        cmd.arg("--peer").arg(format!("127.0.0.1:{p}"));
-    }
-    cmd.args(extra);
-    cmd
-}
-
-fn run_to_exit(cmd: &mut Command, limit: Duration) {
-    let (mut child, rx) = spawn_lines(cmd);
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let lines: Vec<String> = rx.try_iter().collect();
-            assert!(
-                status.success(),
-                "bthelper failed: {status}\n{}",
-                lines.join("\n")
-            );
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bthelper did not finish in {limit:?}: {:?}",
-            rx.try_iter().collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// A libtorrent seeder (bench/download_lt_peer.py) of `torrent`'s data in `dir`.
+fn lt_seed(torrent: &Path, dir: &Path) -> LtPeer {
+    LtPeer::seed(&libtorrent::peer_script(), torrent, dir)
 }
 
 #[test]
@@ -141,14 +20,12 @@ fn downloads_from_libtorrent_byte_exact() {
     let seed_dir = dir.path().join("seed");
     let data = write_random(&seed_dir.join("movie.bin"), 6 * 1024 * 1024 + 777, 1);
     let torrent = dir.path().join("movie.torrent");
-    lt_create(&seed_dir.join("movie.bin"), &torrent, 64 * 1024, false);
-    let (_seeder, port) = lt_seed(&torrent, &seed_dir);
+    libtorrent::create(&seed_dir.join("movie.bin"), &torrent, 64 * 1024, false);
+    let seeder = lt_seed(&torrent, &seed_dir);
 
     let out = dir.path().join("out");
-    run_to_exit(
-        &mut bthelper_download(&torrent, &out, &[port], &[]),
-        Duration::from_secs(60),
-    );
+    spawn(&mut bthelper_download(&torrent, &out, &[seeder.port], &[]))
+        .expect_success(Duration::from_secs(60));
     assert!(
         std::fs::read(out.join("movie.bin")).unwrap() == data,
         "downloaded bytes differ"
@@ -172,19 +49,17 @@ fn downloads_multi_file_with_pad_files_from_libtorrent() {
         .map(|(i, (name, len))| write_random(&content.join(name), *len, i as u64))
         .collect();
     let torrent = dir.path().join("album.torrent");
-    lt_create(&content, &torrent, 32 * 1024, true);
+    libtorrent::create(&content, &torrent, 32 * 1024, true);
     let meta = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
     assert!(
         meta.info.files.iter().any(|f| f.pad),
         "libtorrent made pad files"
     );
-    let (_seeder, port) = lt_seed(&torrent, &seed_dir);
+    let seeder = lt_seed(&torrent, &seed_dir);
 
     let out = dir.path().join("out");
-    run_to_exit(
-        &mut bthelper_download(&torrent, &out, &[port], &[]),
-        Duration::from_secs(60),
-    );
+    spawn(&mut bthelper_download(&torrent, &out, &[seeder.port], &[]))
+        .expect_success(Duration::from_secs(60));
     for ((name, _), original) in files.iter().zip(&originals) {
         assert!(
             std::fs::read(out.join("album").join(name)).unwrap() == *original,
@@ -217,45 +92,36 @@ fn libtorrent_downloads_from_seeding_bthelper() {
     let seed_dir = dir.path().join("seed");
     let data = write_random(&seed_dir.join("data.bin"), 5 * 1024 * 1024 + 3, 9);
     let torrent = dir.path().join("data.torrent");
-    lt_create(&seed_dir.join("data.bin"), &torrent, 128 * 1024, false);
+    libtorrent::create(&seed_dir.join("data.bin"), &torrent, 128 * 1024, false);
 
     // bthelper checks the complete copy, then seeds it.
-    let (_seeder, rx) = spawn_lines(&mut bthelper_download(
+    let mut seeder = spawn(&mut bthelper_download(
         &torrent,
         &seed_dir,
         &[],
         &["--seed"],
     ));
-    let port = wait_line(&rx, "listening on port ", Duration::from_secs(60));
-    wait_line(&rx, "download complete", Duration::from_secs(30));
+    let port = seeder.wait_line("listening on port ", Duration::from_secs(60));
+    seeder.wait_line("download complete", Duration::from_secs(30));
 
     let out = dir.path().join("lt");
     std::fs::create_dir_all(&out).unwrap();
-    let (mut lt, lines) = spawn_lines(
-        Command::new(SYSTEM_PYTHON)
-            .arg(lt_peer_script())
+    let mut lt = LtPeer::start(
+        libtorrent::python()
+            .arg(libtorrent::peer_script())
             .arg("download")
             .arg(&torrent)
             .arg(&out)
             .arg(format!("127.0.0.1:{port}"))
             .env("DL_TIMEOUT", "60"),
     );
-    wait_line(&lines, "done", Duration::from_secs(70));
-    let _ = lt.wait();
+    lt.run.wait_line("done", Duration::from_secs(70));
+    // libtorrent has written everything once its session ends, as the script exits.
+    let _ = lt.run.wait_exit(Duration::from_secs(30));
     assert!(
         std::fs::read(out.join("data.bin")).unwrap() == data,
         "libtorrent got different bytes"
     );
-}
-
-/// A port that was free a moment ago, for clients that cannot be told to bind port 0
-/// (Transmission, aria2): we bind 0, read the port, and release it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn transmission(torrent: &Path, dir: &Path, cfg: &Path, port: u16) -> KillOnDrop {
@@ -318,7 +184,7 @@ fn fixture(dir: &Path, name: &str, len: usize) -> (PathBuf, Vec<u8>) {
     let seed_dir = dir.join("seed");
     let data = write_random(&seed_dir.join(name), len, len as u64);
     let torrent = dir.join(format!("{name}.torrent"));
-    lt_create(&seed_dir.join(name), &torrent, 64 * 1024, false);
+    libtorrent::create(&seed_dir.join(name), &torrent, 64 * 1024, false);
     (torrent, data)
 }
 
@@ -332,10 +198,8 @@ fn downloads_from_transmission_and_aria2_byte_exact() {
     let _t = transmission(&torrent, &seed_dir, &dir.path().join("tcfg"), tport);
     let out = dir.path().join("from-transmission");
     // Transmission unchokes newcomers at its next rechoke (up to 10 s).
-    run_to_exit(
-        &mut bthelper_download(&torrent, &out, &[tport], &[]),
-        Duration::from_secs(60),
-    );
+    spawn(&mut bthelper_download(&torrent, &out, &[tport], &[]))
+        .expect_success(Duration::from_secs(60));
     assert!(
         std::fs::read(out.join("t.bin")).unwrap() == data,
         "bytes from Transmission differ"
@@ -344,10 +208,8 @@ fn downloads_from_transmission_and_aria2_byte_exact() {
     let aport = free_port();
     let _a = aria2(&torrent, &seed_dir, aport, true);
     let out = dir.path().join("from-aria2");
-    run_to_exit(
-        &mut bthelper_download(&torrent, &out, &[aport], &[]),
-        Duration::from_secs(60),
-    );
+    spawn(&mut bthelper_download(&torrent, &out, &[aport], &[]))
+        .expect_success(Duration::from_secs(60));
     assert!(
         std::fs::read(out.join("t.bin")).unwrap() == data,
         "bytes from aria2 differ"
@@ -372,13 +234,13 @@ fn transmission_and_aria2_download_from_seeding_bthelper() {
     let mut a = aria2(&torrent, &adir, aport, false);
     std::thread::sleep(Duration::from_millis(500)); // let them bind (their ports were chosen free)
 
-    let (_seeder, rx) = spawn_lines(&mut bthelper_download(
+    let mut seeder = spawn(&mut bthelper_download(
         &torrent,
         &seed_dir,
         &[tport, aport],
         &["--seed"],
     ));
-    wait_line(&rx, "download complete", Duration::from_secs(60));
+    seeder.wait_line("download complete", Duration::from_secs(60));
     wait_for_file(&adir.join("u.bin"), &data, Duration::from_secs(60), "aria2");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while a.try_wait().unwrap().is_none() {
@@ -402,16 +264,17 @@ fn transmission_and_aria2_download_from_seeding_bthelper() {
 fn ctrl_c_saves_resume_data_and_the_next_run_continues() {
     let dir = tempfile::tempdir().unwrap();
     let (torrent, data) = fixture(dir.path(), "r.bin", 4 * 1024 * 1024);
-    let (_seeder, port) = lt_seed(&torrent, &dir.path().join("seed"));
+    let seeder = lt_seed(&torrent, &dir.path().join("seed"));
+    let port = seeder.port;
     let out = dir.path().join("out");
 
-    let (mut first, rx) = spawn_lines(&mut bthelper_download(
+    let mut first = spawn(&mut bthelper_download(
         &torrent,
         &out,
         &[port],
         &["--max-download-kib", "512"],
     ));
-    wait_line(&rx, "downloading", Duration::from_secs(30));
+    first.wait_line("downloading", Duration::from_secs(30));
     // Let some pieces be verified, then interrupt.
     let resume = out.join(".state");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -420,23 +283,9 @@ fn ctrl_c_saves_resume_data_and_the_next_run_continues() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let pid = first.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = first.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bthelper did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    first.interrupt();
+    // Panics if bthelper did not stop on Ctrl-C.
+    let status = first.wait_exit(Duration::from_secs(15));
     assert!(
         !status.success(),
         "an interrupted download is not a success"
@@ -447,22 +296,15 @@ fn ctrl_c_saves_resume_data_and_the_next_run_continues() {
         .collect();
     assert_eq!(saved.len(), 1, "one resume file: {saved:?}");
 
-    let (mut second, rx2) = spawn_lines(&mut bthelper_download(&torrent, &out, &[port], &[]));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut lines = Vec::new();
-    while second.try_wait().unwrap().is_none() {
-        lines.extend(rx2.try_iter());
-        assert!(
-            std::time::Instant::now() < deadline,
-            "second run did not finish: {lines:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    lines.extend(rx2.try_iter());
-    assert!(second.wait().unwrap().success(), "{lines:?}");
+    let mut second = spawn(&mut bthelper_download(&torrent, &out, &[port], &[]));
+    second.expect_success(Duration::from_secs(60));
     assert!(
-        !lines.iter().any(|l| l.contains("checking existing file")),
-        "resume data was trusted: {lines:?}"
+        !second
+            .seen
+            .iter()
+            .any(|l| l.contains("checking existing file")),
+        "resume data was trusted: {:?}",
+        second.seen
     );
     assert!(std::fs::read(out.join("r.bin")).unwrap() == data);
 }

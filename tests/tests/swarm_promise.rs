@@ -8,93 +8,18 @@
 //! The publisher's upload is its own count, from the `stopped` announce it sends the tracker when
 //! interrupted (read back from the tracker's web log).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use swarmlink_tests::{bin, KillOnDrop};
+use swarmlink_tests::{bin, free_port, spawn, KillOnDrop, Running};
 
 const FILE_SIZE: usize = 8 << 20;
 const DOWNLOADERS: usize = 8;
 const RATE: &str = "4M";
 const RATE_BYTES: u64 = 4 << 20;
-
-/// A port whose TCP and UDP sides are both free right now (bttrack takes both).
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A process whose stdout and stderr lines arrive on a channel.
-struct Running {
-    child: KillOnDrop,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-fn spawn(cmd: &mut Command) -> Running {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (tx, rx) = mpsc::channel();
-    let streams: [Box<dyn Read + Send>; 2] = [
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for stream in streams {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Running {
-        child: KillOnDrop(child),
-        lines: rx,
-        seen: Vec::new(),
-    }
-}
-
-impl Running {
-    fn wait_for(&mut self, needle: &str, deadline: Instant) -> String {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {needle:?} in time; output so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn drain(&mut self) -> String {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-        self.seen.join("\n")
-    }
-}
 
 fn bttrack(log: &Path, deadline: Instant) -> (KillOnDrop, u16) {
     let exe = bin("bttrack");
@@ -182,7 +107,7 @@ fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
             .args(["--upload-rate", RATE, "--private"])
             .arg(&file),
     );
-    publisher.wait_for(&format!(": http://127.0.0.1:{tport}/"), deadline);
+    publisher.wait_for_by(&format!(": http://127.0.0.1:{tport}/"), deadline);
     let url = format!("http://127.0.0.1:{tport}/promise.bin.torrent");
 
     let started = Instant::now();
@@ -201,17 +126,8 @@ fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
         .collect();
     let mut times = Vec::new();
     for (i, (out, run)) in downloads.iter_mut().enumerate() {
-        let status = loop {
-            if let Some(status) = run.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "download {i} did not finish in time:\n{}",
-                run.drain()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        // Panics with what the download printed if it is still running at the deadline.
+        let status = run.wait_exit(deadline.saturating_duration_since(Instant::now()));
         times.push(started.elapsed());
         assert!(status.success(), "download {i} failed:\n{}", run.drain());
         let got = std::fs::read(out.join("out/promise.bin")).unwrap();
@@ -235,11 +151,7 @@ fn eight_downloaders_cost_the_publisher_at_most_two_copies() {
     );
 
     // Stop the publisher cleanly: it reports its own upload total in its `stopped` announce.
-    let status = Command::new("kill")
-        .args(["-INT", &publisher.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    publisher.interrupt();
     let uploaded = stopped_upload(&log, pport, deadline);
     let ratio = uploaded as f64 / FILE_SIZE as f64;
     let one_copy = FILE_SIZE as f64 / RATE_BYTES as f64;
