@@ -16,6 +16,7 @@ use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
 use crate::{AddTorrent, Session, TorrentState};
 
 const PIECE: u32 = 32 * 1024;
+const PIECES: u32 = 40;
 const BLOCK: u32 = 16 * 1024;
 
 fn fast_reserved() -> Reserved {
@@ -79,7 +80,7 @@ async fn read_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_choking_seeder_grants_and_serves_only_the_allowed_fast_set() {
     let dir = tempfile::tempdir().unwrap();
-    let data = test_data(40 * PIECE as usize, 7);
+    let data = test_data((PIECES * PIECE) as usize, 7);
     std::fs::write(dir.path().join("f.bin"), &data).unwrap();
     let meta = make_torrent("f.bin", &data, u64::from(PIECE));
     let ih = meta.info_hash;
@@ -115,9 +116,10 @@ async fn a_choking_seeder_grants_and_serves_only_the_allowed_fast_set() {
             _ => None,
         })
         .collect();
-    let expected: BTreeSet<u32> = wire::allowed_fast_set("127.0.0.1".parse().unwrap(), &ih, 40, 10)
-        .into_iter()
-        .collect();
+    let expected: BTreeSet<u32> =
+        wire::allowed_fast_set("127.0.0.1".parse().unwrap(), &ih, PIECES, 10)
+            .into_iter()
+            .collect();
     assert_eq!(granted, expected, "the canonical set for 127.0.0.0/24");
     assert!(
         !got.contains(&Got::Unchoke),
@@ -126,7 +128,7 @@ async fn a_choking_seeder_grants_and_serves_only_the_allowed_fast_set() {
 
     // One block of an allowed piece and one of a piece outside the set.
     let allowed = *expected.iter().next().unwrap();
-    let other = (0..40).find(|i| !expected.contains(i)).unwrap();
+    let other = (0..PIECES).find(|i| !expected.contains(i)).unwrap();
     let ask = |piece| BlockRef {
         piece,
         begin: BLOCK,
@@ -170,17 +172,35 @@ async fn a_choking_seeder_grants_and_serves_only_the_allowed_fast_set() {
     seeder.shutdown().await;
 }
 
-/// A seeder that never unchokes and allows `allowed` fast; it serves those and records every
-/// request it gets.
+/// What the scripted choking seeder does.
+struct Script {
+    /// Pieces it allows us fast (indices out of range included, to test those).
+    allowed: Vec<u32>,
+    /// A piece it lacks at first and announces (`have`) once it served every other allowed
+    /// piece.
+    lacks: Option<u32>,
+}
+
+/// What the scripted seeder saw, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Request(BlockRef),
+    SentHave(u32),
+    /// We closed the connection.
+    Closed,
+}
+
+/// A seeder that never unchokes, allows `script.allowed` fast, serves those, and records
+/// every request it gets.
 async fn choking_fake_seeder(
     ih: InfoHash,
     data: Arc<Vec<u8>>,
-    allowed: Vec<u32>,
-) -> (SocketAddr, Arc<Mutex<Vec<BlockRef>>>) {
+    mut script: Script,
+) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
     tokio::spawn(async move {
         let Ok((mut s, _)) = listener.accept().await else {
             return;
@@ -190,35 +210,59 @@ async fn choking_fake_seeder(
             return;
         }
         let mut out = handshake(ih);
-        Message::HaveAll.encode(&mut out);
-        for &i in &allowed {
+        let mut has = protocol::Bitfield::full(PIECES);
+        if let Some(i) = script.lacks {
+            has.clear(i);
+        }
+        Message::Bitfield(has.as_bytes()).encode(&mut out);
+        for &i in &script.allowed {
             Message::AllowedFast(i).encode(&mut out);
         }
         if s.write_all(&out).await.is_err() {
             return;
         }
+        // Blocks still to serve before announcing the lacking piece.
+        let mut before_have = script
+            .allowed
+            .iter()
+            .filter(|&&i| i < PIECES && Some(i) != script.lacks)
+            .count() as u32
+            * (PIECE / BLOCK);
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             let n = match tokio::time::timeout(Duration::from_secs(30), s.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => n,
-                _ => return,
+                Ok(_) => {
+                    seen.lock().unwrap().push(Seen::Closed);
+                    return;
+                }
+                Err(_) => return,
             };
             buf.extend_from_slice(&chunk[..n]);
             let mut reply = Vec::new();
             while let Ok(Some((msg, used))) = wire::decode(&buf, wire::DEFAULT_MAX_FRAME) {
                 if let Message::Request(b) = msg {
-                    seen.lock().unwrap().push(b);
+                    seen.lock().unwrap().push(Seen::Request(b));
                     let at = (b.piece * PIECE + b.begin) as usize;
-                    if allowed.contains(&b.piece) {
-                        Message::Piece {
-                            index: b.piece,
-                            begin: b.begin,
-                            data: &data[at..at + b.length as usize],
+                    let block = data.get(at..at + b.length as usize);
+                    match block {
+                        Some(block) if script.allowed.contains(&b.piece) => {
+                            Message::Piece {
+                                index: b.piece,
+                                begin: b.begin,
+                                data: block,
+                            }
+                            .encode(&mut reply);
+                            before_have = before_have.saturating_sub(1);
+                            if before_have == 0 {
+                                if let Some(i) = script.lacks.take() {
+                                    Message::Have(i).encode(&mut reply);
+                                    seen.lock().unwrap().push(Seen::SentHave(i));
+                                }
+                            }
                         }
-                        .encode(&mut reply);
-                    } else {
-                        Message::RejectRequest(b).encode(&mut reply);
+                        _ => Message::RejectRequest(b).encode(&mut reply),
                     }
                 }
                 buf.drain(..used);
@@ -228,17 +272,21 @@ async fn choking_fake_seeder(
             }
         }
     });
-    (addr, requests)
+    (addr, log)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_choked_download_fetches_exactly_the_allowed_fast_pieces() {
+async fn a_choked_download_fetches_exactly_the_allowed_fast_pieces_the_peer_has() {
     let dir = tempfile::tempdir().unwrap();
-    let data = Arc::new(test_data(40 * PIECE as usize, 8));
+    let data = Arc::new(test_data((PIECES * PIECE) as usize, 8));
     let meta = make_torrent("g.bin", &data, u64::from(PIECE));
     let ih = meta.info_hash;
     let allowed = vec![3, 17, 29];
-    let (addr, requests) = choking_fake_seeder(ih, data.clone(), allowed.clone()).await;
+    let script = Script {
+        allowed: allowed.clone(),
+        lacks: Some(29),
+    };
+    let (addr, log) = choking_fake_seeder(ih, data.clone(), script).await;
 
     let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
     let mut add = AddTorrent::metainfo(meta);
@@ -249,20 +297,65 @@ async fn a_choked_download_fetches_exactly_the_allowed_fast_pieces() {
     while leecher.status(ih).unwrap().have_bytes < want {
         assert!(
             Instant::now() < deadline,
-            "allowed pieces not fetched: {:?}",
-            leecher.status(ih)
+            "allowed pieces not fetched: {:?} {:?}",
+            leecher.status(ih),
+            log.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Nothing more comes, and nothing else was asked for.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(leecher.status(ih).unwrap().have_bytes, want);
-    let asked: BTreeSet<u32> = requests.lock().unwrap().iter().map(|b| b.piece).collect();
+    let log = log.lock().unwrap().clone();
+    let asked: BTreeSet<u32> = log
+        .iter()
+        .filter_map(|e| match e {
+            Seen::Request(b) => Some(b.piece),
+            _ => None,
+        })
+        .collect();
     assert_eq!(asked, allowed.iter().copied().collect::<BTreeSet<u32>>());
+    // Piece 29 was asked for only once the peer said it has it.
+    let have_at = log.iter().position(|e| *e == Seen::SentHave(29)).unwrap();
+    let first_29 = log
+        .iter()
+        .position(|e| matches!(e, Seen::Request(b) if b.piece == 29))
+        .unwrap();
+    assert!(first_29 > have_at, "{log:?}");
     leecher.shutdown().await;
     let on_disk = std::fs::read(dir.path().join("g.bin")).unwrap();
     for &i in &allowed {
         let r = (i * PIECE) as usize..((i + 1) * PIECE) as usize;
         assert!(on_disk[r.clone()] == data[r], "piece {i} differs");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_fast_index_out_of_range_drops_the_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Arc::new(test_data((PIECES * PIECE) as usize, 9));
+    let meta = make_torrent("h.bin", &data, u64::from(PIECE));
+    let ih = meta.info_hash;
+    let script = Script {
+        allowed: vec![PIECES + 5],
+        lacks: None,
+    };
+    let (addr, log) = choking_fake_seeder(ih, data, script).await;
+    let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
+    let mut add = AddTorrent::metainfo(meta);
+    add.peers = vec![addr];
+    leecher.add(add).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log.lock().unwrap().contains(&Seen::Closed) {
+        assert!(Instant::now() < deadline, "the peer was not dropped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !log.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Seen::Request(_))),
+        "nothing requested from a choking peer that allowed nothing valid"
+    );
+    leecher.shutdown().await;
 }
