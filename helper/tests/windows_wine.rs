@@ -134,10 +134,14 @@ impl WinHome {
 
     /// Starts a relay as Chrome on Windows does (origin, then `--parent-window`).
     fn relay(&self) -> Relay {
+        self.relay_as(&[ORIGIN, "--parent-window=0"])
+    }
+
+    /// Starts a relay with the arguments a browser passes.
+    fn relay_as(&self, args: &[&str]) -> Relay {
         let mut child = self
             .command()
-            .arg(ORIGIN)
-            .arg("--parent-window=0")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -575,7 +579,9 @@ fn frames_are_binary_and_lying_prefixes_end_cleanly() {
     assert_eq!(liar.wait_exit().0, 0);
     liar.sent_nothing_more();
 
-    // The daemon carried on.
-    let mut after = home.relay();
+    // The daemon carried on; here reached as Firefox on Windows starts a host (the manifest's
+    // absolute Windows path, then the add-on id).
+    let manifest = windows_path(&home.root().join("org.swarmlink.bthelper.json"));
+    let mut after = home.relay_as(&[&manifest, "swarmlink@swarmlink.org"]);
     assert_eq!(after.call(json!({"cmd": "hello"}))["pid"], pid);
 }
