@@ -10,11 +10,16 @@
 //! the actor is told to clear them from what we have (and never to fetch them again: that would
 //! overwrite someone's edit). A report per changed file waits for `RecheckChanged`.
 //!
+//! A write moves the mtime just before its bytes land, so a re-hash right after that moment can
+//! still see the old bytes. A file whose mtime was recent (under [`SETTLE`]) when re-hashed is
+//! therefore hashed once more after [`SETTLE`] (at the next read or `RecheckChanged`).
+//!
 //! Limit: a change within the same mtime tick as our last look (a few ms on ext4) is invisible to
 //! stamps; only hashing every block on every read would see it.
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use protocol::{Bitfield, PieceIndex, ValidBlock};
 use sha1::{Digest, Sha1};
@@ -51,17 +56,39 @@ pub enum Withdrawal {
     },
 }
 
+/// Whether a modification time (ns since the epoch) is less than [`SETTLE`] ago.
+fn recent(mtime_ns: u128) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    now.saturating_sub(mtime_ns) < SETTLE.as_nanos()
+}
+
 /// The disk thread's view of the files and of the pieces it refuses to read.
 pub(super) struct Guard {
     baseline: Vec<FileStamp>,
+    /// Per file: hash it once more at this time (its mtime was too recent to trust the bytes).
+    again: Vec<Option<Instant>>,
     withdrawn: Bitfield,
     unreported: Vec<ChangedFile>,
 }
 
+/// How long after a write its bytes are surely in place (far above a `write` call's duration).
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 impl Guard {
     pub(super) fn new(storage: &Storage, piece_count: u32) -> Guard {
+        let baseline = storage.stamps();
+        // Bytes just written may not all be in place yet (see the module doc): look again.
+        let again = (baseline.iter())
+            .map(|s| {
+                s.filter(|&(_, mtime)| recent(mtime))
+                    .map(|_| Instant::now() + SETTLE)
+            })
+            .collect();
         Guard {
-            baseline: storage.stamps(),
+            again,
+            baseline,
             withdrawn: Bitfield::new(piece_count),
             unreported: Vec::new(),
         }
@@ -121,7 +148,7 @@ impl Disk {
                 .storage
                 .files_touching(offset, len)
                 .into_iter()
-                .any(|i| self.guard.baseline.get(i) != Some(&self.storage.stamp(i)));
+                .any(|i| self.guard.baseline.get(i) != Some(&self.storage.stamp(i)) || self.due(i));
             if moved {
                 self.recheck_changed();
             }
@@ -167,9 +194,16 @@ impl Disk {
         let now = self.storage.stamps();
         let mut mismatched_all = Vec::new();
         for i in 0..self.storage.file_count() {
-            if self.guard.baseline.get(i) == now.get(i) {
+            let moved = self.guard.baseline.get(i) != now.get(i);
+            if !moved && !self.due(i) {
                 continue;
             }
+            self.guard.again[i] = now
+                .get(i)
+                .copied()
+                .flatten()
+                .filter(|&(_, mtime)| recent(mtime))
+                .map(|_| Instant::now() + SETTLE);
             let Some((path, offset, length, holds_data)) = self.storage.file_span(i) else {
                 continue;
             };
@@ -193,6 +227,9 @@ impl Disk {
                     mismatched.push(p);
                 }
             }
+            if !moved && mismatched.is_empty() {
+                continue; // the second look found nothing the first did not
+            }
             tracing::warn!(
                 "{} changed on disk: {} of its {pieces_checked} pieces no longer match",
                 path.display(),
@@ -212,6 +249,16 @@ impl Disk {
                 reply: None,
             }));
         }
+    }
+
+    /// Whether file `i` is due for its second look.
+    fn due(&self, i: usize) -> bool {
+        self.guard
+            .again
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|t| Instant::now() >= t)
     }
 
     /// The pieces holding bytes of `[offset, offset+length)` (`length` > 0).

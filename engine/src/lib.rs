@@ -34,6 +34,7 @@ pub use disk::ChangedFile;
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
 pub use lsd::LsdConfig;
 pub use protocol::wire::mse::EncryptionPolicy;
+pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use types::{
     AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource,

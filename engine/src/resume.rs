@@ -5,12 +5,13 @@
 //! changes a file's mtime.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::Bitfield;
+use protocol::{Bitfield, Metainfo};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::FileStamp;
+use crate::storage::{FileStamp, Storage};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumeData {
@@ -57,9 +58,118 @@ impl ResumeData {
     }
 }
 
+/// Size and modification time of one data file (pad files excluded) when its pieces were hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashedFile {
+    pub length: u64,
+    pub modified: SystemTime,
+}
+
+/// Records, in a session's `state_dir`, that `verified` pieces of `metainfo` are on disk under
+/// `save_dir` as they were when hashed (`hashed`: one entry per data file, in torrent order). A
+/// session started on that state directory then seeds those pieces without reading them first,
+/// for as long as every file still has exactly those sizes and modification times (any other
+/// state is checked as usual). Whoever hashed the data vouches for it: nothing is read here.
+/// A file already changed since `hashed` is recorded all the same: the record is then never
+/// trusted, and the session's check reports that file as changed
+/// (`Session::recheck_changed_files`).
+///
+/// Errors: `hashed` or `verified` not matching the torrent (`InvalidInput`), or the write
+/// failing.
+pub fn record_verified(
+    state_dir: &Path,
+    metainfo: &Metainfo,
+    save_dir: &Path,
+    verified: &Bitfield,
+    hashed: &[HashedFile],
+) -> std::io::Result<()> {
+    let info = &metainfo.info;
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    if verified.len() as usize != info.pieces.len() {
+        return Err(invalid(format!(
+            "{} pieces given for a torrent of {}",
+            verified.len(),
+            info.pieces.len()
+        )));
+    }
+    let data_files = info.files.iter().filter(|f| !f.pad).count();
+    if hashed.len() != data_files {
+        return Err(invalid(format!(
+            "{} files given for a torrent of {data_files}",
+            hashed.len()
+        )));
+    }
+    // Laid out only to refuse names that could not be a torrent's files under `save_dir`.
+    Storage::new(save_dir, info)?;
+    let mut hashed = hashed.iter();
+    let mut files = Vec::with_capacity(info.files.len());
+    for entry in &info.files {
+        if entry.pad {
+            // Pad files exist only in the hashes: no file on disk, no stamp.
+            files.push(None);
+            continue;
+        }
+        let Some(h) = hashed.next() else {
+            return Err(invalid("too few files given".into()));
+        };
+        let mtime = h
+            .modified
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_nanos());
+        // A time before the epoch is one the engine records as unknown (`None`).
+        files.push(mtime.map(|m| (h.length, m)));
+    }
+    ResumeData::new(verified, files).save(&resume_path(state_dir, metainfo))
+}
+
+/// Where a session keeps a torrent's resume data.
+pub(crate) fn resume_path(state_dir: &Path, metainfo: &Metainfo) -> PathBuf {
+    state_dir.join(format!("{}.resume", metainfo.info_hash.to_hex()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_torrent_is_trusted_until_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, vec![7u8; 40_000]).unwrap();
+        let built = protocol::MetainfoBuilder::single_file("f.bin", 40_000)
+            .piece_length(16384)
+            .pieces(vec![[0; 20]; 3])
+            .build()
+            .unwrap()
+            .metainfo;
+        let meta = std::fs::metadata(&path).unwrap();
+        let hashed = [HashedFile {
+            length: 40_000,
+            modified: meta.modified().unwrap(),
+        }];
+        let state = dir.path().join("state");
+        let all = Bitfield::full(3);
+        record_verified(&state, &built, dir.path(), &all, &hashed).unwrap();
+        let storage = Storage::new(dir.path(), &built.info).unwrap();
+        let record = ResumeData::load(&resume_path(&state, &built)).unwrap();
+        assert_eq!(
+            record.trusted_pieces(3, &storage.stamps()),
+            Some(all.clone())
+        );
+
+        // Wrong shapes are refused.
+        let err = record_verified(&state, &built, dir.path(), &Bitfield::full(2), &hashed);
+        assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        let err = record_verified(&state, &built, dir.path(), &all, &[]);
+        assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        // A file changed since hashing: the record is not trusted (the session checks it).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, vec![8u8; 40_000]).unwrap();
+        record_verified(&state, &built, dir.path(), &all, &hashed).unwrap();
+        let record = ResumeData::load(&resume_path(&state, &built)).unwrap();
+        assert_eq!(record.trusted_pieces(3, &storage.stamps()), None);
+    }
 
     #[test]
     fn trusted_only_when_files_match() {

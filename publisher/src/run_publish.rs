@@ -22,6 +22,9 @@ use crate::trust::{write_verified, StateDir};
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest wait between attempts while the tracker is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long after a file changed we keep having the engine look at it (longer than the engine's
+/// `SETTLE`, so its second look is asked for).
+const LOOK_AGAIN: Duration = Duration::from_secs(3);
 /// How often we check that the tracker still lists us.
 const LISTING_CHECK: Duration = Duration::from_secs(60);
 
@@ -35,6 +38,8 @@ struct Published {
     serving: bool,
     /// Each file's size and mtime when last looked at (`None`: missing), in torrent order.
     seen: Vec<Option<FileStamp>>,
+    /// Until when the engine looks at the files again after a change (see [`check_changes`]).
+    look_again_until: Option<tokio::time::Instant>,
     publication: Option<Publication>,
 }
 
@@ -62,6 +67,7 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
         let seen = source.files.iter().map(|f| Some(f.stamp)).collect();
         items.push(Published {
             seen,
+            look_again_until: None,
             source,
             made,
             save_dir,
@@ -139,8 +145,8 @@ async fn seed(
         // again before seeding. If this fails the engine simply checks them itself.
         if let Err(e) = write_verified(
             state.path(),
-            &torrent.info_hash.to_hex(),
-            &torrent.metainfo.info,
+            &torrent.metainfo,
+            &item.save_dir,
             &item.source,
         ) {
             tracing::warn!("cannot record the verified pieces, the engine will check them: {e}");
@@ -291,8 +297,10 @@ async fn serve(
 
 /// When a file's size or mtime moved, the engine hashes that file's pieces again on its disk
 /// thread and withdraws those that no longer match (it also catches a change itself before
-/// serving a read, and tells us here). Says which file changed and how many pieces peers no
-/// longer get; returns whether anything was printed.
+/// serving a read, and tells us here). For [`LOOK_AGAIN`] after a change we keep asking: a write
+/// moves the mtime before its bytes land, and the engine hashes a recently changed file once
+/// more. Says which file changed and how many pieces peers no longer get; returns whether
+/// anything was printed.
 async fn check_changes(session: &Session, item: &mut Published, ih: InfoHash) -> bool {
     let now: Vec<Option<FileStamp>> = item
         .source
@@ -300,10 +308,16 @@ async fn check_changes(session: &Session, item: &mut Published, ih: InfoHash) ->
         .iter()
         .map(|f| FileStamp::read(&f.path).ok())
         .collect();
-    if now == item.seen {
+    let clock = tokio::time::Instant::now();
+    if now != item.seen {
+        item.seen = now;
+        item.look_again_until = Some(clock + LOOK_AGAIN);
+    } else if item.look_again_until.is_some_and(|t| clock < t) {
+        // still settling: ask again
+    } else {
+        item.look_again_until = None;
         return false;
     }
-    item.seen = now;
     let changed = match session.recheck_changed_files(ih).await {
         Ok(changed) => changed,
         Err(e) => {

@@ -4,28 +4,18 @@
 //! Without resume data the engine checks a torrent's data before seeding it: the whole file
 //! again, on one thread, right after we hashed it on every core (or, on a restart, right after
 //! the `.btinfo` cache told us no re-hash was needed). So the publisher runs its session with a
-//! private state directory and writes there the engine's resume record (`<info-hash>.resume`,
-//! the format of `engine/src/resume.rs`): every piece verified, for the file sizes and
-//! modification times the hashes were computed from. The engine trusts the record only while
-//! every file still has exactly those stamps, so a file that changed after hashing is checked
-//! (and its stale pieces not served) rather than trusted.
+//! private state directory and records there, through `engine::record_verified`, that every
+//! piece is verified for the file sizes and modification times the hashes were computed from.
+//! The engine trusts the record only while every file still has exactly those stamps, so a file
+//! that changed after hashing is checked (and its stale pieces not served) rather than trusted.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
 
-use protocol::Info;
-use serde::Serialize;
+use engine::HashedFile;
+use protocol::{Bitfield, Metainfo};
 
 use crate::source::Source;
-
-/// The engine's resume record (`engine::resume::ResumeData`), as JSON.
-#[derive(Serialize)]
-struct ResumeRecord {
-    /// The verified-pieces bitfield (high bit first), hex.
-    pieces: String,
-    piece_count: u32,
-    /// Per file of the torrent, pads included: `[length, mtime in ns since the epoch]`, or null.
-    files: Vec<Option<(u64, u128)>>,
-}
 
 /// A private directory for the session's state, removed when dropped.
 pub struct StateDir(PathBuf);
@@ -59,45 +49,29 @@ impl Drop for StateDir {
     }
 }
 
-/// Writes the record that every piece of `info` is verified, for `source`'s files as they were
-/// when hashed.
+/// Records that every piece of `metainfo` is verified, for `source`'s files as they were when
+/// hashed; the source lies in `save_dir`. An error means the engine checks the data itself.
 pub fn write_verified(
     state_dir: &Path,
-    info_hash_hex: &str,
-    info: &Info,
+    metainfo: &Metainfo,
+    save_dir: &Path,
     source: &Source,
 ) -> std::io::Result<()> {
-    let record = record(info, source);
-    let json = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
-    std::fs::write(state_dir.join(format!("{info_hash_hex}.resume")), json)
+    let all = Bitfield::full(metainfo.info.pieces.len() as u32);
+    engine::record_verified(state_dir, metainfo, save_dir, &all, &hashed_files(source))
 }
 
-fn record(info: &Info, source: &Source) -> ResumeRecord {
-    let piece_count = info.pieces.len() as u32;
-    let mut bits = vec![0u8; (piece_count as usize).div_ceil(8)];
-    for i in 0..piece_count as usize {
-        bits[i / 8] |= 0x80 >> (i % 8);
-    }
-    let mut stamps = source.files.iter().map(|f| f.stamp);
-    let files = info
+fn hashed_files(source: &Source) -> Vec<HashedFile> {
+    source
         .files
         .iter()
-        .map(|entry| {
-            if entry.pad {
-                // Pad files exist only in the hashes: the engine finds no such file.
-                return None;
-            }
-            let stamp = stamps.next()?;
-            // A modification time before the epoch is one the engine records as unknown.
-            let mtime = u128::try_from(stamp.mtime_ns).ok()?;
-            Some((stamp.length, mtime))
+        .map(|f| HashedFile {
+            length: f.stamp.length,
+            // Times before the epoch are ones the engine cannot compare: such a file is checked.
+            modified: UNIX_EPOCH
+                + Duration::from_nanos(u64::try_from(f.stamp.mtime_ns).unwrap_or(0)),
         })
-        .collect();
-    ResumeRecord {
-        pieces: hex::encode(bits),
-        piece_count,
-        files,
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -105,7 +79,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_piece_is_set_and_files_carry_their_stamps() {
+    fn the_record_carries_the_stamps_of_hashing_time_not_of_now() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.bin");
         std::fs::write(&path, vec![1u8; 40_000]).unwrap();
@@ -114,13 +88,21 @@ mod tests {
             .piece_length(16384)
             .pieces(vec![[0; 20]; 3])
             .build()
-            .unwrap();
-        let record = record(&built.metainfo.info, &source);
-        assert_eq!(record.piece_count, 3);
-        assert_eq!(record.pieces, "e0");
-        let stamp = source.files[0].stamp;
-        assert_eq!(record.files, vec![Some((40_000, stamp.mtime_ns as u128))]);
-        let json = serde_json::to_string(&record).unwrap();
-        assert!(json.contains("\"files\":[[40000,"), "{json}");
+            .unwrap()
+            .metainfo;
+        let state = StateDir::create().unwrap();
+        write_verified(state.path(), &built, dir.path(), &source).unwrap();
+        let record = state
+            .path()
+            .join(format!("{}.resume", built.info_hash.to_hex()));
+        assert!(record.exists());
+        let trusted = std::fs::read_to_string(&record).unwrap();
+        // Edited after hashing: the record keeps the stamps of hashing time, so the engine will
+        // not trust it (and will report the file as changed).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, vec![2u8; 40_000]).unwrap();
+        write_verified(state.path(), &built, dir.path(), &source).unwrap();
+        assert_eq!(std::fs::read_to_string(&record).unwrap(), trusted);
+        assert_ne!(Source::scan(&path).unwrap().stamps(), source.stamps());
     }
 }
