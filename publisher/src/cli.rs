@@ -56,9 +56,10 @@ pub struct TorrentArgs {
 pub struct MakeArgs {
     /// The file or directory to describe.
     pub source: PathBuf,
-    /// The tracker's announce URL.
+    /// The tracker's announce URL. Without it the torrent is trackerless (as mktorrent makes
+    /// them): peers come from the DHT, PEX and --webseed URLs. Required with --private.
     #[arg(long, short = 'a', value_name = "URL")]
-    pub announce: String,
+    pub announce: Option<String>,
     /// Where to write the torrent (default: NAME.torrent in the current directory).
     #[arg(long, short = 'o', value_name = "OUT.torrent")]
     pub output: Option<PathBuf>,

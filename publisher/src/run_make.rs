@@ -64,6 +64,12 @@ pub fn make_with_bar(
 }
 
 pub fn run(args: MakeArgs) -> anyhow::Result<()> {
+    if args.announce.is_none() && args.torrent.private {
+        // BEP 27: a private torrent's peers come only from its trackers: with none it is dead.
+        anyhow::bail!(
+            "a --private torrent needs --announce URL: its peers come only from its tracker"
+        );
+    }
     let out = match &args.output {
         Some(out) => out.clone(),
         None => {
@@ -71,10 +77,20 @@ pub fn run(args: MakeArgs) -> anyhow::Result<()> {
             PathBuf::from(format!("{name}.torrent"))
         }
     };
-    let options = make_options(&args.torrent, Some(args.announce.clone()));
+    let options = make_options(&args.torrent, args.announce.clone());
     let (_, made) = make_with_bar(&args.source, &options, &out)
         .with_context(|| format!("cannot make a torrent of {}", args.source.display()))?;
     print_made(&made);
+    if args.announce.is_none() {
+        eprintln!(
+            "btpublish: no --announce: a trackerless torrent (peers come from the DHT, PEX{})",
+            if args.torrent.webseed.is_empty() {
+                ""
+            } else {
+                " and its web seeds"
+            }
+        );
+    }
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! python3-libtorrent agree with us on the info-hash (and libtorrent on names, sizes and piece
 //! geometry) for single-file, multi-file, empty-file and non-ASCII sources, and mktorrent hashes
 //! the same pieces from the same data. A second run re-uses the hashes (the `.btinfo` cache);
-//! a missing source is a one-line error with exit code 1.
+//! a missing source is a one-line error with exit code 1. Without `--announce` the torrent is
+//! trackerless (web seeds only, or nothing), which libtorrent and transmission-show read too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -291,4 +292,79 @@ print(json.dumps({"private": ti.priv(), "comment": ti.comment(), "piece_length":
     );
     assert_eq!(lt["trackers"], serde_json::json!([ANNOUNCE]));
     assert_eq!(lt["info_hash"], transmission_hash(&out).as_str());
+}
+
+/// What libtorrent reads of a torrent's sources of peers.
+const PEER_SOURCES: &str = r#"
+import json, sys
+import libtorrent as lt
+ti = lt.torrent_info(sys.argv[1])
+print(json.dumps({"trackers": [t.url for t in ti.trackers()],
+    "web_seeds": sorted(w["url"] for w in ti.web_seeds()), "info_hash": str(ti.info_hashes().v1)}))
+"#;
+
+/// `btpublish make` without `--announce` (no announce key at all), as mktorrent allows.
+fn make_trackerless(source: &Path, out: &Path, extra: &[&str]) -> Output {
+    run(Command::new(bin("btpublish"))
+        .arg("make")
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .args(extra))
+}
+
+#[test]
+fn a_trackerless_torrent_with_web_seeds_or_none_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("open.bin");
+    write(&file, 70_000, 21);
+    for (name, extra) in [
+        (
+            "webseed.torrent",
+            &["--webseed", "http://127.0.0.1:1/files/"][..],
+        ),
+        ("bare.torrent", &[][..]),
+    ] {
+        let out = dir.path().join(name);
+        let made = make_trackerless(&file, &out, extra);
+        let said = String::from_utf8_lossy(&made.stderr);
+        assert!(said.contains("trackerless torrent"), "{said}");
+        let bytes = std::fs::read(&out).unwrap();
+        let ours = Metainfo::from_bytes(&bytes).unwrap();
+        assert_eq!(ours.announce, None, "{name}");
+        assert!(ours.announce_list.is_empty(), "{name}");
+        // No empty announce key either: only the keys a trackerless torrent has.
+        assert!(
+            !bytes.windows(10).any(|w| w == b"8:announce"),
+            "{name} has an announce key"
+        );
+        let lt = run(Command::new(SYSTEM_PYTHON)
+            .args(["-c", PEER_SOURCES])
+            .arg(&out));
+        let lt: Json = serde_json::from_slice(&lt.stdout).unwrap();
+        assert_eq!(lt["trackers"], serde_json::json!([]), "{name}");
+        let web_seeds: Vec<&str> = extra.iter().skip(1).copied().collect();
+        assert_eq!(lt["web_seeds"], serde_json::json!(web_seeds), "{name}");
+        let hex = ours.info_hash.to_hex();
+        assert_eq!(lt["info_hash"], hex.as_str(), "libtorrent on {name}");
+        assert_eq!(transmission_hash(&out), hex, "transmission-show on {name}");
+    }
+}
+
+#[test]
+fn a_private_torrent_without_a_tracker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret.bin");
+    write(&file, 10_000, 5);
+    let out = Command::new(bin("btpublish"))
+        .arg("make")
+        .arg(&file)
+        .args(["--private", "-o"])
+        .arg(dir.path().join("secret.torrent"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--private torrent needs --announce"), "{err}");
+    assert!(!dir.path().join("secret.torrent").exists());
 }
