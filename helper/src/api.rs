@@ -273,6 +273,40 @@ mod tests {
     }
 
     #[test]
+    fn set_limits_tells_absent_from_null() {
+        let (_, cmd) = parse_request(
+            br#"{"id":1,"cmd":"set_limits","info_hash":"ab","down_limit":null,"up_limit":5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Command::SetLimits {
+                info_hash: "ab".into(),
+                down_limit: Some(None),
+                up_limit: Some(Some(5)),
+            }
+        );
+        let (_, cmd) = parse_request(br#"{"id":1,"cmd":"set_limits","info_hash":"ab"}"#).unwrap();
+        assert_eq!(
+            cmd,
+            Command::SetLimits {
+                info_hash: "ab".into(),
+                down_limit: None,
+                up_limit: None,
+            }
+        );
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"add","url":"http://x/t","down_limit":1000}"#).unwrap();
+        assert!(
+            matches!(cmd, Command::Add(a) if a.down_limit == Some(1000) && a.up_limit.is_none())
+        );
+        let (_, e) =
+            parse_request(br#"{"id":1,"cmd":"set_limits","info_hash":"ab","up_limit":-1}"#)
+                .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+    }
+
+    #[test]
     fn parses_every_command_shape() {
         let (id, cmd) = parse_request(br#"{"id": 7, "cmd": "pause", "info_hash": "ab"}"#).unwrap();
         assert_eq!(id, json!(7));
