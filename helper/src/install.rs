@@ -601,6 +601,25 @@ mod tests {
     }
 
     #[test]
+    fn manifests_name_the_exe_without_the_verbatim_prefix() {
+        let plain = |p: &str| without_verbatim_prefix(PathBuf::from(p));
+        assert_eq!(
+            plain(r"\\?\C:\Tools\bthelper.exe"),
+            PathBuf::from(r"C:\Tools\bthelper.exe")
+        );
+        assert_eq!(
+            plain(r"\\?\UNC\server\share\bthelper.exe"),
+            PathBuf::from(r"\\server\share\bthelper.exe")
+        );
+        // Verbatim paths with no plain spelling, and ordinary paths, stay as they are.
+        assert_eq!(
+            plain(r"\\?\Volume{x}\b.exe"),
+            PathBuf::from(r"\\?\Volume{x}\b.exe")
+        );
+        assert_eq!(plain("/opt/bthelper"), PathBuf::from("/opt/bthelper"));
+    }
+
+    #[test]
     fn id_syntax() {
         assert!(is_firefox_id("swarmlink@swarmlink.org"));
         assert!(is_firefox_id("{8a1b2c3d-0000-1111-2222-333344445555}"));
