@@ -91,9 +91,9 @@ fn connection(
     remote: SocketAddr,
     fixed_local: Option<SocketAddr>,
 ) {
-    let local = || fixed_local.or_else(|| stream.local_addr().ok());
+    let local = |stream: &TcpStream| fixed_local.or_else(|| stream.local_addr().ok());
     if !t.config.http_fast_path {
-        let local = local();
+        let local = local(&stream);
         if let Some(stream) = nonblocking(stream, remote) {
             tokio::spawn(serve_connection(
                 t.clone(),
@@ -111,10 +111,19 @@ fn connection(
         Ok(0) => {}
         Ok(n) => {
             let head = buf.get(..n).unwrap_or_default();
-            if let Some(reply) = fast_path::answer(t, head, remote) {
-                send_reply(t, stream, reply);
-            } else {
-                let (local, prefix) = (local(), head.to_vec());
+            // The stream comes back when hyper is to serve it.
+            let unanswered = REPLY.with(|r| {
+                let Ok(mut reply) = r.try_borrow_mut() else {
+                    return Some(stream);
+                };
+                if !fast_path::answer_into(t, head, remote, &mut reply) {
+                    return Some(stream);
+                }
+                send_reply(t, stream, &reply);
+                None
+            });
+            if let Some(stream) = unanswered {
+                let (local, prefix) = (local(&stream), head.to_vec());
                 if let Some(stream) = nonblocking(stream, remote) {
                     tokio::spawn(serve_connection(t.clone(), stream, remote, local, prefix));
                 }
@@ -122,7 +131,7 @@ fn connection(
         }
         // Accepted before its request arrived: wait for it, then try the fast path again.
         Err(Errno::EAGAIN) => {
-            let local = local();
+            let local = local(&stream);
             if let Some(stream) = nonblocking(stream, remote) {
                 tokio::spawn(late_request(t.clone(), stream, remote, local));
             }
@@ -164,22 +173,28 @@ async fn late_request(
     }
 }
 
-/// Sends a fast-path reply and closes. A fresh connection's send buffer takes a reply whole;
-/// if not, the rest goes out from a task.
+thread_local! {
+    /// The fast path's reply buffer, reused from connection to connection on this thread.
+    static REPLY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sends a fast-path reply (the caller then closes). A fresh connection's send buffer takes a
+/// reply whole; if not, the rest goes out from a task.
 ///
 /// `MSG_MORE` holds the reply in the socket until the `close` that follows, which then sends
 /// it with the FIN in one segment: on loopback (and any path) that is one segment through the
 /// stack and one ACK back instead of two of each, most of the kernel time a one-shot announce
 /// costs the tracker beside accept. No extra system call; `close` always pushes what is held.
-fn send_reply(t: &Tracker, stream: TcpStream, reply: Vec<u8>) {
+fn send_reply(t: &Tracker, stream: TcpStream, reply: &[u8]) {
     t.metrics.http_fast.fetch_add(1, Ordering::Relaxed);
     let flags = MsgFlags::MSG_DONTWAIT
         | MsgFlags::MSG_NOSIGNAL
         | MsgFlags::from_bits_retain(libc::MSG_MORE);
-    match send(stream.as_raw_fd(), &reply, flags) {
+    let rest = |sent: usize| reply.get(sent..).unwrap_or_default().to_vec();
+    match send(stream.as_raw_fd(), reply, flags) {
         Ok(sent) if sent == reply.len() => {}
-        Ok(sent) => finish_write(stream, reply, sent),
-        Err(Errno::EAGAIN) => finish_write(stream, reply, 0),
+        Ok(sent) => finish_write(stream, rest(sent)),
+        Err(Errno::EAGAIN) => finish_write(stream, rest(0)),
         Err(_) => {}
     }
 }
@@ -198,13 +213,12 @@ fn nonblocking(stream: TcpStream, remote: SocketAddr) -> Option<tokio::net::TcpS
 }
 
 /// Sends the rest of a fast-path reply the kernel did not take at once, then closes.
-fn finish_write(stream: TcpStream, reply: Vec<u8>, sent: usize) {
+fn finish_write(stream: TcpStream, rest: Vec<u8>) {
     let Some(mut stream) = nonblocking(stream, SocketAddr::from(([0, 0, 0, 0], 0))) else {
         return;
     };
     tokio::spawn(async move {
-        let rest = reply.get(sent..).unwrap_or_default();
-        let _ = tokio::time::timeout(Duration::from_secs(30), stream.write_all(rest)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), stream.write_all(&rest)).await;
         let _ = stream.shutdown().await;
     });
 }

@@ -14,16 +14,28 @@ use std::net::{IpAddr, SocketAddr};
 
 use http::StatusCode;
 
-use crate::server::announce_reply;
+use crate::server::announce_into;
 use crate::state::{now_secs, Tracker};
 use crate::swarm::canonical;
-use crate::weblog::{http_date, Entry};
+use crate::weblog::{write_http_date, Entry};
 
 /// Most headers a fast-path request may carry (clients send 3 to 8).
 const MAX_HEADERS: usize = 32;
 
 /// The reply to send before closing, or `None` for hyper to serve the connection.
 pub fn answer(t: &Tracker, head: &[u8], remote: SocketAddr) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    answer_into(t, head, remote, &mut out).then_some(out)
+}
+
+/// [`answer`] into `out` (cleared first), which the caller reuses: with the web log off, a
+/// successful announce allocates nothing (tests/alloc_free.rs). `false`: hyper's connection.
+pub fn answer_into(t: &Tracker, head: &[u8], remote: SocketAddr, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    answer_inner(t, head, remote, out).is_some()
+}
+
+fn answer_inner(t: &Tracker, head: &[u8], remote: SocketAddr, out: &mut Vec<u8>) -> Option<()> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(len) = req.parse(head).ok()? else {
@@ -54,11 +66,13 @@ pub fn answer(t: &Tracker, head: &[u8], remote: SocketAddr) -> Option<Vec<u8>> {
     for h in req.headers.iter() {
         let v = h.value;
         if h.name.eq_ignore_ascii_case("connection") {
-            let v = v.to_ascii_lowercase();
-            if v.windows(10).any(|w| w == b"keep-alive") || (http10 && !v.is_empty()) {
+            // Compared in place, case-insensitively (a lowercased copy was an allocation on
+            // every request).
+            let has = |word: &[u8]| v.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
+            if has(b"keep-alive") || (http10 && !v.is_empty()) {
                 return None;
             }
-            closes |= v.windows(5).any(|w| w == b"close");
+            closes |= has(b"close");
         } else if h.name.eq_ignore_ascii_case("content-length")
             || h.name.eq_ignore_ascii_case("transfer-encoding")
             || h.name.eq_ignore_ascii_case("upgrade")
@@ -75,14 +89,18 @@ pub fn answer(t: &Tracker, head: &[u8], remote: SocketAddr) -> Option<Vec<u8>> {
     if !closes || t.config.trust_proxy.contains(&ip) {
         return None;
     }
-    let (status, body) = announce_reply(t, query, ip);
-    let mut out = Vec::with_capacity(160 + body.len());
-    write_head(&mut out, status, http10, body.len(), now_secs());
-    out.extend_from_slice(&body);
+    let (status, len) = BODY.with(|b| {
+        let mut body = b.try_borrow_mut().ok()?;
+        body.clear();
+        let status = announce_into(t, query, ip, &mut body);
+        write_head(out, status, http10, body.len(), now_secs());
+        out.extend_from_slice(&body);
+        Some((status, body.len()))
+    })?;
     if t.weblog.enabled() {
-        log(t, ip, target, http10, status, body.len(), referer, agent);
+        log(t, ip, target, http10, status, len, referer, agent);
     }
-    Some(out)
+    Some(())
 }
 
 fn uri_char(b: u8) -> bool {
@@ -102,7 +120,10 @@ fn write_head(out: &mut Vec<u8>, status: StatusCode, http10: bool, len: usize, n
     DATE.with(|d| {
         let mut d = d.borrow_mut();
         if d.0 != now {
-            *d = (now, http_date(now));
+            // Rewritten in place: no allocation once a second either.
+            d.0 = now;
+            d.1.clear();
+            write_http_date(&mut d.1, now);
         }
         out.extend_from_slice(d.1.as_bytes());
     });
@@ -110,6 +131,8 @@ fn write_head(out: &mut Vec<u8>, status: StatusCode, http10: bool, len: usize, n
 }
 
 thread_local! {
+    /// The reply body, reused (the head, written first, needs its length).
+    static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// The Date header of the current second (hyper caches it the same way).
     static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }

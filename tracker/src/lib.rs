@@ -11,7 +11,8 @@
 mod accept;
 pub mod config;
 mod conn_io;
-mod fast_path;
+#[doc(hidden)]
+pub mod fast_path;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod listing;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod persist;
 pub mod publish;
 pub mod published;
+mod reply;
 pub mod server;
 mod sockopt;
 pub mod state;

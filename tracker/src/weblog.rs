@@ -123,6 +123,13 @@ pub fn clf_date(secs: u64) -> String {
 
 /// The HTTP Date header's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, from Unix seconds.
 pub fn http_date(secs: u64) -> String {
+    let mut s = String::with_capacity(29);
+    write_http_date(&mut s, secs);
+    s
+}
+
+/// [`http_date`] appended to `out` (the fast path rewrites its cached header in place).
+pub fn write_http_date(out: &mut String, secs: u64) {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let (y, month, d) = civil(secs);
     let rem = secs % 86_400;
@@ -130,12 +137,13 @@ pub fn http_date(secs: u64) -> String {
         .get((secs / 86_400 % 7) as usize)
         .copied()
         .unwrap_or("Thu");
-    format!(
+    let _ = write!(
+        out,
         "{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT",
         rem / 3600,
         rem / 60 % 60,
         rem % 60
-    )
+    );
 }
 
 /// (year, month name, day of month) of a Unix time (UTC).
