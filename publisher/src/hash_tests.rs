@@ -35,7 +35,11 @@ fn lay_out(dir: &Path, parts: &[(usize, bool)], seed: u8) -> (Vec<Segment>, Vec<
 }
 
 fn options(threads: usize, read_size: usize) -> HashOptions {
-    HashOptions { threads, read_size }
+    HashOptions {
+        threads,
+        read_size,
+        map_files: true,
+    }
 }
 
 #[test]
@@ -145,12 +149,71 @@ proptest! {
         piece_shift in 0u32..4,
         threads in 1usize..4,
         read_kib in 4usize..40,
+        map_files: bool,
         seed: u8,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let (segments, data) = lay_out(dir.path(), &parts, seed);
         let piece_length = 4096usize << piece_shift;
-        let got = hash_pieces(&segments, piece_length as u64, options(threads, read_kib * 1024), &|_| {}).unwrap();
+        let options = HashOptions { map_files, ..options(threads, read_kib * 1024) };
+        let got = hash_pieces(&segments, piece_length as u64, options, &|_| {}).unwrap();
         prop_assert_eq!(got, naive(&data, piece_length));
     }
+}
+
+/// Set in the child process of the test below: the path of the file to hash and shrink.
+const SHRINK_CHILD: &str = "BTPUBLISH_TEST_SHRINK_WHILE_MAPPED";
+
+/// A mapped file cut short while it is hashed raises SIGBUS on the lost pages: the process
+/// ends with the one-line reason and status 1, not a crash. Runs in a child process (the
+/// handler exits the process), this test binary itself running only the test below.
+#[test]
+fn a_mapped_file_cut_short_while_hashed_is_a_clear_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, vec![5u8; 8 << 20]).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hash::tests::shrink_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SHRINK_CHILD, &path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("shrank while it was being hashed"), "{err}");
+}
+
+#[test]
+#[ignore = "the child of a_mapped_file_cut_short_while_hashed_is_a_clear_error_not_a_crash"]
+fn shrink_child() {
+    let Some(path) = std::env::var_os(SHRINK_CHILD) else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    let segments = [Segment::File {
+        path: path.clone(),
+        length: 8 << 20,
+    }];
+    let cut = std::sync::Once::new();
+    let one_thread = HashOptions {
+        threads: 1,
+        ..HashOptions::default()
+    };
+    // After the first pair of pieces, the file loses everything past its first MiB.
+    let _ = hash_pieces(&segments, 1 << 20, one_thread, &|_| {
+        cut.call_once(|| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap()
+        })
+    });
+    panic!("hashing went on past the cut without SIGBUS");
 }

@@ -11,6 +11,7 @@ pub mod cli;
 mod display;
 pub mod hash;
 pub mod make;
+mod mapped;
 mod progress;
 pub mod register;
 pub mod run_make;
