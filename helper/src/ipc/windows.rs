@@ -22,8 +22,8 @@
 //! says so in its log. Clients connect with the default SECURITY_IDENTIFICATION quality of
 //! service, so such a server can identify but never impersonate them.
 
-// The workspace denies unsafe code; two Win32 calls need it here: building the security
-// descriptor from SDDL (and freeing it) and handing it to CreateNamedPipeW through tokio.
+// The workspace denies unsafe code; Win32 calls need it here: building the security descriptor
+// from SDDL (and freeing it), handing it to CreateNamedPipeW through tokio, and the user's name.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -60,8 +60,7 @@ pub fn endpoint(paths: &Paths) -> PathBuf {
 /// run separate daemons). Windows paths are case-insensitive, so the hash is over the lowercase
 /// path; FNV-1a because it must be the same in every process and every build.
 fn pipe_name(run_dir: &Path) -> String {
-    let user: String = std::env::var("USERNAME")
-        .unwrap_or_default()
+    let user: String = user_name()
         .chars()
         .map(|c| {
             if c.is_alphanumeric() || "-_.".contains(c) {
@@ -73,6 +72,21 @@ fn pipe_name(run_dir: &Path) -> String {
         .collect();
     let key = run_dir.to_string_lossy().to_lowercase();
     format!(r"\\.\pipe\swarmlink-{user}-{:016x}", fnv1a(key.as_bytes()))
+}
+
+/// The account's name from the process token (GetUserNameW), so that relays started with
+/// different environments (a browser's, a terminal's) agree; `USERNAME` only if that fails.
+fn user_name() -> String {
+    use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
+    let mut buf = [0u16; 257]; // UNLEN + 1
+    let mut len = buf.len() as u32;
+    // SAFETY: `buf` has room for `len` UTF-16 units; on success `len` counts those written,
+    // including the terminating NUL.
+    let ok = unsafe { GetUserNameW(buf.as_mut_ptr(), &mut len) };
+    if ok != 0 && len > 0 {
+        return String::from_utf16_lossy(&buf[..len as usize - 1]);
+    }
+    std::env::var("USERNAME").unwrap_or_default()
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
