@@ -30,8 +30,8 @@ pub mod tracker;
 mod types;
 mod webseed;
 
-pub use disk::ChangedFile;
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
+pub use disk::ChangedFile;
 pub use lsd::LsdConfig;
 pub use protocol::wire::mse::EncryptionPolicy;
 pub use resume::{record_verified, HashedFile};

@@ -11,9 +11,9 @@ mod peers;
 mod pex;
 mod status;
 mod uploads;
-mod withdraw;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
+mod withdraw;
 
 use status::piece_priorities;
 
