@@ -13,6 +13,7 @@
 #   cargo build --release -p bttrack --bin bttrack --example udp_load && bench/tracker.sh
 #   DURATION=5 FILL_N=200000 bench/tracker.sh     # a quicker look
 #   MODES=udp FILL_N=0 bench/tracker.sh            # one mode, no memory run, results file untouched
+#   bench/tracker_rounds.sh 5 6 close               # repeated interleaved rounds (to compare changes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
