@@ -5,14 +5,13 @@
 //! a tracker that is down at start, a port in use, Ctrl-C announcing `stopped`, and a source that
 //! changes while it is seeded (only the changed pieces stop being served).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use swarmlink_tests::{bin, workspace_root, KillOnDrop, SYSTEM_PYTHON};
+use swarmlink_tests::{bin, spawn, workspace_root, KillOnDrop, Running, SYSTEM_PYTHON};
 
 const KEY: &str = "publish-secret";
 
@@ -67,97 +66,6 @@ fn bttrack(port: Option<u16>) -> Tracker {
             assert!(Instant::now() < deadline, "bttrack did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-/// A running process with its stdout and stderr lines on a channel.
-struct Running {
-    child: KillOnDrop,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-fn spawn(cmd: &mut Command) -> Running {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (tx, rx) = mpsc::channel();
-    let streams: [Box<dyn Read + Send>; 2] = [
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for stream in streams {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Running {
-        child: KillOnDrop(child),
-        lines: rx,
-        seen: Vec::new(),
-    }
-}
-
-impl Running {
-    /// The first line containing `needle`, within `limit`.
-    fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {needle:?} within {limit:?}; saw: {:#?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// The exit status, within `limit`.
-    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "did not exit within {limit:?}; said: {:#?}",
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Everything printed so far (after the process ended, everything).
-    fn output(&mut self) -> String {
-        // Give the reader threads a moment to drain what the process wrote before exiting.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-            self.seen.push(line);
-        }
-        self.seen.join("\n")
-    }
-
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
     }
 }
 
