@@ -21,7 +21,7 @@ download: an empty peer that dials only 127.0.0.1:PEER_PORT, PEX on. When comple
           and a finished libtorrent drops its connections to seeds at once), then "done", and
           exits 0 (1 after DL_TIMEOUT seconds, default 60).
 
-Every process ends by itself after LIFETIME seconds (default 120). Must run under
+Every process ends by itself after LIFETIME seconds (default 240). Must run under
 /usr/bin/python3 (Debian's python3-libtorrent).
 """
 import os
@@ -54,7 +54,7 @@ def session(mode):
 def main():
     mode, torrent, save_dir = sys.argv[1:4]
     start = time.time()
-    lifetime = float(os.environ.get("LIFETIME", "120"))
+    lifetime = float(os.environ.get("LIFETIME", "240"))
     s = session(mode)
     ti = lt.torrent_info(torrent)
     params = {"ti": ti, "save_path": save_dir}
