@@ -137,13 +137,15 @@ export async function launchFirefox(extensionDir, home, { env = {} } = {}) {
 }
 
 /**
- * Builds workspace binaries (debug, shared target dir) and returns their paths, or
+ * Builds the workspace binaries (debug, shared target dir) and returns the named ones' paths, or
  * `{pending: reason}` when one does not build yet: the full-flow tests are skipped as pending
  * then, never faked.
  */
 export async function workspaceBinaries(names) {
   const { spawnSync } = await import('node:child_process');
-  const args = ['build', '--quiet', ...names.flatMap((n) => ['--bin', n])];
+  // Every binary in one call, as scripts/test.sh and the Rust tests' bin() build them: a `--bin`
+  // subset resolves other dependency features and would compile a second copy of the tree.
+  const args = ['build', '--quiet', '--workspace', '--bins'];
   const built = spawnSync('cargo', args, { cwd: REPO, encoding: 'utf8', timeout: 900000 });
   if (built.status !== 0) {
     const firstError = (built.stderr || '').split('\n').find((l) => l.startsWith('error')) || built.stderr;
