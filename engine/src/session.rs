@@ -176,18 +176,24 @@ impl Session {
                 }
             }
         };
+        let mut prepared = None;
         if let Some(metainfo) = metainfo {
             let mut opts = options(metainfo);
             opts.peers = peers;
-            let handle = Torrent::spawn(shared, opts)?;
+            let (handle, ready) = Torrent::prepare(shared, opts)?;
             torrents.insert(ih, handle);
+            prepared = Some(ready);
         }
         if let Some(handle) = torrents.get(&ih) {
             self.inner.discovery.track(ih, private, handle);
             self.lock_limits().insert(ih, limits);
         }
         drop(torrents);
+        // Added goes out before the actor starts, so no event of the torrent can precede it.
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
+        if let Some(torrent) = prepared {
+            torrent.start();
+        }
         Ok(ih)
     }
 

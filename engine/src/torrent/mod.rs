@@ -224,17 +224,31 @@ pub(crate) struct Torrent {
     uploads: uploads::Uploads,
 }
 
+/// A torrent that is set up but whose actor has not started yet.
+pub(crate) struct Prepared {
+    torrent: Torrent,
+    channels: Channels,
+}
+
+impl Prepared {
+    pub(crate) fn start(self) {
+        let (torrent, (a, b, c)) = (self.torrent, self.channels);
+        tokio::spawn(torrent.run(a, b, c));
+    }
+}
+
 impl Torrent {
-    /// Sets the torrent up (layout, resume data, disk thread) and spawns its actor.
-    pub(crate) fn spawn(
+    /// Sets the torrent up (layout, resume data, disk thread); its actor runs once the caller
+    /// calls [`Prepared::start`]. The split lets the session announce `Added` first: a complete
+    /// copy checks in milliseconds and would otherwise report `Completed` before `Added`.
+    pub(crate) fn prepare(
         shared: SessionShared,
         opts: TorrentOptions,
-    ) -> Result<TorrentHandle, EngineError> {
+    ) -> Result<(TorrentHandle, Prepared), EngineError> {
         let wiring = Wiring::new();
         let handle = wiring.handle();
         let (torrent, channels) = Torrent::build(shared, opts, wiring, None)?;
-        tokio::spawn(torrent.run(channels.0, channels.1, channels.2));
-        Ok(handle)
+        Ok((handle, Prepared { torrent, channels }))
     }
 
     /// Sets the torrent up on existing channels; a magnet torrent hands over its connections
