@@ -350,12 +350,14 @@ fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
             .ok_or_else(|| invalid(&field(".length"), "total length overflows".to_owned()))?;
         entries.push(with_attributes(entry, file));
     }
-    // Two entries with one path would write over each other's data.
+    // Two entries with one path would write over each other's data. Pad files (BEP 47) are
+    // exempt: they are never written, and libtorrent names two pads of one size alike
+    // (`.pad/6421` twice), so refusing them would refuse its torrents.
     let mut seen: HashSet<&[String]> = HashSet::with_capacity(entries.len());
     if let Some((i, dup)) = entries
         .iter()
         .enumerate()
-        .find(|(_, e)| !seen.insert(e.path.as_slice()))
+        .find(|(_, e)| !e.pad && !seen.insert(e.path.as_slice()))
     {
         return Err(invalid(
             &format!("info.files[{i}].path"),

@@ -189,6 +189,31 @@ fn pad_file_attributes() {
 }
 
 #[test]
+fn pads_of_one_size_may_share_a_name_but_real_files_may_not() {
+    // libtorrent names pads by their length, so two pads of one size share `.pad/6`; they are
+    // never written, so only real files must have distinct paths.
+    let pad = || {
+        let mut p = file(&[".pad", "6"], 6);
+        p.insert("attr", Value::bytes("p"));
+        p
+    };
+    let info = with_files(vec![
+        file(&["a"], 10),
+        pad(),
+        file(&["b"], 10),
+        pad(),
+        file(&["c"], 1),
+    ]);
+    let m = Metainfo::from_bytes(&torrent_with(info)).unwrap();
+    assert_eq!(m.info.files.iter().filter(|f| f.pad).count(), 2);
+    assert_eq!(m.info.files[4].offset, 32);
+
+    let twice = with_files(vec![file(&["a"], 10), pad(), file(&["a"], 10)]);
+    let err = Metainfo::from_bytes(&torrent_with(twice)).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+}
+
+#[test]
 fn utf8_alternatives_are_preferred() {
     let mut f = file(&["ignored"], 40);
     f.insert("path", Value::List(vec![Value::bytes(vec![0xe9u8, b'x'])]))
