@@ -1,7 +1,7 @@
 //! Shared plumbing for the cross-part tests in `tests/tests/`: finding the workspace's binaries,
 //! free ports, test data, processes that are always stopped (by their own PID) when a test ends
 //! and whose output is read line by line ([`process`]), `bthelper download` ([`bthelper`]) and
-//! python3-libtorrent peers ([`libtorrent`]).
+//! python3-libtorrent peers ([`libtorrent`]) and bttrack ([`tracker`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -11,6 +11,7 @@ pub mod bthelper;
 pub mod files;
 pub mod libtorrent;
 pub mod process;
+pub mod tracker;
 
 pub use files::write_random;
 pub use process::{spawn, Running};
@@ -136,5 +137,18 @@ pub fn free_port() -> u16 {
         if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
+    }
+}
+
+/// Polls `cond` every 100 ms until it holds, failing the test after `secs` (no sleep-and-hope:
+/// real clients announce and finish when they choose to).
+pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

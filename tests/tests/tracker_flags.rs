@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use protocol::tracker::udp::{Request, Response, UdpAnnounce};
 use protocol::tracker::{AnnounceRequest, AnnounceResponse, Event};
 use protocol::{InfoHash, PeerId};
+use swarmlink_tests::tracker::{port_from_log, SERVING_HTTP_V6};
 use swarmlink_tests::{bin, KillOnDrop};
 
 /// One HTTP request on a fresh connection to `[::1]:port`; the body.
@@ -62,22 +63,7 @@ fn bind_ipv6_interval_min_interval_max_numwant_and_the_stdout_web_log() {
             .spawn()
             .expect("bttrack starts"),
     );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines
-            .next()
-            .expect("bttrack logs its address before anything else")
-            .unwrap();
-        if let Some(rest) = line.split("serving http://[::1]:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let port = port_from_log(&mut child, SERVING_HTTP_V6);
     // The web log on stdout, line by line, read off-thread so a silent stdout cannot hang us.
     let (log_tx, log_rx) = mpsc::channel();
     let stdout = child.0.stdout.take().unwrap();

@@ -6,88 +6,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use protocol::tracker::{ScrapeRequest, ScrapeResponse, ScrapeStats};
-use protocol::{InfoHash, Metainfo};
-use swarmlink_tests::{bin, KillOnDrop, SYSTEM_PYTHON};
-
-/// Starts `bttrack --port 0` with `args` and returns it with its port (read from its log).
-pub fn start_bttrack(args: &[&str]) -> (KillOnDrop, u16) {
-    let mut child = KillOnDrop(
-        Command::new(bin("bttrack"))
-            .args(["--bind", "127.0.0.1", "--port", "0", "--log", "-"])
-            .args(args)
-            .env("RUST_LOG", "bttrack=info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("bttrack starts"),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("bttrack logs its address before anything else")
-            .unwrap();
-        if let Some(rest) = line.split("serving http://127.0.0.1:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
-}
-
-/// One HTTP GET with a short timeout; the body.
-pub fn http_get(port: u16, target: &str) -> Vec<u8> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let at = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    buf.split_off(at + 4)
-}
-
-pub fn scrape(port: u16, h: InfoHash) -> ScrapeStats {
-    let q = ScrapeRequest {
-        info_hashes: vec![h],
-    }
-    .to_query();
-    let r = ScrapeResponse::decode(&http_get(port, &format!("/scrape?{q}"))).unwrap();
-    r.files.get(&h).copied().unwrap_or_default()
-}
-
-/// A port nobody listens on right now (transmission-cli refuses port 0).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    // Polls a condition (no sleep-and-hope): the clients announce when they choose to.
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use protocol::Metainfo;
+use swarmlink_tests::tracker::{scrape, start_bttrack};
+use swarmlink_tests::{free_port, wait_until, KillOnDrop, SYSTEM_PYTHON};
 
 const LIBTORRENT_PAIR: &str = r#"
 import libtorrent as lt, os, sys, time
@@ -173,7 +95,7 @@ fn libtorrent_aria2_and_transmission_use_bttrack() {
     let torrent = std::fs::read(dir.path().join("t.torrent")).unwrap();
     let ih = Metainfo::from_bytes(&torrent).unwrap().info_hash;
     // Both libtorrent sessions seed now, and the completion was counted.
-    wait_for("libtorrent's completed announce", 30, || {
+    wait_until("libtorrent's completed announce", 30, || {
         let s = scrape(port, ih);
         s.complete == 2 && s.incomplete == 0 && s.downloaded == 1
     });
@@ -204,7 +126,7 @@ fn libtorrent_aria2_and_transmission_use_bttrack() {
     );
     // aria2 leaves with `stopped` (seed-time 0), so only the two libtorrent seeders remain.
     // (It sends no `completed`: it finished between two announces and stopped at once.)
-    wait_for("aria2's stopped announce", 20, || {
+    wait_until("aria2's stopped announce", 20, || {
         let s = scrape(port, ih);
         s.complete == 2 && s.incomplete == 0 && s.downloaded >= 1
     });
@@ -229,7 +151,7 @@ fn libtorrent_aria2_and_transmission_use_bttrack() {
             .spawn()
             .expect("transmission-cli is installed"),
     );
-    wait_for("Transmission's announce", 60, || {
+    wait_until("Transmission's announce", 60, || {
         scrape(port, ih).incomplete == 1
     });
     assert_eq!(scrape(port, ih).complete, 2);

@@ -4,7 +4,7 @@
 //! (keep-alive) and UDP, plus scrapes, make no system call on a path in the state directory.
 //! Skipped, saying so, where strace is missing or not allowed to trace.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use protocol::tracker::udp::{Request, Response, UdpAnnounce};
 use protocol::tracker::{AnnounceRequest, Event};
 use protocol::{InfoHash, PeerId};
+use swarmlink_tests::tracker::{port_from_log, SERVING_HTTP_V4};
 use swarmlink_tests::{bin, KillOnDrop};
 
 fn now() -> f64 {
@@ -59,19 +60,7 @@ fn announces_and_scrapes_make_no_system_call_on_the_state_files() {
             .spawn()
             .unwrap(),
     );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("bttrack logs its address").unwrap();
-        if let Some(rest) = line.split("serving http://127.0.0.1:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let port = port_from_log(&mut child, SERVING_HTTP_V4);
     // Serving: start-up (reading and creating the state files) is over.
     let started = now();
 

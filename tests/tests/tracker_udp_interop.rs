@@ -4,53 +4,12 @@
 //! aria2 then downloads from the libtorrent seeders it learnt of over UDP. bttrack's /metrics shows the
 //! traffic was UDP (no HTTP announce) and its scrape counts match what the clients did.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use protocol::tracker::{ScrapeRequest, ScrapeResponse, ScrapeStats};
-use protocol::{InfoHash, Metainfo};
-use swarmlink_tests::{bin, KillOnDrop, SYSTEM_PYTHON};
-
-fn http_get(port: u16, target: &str) -> Vec<u8> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let at = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    buf.split_off(at + 4)
-}
-
-fn scrape(port: u16, h: InfoHash) -> ScrapeStats {
-    let q = ScrapeRequest {
-        info_hashes: vec![h],
-    }
-    .to_query();
-    let r = ScrapeResponse::decode(&http_get(port, &format!("/scrape?{q}"))).unwrap();
-    r.files.get(&h).copied().unwrap_or_default()
-}
-
-fn metric(port: u16, name: &str) -> u64 {
-    let m = String::from_utf8(http_get(port, "/metrics")).unwrap();
-    m.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("{name} missing"))
-        .parse()
-        .unwrap()
-}
-
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use protocol::Metainfo;
+use swarmlink_tests::tracker::{metric, scrape, start_logged, SERVING_UDP_V4};
+use swarmlink_tests::{bin, wait_until, KillOnDrop, SYSTEM_PYTHON};
 
 const LIBTORRENT_UDP_PAIR: &str = r#"
 import libtorrent as lt, os, sys, time
@@ -100,30 +59,11 @@ for line in sys.stdin:
 #[test]
 fn libtorrent_and_aria2_use_bttrack_over_udp_only() {
     let dir = tempfile::tempdir().unwrap();
-    let mut tracker = KillOnDrop(
-        Command::new(bin("bttrack"))
-            .args(["--bind", "127.0.0.1", "--port", "0", "--log", "-", "--open"])
-            .args(["--interval", "60", "--min-interval", "1"])
-            .env("RUST_LOG", "bttrack=info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("bttrack starts"),
-    );
-    let mut lines = BufReader::new(tracker.0.stderr.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("bttrack logs its address").unwrap();
-        if let Some(rest) = line.split(" and udp://127.0.0.1:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut cmd = Command::new(bin("bttrack"));
+    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--log", "-", "--open"])
+        .args(["--interval", "60", "--min-interval", "1"])
+        .stdout(Stdio::null());
+    let (_tracker, port) = start_logged(cmd, SERVING_UDP_V4);
     let announce = format!("udp://127.0.0.1:{port}/announce");
 
     let mut py = KillOnDrop(
@@ -150,7 +90,7 @@ fn libtorrent_and_aria2_use_bttrack_over_udp_only() {
     );
     let torrent = std::fs::read(dir.path().join("t.torrent")).unwrap();
     let ih = Metainfo::from_bytes(&torrent).unwrap().info_hash;
-    wait_for("libtorrent's completed announce over UDP", 30, || {
+    wait_until("libtorrent's completed announce over UDP", 30, || {
         let s = scrape(port, ih);
         s.complete == 2 && s.incomplete == 0 && s.downloaded == 1
     });
@@ -187,7 +127,7 @@ fn libtorrent_and_aria2_use_bttrack_over_udp_only() {
         std::fs::read(aria_dir.join("payload.bin")).unwrap(),
         original
     );
-    wait_for("aria2's stopped announce over UDP", 20, || {
+    wait_until("aria2's stopped announce over UDP", 20, || {
         let s = scrape(port, ih);
         s.complete == 2 && s.incomplete == 0
     });
