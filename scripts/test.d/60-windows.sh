@@ -34,7 +34,10 @@ echo "-- cross-building bthelper.exe ($target; linker from .cargo/config.toml)"
 t=$(now)
 cargo build -p bthelper --target "$target"
 echo "cross build: $(took "$t")"
-exe="$PWD/target/$target/debug/bthelper.exe"
+# Cargo's output honours CARGO_TARGET_DIR (a CI cache may point it elsewhere).
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+exe="$target_dir/$target/debug/bthelper.exe"
+[ -f "$exe" ] || { echo "FAIL: the cross build left no $exe" >&2; exit 1; }
 
 # A prefix of our own, kept between runs (creating one takes ~10 s); WINEDEBUG=-all keeps Wine's
 # fixme chatter out of the output. Only this prefix's wineserver is stopped at the end.
@@ -63,7 +66,7 @@ wineserver -p </dev/null >/dev/null 2>&1
 wine cmd /c exit </dev/null >/dev/null 2>&1 || true
 
 # Reads the daemon pipe's DACL back for the tests (tests/windows/pipe_dacl.c).
-probe="$PWD/target/$target/pipe_dacl.exe"
+probe="$target_dir/$target/pipe_dacl.exe"
 x86_64-w64-mingw32-gcc -municode -O2 -o "$probe" tests/windows/pipe_dacl.c -ladvapi32
 
 echo "-- bthelper.exe under Wine"
