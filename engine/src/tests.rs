@@ -406,6 +406,10 @@ async fn finds_the_seed_through_a_tracker() {
     leecher.shutdown().await;
     seeder.shutdown().await;
     assert!(std::fs::read(leech_dir.path().join("t.bin")).unwrap() == data);
+    // One download finished: the leecher's. The seeder, complete when it started, never says
+    // `completed` (BEP 3), though its check ended after its `started` announce went out.
+    let counts = list.scrape(ih).await.unwrap();
+    assert_eq!(counts.completed, 1, "completions the tracker counted");
 }
 
 /// Selective download: a skipped file is never fetched, and the torrent completes once the

@@ -20,6 +20,8 @@ pub(crate) struct AnnounceStats {
     pub uploaded: u64,
     pub downloaded: u64,
     pub left: u64,
+    /// A download finished in this run and we seed: `completed` is due (never for a copy that
+    /// was complete when it started).
     pub completed: bool,
     pub stopping: bool,
 }

@@ -286,7 +286,7 @@ impl Torrent {
             }
         }
         if self.picker.is_complete() {
-            self.on_complete();
+            self.on_complete(true);
         }
         // Interest that this piece may have ended is re-evaluated on the next tick: doing it
         // here would scan every peer's pieces once per verified piece.

@@ -212,6 +212,10 @@ pub(crate) struct Torrent {
     resume_dirty: bool,
     last_resume: Instant,
     completed_sent: bool,
+    /// The last wanted piece arrived in this run. A copy found complete by the initial check
+    /// never sets it: BEP 3 sends `completed` only for a download that finished, and a seeder
+    /// (btpublish) whose check ends after its first announce would otherwise count as one.
+    finished_download: bool,
     save_path: PathBuf,
     announce: Option<(
         watch::Sender<announcer::AnnounceStats>,
@@ -374,6 +378,7 @@ impl Torrent {
             resume_dirty: false,
             last_resume: now,
             completed_sent: false,
+            finished_download: false,
             save_path,
             announce: None,
             status_out: status_out.clone(),
@@ -506,7 +511,7 @@ impl Torrent {
         self.resume_dirty = true;
         self.announce_to_adopted();
         if self.picker.is_complete() {
-            self.on_complete();
+            self.on_complete(false);
         }
         self.maybe_connect(Instant::now());
         self.fill_webseeds();
@@ -526,8 +531,11 @@ impl Torrent {
             .send(SessionEvent::Error(self.metainfo.info_hash, msg));
     }
 
-    fn on_complete(&mut self) {
+    /// Every wanted piece is verified; `downloaded` when the last of them arrived in this run
+    /// (not found by the initial check).
+    fn on_complete(&mut self, downloaded: bool) {
         self.state = TorrentState::Seeding;
+        self.finished_download |= downloaded;
         if !self.completed_sent {
             self.completed_sent = true;
             self.publish_status();
@@ -575,7 +583,7 @@ impl Torrent {
             uploaded: self.uploaded(),
             downloaded: self.downloaded(),
             left: self.picker.wanted_left(),
-            completed: self.state == TorrentState::Seeding,
+            completed: self.finished_download && self.state == TorrentState::Seeding,
             stopping,
         }
     }
