@@ -20,6 +20,10 @@ import {
 } from './lib/protocol.js';
 import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
+import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry, sourceSite } from './lib/consent.js';
+import { PendingConfirmations } from './lib/pending.js';
+import { describeTorrent, magnetName } from './lib/metainfo.js';
+import { displayText } from './lib/text.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
 const NAVIGATION_RULE_ID = 1;
@@ -69,8 +73,8 @@ async function notify(note) {
     .create(note.id, {
       type: 'basic',
       iconUrl: chrome.runtime.getURL('icons/icon-128.png'),
-      title: note.title,
-      message: note.message,
+      title: displayText(note.title, 120),
+      message: displayText(note.message, 300),
     })
     .catch(() => {});
 }
@@ -192,14 +196,36 @@ async function fetchTorrent(url) {
   if (!response.ok) throw new HelperError('fetch', `the server answered ${response.status} for ${url}`);
   const declared = Number(response.headers.get('content-length'));
   if (declared > MAX_TORRENT_BYTES) throw new HelperError('fetch', 'the .torrent file is too large');
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length > MAX_TORRENT_BYTES) throw new HelperError('fetch', 'the .torrent file is too large');
+  // Read with a cap: a server that sends no length (or lies) cannot fill the worker's memory.
+  const chunks = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_TORRENT_BYTES) {
+      reader.cancel().catch(() => {});
+      throw new HelperError('fetch', 'the .torrent file is too large');
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
   if (!looksLikeTorrent(bytes)) throw new HelperError('not_torrent', `${url} is not a .torrent file`);
   return bytes;
 }
 
-/** Adds a magnet or the torrent behind an http(s) URL; `via` says which path caught it. */
-async function addLink(url, via) {
+/**
+ * Adds a magnet or the torrent behind an http(s) URL; `via` says which path caught it. Only
+ * for a provable user action (lib/consent.js); everything else goes through `askUser`.
+ * `bytes` are the torrent the user was shown on the confirm page, when there was one.
+ */
+async function addLink(url, via, { bytes = null, confirmed = false } = {}) {
   const started = Date.now();
   let outcome;
   try {
@@ -208,7 +234,7 @@ async function addLink(url, via) {
     if (kind === 'magnet') {
       request = addRequestFor({ magnet: url });
     } else if (/^https?:/i.test(url)) {
-      request = addRequestFor({ bytes: await fetchTorrent(url), sourceUrl: url });
+      request = addRequestFor({ bytes: bytes || (await fetchTorrent(url)), sourceUrl: url });
     } else {
       throw new HelperError('bad_link', `not a torrent link: ${url}`);
     }
@@ -217,9 +243,87 @@ async function addLink(url, via) {
   } catch (err) {
     outcome = { ok: false, code: err.code || 'error', error: err.message || String(err) };
   }
-  lastIntercept = { via, url, at: started, ...outcome, helper: state.helper };
-  for (const p of popups) p.postMessage({ type: 'state', state, lastIntercept });
+  setLastIntercept({ via, url, at: started, confirmed, ...outcome, helper: state.helper });
   return lastIntercept;
+}
+
+function setLastIntercept(value) {
+  lastIntercept = value;
+  for (const p of popups) {
+    try {
+      p.postMessage({ type: 'state', state, lastIntercept });
+    } catch {}
+  }
+}
+
+// ---------------------------------------------------------------- the confirm page
+
+function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const pending = new PendingConfirmations({ newId: randomId });
+const CONFIRM_PAGE = 'pages/confirm.html';
+
+/**
+ * Holds a torrent link that arrived without a provable user action and asks the user about it
+ * on the confirm page (opened in a new tab unless `openTab` is false: the navigation path
+ * turns its own tab into it). Returns the pending id, or null when too many are waiting.
+ */
+async function askUser(url, via, { referrer = null, openTab = true } = {}) {
+  const kind = classifyLink(url) || (/^https?:/i.test(url) ? 'torrent' : null);
+  const at = Date.now();
+  if (!kind) {
+    setLastIntercept({ via, url, at, ok: false, code: 'bad_link', error: 'not a torrent link' });
+    return null;
+  }
+  const slot = pending.add({ url, via, kind, site: sourceSite(url, referrer), at });
+  if (!slot) {
+    setLastIntercept({ via, url, at, ok: false, code: 'too_many', error: 'too many torrents wait for confirmation' });
+    return null;
+  }
+  setLastIntercept({ via, url, at, ok: false, code: 'confirm', pending: slot.id });
+  if (!slot.fresh) return slot.id;
+  // Fetch and describe before the page asks, so what the user confirms is what gets added.
+  const ready = (async () => {
+    if (kind === 'magnet') return { summary: { name: magnetName(url), magnet: true } };
+    try {
+      const bytes = await fetchTorrent(url);
+      return { bytes, summary: describeTorrent(bytes) };
+    } catch (err) {
+      return { summary: { error: err.message || String(err) } };
+    }
+  })();
+  pending.update(slot.id, { ready });
+  if (openTab) chrome.tabs.create({ url: chrome.runtime.getURL(`${CONFIRM_PAGE}#${slot.id}`) }).catch(() => {});
+  return slot.id;
+}
+
+/** What the confirm page shows: only display data, never the torrent's bytes. */
+async function describePending(id) {
+  const entry = pending.get(id);
+  if (!entry) return null;
+  const { summary } = await entry.ready;
+  await connectHelper().catch(() => {});
+  const settings = state.helperInfo && state.helperInfo.settings;
+  return {
+    url: entry.url,
+    kind: entry.kind,
+    via: entry.via,
+    site: entry.site,
+    summary,
+    saveDir: (settings && settings.download_dir) || null,
+    helper: state.helper,
+  };
+}
+
+async function confirmPending(id) {
+  const entry = pending.take(id);
+  if (!entry) return { ok: false, code: 'expired', error: 'this request has expired; open the link again' };
+  const { bytes, summary } = await entry.ready;
+  if (summary.error) return { ok: false, code: 'fetch', error: summary.error };
+  return addLink(entry.url, entry.via, { bytes, confirmed: true });
 }
 
 // ---------------------------------------------------------------- settings and interception
@@ -260,7 +364,8 @@ chrome.storage.onChanged.addListener((changes, area) => {
 });
 
 chrome.contextMenus.onClicked.addListener((info) => {
-  if (info.menuItemId === MENU_ID && info.linkUrl) addLink(info.linkUrl, 'context-menu');
+  if (info.menuItemId !== MENU_ID || !info.linkUrl) return;
+  if (decideEntry({ via: 'context-menu' }) === 'add') addLink(info.linkUrl, 'context-menu');
 });
 
 chrome.downloads.onCreated.addListener(async (item) => {
@@ -272,7 +377,9 @@ chrome.downloads.onCreated.addListener(async (item) => {
   // Cancel and erase: the user should not find a stray .torrent in their downloads.
   await chrome.downloads.cancel(item.id).catch(() => {});
   await chrome.downloads.erase({ id: item.id }).catch(() => {});
-  addLink(url, 'download');
+  // A download says nothing about who started it (a scripted click, a frame, a redirect all
+  // look the same): always ask.
+  askUser(url, 'download', { referrer: item.referrer });
 });
 
 // URLs the user asked the browser itself to handle (modifier click): the download path skips
@@ -312,17 +419,48 @@ async function allowOnce(url) {
   }, LET_THROUGH_MS);
 }
 
+/** What a web page's content script learns of an add: no helper error text, no local paths. */
+function outcomeForPage(outcome) {
+  if (outcome.ok) return { ok: true, name: (outcome.result && outcome.result.name) || null };
+  const missing = outcome.helper === 'missing' || outcome.code === 'missing';
+  return { ok: false, code: missing ? 'missing' : outcome.code === 'confirm' ? 'confirm' : 'error' };
+}
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (!message || sender.id !== chrome.runtime.id) return false;
-  if (message.type === 'let-through' && typeof message.url === 'string' && /^https?:/i.test(message.url)) {
-    allowOnce(message.url);
-    return false;
+  if (!message || typeof message !== 'object') return false;
+  const kind = senderKind(sender, chrome.runtime.getURL(''), chrome.runtime.id);
+  if (!mayMessage(kind, message.type)) return false;
+  const url = typeof message.url === 'string' ? message.url : null;
+  switch (message.type) {
+    case 'let-through':
+      if (url && /^https?:/i.test(url)) allowOnce(url);
+      return false;
+    case 'intercept': {
+      if (!url) return false;
+      const decision = decideEntry({ via: 'click', trusted: message.trusted === true, topFrame: sender.frameId === 0 });
+      if (decision === 'add') {
+        addLink(url, 'click').then((outcome) => sendResponse(outcomeForPage(outcome)));
+      } else {
+        askUser(url, 'click', { referrer: sender.url }).then(() => sendResponse({ ok: false, code: 'confirm' }));
+      }
+      return true;
+    }
+    case 'navigation':
+      if (!url) return false;
+      askUser(url, 'navigation', { referrer: message.referrer, openTab: false }).then((id) => sendResponse({ id }));
+      return true;
+    case 'pending':
+      describePending(message.id).then(sendResponse, () => sendResponse(null));
+      return true;
+    case 'confirm':
+      confirmPending(message.id).then(sendResponse);
+      return true;
+    case 'cancel':
+      pending.take(message.id);
+      return false;
+    default:
+      return false;
   }
-  if (message.type === 'intercept' && typeof message.url === 'string') {
-    addLink(message.url, message.via || 'click').then(sendResponse);
-    return true;
-  }
-  return false;
 });
 
 // ---------------------------------------------------------------- the popup
@@ -337,7 +475,11 @@ function environment() {
 }
 
 chrome.runtime.onConnect.addListener((p) => {
-  if (p.name !== 'popup' || (p.sender && p.sender.id !== chrome.runtime.id)) return;
+  const kind = senderKind(p.sender, chrome.runtime.getURL(''), chrome.runtime.id);
+  if (p.name !== 'popup' || !mayConnect(kind)) {
+    p.disconnect();
+    return;
+  }
   popups.add(p);
   if (releaseTimer) clearTimeout(releaseTimer);
   p.postMessage({ type: 'state', state, lastIntercept, env: environment() });
@@ -346,7 +488,7 @@ chrome.runtime.onConnect.addListener((p) => {
     scheduleRelease();
   });
   p.onMessage.addListener(async (message) => {
-    if (!message || typeof message !== 'object') return;
+    if (!message || typeof message !== 'object' || !mayMessage(kind, message.type)) return;
     if (message.type === 'connect') {
       if (state.helper === 'missing' || state.helper === 'broken') {
         dispatch({ type: 'helper', status: 'unknown' });
@@ -359,9 +501,14 @@ chrome.runtime.onConnect.addListener((p) => {
       reply(p, message.rid, outcome.ok, outcome.result, outcome);
       return;
     }
-    if (message.type === 'command' && typeof message.cmd === 'string') {
+    if (message.type === 'command') {
+      const args = allowedCommand(kind, message.cmd, message.args);
+      if (!args) {
+        reply(p, message.rid, false, null, { code: 'forbidden', error: `this page may not send ${String(message.cmd)}` });
+        return;
+      }
       try {
-        const result = await helperRequest(message.cmd, message.args || {});
+        const result = await helperRequest(message.cmd, args);
         reply(p, message.rid, true, result);
         if (['pause', 'resume', 'remove', 'add'].includes(message.cmd) && rpc) await refreshList(rpc);
       } catch (err) {
