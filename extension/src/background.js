@@ -318,6 +318,20 @@ async function describePending(id) {
   };
 }
 
+/**
+ * A confirm page holds a port while it is open: closing the tab is "no" and frees the slot
+ * (otherwise a closed page would keep its place, and its URL from asking again, until expiry).
+ */
+function watchConfirmPage(p) {
+  const ids = new Set();
+  p.onMessage.addListener((message) => {
+    if (message && message.type === 'watch' && typeof message.id === 'string' && ids.size < 4) ids.add(message.id);
+  });
+  p.onDisconnect.addListener(() => {
+    for (const id of ids) pending.take(id);
+  });
+}
+
 async function confirmPending(id) {
   const entry = pending.take(id);
   if (!entry) return { ok: false, code: 'expired', error: 'this request has expired; open the link again' };
@@ -334,8 +348,11 @@ async function loadSettings() {
 
 async function applySettings() {
   const settings = await loadSettings();
+  // Firefox resolves the regexSubstitution to an extension URL without the page
+  // (moz-extension://<uuid>/<path>, an error page), so it gets no redirect: a navigation to a
+  // torrent becomes a download there, which the download path takes to the confirm page.
   const addRules =
-    settings.interceptNavigation
+    settings.interceptNavigation && !IS_FIREFOX
       ? [
           {
             id: NAVIGATION_RULE_ID,
@@ -385,6 +402,7 @@ chrome.downloads.onCreated.addListener(async (item) => {
 // URLs the user asked the browser itself to handle (modifier click): the download path skips
 // them and a short-lived session rule exempts them from the navigation redirect.
 const LET_THROUGH_MS = 15000;
+const MAX_LET_THROUGH = 20;
 const letThrough = new Map(); // url -> expiry (ms)
 let nextAllowRuleId = 1000;
 
@@ -398,7 +416,25 @@ function isLetThrough(url) {
   return true;
 }
 
+/**
+ * Lets `url` through for a moment and then does what the browser would have done with the
+ * modifier click: `tab` (ctrl/cmd/middle: a background tab next to the page), `window` (shift),
+ * `save` (alt: the browser's own download, which the download path now skips).
+ */
+async function letThroughAndDo(url, action, sender) {
+  if (letThrough.size >= MAX_LET_THROUGH) return; // a flood from one renderer stays small
+  await allowOnce(url);
+  const tab = sender.tab || {};
+  if (action === 'save') await chrome.downloads.download({ url }).catch(() => {});
+  else if (action === 'window') await chrome.windows.create({ url }).catch(() => {});
+  else {
+    const where = typeof tab.index === 'number' ? { index: tab.index + 1, windowId: tab.windowId } : {};
+    await chrome.tabs.create({ url, active: false, openerTabId: tab.id, ...where }).catch(() => {});
+  }
+}
+
 async function allowOnce(url) {
+  for (const [u, until] of letThrough) if (until < Date.now()) letThrough.delete(u);
   letThrough.set(url, Date.now() + LET_THROUGH_MS);
   const id = nextAllowRuleId++;
   const escaped = url.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -433,7 +469,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   const url = typeof message.url === 'string' ? message.url : null;
   switch (message.type) {
     case 'let-through':
-      if (url && /^https?:/i.test(url)) allowOnce(url);
+      if (url && /^https?:/i.test(url)) letThroughAndDo(url, message.action, sender);
       return false;
     case 'intercept': {
       if (!url) return false;
@@ -476,8 +512,12 @@ function environment() {
 
 chrome.runtime.onConnect.addListener((p) => {
   const kind = senderKind(p.sender, chrome.runtime.getURL(''), chrome.runtime.id);
-  if (p.name !== 'popup' || !mayConnect(kind)) {
+  if (!mayConnect(kind, p.name)) {
     p.disconnect();
+    return;
+  }
+  if (p.name === 'confirm') {
+    watchConfirmPage(p);
     return;
   }
   popups.add(p);

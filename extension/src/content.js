@@ -27,14 +27,19 @@
     return null;
   }
 
-  // A modifier or middle click on a torrent link means "do what the browser does" (new tab,
-  // save link): tell the background to let this URL through its other two paths for a moment.
+  // A modifier or middle click on a torrent link means "do what the browser does" (new tab, new
+  // window, save link). Left to the browser, its tab or download could start before the
+  // background has let the URL through its other two paths (a race that sent ctrl-clicks to the
+  // confirm page), so the background does the browser's part itself, right after.
   function letThrough(event) {
-    if (!enabled || !event.isTrusted || isPlainLeftClick(event)) return;
+    if (!enabled || !event.isTrusted || event.defaultPrevented || isPlainLeftClick(event)) return;
+    if (event.button !== 0 && event.button !== 1) return;
     const link = linkOf(event);
-    if (link && classifyLink(String(link.href)) === 'torrent') {
-      chrome.runtime.sendMessage({ type: 'let-through', url: String(link.href) }).catch(() => {});
-    }
+    if (!link || classifyLink(String(link.href)) !== 'torrent') return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const action = event.altKey ? 'save' : event.shiftKey ? 'window' : 'tab';
+    chrome.runtime.sendMessage({ type: 'let-through', url: String(link.href), action }).catch(() => {});
   }
   window.addEventListener('auxclick', letThrough, true);
 
@@ -65,7 +70,7 @@
           if (outcome && outcome.ok) {
             toast('ok', outcome.name ? `Downloading “${displayText(outcome.name, 120)}” with Swarmlink` : 'Sent to Swarmlink');
           } else if (outcome && outcome.code === 'confirm') {
-            toast('pending', 'Swarmlink opened a tab to confirm this download.');
+            toast('confirm', 'Swarmlink opened a tab to confirm this download.');
           } else if (outcome && outcome.code === 'missing') {
             toast('missing', 'Swarmlink’s helper app is not installed. Open the Swarmlink toolbar button for setup steps.');
           } else {

@@ -59,8 +59,12 @@ test('each sender may send only the messages its page uses', () => {
   assert.ok(!mayMessage('intercept', 'confirm'), 'the web-accessible page cannot confirm');
   assert.ok(!mayMessage('options', 'add-link'));
   assert.ok(!mayMessage(null, 'intercept'));
-  assert.ok(mayConnect('popup') && mayConnect('options'));
-  assert.ok(!mayConnect('content') && !mayConnect('confirm') && !mayConnect('intercept') && !mayConnect(null));
+  assert.ok(mayConnect('popup', 'popup') && mayConnect('options', 'popup') && mayConnect('confirm', 'confirm'));
+  assert.ok(!mayConnect('confirm', 'popup'), 'the confirm page gets no state or commands port');
+  assert.ok(!mayConnect('popup', 'confirm'));
+  for (const name of ['popup', 'confirm', '', undefined]) {
+    assert.ok(!mayConnect('content', name) && !mayConnect('intercept', name) && !mayConnect(null, name), String(name));
+  }
 });
 
 test('helper commands: the popup manages torrents, the options page settings, nobody else anything', () => {

@@ -23,19 +23,21 @@ const PAGES = {
 };
 
 /**
- * What each sender may ask: `messages` are runtime message / port message types, `commands`
- * the helper commands it may relay (`command` messages). Each page gets only what it uses.
+ * What each sender may ask: `port` the name of the long-lived port it may open (the popup's
+ * carries state and commands; the confirm page's only says it is still open), `messages` the
+ * runtime message / port message types, `commands` the helper commands it may relay
+ * (`command` messages). Each page gets only what it uses.
  */
 export const PERMISSIONS = {
   popup: {
-    port: true,
+    port: 'popup',
     messages: ['connect', 'add-link', 'command'],
     commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add'],
   },
-  options: { port: true, messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
-  confirm: { port: false, messages: ['pending', 'confirm', 'cancel'], commands: [] },
-  intercept: { port: false, messages: ['navigation'], commands: [] },
-  content: { port: false, messages: ['intercept', 'let-through'], commands: [] },
+  options: { port: 'popup', messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
+  confirm: { port: 'confirm', messages: ['pending', 'confirm', 'cancel'], commands: [] },
+  intercept: { port: null, messages: ['navigation'], commands: [] },
+  content: { port: null, messages: ['intercept', 'let-through'], commands: [] },
 };
 
 /**
@@ -60,9 +62,9 @@ export function mayMessage(kind, type) {
   return !!p && p.messages.includes(type);
 }
 
-/** Whether `kind` may hold a long-lived port (the popup and options pages). */
-export function mayConnect(kind) {
-  return !!(kind && PERMISSIONS[kind] && PERMISSIONS[kind].port);
+/** Whether `kind` may open a port named `name`. */
+export function mayConnect(kind, name) {
+  return !!(kind && PERMISSIONS[kind] && PERMISSIONS[kind].port && PERMISSIONS[kind].port === name);
 }
 
 /**

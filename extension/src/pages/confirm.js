@@ -47,6 +47,8 @@ async function main() {
     result.textContent = 'Nothing is waiting for confirmation here (it may have expired). Open the link again.';
     return;
   }
+  // Open while this page is: closing the tab answers "no" (background.js watchConfirmPage).
+  chrome.runtime.connect({ name: 'confirm' }).postMessage({ type: 'watch', id });
   document.getElementById('why').textContent = WHY[info.via] || 'A page asked Swarmlink to download a torrent.';
   const s = info.summary || {};
   if (info.kind === 'magnet') {
