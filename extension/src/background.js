@@ -23,7 +23,6 @@ import { withDefaults } from './lib/settings.js';
 import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry, sourceSite } from './lib/consent.js';
 import { PendingConfirmations } from './lib/pending.js';
 import { describeTorrent, magnetName } from './lib/metainfo.js';
-import { displayText } from './lib/text.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
 const NAVIGATION_RULE_ID = 1;
@@ -73,8 +72,8 @@ async function notify(note) {
     .create(note.id, {
       type: 'basic',
       iconUrl: chrome.runtime.getURL('icons/icon-128.png'),
-      title: displayText(note.title, 120),
-      message: displayText(note.message, 300),
+      title: note.title,
+      message: note.message,
     })
     .catch(() => {});
 }

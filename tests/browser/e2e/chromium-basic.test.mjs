@@ -239,6 +239,12 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   await page.locator('li.torrent[data-state=seeding] button[aria-label=Remove]').click();
   await page.locator('.confirm .delete-files').waitFor();
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-remove.png') });
+  // A name with a right-to-left override and a newline is shown escaped, never raw.
+  await page.evaluate(() => {
+    const t = { ...window.state.torrents[window.state.order[0]], info_hash: '6'.repeat(40), name: 'clip\u202Egnp.exe\nx' };
+    window.view.render({ ...window.state, torrents: { [t.info_hash]: t }, order: [t.info_hash] });
+  });
+  assert.equal(await page.locator(`li.torrent .name`).first().textContent(), 'clip<U+202E>gnp.exe<U+000A>x');
   await page.evaluate(() => {
     window.view.render({ ...window.state, torrents: {}, order: [] });
   });
