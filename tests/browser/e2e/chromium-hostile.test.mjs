@@ -50,7 +50,8 @@ before(async () => {
   web = await startWebServer({
     '/': {
       type: 'text/html',
-      body: `<!doctype html><title>listing</title><a id="listed" href="/files/listed.bin.torrent">listed.bin</a>`,
+      body: `<!doctype html><title>listing</title><a id="listed" href="/files/listed.bin.torrent">listed.bin</a>
+        <a id="typed" type="application/x-bittorrent" href="/typed">typed.bin</a>`,
     },
     '/hostile': {
       type: 'text/html',
@@ -80,6 +81,7 @@ before(async () => {
     '/framed-click.bin.torrent': torrent('framed-click.bin'),
     '/rtlo': torrent(RTLO_NAME),
     '/files/listed.bin.torrent': torrent('listed.bin'),
+    '/typed': torrent('typed.bin'),
     ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`/many/${i}.torrent`, torrent(`many-${i}.bin`)])),
   });
   const profile = path.join(dir.path, 'profile');
@@ -399,5 +401,18 @@ test('a real click on a near-invisible link laid over the page goes to the confi
   assert.equal(seen.code, 'confirm');
   assert.ok(!helperNames().includes('ghost.bin'));
   await assertAsksAndCancel(ask, 'ghost.bin');
+  await page.close();
+});
+
+test('a real click on a suffix-less link the page types as application/x-bittorrent adds with one click', { skip: pending, timeout: 60000 }, async () => {
+  const page = await context.newPage();
+  await page.goto(`${web.origin}/`);
+  await page.click('#typed');
+  await page.locator('swarmlink-toast[data-kind=ok]').waitFor({ timeout: 30000 });
+  await waitFor('typed.bin in the helper', () => helperNames().includes('typed.bin'), { timeoutMs: 30000, intervalMs: 500 });
+  const seen = await debug();
+  assert.equal(seen.via, 'click');
+  assert.equal(seen.url, `${web.origin}/typed`);
+  assert.deepEqual(await worker.evaluate(() => chrome.downloads.search({})), [], 'the browser did not download it too');
   await page.close();
 });
