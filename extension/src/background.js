@@ -10,19 +10,17 @@ import {
 } from './lib/links.js';
 import {
   NATIVE_HOST,
-  MAX_TORRENT_BYTES,
   RpcClient,
   HelperError,
   addRequestFor,
-  looksLikeTorrent,
   classifyDisconnect,
   detectBrowser,
 } from './lib/protocol.js';
 import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
-import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry, sourceSite } from './lib/consent.js';
-import { PendingConfirmations } from './lib/pending.js';
-import { describeTorrent, magnetName } from './lib/metainfo.js';
+import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry } from './lib/consent.js';
+import { Confirmations } from './confirmations.js';
+import { fetchTorrent } from './fetch-torrent.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
 const NAVIGATION_RULE_ID = 1;
@@ -189,39 +187,9 @@ function scheduleRelease() {
 
 // ---------------------------------------------------------------- adding torrents
 
-async function fetchTorrent(url) {
-  // The user's cookies go along: private trackers serve .torrent files only to logged-in users.
-  const response = await fetch(url, { credentials: 'include', redirect: 'follow', cache: 'no-store' });
-  if (!response.ok) throw new HelperError('fetch', `the server answered ${response.status} for ${url}`);
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > MAX_TORRENT_BYTES) throw new HelperError('fetch', 'the .torrent file is too large');
-  // Read with a cap: a server that sends no length (or lies) cannot fill the worker's memory.
-  const chunks = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_TORRENT_BYTES) {
-      reader.cancel().catch(() => {});
-      throw new HelperError('fetch', 'the .torrent file is too large');
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  if (!looksLikeTorrent(bytes)) throw new HelperError('not_torrent', `${url} is not a .torrent file`);
-  return bytes;
-}
-
 /**
  * Adds a magnet or the torrent behind an http(s) URL; `via` says which path caught it. Only
- * for a provable user action (lib/consent.js); everything else goes through `askUser`.
+ * for a provable user action (lib/consent.js); everything else goes through `confirmations.ask`.
  * `bytes` are the torrent the user was shown on the confirm page, when there was one.
  */
 async function addLink(url, via, { bytes = null, confirmed = false } = {}) {
@@ -257,87 +225,13 @@ function setLastIntercept(value) {
 
 // ---------------------------------------------------------------- the confirm page
 
-function randomId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-const pending = new PendingConfirmations({ newId: randomId });
-const CONFIRM_PAGE = 'pages/confirm.html';
-
-/**
- * Holds a torrent link that arrived without a provable user action and asks the user about it
- * on the confirm page (opened in a new tab unless `openTab` is false: the navigation path
- * turns its own tab into it). Returns the pending id, or null when too many are waiting.
- */
-async function askUser(url, via, { referrer = null, openTab = true } = {}) {
-  const kind = classifyLink(url) || (/^https?:/i.test(url) ? 'torrent' : null);
-  const at = Date.now();
-  if (!kind) {
-    setLastIntercept({ via, url, at, ok: false, code: 'bad_link', error: 'not a torrent link' });
-    return null;
-  }
-  const slot = pending.add({ url, via, kind, site: sourceSite(url, referrer), at });
-  if (!slot) {
-    setLastIntercept({ via, url, at, ok: false, code: 'too_many', error: 'too many torrents wait for confirmation' });
-    return null;
-  }
-  setLastIntercept({ via, url, at, ok: false, code: 'confirm', pending: slot.id });
-  if (!slot.fresh) return slot.id;
-  // Fetch and describe before the page asks, so what the user confirms is what gets added.
-  const ready = (async () => {
-    if (kind === 'magnet') return { summary: { name: magnetName(url), magnet: true } };
-    try {
-      const bytes = await fetchTorrent(url);
-      return { bytes, summary: describeTorrent(bytes) };
-    } catch (err) {
-      return { summary: { error: err.message || String(err) } };
-    }
-  })();
-  pending.update(slot.id, { ready });
-  if (openTab) chrome.tabs.create({ url: chrome.runtime.getURL(`${CONFIRM_PAGE}#${slot.id}`) }).catch(() => {});
-  return slot.id;
-}
-
-/** What the confirm page shows: only display data, never the torrent's bytes. */
-async function describePending(id) {
-  const entry = pending.get(id);
-  if (!entry) return null;
-  const { summary } = await entry.ready;
-  await connectHelper().catch(() => {});
-  const settings = state.helperInfo && state.helperInfo.settings;
-  return {
-    url: entry.url,
-    kind: entry.kind,
-    via: entry.via,
-    site: entry.site,
-    summary,
-    saveDir: (settings && settings.download_dir) || null,
-    helper: state.helper,
-  };
-}
-
-/**
- * A confirm page holds a port while it is open: closing the tab is "no" and frees the slot
- * (otherwise a closed page would keep its place, and its URL from asking again, until expiry).
- */
-function watchConfirmPage(p) {
-  const ids = new Set();
-  p.onMessage.addListener((message) => {
-    if (message && message.type === 'watch' && typeof message.id === 'string' && ids.size < 4) ids.add(message.id);
-  });
-  p.onDisconnect.addListener(() => {
-    for (const id of ids) pending.take(id);
-  });
-}
-
-async function confirmPending(id) {
-  const entry = pending.take(id);
-  if (!entry) return { ok: false, code: 'expired', error: 'this request has expired; open the link again' };
-  const { bytes, summary } = await entry.ready;
-  if (summary.error) return { ok: false, code: 'fetch', error: summary.error };
-  return addLink(entry.url, entry.via, { bytes, confirmed: true });
-}
+const confirmations = new Confirmations({
+  fetchTorrent,
+  addLink,
+  connectHelper,
+  helper: () => ({ status: state.helper, settings: (state.helperInfo && state.helperInfo.settings) || null }),
+  report: setLastIntercept,
+});
 
 // ---------------------------------------------------------------- settings and interception
 
@@ -395,7 +289,7 @@ chrome.downloads.onCreated.addListener(async (item) => {
   await chrome.downloads.erase({ id: item.id }).catch(() => {});
   // A download says nothing about who started it (a scripted click, a frame, a redirect all
   // look the same): always ask.
-  askUser(url, 'download', { referrer: item.referrer });
+  confirmations.ask(url, 'download', { referrer: item.referrer });
 });
 
 // URLs the user asked the browser itself to handle (modifier click): the download path skips
@@ -476,22 +370,22 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
       if (decision === 'add') {
         addLink(url, 'click').then((outcome) => sendResponse(outcomeForPage(outcome)));
       } else {
-        askUser(url, 'click', { referrer: sender.url }).then(() => sendResponse({ ok: false, code: 'confirm' }));
+        confirmations.ask(url, 'click', { referrer: sender.url }).then(() => sendResponse({ ok: false, code: 'confirm' }));
       }
       return true;
     }
     case 'navigation':
       if (!url) return false;
-      askUser(url, 'navigation', { referrer: message.referrer, openTab: false }).then((id) => sendResponse({ id }));
+      confirmations.ask(url, 'navigation', { referrer: message.referrer, openTab: false }).then((id) => sendResponse({ id }));
       return true;
     case 'pending':
-      describePending(message.id).then(sendResponse, () => sendResponse(null));
+      confirmations.describe(message.id).then(sendResponse, () => sendResponse(null));
       return true;
     case 'confirm':
-      confirmPending(message.id).then(sendResponse);
+      confirmations.confirm(message.id).then(sendResponse);
       return true;
     case 'cancel':
-      pending.take(message.id);
+      confirmations.cancel(message.id);
       return false;
     default:
       return false;
@@ -516,7 +410,7 @@ chrome.runtime.onConnect.addListener((p) => {
     return;
   }
   if (p.name === 'confirm') {
-    watchConfirmPage(p);
+    confirmations.watch(p);
     return;
   }
   popups.add(p);
