@@ -10,16 +10,17 @@ import {
 } from './lib/links.js';
 import {
   NATIVE_HOST,
-  MAX_TORRENT_BYTES,
   RpcClient,
   HelperError,
   addRequestFor,
-  looksLikeTorrent,
   classifyDisconnect,
   detectBrowser,
 } from './lib/protocol.js';
 import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
+import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry } from './lib/consent.js';
+import { Confirmations } from './confirmations.js';
+import { fetchTorrent } from './fetch-torrent.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
 const NAVIGATION_RULE_ID = 1;
@@ -186,20 +187,12 @@ function scheduleRelease() {
 
 // ---------------------------------------------------------------- adding torrents
 
-async function fetchTorrent(url) {
-  // The user's cookies go along: private trackers serve .torrent files only to logged-in users.
-  const response = await fetch(url, { credentials: 'include', redirect: 'follow', cache: 'no-store' });
-  if (!response.ok) throw new HelperError('fetch', `the server answered ${response.status} for ${url}`);
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > MAX_TORRENT_BYTES) throw new HelperError('fetch', 'the .torrent file is too large');
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length > MAX_TORRENT_BYTES) throw new HelperError('fetch', 'the .torrent file is too large');
-  if (!looksLikeTorrent(bytes)) throw new HelperError('not_torrent', `${url} is not a .torrent file`);
-  return bytes;
-}
-
-/** Adds a magnet or the torrent behind an http(s) URL; `via` says which path caught it. */
-async function addLink(url, via) {
+/**
+ * Adds a magnet or the torrent behind an http(s) URL; `via` says which path caught it. Only
+ * for a provable user action (lib/consent.js); everything else goes through `confirmations.ask`.
+ * `bytes` are the torrent the user was shown on the confirm page, when there was one.
+ */
+async function addLink(url, via, { bytes = null, confirmed = false } = {}) {
   const started = Date.now();
   let outcome;
   try {
@@ -208,7 +201,7 @@ async function addLink(url, via) {
     if (kind === 'magnet') {
       request = addRequestFor({ magnet: url });
     } else if (/^https?:/i.test(url)) {
-      request = addRequestFor({ bytes: await fetchTorrent(url), sourceUrl: url });
+      request = addRequestFor({ bytes: bytes || (await fetchTorrent(url)), sourceUrl: url });
     } else {
       throw new HelperError('bad_link', `not a torrent link: ${url}`);
     }
@@ -217,10 +210,28 @@ async function addLink(url, via) {
   } catch (err) {
     outcome = { ok: false, code: err.code || 'error', error: err.message || String(err) };
   }
-  lastIntercept = { via, url, at: started, ...outcome, helper: state.helper };
-  for (const p of popups) p.postMessage({ type: 'state', state, lastIntercept });
+  setLastIntercept({ via, url, at: started, confirmed, ...outcome, helper: state.helper });
   return lastIntercept;
 }
+
+function setLastIntercept(value) {
+  lastIntercept = value;
+  for (const p of popups) {
+    try {
+      p.postMessage({ type: 'state', state, lastIntercept });
+    } catch {}
+  }
+}
+
+// ---------------------------------------------------------------- the confirm page
+
+const confirmations = new Confirmations({
+  fetchTorrent,
+  addLink,
+  connectHelper,
+  helper: () => ({ status: state.helper, settings: (state.helperInfo && state.helperInfo.settings) || null }),
+  report: setLastIntercept,
+});
 
 // ---------------------------------------------------------------- settings and interception
 
@@ -230,8 +241,11 @@ async function loadSettings() {
 
 async function applySettings() {
   const settings = await loadSettings();
+  // Firefox resolves the regexSubstitution to an extension URL without the page
+  // (moz-extension://<uuid>/<path>, an error page), so it gets no redirect: a navigation to a
+  // torrent becomes a download there, which the download path takes to the confirm page.
   const addRules =
-    settings.interceptNavigation
+    settings.interceptNavigation && !IS_FIREFOX
       ? [
           {
             id: NAVIGATION_RULE_ID,
@@ -260,7 +274,8 @@ chrome.storage.onChanged.addListener((changes, area) => {
 });
 
 chrome.contextMenus.onClicked.addListener((info) => {
-  if (info.menuItemId === MENU_ID && info.linkUrl) addLink(info.linkUrl, 'context-menu');
+  if (info.menuItemId !== MENU_ID || !info.linkUrl) return;
+  if (decideEntry({ via: 'context-menu' }) === 'add') addLink(info.linkUrl, 'context-menu');
 });
 
 chrome.downloads.onCreated.addListener(async (item) => {
@@ -272,12 +287,15 @@ chrome.downloads.onCreated.addListener(async (item) => {
   // Cancel and erase: the user should not find a stray .torrent in their downloads.
   await chrome.downloads.cancel(item.id).catch(() => {});
   await chrome.downloads.erase({ id: item.id }).catch(() => {});
-  addLink(url, 'download');
+  // A download says nothing about who started it (a scripted click, a frame, a redirect all
+  // look the same): always ask.
+  confirmations.ask(url, 'download', { referrer: item.referrer });
 });
 
 // URLs the user asked the browser itself to handle (modifier click): the download path skips
 // them and a short-lived session rule exempts them from the navigation redirect.
 const LET_THROUGH_MS = 15000;
+const MAX_LET_THROUGH = 20;
 const letThrough = new Map(); // url -> expiry (ms)
 let nextAllowRuleId = 1000;
 
@@ -291,7 +309,25 @@ function isLetThrough(url) {
   return true;
 }
 
+/**
+ * Lets `url` through for a moment and then does what the browser would have done with the
+ * modifier click: `tab` (ctrl/cmd/middle: a background tab next to the page), `window` (shift),
+ * `save` (alt: the browser's own download, which the download path now skips).
+ */
+async function letThroughAndDo(url, action, sender) {
+  if (letThrough.size >= MAX_LET_THROUGH) return; // a flood from one renderer stays small
+  await allowOnce(url);
+  const tab = sender.tab || {};
+  if (action === 'save') await chrome.downloads.download({ url }).catch(() => {});
+  else if (action === 'window') await chrome.windows.create({ url }).catch(() => {});
+  else {
+    const where = typeof tab.index === 'number' ? { index: tab.index + 1, windowId: tab.windowId } : {};
+    await chrome.tabs.create({ url, active: false, openerTabId: tab.id, ...where }).catch(() => {});
+  }
+}
+
 async function allowOnce(url) {
+  for (const [u, until] of letThrough) if (until < Date.now()) letThrough.delete(u);
   letThrough.set(url, Date.now() + LET_THROUGH_MS);
   const id = nextAllowRuleId++;
   const escaped = url.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -312,17 +348,48 @@ async function allowOnce(url) {
   }, LET_THROUGH_MS);
 }
 
+/** What a web page's content script learns of an add: no helper error text, no local paths. */
+function outcomeForPage(outcome) {
+  if (outcome.ok) return { ok: true, name: (outcome.result && outcome.result.name) || null };
+  const missing = outcome.helper === 'missing' || outcome.code === 'missing';
+  return { ok: false, code: missing ? 'missing' : outcome.code === 'confirm' ? 'confirm' : 'error' };
+}
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (!message || sender.id !== chrome.runtime.id) return false;
-  if (message.type === 'let-through' && typeof message.url === 'string' && /^https?:/i.test(message.url)) {
-    allowOnce(message.url);
-    return false;
+  if (!message || typeof message !== 'object') return false;
+  const kind = senderKind(sender, chrome.runtime.getURL(''), chrome.runtime.id);
+  if (!mayMessage(kind, message.type)) return false;
+  const url = typeof message.url === 'string' ? message.url : null;
+  switch (message.type) {
+    case 'let-through':
+      if (url && /^https?:/i.test(url)) letThroughAndDo(url, message.action, sender);
+      return false;
+    case 'intercept': {
+      if (!url) return false;
+      const decision = decideEntry({ via: 'click', trusted: message.trusted === true, topFrame: sender.frameId === 0 });
+      if (decision === 'add') {
+        addLink(url, 'click').then((outcome) => sendResponse(outcomeForPage(outcome)));
+      } else {
+        confirmations.ask(url, 'click', { referrer: sender.url }).then(() => sendResponse({ ok: false, code: 'confirm' }));
+      }
+      return true;
+    }
+    case 'navigation':
+      if (!url) return false;
+      confirmations.ask(url, 'navigation', { referrer: message.referrer, openTab: false }).then((id) => sendResponse({ id }));
+      return true;
+    case 'pending':
+      confirmations.describe(message.id).then(sendResponse, () => sendResponse(null));
+      return true;
+    case 'confirm':
+      confirmations.confirm(message.id).then(sendResponse);
+      return true;
+    case 'cancel':
+      confirmations.cancel(message.id);
+      return false;
+    default:
+      return false;
   }
-  if (message.type === 'intercept' && typeof message.url === 'string') {
-    addLink(message.url, message.via || 'click').then(sendResponse);
-    return true;
-  }
-  return false;
 });
 
 // ---------------------------------------------------------------- the popup
@@ -337,7 +404,15 @@ function environment() {
 }
 
 chrome.runtime.onConnect.addListener((p) => {
-  if (p.name !== 'popup' || (p.sender && p.sender.id !== chrome.runtime.id)) return;
+  const kind = senderKind(p.sender, chrome.runtime.getURL(''), chrome.runtime.id);
+  if (!mayConnect(kind, p.name)) {
+    p.disconnect();
+    return;
+  }
+  if (p.name === 'confirm') {
+    confirmations.watch(p);
+    return;
+  }
   popups.add(p);
   if (releaseTimer) clearTimeout(releaseTimer);
   p.postMessage({ type: 'state', state, lastIntercept, env: environment() });
@@ -346,7 +421,7 @@ chrome.runtime.onConnect.addListener((p) => {
     scheduleRelease();
   });
   p.onMessage.addListener(async (message) => {
-    if (!message || typeof message !== 'object') return;
+    if (!message || typeof message !== 'object' || !mayMessage(kind, message.type)) return;
     if (message.type === 'connect') {
       if (state.helper === 'missing' || state.helper === 'broken') {
         dispatch({ type: 'helper', status: 'unknown' });
@@ -359,9 +434,14 @@ chrome.runtime.onConnect.addListener((p) => {
       reply(p, message.rid, outcome.ok, outcome.result, outcome);
       return;
     }
-    if (message.type === 'command' && typeof message.cmd === 'string') {
+    if (message.type === 'command') {
+      const args = allowedCommand(kind, message.cmd, message.args);
+      if (!args) {
+        reply(p, message.rid, false, null, { code: 'forbidden', error: `this page may not send ${String(message.cmd)}` });
+        return;
+      }
       try {
-        const result = await helperRequest(message.cmd, message.args || {});
+        const result = await helperRequest(message.cmd, args);
         reply(p, message.rid, true, result);
         if (['pause', 'resume', 'remove', 'add'].includes(message.cmd) && rpc) await refreshList(rpc);
       } catch (err) {

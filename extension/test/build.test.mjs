@@ -72,6 +72,26 @@ test('the generated content script is a classic script that installs capture cli
   ]);
 });
 
+test('only the redirect trampoline is web-accessible: the confirm page cannot be opened or framed by a site', async () => {
+  for (const browser of ['chromium', 'firefox']) {
+    const m = await manifest(browser);
+    const exposed = m.web_accessible_resources.flatMap((w) => w.resources);
+    assert.deepEqual(exposed, ['pages/intercept.html'], browser);
+  }
+  await readFile(path.join(out.chromium, 'pages/confirm.html'));
+  const confirmPage = await readFile(path.join(out.chromium, 'pages/confirm.html'), 'utf8');
+  assert.doesNotMatch(confirmPage, /autofocus/);
+  assert.match(confirmPage, /id="confirm" disabled/, 'the Download button starts disabled');
+});
+
+test('the content script neutralises names and keeps its toast in a closed shadow root', async () => {
+  const code = await readFile(path.join(out.chromium, 'content.js'), 'utf8');
+  assert.match(code, /function displayText\(/);
+  assert.match(code, /attachShadow\(\{ mode: 'closed' \}\)/);
+  assert.doesNotMatch(code, /mode: 'open'/);
+  assert.doesNotMatch(code, /outcome\.error/, 'helper error text never reaches the page');
+});
+
 test('the store zip holds exactly the built files, intact', async () => {
   const zip = await readFile(out.firefoxZip);
   const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));

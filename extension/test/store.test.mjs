@@ -106,6 +106,11 @@ test('notifications come from completed and error events', () => {
     title: 'Download failed',
     message: 'file-a: disk full',
   });
+  assert.equal(
+    notificationFor(s, { event: 'completed', info_hash: A, name: 'song\u202Eexe.mp3\nfake line' }).message,
+    'song<U+202E>exe.mp3<U+000A>fake line',
+    'names in notifications are neutralised',
+  );
   assert.equal(notificationFor(s, { event: 'progress', torrents: [] }), null);
   assert.equal(notificationFor(s, { event: 'completed' }), null);
   assert.equal(notificationFor(s, null), null);

@@ -2,6 +2,8 @@
 // `reduce(state, action) -> state`. The popup renders snapshots of it; the badge and the
 // notifications are derived from it. Nothing here touches a browser API, so node tests it.
 
+import { displayText } from './text.js';
+
 /** helper: "unknown" (not tried yet) | "connecting" | "ready" | "missing" | "broken". */
 export function initialState() {
   return { helper: 'unknown', helperError: null, helperInfo: null, torrents: {}, order: [], snapshotSeen: null };
@@ -192,12 +194,13 @@ export function notificationFor(state, message) {
   const hash = message.info_hash.toLowerCase();
   const known = state.torrents[hash];
   const name = (typeof message.name === 'string' && message.name) || (known && known.name) || hash;
+  // The system shows notifications outside our pages: names are neutralised here (lib/text.js).
   if (message.event === 'completed') {
-    return { id: `swarmlink-completed-${hash}`, title: 'Download complete', message: name };
+    return { id: `swarmlink-completed-${hash}`, title: 'Download complete', message: displayText(name, 200) };
   }
   if (message.event === 'error') {
     const why = typeof message.message === 'string' && message.message ? message.message : 'error';
-    return { id: `swarmlink-failed-${hash}`, title: 'Download failed', message: `${name}: ${why}` };
+    return { id: `swarmlink-failed-${hash}`, title: 'Download failed', message: displayText(`${name}: ${why}`, 300) };
   }
   return null;
 }

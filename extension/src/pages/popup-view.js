@@ -5,6 +5,7 @@
 import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
 import { torrentList, totals } from '../lib/store.js';
 import { installCommand } from '../lib/protocol.js';
+import { displayText } from '../lib/text.js';
 import { icon } from './icons.js';
 
 function el(doc, tag, props = {}, children = []) {
@@ -170,15 +171,17 @@ class TorrentCard {
   update(t) {
     this.t = t;
     this.root.dataset.state = t.state;
-    this.name.textContent = t.name;
-    this.name.title = t.save_path ? `${t.name}\n${t.save_path}` : t.name;
+    // Names and paths come from strangers' torrents: never shown raw (lib/text.js).
+    const name = displayText(t.name);
+    this.name.textContent = name;
+    this.name.title = t.save_path ? `${name}\n${displayText(t.save_path)}` : name;
     this.pill.textContent = stateLabel(t.state);
     this.pill.dataset.state = t.state;
     const pct = Math.min(100, Math.max(0, t.progress * 100));
     this.fill.style.width = `${pct}%`;
     this.gauge.setAttribute('aria-valuenow', pct.toFixed(1));
     this.gauge.setAttribute('aria-valuetext', `${formatPercent(t.progress)}, ${stateLabel(t.state)}`);
-    this.summary.textContent = describeProgress(t);
+    this.summary.textContent = displayText(describeProgress(t));
     this.percent.textContent = formatPercent(t.progress);
     const active = t.state === 'downloading' || t.state === 'seeding' || t.state === 'connecting';
     this.transfer.textContent = active
@@ -217,8 +220,8 @@ class TorrentCard {
     const checkbox = el(doc, 'input', { type: 'checkbox', id: checkboxId, class: 'delete-files' });
     const yes = el(doc, 'button', { type: 'button', class: 'danger confirm-remove', text: 'Remove' });
     const no = el(doc, 'button', { type: 'button', class: 'secondary', text: 'Cancel' });
-    this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': `Remove ${this.t.name}` }, [
-      el(doc, 'span', { text: `Remove “${this.t.name}” from Swarmlink?` }),
+    this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': `Remove ${displayText(this.t.name)}` }, [
+      el(doc, 'span', { text: `Remove “${displayText(this.t.name)}” from Swarmlink?` }),
       el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode('Also delete the downloaded files')]),
       el(doc, 'div', { class: 'buttons' }, [no, yes]),
     ]);

@@ -5,6 +5,7 @@ import { PopupView } from './popup-view.js';
 import { bytesToBase64, looksLikeTorrent, MAX_TORRENT_BYTES } from '../lib/protocol.js';
 import { classifyLink } from '../lib/links.js';
 import { icon } from './icons.js';
+import { displayText } from '../lib/text.js';
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -74,7 +75,7 @@ async function addTorrentBytes(bytes, fileName) {
   }
   try {
     const result = await send({ type: 'command', cmd: 'add', args: { torrent_b64: bytesToBase64(bytes) } });
-    say('ok', `Added ${(result && result.name) || fileName}`);
+    say('ok', `Added ${displayText((result && result.name) || fileName)}`);
   } catch (err) {
     say('error', err.message);
   }
@@ -94,7 +95,7 @@ document.getElementById('add-form').addEventListener('submit', async (event) => 
   try {
     const result = await send({ type: 'add-link', url: text });
     input.value = '';
-    say('ok', `Added ${(result && result.name) || 'torrent'}`);
+    say('ok', `Added ${displayText((result && result.name) || 'torrent')}`);
   } catch (err) {
     say('error', err.message);
   } finally {

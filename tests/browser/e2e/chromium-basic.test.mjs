@@ -137,7 +137,7 @@ test('modifier clicks and ordinary links keep browser behaviour', async () => {
   });
   assert.notEqual(saved.state, 'interrupted');
   const { lastIntercept: afterClick } = await lastIntercept();
-  assert.equal(afterClick.at, beforeClick.at, 'nothing was intercepted');
+  assert.equal(afterClick?.at, beforeClick?.at, 'nothing was intercepted');
   assert.equal(await page.locator('swarmlink-toast').count(), 0);
   await worker.evaluate(() => chrome.downloads.erase({}));
   await page.close();
@@ -146,7 +146,8 @@ test('modifier clicks and ordinary links keep browser behaviour', async () => {
 test('a top-level .torrent navigation is redirected to the confirm page', async () => {
   const page = await context.newPage();
   await page.goto(`${web.origin}/files/demo.torrent?typed=1`).catch(() => {});
-  await waitFor('the redirect', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html#`));
+  await waitFor('the redirect', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/confirm.html#`));
+  await page.locator('#ask:not([hidden])').waitFor();
   assert.equal(await page.locator('#torrent-url').textContent(), `${web.origin}/files/demo.torrent?typed=1`);
   await page.click('#confirm');
   await page.locator('#result[data-kind=missing]').waitFor();
@@ -156,15 +157,22 @@ test('a top-level .torrent navigation is redirected to the confirm page', async 
   await page.close();
 });
 
-test('an application/x-bittorrent download is cancelled, erased and taken over', async () => {
+test('an application/x-bittorrent download is cancelled, erased and handed to the confirm page', async () => {
   const page = await context.newPage();
   await page.goto(`${web.origin}/`);
+  const confirmPage = context.waitForEvent('page', (p) => p.url().includes('/pages/confirm.html#'));
   await page.click('#nosuffix');
   await waitFor('the download path', async () => (await lastIntercept()).lastIntercept?.via === 'download');
   const { lastIntercept: seen } = await lastIntercept();
   assert.equal(seen.url, `${web.origin}/demo`);
+  assert.equal(seen.code, 'confirm', 'a download is never added without the confirm page');
   const items = await worker.evaluate(() => chrome.downloads.search({}));
   assert.deepEqual(items, [], 'the download was erased from the list');
+  const opened = await confirmPage;
+  await opened.locator('#torrent-url').filter({ hasText: `${web.origin}/demo` }).waitFor();
+  assert.equal(await opened.locator('#name').textContent(), 'demo.bin');
+  assert.equal(await opened.locator('#site').textContent(), web.origin);
+  await opened.close();
   await page.close();
 });
 
@@ -231,6 +239,12 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   await page.locator('li.torrent[data-state=seeding] button[aria-label=Remove]').click();
   await page.locator('.confirm .delete-files').waitFor();
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-remove.png') });
+  // A name with a right-to-left override and a newline is shown escaped, never raw.
+  await page.evaluate(() => {
+    const t = { ...window.state.torrents[window.state.order[0]], info_hash: '6'.repeat(40), name: 'clip\u202Egnp.exe\nx' };
+    window.view.render({ ...window.state, torrents: { [t.info_hash]: t }, order: [t.info_hash] });
+  });
+  assert.equal(await page.locator(`li.torrent .name`).first().textContent(), 'clip<U+202E>gnp.exe<U+000A>x');
   await page.evaluate(() => {
     window.view.render({ ...window.state, torrents: {}, order: [] });
   });
@@ -262,7 +276,10 @@ test('a click synthesised by the page is not taken as the user\'s', async () => 
   const before = (await lastIntercept()).lastIntercept?.at;
   // el.click() from page script: an untrusted event; the navigation it starts is the browser's.
   await page.evaluate(() => document.getElementById('scripted').click());
-  await waitFor('the redirect to the confirm page', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/intercept.html#`));
-  assert.equal((await lastIntercept()).lastIntercept?.at, before, 'nothing was added without the user');
+  await waitFor('the redirect to the confirm page', () => page.url().startsWith(`chrome-extension://${IDS.chromium_extension_id}/pages/confirm.html#`));
+  const { lastIntercept: seen } = await lastIntercept();
+  assert.notEqual(seen.at, before);
+  assert.equal(seen.via, 'navigation');
+  assert.equal(seen.code, 'confirm', 'nothing was added without the user');
   await page.close();
 });

@@ -2,7 +2,7 @@
 // seeds, bthelper is the registered native host (its daemon isolated by SWARMLINK_HOME). The
 // user clicks the file's link on the tracker's page; the popup shows it reach 100% and
 // seeding; the bytes on disk match. Then a suffix-less torrent link on another site (caught as
-// a browser download), and remove with delete from the popup.
+// a browser download and confirmed on the confirm page), and remove with delete from the popup.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -180,15 +180,23 @@ test('click on the tracker listing -> helper downloads -> popup shows 100% and s
   await page.close();
 });
 
-test('a torrent without a .torrent suffix on another site comes through the browser download and completes', { skip: pending, timeout: 180000 }, async () => {
+test('a torrent without a .torrent suffix on another site comes through the browser download, is confirmed and completes', { skip: pending, timeout: 180000 }, async () => {
   const page = await context.newPage();
   await page.goto(`${web.origin}/`);
+  // The browser's download says nothing about who started it: the confirm page asks.
+  const confirmPage = context.waitForEvent('page', (p) => p.url().includes('/pages/confirm.html#'));
   await page.click('#t');
+  const ask = await confirmPage;
+  await ask.locator('#name', { hasText: 'second.bin' }).waitFor();
+  await ask.click('#confirm');
+  await ask.locator('#result[data-kind=ok]').waitFor({ timeout: 30000 });
+  await ask.close();
   const popup = await openPopup();
   await waitSeeding(popup, 'second.bin');
   await assertDownloaded(files.second);
   const { lastIntercept } = await worker.evaluate(() => globalThis.swarmlinkDebug());
   assert.equal(lastIntercept.via, 'download');
+  assert.equal(lastIntercept.confirmed, true);
   assert.equal(lastIntercept.url, `${web.origin}/dl/second`);
   assert.deepEqual(await worker.evaluate(() => chrome.downloads.search({})), [], 'cancelled and erased');
   await popup.close();

@@ -54,12 +54,15 @@ export async function waitFor(what, probe, { timeoutMs = 20000, intervalMs = 100
 
 /**
  * A loopback web server for pages with torrent links. `routes` maps a path to
- * `{type, body}`; it records every request so tests can see what the extension fetched.
+ * `{type, body, status?, headers?}` (any method); it records every request so tests can see
+ * what the extension fetched.
  */
 export async function startWebServer(routes) {
   const requests = [];
   const server = http.createServer((req, res) => {
-    requests.push({ url: req.url, cookie: req.headers.cookie || '', method: req.method });
+    // `dest` tells a script's fetch() ("empty", as the extension's) from the browser's own
+    // navigations and downloads ("document", "iframe").
+    requests.push({ url: req.url, cookie: req.headers.cookie || '', method: req.method, dest: req.headers['sec-fetch-dest'] || '' });
     const route = routes[req.url.split('?')[0]];
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -67,7 +70,7 @@ export async function startWebServer(routes) {
       return;
     }
     const headers = { 'content-type': route.type, ...(route.headers || {}) };
-    res.writeHead(200, headers);
+    res.writeHead(route.status || 200, headers);
     res.end(route.body);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,6 +80,16 @@ export async function startWebServer(routes) {
     requests,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/** A tiny valid single-file torrent named `name` (any Unicode; lengths counted in bytes). */
+export function torrentNamed(name, length = 1) {
+  const n = Buffer.from(name, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`d8:announce22:http://127.0.0.1:1/ann4:infod6:lengthi${length}e4:name${n.length}:`),
+    n,
+    Buffer.from(`12:piece lengthi16384e6:pieces20:${'x'.repeat(20)}ee`),
+  ]);
 }
 
 /** A tiny valid-looking single-file torrent (the helper validates; the extension only sniffs). */
