@@ -1,118 +1,282 @@
-//! The listing page of published torrents (HTML, every name escaped, strict CSP) and its JSON twin.
+//! The listing of published torrents, the tracker's front door: the page (HTML and its own
+//! stylesheet), its JSON twin and the RSS feed, all cut from one [`Selection`] (search, sort,
+//! page). Names are escaped everywhere, and control and bidi-override characters are shown as
+//! U+FFFD on the page and in the feed (see `text`).
 
-use std::fmt::Write as _;
+mod feed;
+mod page;
+mod text;
+
+use std::sync::Arc;
 
 use protocol::tracker::ScrapeStats;
 
-use crate::published::Published;
+use crate::published::{Published, Registry};
+use crate::store::SwarmStore;
 
-/// No scripts, no styles, nothing external: the page is plain semantic HTML, so it can forbid all.
-pub const CSP: &str =
-    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+pub use feed::rss;
+pub use page::html;
+pub use text::{decode_form, encode_segment, escape_html, escape_name, is_public};
 
-pub struct Row<'a> {
-    pub torrent: &'a Published,
-    pub stats: ScrapeStats,
+/// The page's stylesheet, served by the tracker itself at [`CSS_PATH`].
+pub const CSS: &str = include_str!("listing.css");
+/// Two segments: no torrent can be served there (a torrent's path is `/<name>`, one segment).
+pub const CSS_PATH: &str = "/-/listing.css";
+pub const FEED_PATH: &str = "/feed.xml";
+
+/// Nothing but the tracker's own stylesheet: no scripts, no inline styles, nothing external.
+/// The search form submits to the page itself.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Torrents per page (page, JSON twin and feed alike).
+pub const PER_PAGE: usize = 50;
+/// Longest search honoured (characters); the rest is ignored.
+const MAX_QUERY_CHARS: usize = 200;
+/// Files of one torrent shown on the page; the count of the rest follows.
+pub const MAX_FILES_SHOWN: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Name,
+    /// Largest first.
+    Size,
+    /// Most seeders first.
+    Seeders,
+    /// Newest first.
+    Date,
 }
 
-pub fn escape_html(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Name, Sort::Size, Sort::Seeders, Sort::Date];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Size => "size",
+            Sort::Seeders => "seeders",
+            Sort::Date => "date",
         }
+    }
+
+    fn parse(s: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|k| k.key() == s)
     }
 }
 
-/// Percent-encodes a name for use as one URL path segment.
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+/// What a visitor asked for: `?q=&sort=&page=&format=json` (anything else is ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub q: String,
+    pub sort: Sort,
+    /// From 1.
+    pub page: usize,
+    pub json: bool,
+}
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Query {
+        let mut out = Query {
+            page: 1,
+            ..Query::default()
+        };
+        for kv in query.unwrap_or("").split('&') {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            match k {
+                "q" => {
+                    let q = decode_form(v);
+                    out.q = q.trim().chars().take(MAX_QUERY_CHARS).collect();
+                }
+                "sort" => out.sort = Sort::parse(v).unwrap_or_default(),
+                "page" => out.page = v.parse::<usize>().unwrap_or(1).max(1),
+                "format" => out.json = v == "json",
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The query string of this view with another page or sort (for links), `?` included or
+    /// empty for the plain front page.
+    pub fn link(&self, sort: Sort, page: usize) -> String {
+        let mut parts = Vec::new();
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", encode_segment(&self.q)));
+        }
+        if sort != Sort::Name {
+            parts.push(format!("sort={}", sort.key()));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            "/".into()
         } else {
-            let _ = write!(out, "%{b:02X}");
+            format!("/?{}", parts.join("&"))
         }
     }
-    out
 }
 
-fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+/// One torrent as listed.
+pub struct Row {
+    pub torrent: Arc<Published>,
+    pub stats: ScrapeStats,
+    /// The publisher announced within the peer timeout.
+    pub online: bool,
 }
 
-pub fn html(rows: &[Row<'_>]) -> String {
-    let mut s = String::with_capacity(512 + rows.len() * 300);
-    s.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>bttrack</title></head><body>\n<h1>Published torrents</h1>\n");
-    if rows.is_empty() {
-        s.push_str("<p>Nothing is published here yet.</p>\n");
-    } else {
-        s.push_str("<table><thead><tr><th>name</th><th>size</th><th>seeders</th><th>leechers</th><th>completed</th></tr></thead><tbody>\n");
-        for r in rows {
-            s.push_str("<tr><td><a type=\"application/x-bittorrent\" href=\"/");
-            escape_html(&encode_segment(&r.torrent.name), &mut s);
-            s.push_str(".torrent\">");
-            escape_html(&r.torrent.name, &mut s);
-            let _ = writeln!(
-                s,
-                "</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                human_size(r.torrent.total_length),
-                r.stats.complete,
-                r.stats.incomplete,
-                r.stats.downloaded
-            );
+/// One page of the listing.
+pub struct Selection {
+    pub rows: Vec<Row>,
+    /// Torrents matching the search, all pages.
+    pub matching: usize,
+    /// Torrents published, search or not.
+    pub published: usize,
+    /// The page shown (the last one when a later one was asked for), from 1.
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// Picks the page `query` asks for. Only the matching names are looked at; swarm counts are read
+/// for the page's rows only, except when sorting by seeders.
+pub fn select(reg: &Registry, store: &SwarmStore, now: u64, query: &Query) -> Selection {
+    let needle = query.q.to_lowercase();
+    let hash_hex = (needle.len() == 40 && needle.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| needle.clone());
+    let mut hits: Vec<&Arc<Published>> = reg
+        .iter()
+        .filter(|p| {
+            needle.is_empty()
+                || p.name_lower.contains(needle.as_str())
+                || hash_hex
+                    .as_deref()
+                    .is_some_and(|h| p.info_hash.to_hex() == h)
+        })
+        .collect();
+    match query.sort {
+        // As people read names: case aside first.
+        Sort::Name => {
+            hits.sort_unstable_by(|a, b| (&a.name_lower, &a.name).cmp(&(&b.name_lower, &b.name)))
         }
-        s.push_str("</tbody></table>\n");
+        Sort::Size => {
+            hits.sort_unstable_by(|a, b| (b.total_length, &a.name).cmp(&(a.total_length, &b.name)))
+        }
+        Sort::Date => {
+            hits.sort_unstable_by(|a, b| (b.published_at, &a.name).cmp(&(a.published_at, &b.name)))
+        }
+        Sort::Seeders => {
+            let mut keyed: Vec<(u32, &Arc<Published>)> = hits
+                .iter()
+                .map(|p| (store.scrape(&p.info_hash).complete, *p))
+                .collect();
+            keyed.sort_unstable_by(|a, b| (b.0, &a.1.name).cmp(&(a.0, &b.1.name)));
+            hits = keyed.into_iter().map(|(_, p)| p).collect();
+        }
     }
-    s.push_str("</body></html>\n");
-    s
+    let matching = hits.len();
+    let pages = matching.div_ceil(PER_PAGE).max(1);
+    let page = query.page.min(pages);
+    let rows = hits
+        .iter()
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .map(|p| {
+            let (stats, online) = store.scrape_with_peer(&p.info_hash, p.publisher, now);
+            Row {
+                torrent: Arc::clone(p),
+                stats,
+                online,
+            }
+        })
+        .collect();
+    Selection {
+        rows,
+        matching,
+        published: reg.len(),
+        page,
+        pages,
+    }
 }
 
-pub fn json(rows: &[Row<'_>]) -> String {
-    let list: Vec<serde_json::Value> = rows
+/// What the operator set for the page, and where the tracker is reached.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    pub title: &'a str,
+    pub about: &'a str,
+    /// Where visitors get Swarmlink (`--extension-url`); nothing is fetched from there.
+    pub extension_url: Option<&'a str>,
+    /// `http://host:port` as clients reach the tracker (`--ip`, else the request's Host).
+    pub base: String,
+}
+
+impl Site<'_> {
+    pub fn announce_url(&self) -> String {
+        format!("{}/announce", self.base)
+    }
+
+    pub fn torrent_path(p: &Published) -> String {
+        format!("/{}.torrent", encode_segment(&p.name))
+    }
+}
+
+/// `magnet:?xt=urn:btih:…&dn=…&xl=…&tr=…` and, when the publisher's address is public, `x.pe`
+/// (BEP 9): a client can then dial the publisher before any tracker answers.
+pub fn magnet(p: &Published, announce: &str) -> String {
+    let mut m = format!(
+        "magnet:?xt=urn:btih:{}&dn={}&xl={}&tr={}",
+        p.info_hash.to_hex(),
+        encode_segment(&p.name),
+        p.total_length,
+        encode_segment(announce)
+    );
+    if is_public(p.publisher.ip()) {
+        // As written, not percent-encoded: `ip:port` and `[v6]:port` are valid in a query, and
+        // libtorrent does not decode x.pe (`%3A` made it drop the peer).
+        m.push_str("&x.pe=");
+        m.push_str(&crate::swarm::canonical(p.publisher).to_string());
+    }
+    m
+}
+
+/// The JSON twin of the page: the same selection, every field the page shows.
+pub fn json(sel: &Selection, site: &Site<'_>) -> String {
+    let announce = site.announce_url();
+    let list: Vec<serde_json::Value> = sel
+        .rows
         .iter()
         .map(|r| {
+            let p = &r.torrent;
+            let files: Vec<serde_json::Value> = p
+                .files
+                .iter()
+                .map(|(path, len)| serde_json::json!({ "path": path, "size": len }))
+                .collect();
             serde_json::json!({
-                "name": r.torrent.name,
-                "info_hash": r.torrent.info_hash.to_hex(),
-                "size": r.torrent.total_length,
+                "name": p.name,
+                "info_hash": p.info_hash.to_hex(),
+                "size": p.total_length,
+                "files": files,
                 "seeders": r.stats.complete,
                 "leechers": r.stats.incomplete,
                 "completed": r.stats.downloaded,
-                "torrent_url": format!("/{}.torrent", encode_segment(&r.torrent.name)),
+                "published": p.published_at,
+                "publisher_online": r.online,
+                "torrent_url": Site::torrent_path(p),
+                "magnet": magnet(p, &announce),
             })
         })
         .collect();
-    serde_json::json!({ "torrents": list }).to_string()
+    serde_json::json!({
+        "torrents": list,
+        "matching": sel.matching,
+        "published": sel.published,
+        "page": sel.page,
+        "pages": sel.pages,
+        "per_page": PER_PAGE,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_escaped_in_text_and_links() {
-        let mut s = String::new();
-        escape_html("<script>\"x\"&'", &mut s);
-        assert_eq!(s, "&lt;script&gt;&quot;x&quot;&amp;&#39;");
-        assert_eq!(encode_segment("a b/<c>.iso"), "a%20b%2F%3Cc%3E.iso");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert!(html(&[]).contains("Nothing is published"));
-        assert_eq!(json(&[]), "{\"torrents\":[]}");
-    }
-}
+mod tests;
