@@ -61,6 +61,10 @@ pub struct Args {
     /// start one more is refused (published torrents are always tracked).
     #[arg(long, default_value_t = 1_000_000)]
     pub max_swarms: usize,
+    /// With --open: most peers one address (IPv6: one /64) may hold in a swarm of an
+    /// unpublished torrent; loopback is not capped; 0 for no cap.
+    #[arg(long, default_value_t = 32)]
+    pub max_peers_per_ip: usize,
     /// Most HTTP connections open at once (beyond one-shot announces answered on accept); more
     /// are closed as they come.
     #[arg(long, default_value_t = 10_000)]
@@ -121,6 +125,8 @@ pub struct Config {
     pub hide_listing: bool,
     /// See `--max-swarms`.
     pub max_swarms: usize,
+    /// See `--max-peers-per-ip` (0: no cap).
+    pub max_peers_per_ip: usize,
     /// See `--max-connections`.
     pub max_connections: usize,
     /// A reply that makes no progress for this long drops its connection.
@@ -155,6 +161,7 @@ impl Default for Config {
             extension_url: None,
             hide_listing: false,
             max_swarms: 1_000_000,
+            max_peers_per_ip: 32,
             max_connections: 10_000,
             write_timeout: Duration::from_secs(30),
         }
@@ -199,6 +206,7 @@ impl Args {
             extension_url: self.extension_url.filter(|u| !u.is_empty()),
             hide_listing: self.hide_listing,
             max_swarms: self.max_swarms,
+            max_peers_per_ip: self.max_peers_per_ip,
             max_connections: self.max_connections.max(1),
             write_timeout: Duration::from_secs(self.write_timeout.max(1)),
             ..Config::default()
@@ -258,6 +266,8 @@ mod tests {
             "--hide-listing",
             "--max-swarms",
             "500",
+            "--max-peers-per-ip",
+            "4",
             "--max-connections",
             "64",
             "--write-timeout",
@@ -288,6 +298,7 @@ mod tests {
         );
         assert!(c.hide_listing);
         assert_eq!((c.max_swarms, c.max_connections), (500, 64));
+        assert_eq!(c.max_peers_per_ip, 4);
         assert_eq!(c.write_timeout, Duration::from_secs(7));
         let a = Args::try_parse_from(["bttrack", "--bind", "::1"]).unwrap();
         assert_eq!(a.bind, "::1".parse::<IpAddr>().unwrap());

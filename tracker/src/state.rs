@@ -42,7 +42,8 @@ impl Tracker {
     pub fn new(config: Config, registry: Registry, weblog: WebLog) -> Arc<Tracker> {
         Arc::new(Tracker {
             store: SwarmStore::new(config.peer_timeout_secs, rand::random())
-                .with_max_swarms(config.max_swarms),
+                .with_max_swarms(config.max_swarms)
+                .with_max_peers_per_ip(config.max_peers_per_ip),
             config,
             registry: RwLock::new(registry),
             publish_lock: tokio::sync::Mutex::new(()),

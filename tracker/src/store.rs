@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use protocol::tracker::{Event, ScrapeStats};
 use protocol::InfoHash;
 
-use crate::swarm::{timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
+use crate::swarm::{canonical, timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
 
 const SHARDS: usize = 64;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"BTDSTAT1";
@@ -54,10 +54,16 @@ pub struct SwarmStore {
     seed: u64,
     /// Swarms held (kept by announce, recounted by sweep and restore).
     swarms: AtomicUsize,
+    /// Most peers one IP address (IPv6: one /64) may hold in a swarm of an unpublished torrent;
+    /// loopback is not capped (the operator's own host, and the benchmarks).
+    max_peers_per_ip: usize,
     /// At this many swarms, no new swarm of a torrent nobody published (`--open`) is started;
     /// published torrents always get theirs.
     max_unpublished_swarms: usize,
 }
+
+/// The failure reason for a new peer past [`SwarmStore::with_max_peers_per_ip`].
+pub const TOO_MANY_FROM_IP: &str = "too many peers from your address in this swarm";
 
 /// The failure reason for a new swarm past [`SwarmStore::with_max_swarms`].
 pub const TRACKER_FULL: &str = "this tracker tracks too many torrents to take a new one";
@@ -75,7 +81,14 @@ impl SwarmStore {
             seed,
             swarms: AtomicUsize::new(0),
             max_unpublished_swarms: usize::MAX,
+            max_peers_per_ip: usize::MAX,
         }
+    }
+
+    /// Caps the peers one address holds in a swarm of an unpublished torrent (0: no cap).
+    pub fn with_max_peers_per_ip(mut self, max: usize) -> SwarmStore {
+        self.max_peers_per_ip = if max == 0 { usize::MAX } else { max };
+        self
     }
 
     /// Caps the swarms held, for torrents nobody published (an open tracker's memory).
@@ -144,6 +157,16 @@ impl SwarmStore {
             }
         };
         swarm.sweep(now, self.timeout, false);
+        // One host filling an open swarm with fake ports: a new peer past the cap is refused.
+        // The scan runs only for a new peer of an unpublished swarm from a remote address.
+        if a.pinned.is_none()
+            && self.max_peers_per_ip != usize::MAX
+            && !canonical(a.addr).ip().is_loopback()
+            && !swarm.is_live(a.addr, now, u16::MAX)
+            && swarm.count_from(a.addr.ip()) >= self.max_peers_per_ip
+        {
+            return Err(TOO_MANY_FROM_IP);
+        }
         let seeder = a.left == 0;
         swarm.update(a.addr, seeder, a.event, now);
         swarm.select(

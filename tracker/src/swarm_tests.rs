@@ -274,3 +274,46 @@ fn unpublished_swarms_are_capped() {
         )
         .unwrap();
 }
+
+/// On an open tracker one address holds at most `max_peers_per_ip` peers of an unpublished
+/// swarm (IPv6 counted by /64); its re-announces still go through, loopback and published
+/// swarms are not capped.
+#[test]
+fn peers_per_address_are_capped_in_unpublished_swarms() {
+    let store = SwarmStore::new(600, 1).with_max_peers_per_ip(2);
+    let mut out = Vec::new();
+    let go = |h: u8, addr: &str, out: &mut Vec<SocketAddr>| {
+        store.announce(&announce(h, addr, 5, Event::Started), T0, out)
+    };
+    go(1, "203.0.113.5:1", &mut out).unwrap();
+    go(1, "203.0.113.5:2", &mut out).unwrap();
+    assert_eq!(
+        go(1, "203.0.113.5:3", &mut out),
+        Err(crate::store::TOO_MANY_FROM_IP)
+    );
+    // Re-announces of held peers, another address, another swarm: fine.
+    go(1, "203.0.113.5:1", &mut out).unwrap();
+    go(1, "203.0.113.6:3", &mut out).unwrap();
+    go(2, "203.0.113.5:3", &mut out).unwrap();
+    // IPv6 by /64: two addresses of one /64 share the cap.
+    go(1, "[2001:db8:1:2::1]:1", &mut out).unwrap();
+    go(1, "[2001:db8:1:2::2]:1", &mut out).unwrap();
+    assert!(go(1, "[2001:db8:1:2::3]:1", &mut out).is_err());
+    go(1, "[2001:db8:1:3::3]:1", &mut out).unwrap();
+    // Loopback is not capped, nor is a published swarm.
+    for port in 1..10 {
+        go(1, &format!("127.0.0.1:{port}"), &mut out).unwrap();
+        let mut published = announce(3, &format!("203.0.113.5:{port}"), 5, Event::Started);
+        published.pinned = Some(a("198.51.100.1:5989"));
+        store.announce(&published, T0, &mut out).unwrap();
+    }
+    // A peer that stops frees its place.
+    store
+        .announce(
+            &announce(1, "203.0.113.5:2", 5, Event::Stopped),
+            T0,
+            &mut out,
+        )
+        .unwrap();
+    go(1, "203.0.113.5:3", &mut out).unwrap();
+}
