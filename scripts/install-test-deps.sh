@@ -7,6 +7,9 @@ debian_packages=(
   nginx-light strace
   chromium firefox-esr
 )
+# The tracker's listing tests read its RSS feed back with a real parser (Debian's package, for
+# /usr/bin/python3, the interpreter that also has python3-libtorrent).
+debian_packages+=(python3-feedparser)
 
 missing=()
 for p in "${debian_packages[@]}"; do

@@ -398,6 +398,19 @@ async fn finds_the_seed_through_a_tracker() {
     }
     ask.event = Some(crate::tracker::Event::Stopped);
     let _ = list.announce(&ask).await;
+    // And as a seeder, within seconds: its `started` may have said `left` = everything (the
+    // check was still running), so it announces again once the check found the copy complete.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match list.scrape(ih).await {
+            Ok(c) if c.seeders == 1 && c.leechers == 0 => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "the seeder is not counted as one: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let leecher = Session::start(loopback_config(leech_dir.path()))
         .await
         .unwrap();

@@ -294,19 +294,19 @@ fn a_missing_file_is_a_clear_error() {
     assert!(said.contains("nowhere.iso: no such file"), "{said}");
 }
 
-/// Seeders and leechers the tracker counts for the published torrent, from its listing row.
+/// Seeders and leechers the tracker counts for the published torrent, from the listing's JSON
+/// twin (the page's layout is for people).
 fn listed_peers(port: u16, name: &str) -> (u32, u32) {
-    let (_, page) = http_get(port, "/");
-    let page = String::from_utf8_lossy(&page);
-    let row = page
-        .lines()
-        .find(|l| l.contains(&format!(">{name}</a>")))
-        .unwrap_or_else(|| panic!("{name} is not listed: {page}"));
-    let cells: Vec<u32> = row
-        .split("<td>")
-        .filter_map(|c| c.split('<').next()?.parse().ok())
-        .collect();
-    (cells[0], cells[1])
+    let (_, json) = http_get(port, "/?format=json");
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let row = json["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not listed: {json}"));
+    let count = |k: &str| row[k].as_u64().unwrap() as u32;
+    (count("seeders"), count("leechers"))
 }
 
 #[test]

@@ -94,14 +94,15 @@ fn connection(
     let local = |stream: &TcpStream| fixed_local.or_else(|| stream.local_addr().ok());
     if !t.config.http_fast_path {
         let local = local(&stream);
+        let Some(slot) = t.connection_slot() else {
+            return; // dropped: closed
+        };
         if let Some(stream) = nonblocking(stream, remote) {
-            tokio::spawn(serve_connection(
-                t.clone(),
-                stream,
-                remote,
-                local,
-                Vec::new(),
-            ));
+            let t = t.clone();
+            tokio::spawn(async move {
+                serve_connection(t, stream, remote, local, Vec::new()).await;
+                drop(slot);
+            });
         }
         return;
     }
@@ -124,16 +125,30 @@ fn connection(
             });
             if let Some(stream) = unanswered {
                 let (local, prefix) = (local(&stream), head.to_vec());
+                let Some(slot) = t.connection_slot() else {
+                    return;
+                };
                 if let Some(stream) = nonblocking(stream, remote) {
-                    tokio::spawn(serve_connection(t.clone(), stream, remote, local, prefix));
+                    let t = t.clone();
+                    tokio::spawn(async move {
+                        serve_connection(t, stream, remote, local, prefix).await;
+                        drop(slot);
+                    });
                 }
             }
         }
         // Accepted before its request arrived: wait for it, then try the fast path again.
         Err(Errno::EAGAIN) => {
             let local = local(&stream);
+            let Some(slot) = t.connection_slot() else {
+                return;
+            };
             if let Some(stream) = nonblocking(stream, remote) {
-                tokio::spawn(late_request(t.clone(), stream, remote, local));
+                let t = t.clone();
+                tokio::spawn(async move {
+                    late_request(t, stream, remote, local).await;
+                    drop(slot);
+                });
             }
         }
         Err(_) => {}
@@ -167,7 +182,7 @@ async fn late_request(
         Some(reply) => {
             t.metrics.http_fast.fetch_add(1, Ordering::Relaxed);
             let mut stream = stream;
-            let _ = tokio::time::timeout(Duration::from_secs(30), stream.write_all(&reply)).await;
+            let _ = tokio::time::timeout(t.config.write_timeout, stream.write_all(&reply)).await;
         }
         None => serve_connection(t, stream, remote, local, head.to_vec()).await,
     }

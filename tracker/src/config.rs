@@ -57,6 +57,36 @@ pub struct Args {
     /// Threads serving HTTP (default: half the CPUs, at least one).
     #[arg(long)]
     pub http_threads: Option<usize>,
+    /// With --open: at this many swarms, an announce for an unpublished torrent that would
+    /// start one more is refused (published torrents are always tracked).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_swarms: usize,
+    /// With --open: most peers one address (IPv6: one /64) may hold in a swarm of an
+    /// unpublished torrent; loopback is not capped; 0 for no cap.
+    #[arg(long, default_value_t = 32)]
+    pub max_peers_per_ip: usize,
+    /// Most HTTP connections open at once (beyond one-shot announces answered on accept); more
+    /// are closed as they come.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a reply may wait for a client that does not read it before the connection is
+    /// dropped.
+    #[arg(long, default_value_t = 30)]
+    pub write_timeout: u64,
+    /// The listing page's title (also the feed's).
+    #[arg(long, default_value = "Published torrents")]
+    pub title: String,
+    /// A short description under the listing page's title (also the feed's).
+    #[arg(long, default_value = "")]
+    pub about: String,
+    /// Where visitors without the extension get Swarmlink: linked from the listing page,
+    /// nothing is fetched from it.
+    #[arg(long, value_name = "URL")]
+    pub extension_url: Option<String>,
+    /// Serve no listing page, feed or JSON listing (announce, scrape, .torrent files and
+    /// /publish/ stay).
+    #[arg(long)]
+    pub hide_listing: bool,
 }
 
 /// Where the web log goes.
@@ -89,6 +119,18 @@ pub struct Config {
     pub http_threads: usize,
     /// Answer one-shot announces without hyper when the whole request came in the first read.
     pub http_fast_path: bool,
+    pub title: String,
+    pub about: String,
+    pub extension_url: Option<String>,
+    pub hide_listing: bool,
+    /// See `--max-swarms`.
+    pub max_swarms: usize,
+    /// See `--max-peers-per-ip` (0: no cap).
+    pub max_peers_per_ip: usize,
+    /// See `--max-connections`.
+    pub max_connections: usize,
+    /// A reply that makes no progress for this long drops its connection.
+    pub write_timeout: Duration,
 }
 
 impl Default for Config {
@@ -114,6 +156,14 @@ impl Default for Config {
             // cores one thread served as many requests as two, with 30% less CPU).
             http_threads: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             http_fast_path: true,
+            title: "Published torrents".into(),
+            about: String::new(),
+            extension_url: None,
+            hide_listing: false,
+            max_swarms: 1_000_000,
+            max_peers_per_ip: 32,
+            max_connections: 10_000,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -151,6 +201,14 @@ impl Args {
             http_threads: self
                 .http_threads
                 .unwrap_or_else(|| Config::default().http_threads),
+            title: self.title,
+            about: self.about,
+            extension_url: self.extension_url.filter(|u| !u.is_empty()),
+            hide_listing: self.hide_listing,
+            max_swarms: self.max_swarms,
+            max_peers_per_ip: self.max_peers_per_ip,
+            max_connections: self.max_connections.max(1),
+            write_timeout: Duration::from_secs(self.write_timeout.max(1)),
             ..Config::default()
         }
     }
@@ -199,6 +257,21 @@ mod tests {
             "2",
             "--http-threads",
             "3",
+            "--title",
+            "Ann's files",
+            "--about",
+            "Home videos",
+            "--extension-url",
+            "https://swarmlink.example/get",
+            "--hide-listing",
+            "--max-swarms",
+            "500",
+            "--max-peers-per-ip",
+            "4",
+            "--max-connections",
+            "64",
+            "--write-timeout",
+            "7",
         ]);
         assert_eq!(c.public_host.as_deref(), Some("69.69.69.69:8080"));
         assert_eq!(c.state_file, Some(PathBuf::from("btstate")));
@@ -215,6 +288,18 @@ mod tests {
         assert!(c.open);
         assert_eq!(c.snapshot_every, Duration::from_secs(2));
         assert_eq!(c.http_threads, 3);
+        assert_eq!(
+            (c.title.as_str(), c.about.as_str()),
+            ("Ann's files", "Home videos")
+        );
+        assert_eq!(
+            c.extension_url.as_deref(),
+            Some("https://swarmlink.example/get")
+        );
+        assert!(c.hide_listing);
+        assert_eq!((c.max_swarms, c.max_connections), (500, 64));
+        assert_eq!(c.max_peers_per_ip, 4);
+        assert_eq!(c.write_timeout, Duration::from_secs(7));
         let a = Args::try_parse_from(["bttrack", "--bind", "::1"]).unwrap();
         assert_eq!(a.bind, "::1".parse::<IpAddr>().unwrap());
     }

@@ -31,6 +31,10 @@ pub struct ConnState {
     answered_at: AtomicU64,
     /// The first line the client sent, kept only when the web log is on.
     first_line: Option<OnceLock<Box<str>>>,
+    /// The last write found the socket full (the client is not reading).
+    write_blocked: AtomicBool,
+    /// Writes that went through, to tell a stalled reply from a slow one.
+    writes: AtomicU64,
 }
 
 impl ConnState {
@@ -58,6 +62,31 @@ impl ConnState {
     /// Whether bytes of a request nobody answered arrived (not just an idle connection).
     pub fn unanswered_bytes(&self) -> bool {
         self.reads.load(Ordering::Relaxed) > self.answered_at.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps until a reply has made no progress for a whole `timeout` (the client reads
+    /// nothing); never returns while the connection keeps moving. No clock read per write: a
+    /// timer per `timeout` compares write counts.
+    pub async fn write_stalled(&self, timeout: std::time::Duration) {
+        loop {
+            let seen = self.writes.load(Ordering::Relaxed);
+            tokio::time::sleep(timeout).await;
+            if self.write_blocked.load(Ordering::Relaxed)
+                && self.writes.load(Ordering::Relaxed) == seen
+            {
+                return;
+            }
+        }
+    }
+
+    fn on_write<T>(&self, r: &Poll<io::Result<T>>) {
+        match r {
+            Poll::Pending => self.write_blocked.store(true, Ordering::Relaxed),
+            Poll::Ready(_) => {
+                self.write_blocked.store(false, Ordering::Relaxed);
+                self.writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The request line to log for a request hyper refused: the first line of the connection
@@ -178,11 +207,15 @@ impl<T: Write + Unpin> Write for ConnIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.state.on_write(&r);
+        r
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.state.on_write(&r);
+        r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -201,7 +234,9 @@ impl<T: Write + Unpin> Write for ConnIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.state.on_write(&r);
+        r
     }
 }
 

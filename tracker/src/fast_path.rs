@@ -62,6 +62,7 @@ fn answer_inner(t: &Tracker, head: &[u8], remote: SocketAddr, out: &mut Vec<u8>)
         _ => return None,
     };
     let mut closes = http10;
+    let mut proxied = false;
     let (mut referer, mut agent) = ("", "");
     for h in req.headers.iter() {
         let v = h.value;
@@ -79,6 +80,10 @@ fn answer_inner(t: &Tracker, head: &[u8], remote: SocketAddr, out: &mut Vec<u8>)
             || h.name.eq_ignore_ascii_case("expect")
         {
             return None;
+        } else if h.name.eq_ignore_ascii_case("x-forwarded-for")
+            || h.name.eq_ignore_ascii_case("forwarded")
+        {
+            proxied = true;
         } else if h.name.eq_ignore_ascii_case("referer") {
             referer = std::str::from_utf8(v).unwrap_or("");
         } else if h.name.eq_ignore_ascii_case("user-agent") {
@@ -92,7 +97,7 @@ fn answer_inner(t: &Tracker, head: &[u8], remote: SocketAddr, out: &mut Vec<u8>)
     let (status, len) = BODY.with(|b| {
         let mut body = b.try_borrow_mut().ok()?;
         body.clear();
-        let status = announce_into(t, query, ip, &mut body);
+        let status = announce_into(t, query, ip, proxied, &mut body);
         write_head(out, status, http10, body.len(), now_secs());
         out.extend_from_slice(&body);
         Some((status, body.len()))

@@ -69,7 +69,12 @@ pub fn fuzz_one(data: &[u8]) {
                 Some((p, q)) => (p, Some(q)),
                 None => (&*target, None),
             };
-            let _ = crate::server::get(t, path, query, remote.ip());
+            let from = crate::server::Origin {
+                ip: remote.ip(),
+                proxied: mode / 5 % 2 == 0,
+                host: Some("tracker.example:6969"),
+            };
+            let _ = crate::server::get(t, path, query, from);
         }
         2 => udp(t, input, remote, mode / 5 % 2 == 0),
         3 => snapshot(input),
@@ -187,7 +192,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
             start: 0,
             pinned: None,
         };
-        store.announce(&a, 1_700_000_000, &mut peers);
+        let _ = store.announce(&a, 1_700_000_000, &mut peers);
     }
     seeds.push([&[3u8][..], &store.snapshot(1_700_000_000)].concat());
     seeds.push([&[4u8][..], &tracker().registry().to_state_bytes()].concat());

@@ -16,6 +16,7 @@ pub mod fast_path;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod listing;
+mod listing_http;
 pub mod metrics;
 pub mod persist;
 pub mod publish;

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub http_refused: AtomicU64,
     /// Announces answered by the fast path (also counted in `http_announce_*`).
     pub http_fast: AtomicU64,
+    /// Connections closed at once: `--max-connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections dropped because the client read no reply for `--write-timeout`.
+    pub write_timeouts: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -64,6 +68,24 @@ impl Metrics {
             "# HELP bttrack_http_fast_path_total HTTP announces answered without hyper (one-shot connections whose whole request came in the first read; also counted in bttrack_requests_total).\n# TYPE bttrack_http_fast_path_total counter\nbttrack_http_fast_path_total {}",
             g(&self.http_fast)
         );
+        for (name, help, c) in [
+            (
+                "bttrack_connections_refused_total",
+                "HTTP connections closed on accept because --max-connections were open.",
+                &self.connections_refused,
+            ),
+            (
+                "bttrack_write_timeouts_total",
+                "HTTP connections dropped because the client read no reply for --write-timeout.",
+                &self.write_timeouts,
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                g(c)
+            );
+        }
         for (name, help, v) in [
             (
                 "bttrack_torrents",

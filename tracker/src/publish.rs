@@ -56,6 +56,7 @@ pub async fn publish(
     t: &Tracker,
     req: Request<Incoming>,
     ip: IpAddr,
+    proxied: bool,
     local: Option<SocketAddr>,
 ) -> Reply {
     let refuse = |status: StatusCode, why: &str| {
@@ -75,7 +76,10 @@ pub async fn publish(
             }
         }
         None => {
-            let same_host = ip.is_loopback() || local.is_some_and(|l| canonical(l).ip() == ip);
+            // A proxied request is never this host's own: behind a same-host reverse proxy
+            // every visitor would be loopback.
+            let same_host =
+                !proxied && (ip.is_loopback() || local.is_some_and(|l| canonical(l).ip() == ip));
             if !same_host {
                 return refuse(
                     StatusCode::FORBIDDEN,
@@ -139,7 +143,12 @@ pub async fn publish(
     let (published, previous, state) = {
         let mut reg = t.registry.write().unwrap_or_else(|p| p.into_inner());
         match reg.publish(body, publisher, now_secs()) {
-            Ok((p, previous)) => (p, previous, reg.to_state_bytes()),
+            // The image is built only when there is a `--file` to write (it is the whole
+            // registry: building it per publish without one made a bulk publish quadratic).
+            Ok((p, previous)) => {
+                let state = t.config.state_file.is_some().then(|| reg.to_state_bytes());
+                (p, previous, state)
+            }
             Err(e) => {
                 drop(reg);
                 let status = match e {
@@ -150,7 +159,7 @@ pub async fn publish(
             }
         }
     };
-    if let Some(path) = t.config.state_file.clone() {
+    if let (Some(path), Some(state)) = (t.config.state_file.clone(), state) {
         let written = tokio::task::spawn_blocking(move || write_atomically(&path, &state)).await;
         if !matches!(written, Ok(Ok(()))) {
             tracing::error!("writing the state file failed: {written:?}");

@@ -23,6 +23,11 @@ pub struct Published {
     /// The publisher, a permanent peer of the swarm (listed first while it announces).
     pub publisher: SocketAddr,
     pub published_at: u64,
+    /// The files of a multi-file torrent (path inside it, length), pad files left out; empty
+    /// for a single file. For the listing page.
+    pub files: Vec<(String, u64)>,
+    /// `name` lowercased once here, so a search of 10,000 names allocates nothing per name.
+    pub name_lower: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +56,7 @@ const RESERVED: &[&str] = &[
     "publish",
     "metrics",
     "favicon.ico",
+    "feed.xml",
 ];
 
 #[derive(Debug, Default)]
@@ -76,7 +82,12 @@ impl Registry {
         self.by_name.is_empty()
     }
 
-    /// Sorted by name, for the listing page.
+    /// Every published torrent, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Published>> {
+        self.by_name.values()
+    }
+
+    /// Sorted by name (the state file's order).
     pub fn list(&self) -> Vec<Arc<Published>> {
         let mut v: Vec<_> = self.by_name.values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -101,7 +112,19 @@ impl Registry {
                 return Err(PublishError::NameTaken(name));
             }
         }
+        let files = if meta.info.single_file {
+            Vec::new()
+        } else {
+            meta.info
+                .files
+                .iter()
+                .filter(|f| !f.pad)
+                .map(|f| (f.path.join("/"), f.length))
+                .collect()
+        };
         let p = Arc::new(Published {
+            name_lower: name.to_lowercase(),
+            files,
             name: name.clone(),
             info_hash: meta.info_hash,
             total_length: meta.info.total_length,
@@ -113,6 +136,14 @@ impl Registry {
         self.by_hash.insert(p.info_hash, p.clone());
         let previous = self.by_name.insert(name, p.clone());
         Ok((p, previous))
+    }
+
+    /// Records `p` as it is, unvalidated: for tests of names protocol may one day refuse.
+    #[cfg(test)]
+    pub(crate) fn insert_unchecked(&mut self, p: Published) {
+        let p = Arc::new(p);
+        self.by_hash.insert(p.info_hash, p.clone());
+        self.by_name.insert(p.name.clone(), p);
     }
 
     /// Reverts [`Registry::publish`] (when `--file` could not be written).
@@ -176,12 +207,16 @@ impl Registry {
                 .and_then(|p| u16::try_from(p).ok())
                 .ok_or(format!("entry {i}: publisher port"))?;
             let at = field("published")?.as_int().unwrap_or(0).max(0) as u64;
-            reg.publish(
+            match reg.publish(
                 Bytes::copy_from_slice(torrent),
                 SocketAddr::new(ip, port),
                 at,
-            )
-            .map_err(|e| format!("entry {i}: {e}"))?;
+            ) {
+                Ok(_) => {}
+                // A name reserved since it was published (`feed.xml`): the rest still loads.
+                Err(e @ PublishError::ReservedName(_)) => tracing::warn!("entry {i}: {e}; skipped"),
+                Err(e) => return Err(format!("entry {i}: {e}")),
+            }
         }
         Ok(reg)
     }

@@ -19,7 +19,7 @@ use protocol::tracker::{
 use tokio::net::TcpStream;
 
 use crate::conn_io::{ConnIo, ConnState};
-use crate::listing::{self, encode_segment, Row};
+use crate::listing::{self, encode_segment};
 use crate::metrics::bump;
 use crate::state::{now_secs, Tracker};
 use crate::swarm::canonical;
@@ -56,9 +56,17 @@ pub(crate) async fn serve_connection(
         .header_read_timeout(timeout)
         .max_buf_size(16 * 1024)
         .serve_connection(io, svc);
-    if let Err(e) = conn.await {
-        tracing::debug!("connection from {remote}: {e}");
-        refused(&t, &e, &state, remote);
+    // A client that sends requests but never reads the replies would hold the connection (and
+    // its buffers) forever: dropped once a reply made no progress for `--write-timeout`.
+    tokio::select! {
+        r = conn => if let Err(e) = r {
+            tracing::debug!("connection from {remote}: {e}");
+            refused(&t, &e, &state, remote);
+        },
+        () = state.write_stalled(t.config.write_timeout) => {
+            bump(&t.metrics.write_timeouts);
+            tracing::debug!("connection from {remote}: reads no replies; dropped");
+        }
     }
 }
 
@@ -157,6 +165,7 @@ async fn handle(
     local: Option<SocketAddr>,
 ) -> Reply {
     let ip = client_ip(remote, req.headers(), &t.config.trust_proxy);
+    let proxied = is_forwarded(req.headers());
     let logging = t.weblog.enabled();
     let (method, target, version, referer, agent) = if logging {
         let h = req.headers();
@@ -176,7 +185,7 @@ async fn handle(
     } else {
         Default::default()
     };
-    let r = route(t, req, ip, local).await;
+    let r = route(t, req, ip, proxied, local).await;
     if logging {
         let bytes = hyper::body::Body::size_hint(r.body()).exact().unwrap_or(0) as usize;
         t.weblog.log(
@@ -196,17 +205,50 @@ async fn handle(
     r
 }
 
+/// Whether a proxy forwarded the request: such a request is never treated as this host's own,
+/// whatever the socket peer (a same-host reverse proxy makes every visitor loopback).
+pub fn is_forwarded(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-forwarded-for") || headers.contains_key(header::FORWARDED)
+}
+
+/// The request's `Host`, when it is a plain host[:port] (it goes into absolute URLs).
+fn host_header(headers: &HeaderMap) -> Option<&str> {
+    let h = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    plain.then_some(h)
+}
+
+/// Who asked, as far as the tracker believes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    pub ip: IpAddr,
+    /// Came through a proxy (see [`is_forwarded`]).
+    pub proxied: bool,
+    pub host: Option<&'a str>,
+}
+
 async fn route(
     t: &Tracker,
     req: Request<Incoming>,
     ip: IpAddr,
+    proxied: bool,
     local: Option<SocketAddr>,
 ) -> Reply {
     match (req.method(), req.uri().path()) {
         (&Method::PUT | &Method::POST, "/publish/" | "/publish") => {
-            crate::publish::publish(t, req, ip, local).await
+            crate::publish::publish(t, req, ip, proxied, local).await
         }
-        (&Method::GET, path) => get(t, path, req.uri().query(), ip),
+        (&Method::GET, path) => {
+            let from = Origin {
+                ip,
+                proxied,
+                host: host_header(req.headers()),
+            };
+            get(t, path, req.uri().query(), from)
+        }
         _ => {
             bump(&t.metrics.not_found);
             reply(
@@ -218,14 +260,14 @@ async fn route(
     }
 }
 
-/// Every GET: announce, scrape, the listing, metrics, a published .torrent.
-pub(crate) fn get(t: &Tracker, path: &str, query: Option<&str>, ip: IpAddr) -> Reply {
+/// Every GET: announce, scrape, the listing (page, stylesheet, feed), metrics, a published
+/// .torrent.
+pub(crate) fn get(t: &Tracker, path: &str, query: Option<&str>, from: Origin<'_>) -> Reply {
     match path {
-        "/announce" => announce(t, query, ip),
+        "/announce" => announce(t, query, from.ip, from.proxied),
         "/scrape" => scrape(t, query),
-        "/" => {
-            bump(&t.metrics.pages);
-            listing_page(t, query)
+        "/" | listing::FEED_PATH | listing::CSS_PATH => {
+            crate::listing_http::serve(t, path, query, from)
         }
         "/metrics" => {
             let body = t.metrics.render(&t.store.totals(), t.registry().len());
@@ -235,8 +277,8 @@ pub(crate) fn get(t: &Tracker, path: &str, query: Option<&str>, ip: IpAddr) -> R
     }
 }
 
-fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr) -> Reply {
-    let (status, body) = announce_reply(t, query, ip);
+fn announce(t: &Tracker, query: Option<&str>, ip: IpAddr, proxied: bool) -> Reply {
+    let (status, body) = announce_reply(t, query, ip, proxied);
     bencoded(status, body)
 }
 
@@ -245,9 +287,10 @@ pub(crate) fn announce_reply(
     t: &Tracker,
     query: Option<&str>,
     ip: IpAddr,
+    proxied: bool,
 ) -> (StatusCode, Vec<u8>) {
     let mut body = Vec::new();
-    let status = announce_into(t, query, ip, &mut body);
+    let status = announce_into(t, query, ip, proxied, &mut body);
     (status, body)
 }
 
@@ -263,17 +306,19 @@ thread_local! {
 }
 
 /// Appends an announce's bencoded reply to `body` and returns its status.
+/// `proxied`: the request came through a proxy (its `ip=` is never believed).
 pub(crate) fn announce_into(
     t: &Tracker,
     query: Option<&str>,
     ip: IpAddr,
+    proxied: bool,
     body: &mut Vec<u8>,
 ) -> StatusCode {
     SCRATCH.with(|s| {
         // Never re-entered (an announce calls no announce); a fresh one if it ever were.
         match s.try_borrow_mut() {
-            Ok(mut s) => announce_with(t, query, ip, body, &mut s),
-            Err(_) => announce_with(t, query, ip, body, &mut Scratch::default()),
+            Ok(mut s) => announce_with(t, query, ip, proxied, body, &mut s),
+            Err(_) => announce_with(t, query, ip, proxied, body, &mut Scratch::default()),
         }
     })
 }
@@ -282,6 +327,7 @@ fn announce_with(
     t: &Tracker,
     query: Option<&str>,
     ip: IpAddr,
+    proxied: bool,
     body: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> StatusCode {
@@ -294,10 +340,10 @@ fn announce_with(
         Ok(r) => r,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e.to_string(), body),
     };
-    // A claimed `ip` is believed only from this host (a local test or a local proxy): from
-    // anywhere else it would let one client point the swarm at a victim.
+    // A claimed `ip` is believed only from this host, not through a proxy: from anywhere else
+    // it would let one client point the swarm at a victim.
     let ip = match req.ip.as_deref().map(str::parse::<IpAddr>) {
-        Some(Ok(claimed)) if ip.is_loopback() => claimed,
+        Some(Ok(claimed)) if ip.is_loopback() && !proxied => claimed,
         _ => ip,
     };
     let addr = SocketAddr::new(ip, req.port);
@@ -348,33 +394,6 @@ fn scrape(t: &Tracker, query: Option<&str>) -> Reply {
         resp.files.insert(h, t.store.scrape(&h));
     }
     bencoded(StatusCode::OK, resp.to_bytes())
-}
-
-fn listing_page(t: &Tracker, query: Option<&str>) -> Reply {
-    let published = t.registry().list();
-    let rows: Vec<Row<'_>> = published
-        .iter()
-        .map(|p| Row {
-            torrent: p,
-            stats: t.store.scrape(&p.info_hash),
-        })
-        .collect();
-    let wants_json = query.is_some_and(|q| q.split('&').any(|kv| kv == "format=json"));
-    if wants_json {
-        return reply(StatusCode::OK, "application/json", listing::json(&rows));
-    }
-    let mut r = reply(
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-        listing::html(&rows),
-    );
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(listing::CSP),
-    );
-    r.headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    r
 }
 
 /// Strict percent-decoding of one path segment into text; `None` for bad escapes or non-UTF-8.

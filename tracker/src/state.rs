@@ -1,6 +1,7 @@
 //! The tracker's shared state and the announce logic both front ends (HTTP and UDP) use.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,8 @@ pub struct Tracker {
     pub metrics: Metrics,
     pub weblog: WebLog,
     pub connection_ids: ConnectionIds,
+    /// HTTP connections open now, beyond one-shot announces answered on accept.
+    pub open_connections: AtomicUsize,
 }
 
 pub fn now_secs() -> u64 {
@@ -38,14 +41,28 @@ pub fn now_secs() -> u64 {
 impl Tracker {
     pub fn new(config: Config, registry: Registry, weblog: WebLog) -> Arc<Tracker> {
         Arc::new(Tracker {
-            store: SwarmStore::new(config.peer_timeout_secs, rand::random()),
+            store: SwarmStore::new(config.peer_timeout_secs, rand::random())
+                .with_max_swarms(config.max_swarms)
+                .with_max_peers_per_ip(config.max_peers_per_ip),
             config,
             registry: RwLock::new(registry),
             publish_lock: tokio::sync::Mutex::new(()),
             metrics: Metrics::default(),
             weblog,
             connection_ids: ConnectionIds::default(),
+            open_connections: AtomicUsize::new(0),
         })
+    }
+
+    /// A place among `--max-connections`, held until the slot drops; `None` when all are taken.
+    pub fn connection_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
+        let before = self.open_connections.fetch_add(1, Ordering::Relaxed);
+        if before >= self.config.max_connections {
+            self.open_connections.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::bump(&self.metrics.connections_refused);
+            return None;
+        }
+        Some(ConnectionSlot(self.clone()))
     }
 
     pub fn registry(&self) -> RwLockReadGuard<'_, Registry> {
@@ -102,6 +119,15 @@ impl Tracker {
             start: rand::random::<u32>() as usize,
             pinned,
         };
-        Ok(self.store.announce(&a, now_secs, out))
+        self.store.announce(&a, now_secs, out)
+    }
+}
+
+/// One open connection counted against `--max-connections`.
+pub struct ConnectionSlot(Arc<Tracker>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -1,14 +1,16 @@
 //! All swarms of the tracker, sharded by info-hash so two worker threads rarely contend.
 //! Pure logic: time comes in as Unix seconds; locks are the only shared state.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use protocol::tracker::{Event, ScrapeStats};
 use protocol::InfoHash;
 
-use crate::swarm::{timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
+use crate::swarm::{canonical, timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
 
 const SHARDS: usize = 64;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"BTDSTAT1";
@@ -50,7 +52,21 @@ pub struct SwarmStore {
     shards: Box<[Mutex<HashMap<InfoHash, Swarm>>]>,
     timeout: u16,
     seed: u64,
+    /// Swarms held (kept by announce, recounted by sweep and restore).
+    swarms: AtomicUsize,
+    /// Most peers one IP address (IPv6: one /64) may hold in a swarm of an unpublished torrent;
+    /// loopback is not capped (the operator's own host, and the benchmarks).
+    max_peers_per_ip: usize,
+    /// At this many swarms, no new swarm of a torrent nobody published (`--open`) is started;
+    /// published torrents always get theirs.
+    max_unpublished_swarms: usize,
 }
+
+/// The failure reason for a new peer past [`SwarmStore::with_max_peers_per_ip`].
+pub const TOO_MANY_FROM_IP: &str = "too many peers from your address in this swarm";
+
+/// The failure reason for a new swarm past [`SwarmStore::with_max_swarms`].
+pub const TRACKER_FULL: &str = "this tracker tracks too many torrents to take a new one";
 
 fn shard_of(h: &InfoHash) -> usize {
     usize::from(h.0[0]) % SHARDS
@@ -63,7 +79,32 @@ impl SwarmStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             timeout: timeout_ticks(peer_timeout_secs),
             seed,
+            swarms: AtomicUsize::new(0),
+            max_unpublished_swarms: usize::MAX,
+            max_peers_per_ip: usize::MAX,
         }
+    }
+
+    /// Caps the peers one address holds in a swarm of an unpublished torrent (0: no cap).
+    pub fn with_max_peers_per_ip(mut self, max: usize) -> SwarmStore {
+        self.max_peers_per_ip = if max == 0 { usize::MAX } else { max };
+        self
+    }
+
+    /// Caps the swarms held, for torrents nobody published (an open tracker's memory).
+    pub fn with_max_swarms(mut self, max: usize) -> SwarmStore {
+        self.max_unpublished_swarms = max;
+        self
+    }
+
+    /// Swarms held now.
+    pub fn swarm_count(&self) -> usize {
+        self.swarms.load(Ordering::Relaxed)
+    }
+
+    fn recount(&self) {
+        let n = (0..SHARDS).map(|i| self.shard(i).len()).sum();
+        self.swarms.store(n, Ordering::Relaxed);
     }
 
     fn shard(&self, i: usize) -> MutexGuard<'_, HashMap<InfoHash, Swarm>> {
@@ -74,27 +115,58 @@ impl SwarmStore {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records the announce and appends the peers to send to `out`; returns the swarm's counts.
-    pub fn announce(&self, a: &Announce, now_secs: u64, out: &mut Vec<SocketAddr>) -> Counts {
+    /// Records the announce and appends the peers to send to `out`; returns the swarm's counts,
+    /// or [`TRACKER_FULL`] for a new swarm of an unpublished torrent past the cap.
+    pub fn announce(
+        &self,
+        a: &Announce,
+        now_secs: u64,
+        out: &mut Vec<SocketAddr>,
+    ) -> Result<Counts, &'static str> {
         let now = Tick::from_unix_secs(now_secs);
         let mut shard = self.shard(shard_of(&a.info_hash));
         let seed =
             self.seed ^ u64::from_le_bytes(a.info_hash.0[..8].try_into().unwrap_or_default());
         if a.event == Event::Stopped {
             let Some(swarm) = shard.get_mut(&a.info_hash) else {
-                return Counts::default();
+                return Ok(Counts::default());
             };
             swarm.update(a.addr, a.left == 0, a.event, now);
             let counts = swarm.counts();
             if swarm.is_empty() {
                 shard.remove(&a.info_hash);
+                let _ = self
+                    .swarms
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
             }
-            return counts;
+            return Ok(counts);
         }
-        let swarm = shard
-            .entry(a.info_hash)
-            .or_insert_with(|| Swarm::new(seed, now));
+        let swarm = match shard.entry(a.info_hash) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                // Published torrents (pinned to their publisher) always get their swarm.
+                if a.pinned.is_none()
+                    && self.swarms.load(Ordering::Relaxed) >= self.max_unpublished_swarms
+                {
+                    return Err(TRACKER_FULL);
+                }
+                self.swarms.fetch_add(1, Ordering::Relaxed);
+                e.insert(Swarm::new(seed, now))
+            }
+        };
         swarm.sweep(now, self.timeout, false);
+        // One host filling an open swarm with fake ports: a new peer past the cap is refused.
+        // The scan runs only for a new peer of an unpublished swarm from a remote address.
+        if a.pinned.is_none()
+            && self.max_peers_per_ip != usize::MAX
+            && !canonical(a.addr).ip().is_loopback()
+            && !swarm.is_live(a.addr, now, u16::MAX)
+            && swarm.count_from(a.addr.ip()) >= self.max_peers_per_ip
+        {
+            return Err(TOO_MANY_FROM_IP);
+        }
         let seeder = a.left == 0;
         swarm.update(a.addr, seeder, a.event, now);
         swarm.select(
@@ -107,13 +179,27 @@ impl SwarmStore {
             self.timeout,
             out,
         );
-        swarm.counts()
+        Ok(swarm.counts())
     }
 
     pub fn scrape(&self, h: &InfoHash) -> ScrapeStats {
         self.shard(shard_of(h))
             .get(h)
             .map(Swarm::scrape)
+            .unwrap_or_default()
+    }
+
+    /// The counts of a swarm, and whether `peer` (a publisher) announced within the timeout.
+    pub fn scrape_with_peer(
+        &self,
+        h: &InfoHash,
+        peer: SocketAddr,
+        now_secs: u64,
+    ) -> (ScrapeStats, bool) {
+        let now = Tick::from_unix_secs(now_secs);
+        self.shard(shard_of(h))
+            .get(h)
+            .map(|s| (s.scrape(), s.is_live(peer, now, self.timeout)))
             .unwrap_or_default()
     }
 
@@ -127,6 +213,7 @@ impl SwarmStore {
                 !s.is_empty()
             });
         }
+        self.recount();
     }
 
     pub fn totals(&self) -> Totals {
@@ -220,6 +307,7 @@ impl SwarmStore {
                 shard.remove(&h);
             }
         }
+        self.recount();
         Ok(restored)
     }
 }

@@ -5,7 +5,7 @@
 //! 48..63 the coarse time it last announced, bit 63 "seeder". No per-peer heap allocation, no
 //! peer id kept (nothing needs it: replies are compact or dictionary lists without ids).
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use hashbrown::HashTable;
 use protocol::tracker::{Event, ScrapeStats};
@@ -221,6 +221,24 @@ impl Swarm {
             self.count(seeder, 1);
         }
         was
+    }
+
+    /// Peers held from `ip` (an IPv6 address by its /64): a scan, made only for a new peer of
+    /// an unpublished swarm on an open tracker (see `SwarmStore::with_max_peers_per_ip`).
+    pub fn count_from(&self, ip: IpAddr) -> usize {
+        match canonical(SocketAddr::new(ip, 0)).ip() {
+            IpAddr::V4(v4) => {
+                let want = u64::from(u32::from(v4));
+                self.v4
+                    .iter()
+                    .filter(|&&e| (e & ADDR_MASK) >> 16 == want)
+                    .count()
+            }
+            IpAddr::V6(v6) => {
+                let net = &v6.octets()[..8];
+                self.v6.iter().filter(|e| &e.ip[..8] == net).count()
+            }
+        }
     }
 
     /// Whether `addr` is held and announced within `timeout` ticks.

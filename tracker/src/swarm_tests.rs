@@ -141,22 +141,30 @@ fn announce(h: u8, addr: &str, left: u64, event: Event) -> Announce {
 fn store_scrape_snapshot_and_restore_keep_ages() {
     let store = SwarmStore::new(600, 42);
     let mut out = Vec::new();
-    store.announce(&announce(1, "127.0.0.1:1", 0, Event::Started), T0, &mut out);
-    store.announce(
-        &announce(1, "127.0.0.1:2", 5, Event::Started),
-        T0 + 500,
-        &mut out,
-    );
-    store.announce(
-        &announce(1, "127.0.0.1:2", 0, Event::Completed),
-        T0 + 500,
-        &mut out,
-    );
-    store.announce(
-        &announce(2, "[::1]:3", 5, Event::Started),
-        T0 + 500,
-        &mut out,
-    );
+    store
+        .announce(&announce(1, "127.0.0.1:1", 0, Event::Started), T0, &mut out)
+        .unwrap();
+    store
+        .announce(
+            &announce(1, "127.0.0.1:2", 5, Event::Started),
+            T0 + 500,
+            &mut out,
+        )
+        .unwrap();
+    store
+        .announce(
+            &announce(1, "127.0.0.1:2", 0, Event::Completed),
+            T0 + 500,
+            &mut out,
+        )
+        .unwrap();
+    store
+        .announce(
+            &announce(2, "[::1]:3", 5, Event::Started),
+            T0 + 500,
+            &mut out,
+        )
+        .unwrap();
     let st = store.scrape(&InfoHash([1; 20]));
     assert_eq!((st.complete, st.incomplete, st.downloaded), (2, 0, 1));
     let snap = store.snapshot(T0 + 500);
@@ -170,11 +178,13 @@ fn store_scrape_snapshot_and_restore_keep_ages() {
     assert_eq!(again.totals().peers, 2);
 
     // A stopped last peer removes the swarm.
-    again.announce(
-        &announce(2, "[::1]:3", 5, Event::Stopped),
-        T0 + 700,
-        &mut out,
-    );
+    again
+        .announce(
+            &announce(2, "[::1]:3", 5, Event::Stopped),
+            T0 + 700,
+            &mut out,
+        )
+        .unwrap();
     assert_eq!(again.totals().torrents, 1);
 
     // Every truncation of a snapshot is an error or a shorter restore, never a panic.
@@ -188,7 +198,9 @@ fn store_scrape_snapshot_and_restore_keep_ages() {
 fn store_sweep_forgets_empty_swarms() {
     let store = SwarmStore::new(60, 1);
     let mut out = Vec::new();
-    store.announce(&announce(3, "127.0.0.1:1", 0, Event::Started), T0, &mut out);
+    store
+        .announce(&announce(3, "127.0.0.1:1", 0, Event::Started), T0, &mut out)
+        .unwrap();
     store.sweep(T0 + 30);
     assert_eq!(store.totals().torrents, 1);
     store.sweep(T0 + 200);
@@ -215,4 +227,93 @@ fn every_peer_of_a_big_swarm_can_be_handed_out() {
         seen.extend(out.iter().copied());
     }
     assert_eq!(seen.len(), 10_000);
+}
+
+/// An open tracker at `max_swarms` swarms refuses a new swarm of an unpublished torrent; a
+/// published one (pinned) is never refused, and freed slots can be taken again.
+#[test]
+fn unpublished_swarms_are_capped() {
+    let store = SwarmStore::new(60, 1).with_max_swarms(2);
+    let mut out = Vec::new();
+    for h in [1, 2] {
+        store
+            .announce(&announce(h, "127.0.0.1:1", 0, Event::Started), T0, &mut out)
+            .unwrap();
+    }
+    // More peers in a held swarm are fine.
+    store
+        .announce(&announce(2, "127.0.0.1:2", 0, Event::Started), T0, &mut out)
+        .unwrap();
+    assert_eq!(
+        store.announce(&announce(3, "127.0.0.1:1", 0, Event::Started), T0, &mut out),
+        Err(crate::store::TRACKER_FULL)
+    );
+    let mut published = announce(4, "127.0.0.1:1", 0, Event::Started);
+    published.pinned = Some(a("127.0.0.1:5989"));
+    store.announce(&published, T0, &mut out).unwrap();
+    assert_eq!(store.swarm_count(), 3);
+    // Swarms 1 and 2 end as their peers stop: below the cap again (published swarms count
+    // towards it, they are only never refused).
+    for (h, peer) in [(1, "127.0.0.1:1"), (2, "127.0.0.1:1"), (2, "127.0.0.1:2")] {
+        store
+            .announce(&announce(h, peer, 0, Event::Stopped), T0, &mut out)
+            .unwrap();
+    }
+    assert_eq!(store.swarm_count(), 1);
+    store
+        .announce(&announce(3, "127.0.0.1:1", 0, Event::Started), T0, &mut out)
+        .unwrap();
+    // Expiry frees slots too (the sweep recounts).
+    store.sweep(T0 + 200);
+    assert_eq!(store.swarm_count(), 0);
+    store
+        .announce(
+            &announce(5, "127.0.0.1:1", 0, Event::Started),
+            T0 + 200,
+            &mut out,
+        )
+        .unwrap();
+}
+
+/// On an open tracker one address holds at most `max_peers_per_ip` peers of an unpublished
+/// swarm (IPv6 counted by /64); its re-announces still go through, loopback and published
+/// swarms are not capped.
+#[test]
+fn peers_per_address_are_capped_in_unpublished_swarms() {
+    let store = SwarmStore::new(600, 1).with_max_peers_per_ip(2);
+    let mut out = Vec::new();
+    let go = |h: u8, addr: &str, out: &mut Vec<SocketAddr>| {
+        store.announce(&announce(h, addr, 5, Event::Started), T0, out)
+    };
+    go(1, "203.0.113.5:1", &mut out).unwrap();
+    go(1, "203.0.113.5:2", &mut out).unwrap();
+    assert_eq!(
+        go(1, "203.0.113.5:3", &mut out),
+        Err(crate::store::TOO_MANY_FROM_IP)
+    );
+    // Re-announces of held peers, another address, another swarm: fine.
+    go(1, "203.0.113.5:1", &mut out).unwrap();
+    go(1, "203.0.113.6:3", &mut out).unwrap();
+    go(2, "203.0.113.5:3", &mut out).unwrap();
+    // IPv6 by /64: two addresses of one /64 share the cap.
+    go(1, "[2001:db8:1:2::1]:1", &mut out).unwrap();
+    go(1, "[2001:db8:1:2::2]:1", &mut out).unwrap();
+    assert!(go(1, "[2001:db8:1:2::3]:1", &mut out).is_err());
+    go(1, "[2001:db8:1:3::3]:1", &mut out).unwrap();
+    // Loopback is not capped, nor is a published swarm.
+    for port in 1..10 {
+        go(1, &format!("127.0.0.1:{port}"), &mut out).unwrap();
+        let mut published = announce(3, &format!("203.0.113.5:{port}"), 5, Event::Started);
+        published.pinned = Some(a("198.51.100.1:5989"));
+        store.announce(&published, T0, &mut out).unwrap();
+    }
+    // A peer that stops frees its place.
+    store
+        .announce(
+            &announce(1, "203.0.113.5:2", 5, Event::Stopped),
+            T0,
+            &mut out,
+        )
+        .unwrap();
+    go(1, "203.0.113.5:3", &mut out).unwrap();
 }

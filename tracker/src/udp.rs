@@ -69,13 +69,13 @@ pub fn handle(
                 stats: info_hashes.iter().map(|h| t.store.scrape(h)).collect(),
             }
         }
-        Request::Announce(UdpAnnounce { transaction_id, .. })
-        | Request::Scrape { transaction_id, .. } => {
+        // A bad or expired connection id gets silence, not an error: the source address is
+        // unproven (the id is the proof), and a reply to a 16-byte scrape would be a 2.5x
+        // reflector. A real client that outlived its id times out and connects again (BEP 15).
+        Request::Announce(_) | Request::Scrape { .. } => {
             bump(&t.metrics.udp_bad);
-            Response::Error {
-                transaction_id,
-                message: "unknown or expired connection id".into(),
-            }
+            tracing::debug!("udp from {from}: unknown or expired connection id");
+            return false;
         }
     };
     resp.encode(out);

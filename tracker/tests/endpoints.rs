@@ -116,7 +116,7 @@ async fn metrics_count_every_kind_and_outcome_and_unpublished_torrents_are_refus
     assert_eq!(t.get("/nothing.torrent").await.0, 404);
 
     // UDP: connect, an announce, the same unpublished torrent refused with an error datagram, a
-    // scrape, a bad connection id, and a garbage datagram (no reply, counted).
+    // scrape, a bad connection id, and a garbage datagram (no reply to either, counted).
     let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let Response::Connect { connection_id, .. } =
         udp_call(&c, t.addr, &Request::Connect { transaction_id: 1 }).await
@@ -150,21 +150,35 @@ async fn metrics_count_every_kind_and_outcome_and_unpublished_torrents_are_refus
         udp_call(&c, t.addr, &scrape).await,
         Response::Scrape { .. }
     ));
-    let bad = udp_announce(connection_id ^ 1, ih, 7005);
+    // A bad connection id gets silence (an unproven source is never sent more than it sent):
+    // the next datagram back answers the next good request.
+    let bad_scrape = Request::Scrape {
+        connection_id: connection_id ^ 1,
+        transaction_id: 6,
+        info_hashes: vec![ih],
+    };
+    for bad in [udp_announce(connection_id ^ 1, ih, 7005), bad_scrape] {
+        let mut out = Vec::new();
+        bad.encode(&mut out);
+        c.send_to(&out, t.addr).await.unwrap();
+    }
     assert!(matches!(
-        udp_call(&c, t.addr, &bad).await,
-        Response::Error { .. }
+        udp_call(&c, t.addr, &scrape).await,
+        Response::Scrape {
+            transaction_id: 5,
+            ..
+        }
     ));
     c.send_to(b"garbage", t.addr).await.unwrap();
     // A request hyper refuses.
     let (status, _, _) = t.raw(b"NOT HTTP\r\n\r\n").await;
     assert_eq!(status, 400);
 
-    // The garbage datagram and the refused request are counted once handled: poll.
+    // The bad datagrams and the refused request are counted once handled: poll.
     let deadline = Instant::now() + Duration::from_secs(10);
     let m = loop {
         let m = metrics(&t).await;
-        if sample(&m, &requests("udp", "malformed", "failed")) == 2
+        if sample(&m, &requests("udp", "malformed", "failed")) == 3
             && sample(&m, &requests("http", "malformed", "refused")) == 1
         {
             break m;
@@ -184,7 +198,7 @@ async fn metrics_count_every_kind_and_outcome_and_unpublished_torrents_are_refus
         ("udp", "connect", "ok", 1),
         ("udp", "announce", "ok", 1),
         ("udp", "announce", "failed", 1),
-        ("udp", "scrape", "ok", 1),
+        ("udp", "scrape", "ok", 2),
     ] {
         assert_eq!(
             sample(&m, &requests(proto, kind, outcome)),
@@ -275,10 +289,14 @@ async fn the_listing_when_empty_and_its_links_and_completed_counts() {
     assert!(head.contains("content-security-policy: default-src 'none'"));
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("Nothing is published here yet"), "{html}");
-    assert!(!html.contains("<table>"));
+    assert!(!html.contains("<li class=\"torrent\">"));
     let (_, _, json) = t.get("/?format=json").await;
     let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    assert_eq!(json, serde_json::json!({ "torrents": [] }));
+    assert_eq!(json["torrents"], serde_json::json!([]));
+    assert_eq!(
+        (json["matching"].as_u64(), json["pages"].as_u64()),
+        (Some(0), Some(1))
+    );
 
     let bytes = torrent("a b&c.iso", &vec![7u8; 40_000]);
     let ih = Metainfo::from_bytes(&bytes).unwrap().info_hash;
@@ -290,10 +308,16 @@ async fn the_listing_when_empty_and_its_links_and_completed_counts() {
     t.announce(&done).await;
     let (_, _, html) = t.get("/").await;
     let html = String::from_utf8(html).unwrap();
-    // The link is the percent-encoded name, HTML-escaped; the cells: size, seeders (publisher
-    // and the finished peer), leechers, completed downloads.
+    // The link is the percent-encoded name, HTML-escaped; then size, seeders (publisher and
+    // the finished peer), leechers, completed downloads.
     assert!(
-        html.contains("href=\"/a%20b%26c.iso.torrent\">a b&amp;c.iso</a></td><td>39.1 KiB</td><td>2</td><td>0</td><td>1</td>"),
+        html.contains(
+            "href=\"/a%20b%26c.iso.torrent\">a b&amp;c.iso</a><span class=\"size\">39.1 KiB</span>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Seeders</dt><dd>2</dd></div><div><dt>Leechers</dt><dd>0</dd></div><div><dt>Downloads</dt><dd>1</dd>"),
         "{html}"
     );
     let (_, _, json) = t.get("/?format=json").await;

@@ -1,6 +1,11 @@
 //! A torrent's tracker announces, in their own task so a slow tracker never holds up the
 //! actor: `started`, re-announces on the tracker's interval, `completed` once, `stopped` at
 //! the end. Peers it learns go to the actor as `AddPeers`.
+//!
+//! `started` goes out at once, while the initial check may still run (a peer source never
+//! waits), so it may say `left` = everything. When the check then finds the copy complete, the
+//! tracker hears `left=0` right away in a plain announce (no `completed`: nothing was
+//! downloaded); else a seeder would count as a leecher for a whole interval (30 minutes).
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +55,8 @@ pub(crate) fn spawn(
         // says `stopped`: the tracker may know us without one (btpublish registers its address
         // with PUT /publish/), and a tracker ignores a stop from a peer it never saw.
         let mut attempted = false;
+        // `left` as the tracker last heard it (from an announce it answered).
+        let mut told_left: Option<u64> = None;
         loop {
             let now = Instant::now();
             let current = *stats.borrow();
@@ -60,7 +67,9 @@ pub(crate) fn spawn(
             if current.stopping {
                 break;
             }
-            if schedule.is_due(now) {
+            let tracker_thinks_we_leech = told_left.is_some_and(|l| l > 0);
+            let found_complete = current.left == 0 && !current.completed && tracker_thinks_we_leech;
+            if schedule.is_due(now) || found_complete {
                 params.uploaded = current.uploaded;
                 params.downloaded = current.downloaded;
                 params.left = current.left;
@@ -68,6 +77,7 @@ pub(crate) fn spawn(
                 attempted = true;
                 match trackers.announce(&params).await {
                     Ok(outcome) => {
+                        told_left = Some(params.left);
                         tracing::debug!("{}: {} peers", outcome.tracker, outcome.peers.len());
                         schedule.on_success(&outcome, Instant::now());
                         if !outcome.peers.is_empty() {
@@ -77,6 +87,8 @@ pub(crate) fn spawn(
                     Err(e) => {
                         tracing::warn!("announce failed: {e}");
                         schedule.on_failure(Instant::now());
+                        // The retry waits for the backoff, not for `found_complete` again.
+                        told_left = None;
                     }
                 }
                 continue;

@@ -647,10 +647,12 @@ impl Torrent {
             }
         }
         if let Some((tx, _)) = &self.announce {
-            // Only wakes the announcer when something it sends changed (not on every tick).
+            // Only wakes the announcer when something it sends changed (not on every tick):
+            // a completion, or a check that found the copy complete (`left` reached 0).
             let stats = self.announce_stats(false);
             tx.send_if_modified(|old| {
-                let changed = old.completed != stats.completed;
+                let changed =
+                    old.completed != stats.completed || (old.left == 0) != (stats.left == 0);
                 *old = stats;
                 changed
             });
