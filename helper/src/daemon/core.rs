@@ -493,6 +493,9 @@ fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> Add
         file_priorities: None,
         download_rate_limit: entry.down_limit,
         upload_rate_limit: entry.up_limit,
+        // The LAN rule: a torrent from a public page stays off the user's LAN unless allowed.
+        source_url: entry.source_url.clone(),
+        allow_lan: settings.allow_lan_for_web_torrents,
     }
 }
 
