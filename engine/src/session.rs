@@ -79,6 +79,7 @@ impl Session {
             connector: Arc::new(Connector::new(config.encryption)),
             web_seed_timeout: config.web_seed_timeout,
             dht: discovery.dht.clone(),
+            targets: Default::default(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -156,6 +157,8 @@ impl Session {
         let mut shared = self.inner.shared.clone();
         shared.down_limit = limits.down.clone();
         shared.up_limit = limits.up.clone();
+        shared.targets =
+            crate::tracker::targets::Targets::new(add.source_url.as_deref(), add.allow_lan);
         let metainfo = match add.source {
             TorrentSource::Metainfo(m) => Some(*m),
             // A magnet whose metadata we fetched before starts as a torrent at once.

@@ -98,6 +98,13 @@ pub struct AddTorrent {
     /// session's apply. Changed later with `Session::set_torrent_rate_limits`.
     pub download_rate_limit: Option<u64>,
     pub upload_rate_limit: Option<u64>,
+    /// The web page the torrent came from (`None`: the terminal or a local file). A torrent
+    /// from a public page contacts no loopback, private or link-local address for its
+    /// trackers, web seeds and PEX peers (names are resolved, then checked), unless
+    /// `allow_lan`; see `protocol::lan`.
+    pub source_url: Option<String>,
+    /// The user's `allow_lan_for_web_torrents`: lift that rule.
+    pub allow_lan: bool,
 }
 
 impl AddTorrent {
@@ -122,6 +129,8 @@ impl AddTorrent {
             file_priorities: None,
             download_rate_limit: None,
             upload_rate_limit: None,
+            source_url: None,
+            allow_lan: false,
         }
     }
 }

@@ -46,6 +46,12 @@ pub struct Settings {
     /// Local service discovery (BEP 14 multicast on the LAN); private torrents never use it.
     #[serde(default = "yes")]
     pub lsd: bool,
+    /// Let a torrent that came from a public web page contact trackers, web seeds and PEX
+    /// peers on loopback, private or link-local addresses (off: a web page cannot use a
+    /// torrent to make the helper send requests into the LAN). Applies to torrents added, or
+    /// restored at daemon start, after the change.
+    #[serde(default)]
+    pub allow_lan_for_web_torrents: bool,
 }
 
 fn yes() -> bool {
@@ -67,6 +73,7 @@ impl Settings {
             dht_port: 0,
             dht_bootstrap: Vec::new(),
             lsd: true,
+            allow_lan_for_web_torrents: false,
         }
     }
 
@@ -106,6 +113,9 @@ impl Settings {
         }
         if let Some(v) = &patch.dht_bootstrap {
             s.dht_bootstrap = v.clone();
+        }
+        if let Some(v) = patch.allow_lan_for_web_torrents {
+            s.allow_lan_for_web_torrents = v;
         }
         if let Some(v) = patch.lsd {
             s.lsd = v;
@@ -232,6 +242,8 @@ pub struct SettingsPatch {
     pub dht_bootstrap: Option<Vec<String>>,
     #[serde(default)]
     pub lsd: Option<bool>,
+    #[serde(default)]
+    pub allow_lan_for_web_torrents: Option<bool>,
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).

@@ -3,6 +3,12 @@
 //! lie, 404 or hang. Torrents are made by libtorrent, with the `url-list` added afterwards (it
 //! is outside `info`, so the info-hash is unchanged).
 
+#[path = "webseed/bounds.rs"]
+mod bounds;
+#[path = "webseed/lan.rs"]
+mod lan;
+#[path = "webseed/matrix.rs"]
+mod matrix;
 #[path = "webseed/nginx.rs"]
 mod nginx;
 #[path = "webseed/server.rs"]
@@ -426,36 +432,29 @@ async fn hanging_and_missing_web_seeds_time_out_and_back_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_ignores_range_is_refused_without_reading_its_body() {
+async fn a_server_that_ignores_range_is_read_in_one_pass_not_once_per_run() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("www");
-    // Bigger than one run (4 MiB), so no request asks for the whole file.
+    // Bigger than one run (4 MiB): the first run starts at a random piece, so its 200 is read
+    // from byte 0 and skipped up to there; after that the server gets one sequential pass.
     let data = write_random(&root.join("big.bin"), 6 << 20, 5);
     let srv = server::start(root.clone(), Mode::IgnoreRange, 0).await;
     let torrent = make_torrent(&root.join("big.bin"), 64 * 1024, false, &[&srv.url]);
 
     let out = dir.path().join("out");
-    let session = session(&out, Duration::from_secs(5)).await;
+    let session = session(&out, Duration::from_secs(10)).await;
     let ih = add(&session, &torrent).await;
-    wait_until(
-        "a retry after the refused 200",
-        Duration::from_secs(15),
-        || srv.stats.requests.load(Ordering::SeqCst) >= 2,
-    )
-    .await;
-    let status = session.status(ih).unwrap();
-    assert_eq!(status.have_bytes, 0, "{status:?}");
-    assert_eq!(
-        status.downloaded, 0,
-        "a 200 to a range request is refused before its body is read: {status:?}"
-    );
-
-    let (_seeder, port) = lt_seed(&torrent, &root);
-    session
-        .add_peers(ih, vec![format!("127.0.0.1:{port}").parse().unwrap()])
-        .unwrap();
     wait_seeding(&session, ih, Duration::from_secs(30)).await;
     assert!(std::fs::read(out.join("big.bin")).unwrap() == data);
+    let requests = srv.stats.requests.load(Ordering::SeqCst);
+    assert!(requests <= 4, "{requests} requests for the whole file");
+    // What a reader that stops early leaves in socket buffers is counted too: allow 2 MiB.
+    let sent = srv.stats.body_bytes.load(Ordering::SeqCst);
+    assert!(
+        sent <= 2 * data.len() as u64 + (2 << 20),
+        "{sent} bytes sent for a {} byte file",
+        data.len()
+    );
     session.shutdown().await;
 }
 

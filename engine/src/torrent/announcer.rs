@@ -37,6 +37,8 @@ pub(crate) struct AnnouncerSetup {
     pub peer_id: PeerId,
     pub port: u16,
     pub ip: Option<String>,
+    /// The LAN rule for this torrent's trackers (`tracker/targets.rs`).
+    pub targets: crate::tracker::targets::Targets,
 }
 
 pub(crate) fn spawn(
@@ -45,7 +47,11 @@ pub(crate) fn spawn(
     to_actor: mpsc::UnboundedSender<TorrentCmd>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut trackers = TrackerList::new(setup.tiers);
+        let config = crate::tracker::TrackerConfig {
+            targets: setup.targets,
+            ..Default::default()
+        };
+        let mut trackers = TrackerList::with_config(setup.tiers, config);
         let mut schedule = AnnounceSchedule::new(Instant::now());
         let mut params =
             AnnounceParams::new(setup.info_hash, setup.peer_id, setup.port, rand::random());

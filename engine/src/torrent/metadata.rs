@@ -112,6 +112,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
             peer_id: shared.our_id,
             port: shared.listen_port,
             ip: shared.announce_ip.clone(),
+            targets: shared.targets,
         };
         (tx, announcer::spawn(setup, rx, wiring.cmd_tx.clone()))
     });

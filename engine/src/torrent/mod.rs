@@ -85,6 +85,9 @@ pub(crate) struct SessionShared {
     pub web_seed_timeout: Duration,
     /// The session's DHT node: peers hear its port (BEP 5 `port`) and tell us theirs.
     pub dht: Option<crate::dht::Dht>,
+    /// Which tracker, web seed and PEX addresses this torrent may contact (the LAN rule; set
+    /// per torrent from `AddTorrent::source_url`).
+    pub targets: crate::tracker::targets::Targets,
 }
 
 pub(crate) struct TorrentOptions {
@@ -303,6 +306,7 @@ impl Torrent {
 
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(WriteBacklog::default());
+        let targets = shared.targets;
         let disk =
             Disk::spawn(storage, info, lengths, disk_tx, backlog.clone()).map_err(|source| {
                 EngineError::Io {
@@ -364,7 +368,7 @@ impl Torrent {
             strikes: HashMap::new(),
             contributors: HashMap::new(),
             disk,
-            backlog,
+            backlog: backlog.clone(),
             state: TorrentState::Checking,
             checking_done: 0,
             paused: opts.paused,
@@ -389,6 +393,8 @@ impl Torrent {
                 lengths,
                 web_seed_timeout,
                 down_limit,
+                backlog.clone(),
+                targets,
             ),
             uploads: uploads::Uploads::default(),
         };
@@ -406,6 +412,7 @@ impl Torrent {
                 peer_id: torrent.shared.our_id,
                 port: torrent.shared.listen_port,
                 ip: torrent.shared.announce_ip.clone(),
+                targets: torrent.shared.targets,
             };
             let task = announcer::spawn(setup, rx, cmd_tx.clone());
             torrent.announce = Some((tx, task));

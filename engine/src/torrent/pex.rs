@@ -21,7 +21,8 @@ const MIN_RECEIVE_GAP: Duration = Duration::from_secs(20);
 pub(super) const MAX_CANDIDATES: usize = 2000;
 
 /// Whether an address a peer passed on is one we may dial: unicast, a real port. Loopback and
-/// private ranges stay allowed (local swarms and tests are legitimate).
+/// private ranges stay allowed (local swarms and tests are legitimate) unless the torrent came
+/// from a public web page (the LAN rule, applied by the caller).
 pub(crate) fn dialable(addr: &SocketAddr) -> bool {
     if addr.port() == 0 {
         return false;
@@ -122,8 +123,11 @@ impl Torrent {
             return false;
         };
         let room = MAX_CANDIDATES.saturating_sub(self.candidates.len());
+        let targets = self.shared.targets;
         let fresh: Vec<SocketAddr> = added
             .into_iter()
+            // The LAN rule: a public page's torrent learns no LAN peers this way.
+            .filter(|a| targets.allows(a.ip()))
             .filter(|a| !self.candidates.contains_key(a))
             .take(room)
             .collect();

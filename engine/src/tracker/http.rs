@@ -11,6 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use protocol::InfoHash;
 
 use super::http_wire::{self, Reply};
+use super::targets::{TargetResolver, Targets};
 use super::{AnnounceOutcome, AnnounceParams, ScrapeCounts, TrackerConfig, TrackerError};
 
 /// What we call ourselves to trackers, matching the `-SL0100-` peer id prefix.
@@ -19,14 +20,18 @@ pub const USER_AGENT: &str = concat!("Swarmlink/", env!("CARGO_PKG_VERSION"));
 /// A small HTTP/1.1 client for tracker requests, `http://` and `https://`. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector<TargetResolver>>, Empty<Bytes>>,
+    targets: Targets,
     timeout: Duration,
     max_body: usize,
 }
 
 impl HttpClient {
     pub fn new(config: &TrackerConfig) -> Self {
-        let mut connector = HttpConnector::new();
+        let resolver = super::targets::TargetResolver {
+            targets: config.targets,
+        };
+        let mut connector = HttpConnector::new_with_resolver(resolver);
         connector.set_connect_timeout(Some(config.http_timeout));
         connector.set_nodelay(true);
         connector.enforce_http(false);
@@ -42,6 +47,7 @@ impl HttpClient {
             .build(connector);
         HttpClient {
             client,
+            targets: config.targets,
             timeout: config.http_timeout,
             max_body: config.max_body,
         }
@@ -84,6 +90,12 @@ impl HttpClient {
     /// GETs `full` and returns the body of a 200 reply; `url` (the tracker's own URL, without
     /// our query) is what errors name.
     async fn get(&self, url: &str, full: &str) -> Result<Bytes, TrackerError> {
+        self.targets
+            .check_url(full)
+            .map_err(|reason| TrackerError::Io {
+                url: url.to_owned(),
+                reason,
+            })?;
         let uri: http::Uri =
             full.parse()
                 .map_err(|e: http::uri::InvalidUri| TrackerError::InvalidUrl {

@@ -37,6 +37,7 @@
 mod http;
 mod http_wire;
 mod schedule;
+pub mod targets;
 mod tiers;
 pub(crate) mod tls;
 mod udp;
@@ -171,6 +172,8 @@ pub struct TrackerConfig {
     /// DER certificates trusted for `https://` trackers besides the system's roots (a private
     /// tracker's own CA; tests use a self-signed one).
     pub extra_root_certs: Vec<Vec<u8>>,
+    /// Which tracker addresses this torrent may contact (the LAN rule, `targets.rs`).
+    pub targets: targets::Targets,
 }
 
 impl Default for TrackerConfig {
@@ -182,6 +185,7 @@ impl Default for TrackerConfig {
             udp_retries: 2,
             udp_connection_ttl: Duration::from_secs(60),
             extra_root_certs: Vec::new(),
+            targets: targets::Targets::default(),
         }
     }
 }

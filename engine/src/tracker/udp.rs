@@ -21,6 +21,7 @@ pub(crate) struct UdpClient {
     initial_timeout: Duration,
     retries: u32,
     connection_ttl: Duration,
+    targets: super::targets::Targets,
     /// Per tracker address: our socket to it and the connection id it gave us (with when).
     connections: HashMap<SocketAddr, TrackerSocket>,
 }
@@ -36,6 +37,7 @@ impl UdpClient {
             initial_timeout: config.udp_initial_timeout,
             retries: config.udp_retries,
             connection_ttl: config.udp_connection_ttl,
+            targets: config.targets,
             connections: HashMap::new(),
         }
     }
@@ -45,7 +47,7 @@ impl UdpClient {
         url: &str,
         p: &AnnounceParams,
     ) -> Result<AnnounceOutcome, TrackerError> {
-        let addr = resolve(url).await?;
+        let addr = resolve(url, &self.targets).await?;
         let ipv6 = addr.is_ipv6();
         self.with_connection(url, addr, |connection, transaction| {
             (
@@ -61,7 +63,7 @@ impl UdpClient {
         url: &str,
         info_hash: InfoHash,
     ) -> Result<ScrapeCounts, TrackerError> {
-        let addr = resolve(url).await?;
+        let addr = resolve(url, &self.targets).await?;
         self.with_connection(url, addr, |connection, transaction| {
             (
                 packets::scrape_request(connection, transaction, &info_hash),
@@ -217,7 +219,7 @@ impl UdpClient {
 type Parser<'u, T> = Box<dyn Fn(&[u8]) -> Answer<T> + Send + Sync + 'u>;
 
 /// Resolves `udp://host:port[/...]` to the tracker's address.
-async fn resolve(url: &str) -> Result<SocketAddr, TrackerError> {
+async fn resolve(url: &str, targets: &super::targets::Targets) -> Result<SocketAddr, TrackerError> {
     let invalid = |reason: &str| TrackerError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -226,10 +228,12 @@ async fn resolve(url: &str) -> Result<SocketAddr, TrackerError> {
     let host = parsed.host_str().ok_or_else(|| invalid("no host"))?;
     let port = parsed.port().ok_or_else(|| invalid("no port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| io(url, e))?;
-    addrs.next().ok_or_else(|| invalid("host has no address"))
+    // Resolved, then checked by address: the LAN rule (`targets.rs`).
+    let addrs = targets.resolve(host, port).await.map_err(|e| io(url, e))?;
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| invalid("host has no address"))
 }
 
 /// A socket connected to `addr` (so only the tracker's datagrams arrive, and an ICMP "port

@@ -1,6 +1,7 @@
 //! The torrent actor's side of its web seeds (BEP 19): handing idle web seeds runs of pieces
-//! from the picker, taking delivered pieces into the same write-and-verify path as peer blocks,
-//! and backing off or disabling web seeds that fail or send bad data.
+//! from the picker (at most `MAX_JOBS` at once), taking their blocks as they arrive into the
+//! same write-and-verify path as peer blocks, and backing off or disabling web seeds that fail
+//! or send bad data.
 //!
 //! Compiled as a child of the torrent module (see `torrent/mod.rs`) so it reaches the actor's
 //! state directly; the web seed bookkeeping itself is `crate::webseed::WebSeeds`.
@@ -18,7 +19,7 @@ use super::Torrent;
 use crate::disk::DiskJob;
 use crate::peer::Outgoing;
 use crate::types::TorrentState;
-use crate::webseed::{describe_wait, WebSeedEvent};
+use crate::webseed::{describe_wait, WebSeedEvent, MAX_JOBS};
 
 impl Torrent {
     fn webseeds_may_fetch(&self) -> bool {
@@ -50,6 +51,9 @@ impl Torrent {
             .filter(|s| s.health.usable(now))
             .count() as u32;
         for seed in 0..self.webseeds.seeds.len() {
+            if self.webseeds.fetching() >= MAX_JOBS {
+                break;
+            }
             let s = &self.webseeds.seeds[seed];
             if s.job.is_some() || !s.health.usable(now) {
                 continue;
@@ -61,8 +65,12 @@ impl Torrent {
                 continue;
             }
             let n = self.lengths.piece_count();
+            // A server that ignores Range sends the file from its start every time: its runs
+            // start at the first missing piece, and when it is the only source it gets them all
+            // in one request (one sequential pass instead of a skip per run).
+            let ignores_range = s.ignores_range();
             let from = match s.next_from {
-                _ if self.sequential => 0,
+                _ if self.sequential || ignores_range => 0,
                 Some(f) => f,
                 None if n == 0 => 0,
                 None => self.rng.random_range(0..n),
@@ -71,7 +79,11 @@ impl Torrent {
             // everything (and then hung, or crawled) would hold the rest back.
             let sources = usable + self.peers.len() as u32;
             let share = self.picker.unstarted().div_ceil(sources.max(1)).max(1);
-            let max = self.webseeds.run_pieces(seed, piece_len).min(share);
+            let max = if ignores_range && sources <= 1 {
+                n
+            } else {
+                self.webseeds.run_pieces(seed, piece_len).min(share)
+            };
             let run = self.picker.next_run(from, max);
             let mut held = BTreeMap::new();
             if let Some(last) = run.last() {
@@ -107,12 +119,12 @@ impl Torrent {
 
     pub(super) fn on_webseed(&mut self, ev: WebSeedEvent) {
         match ev {
-            WebSeedEvent::Piece {
+            WebSeedEvent::Block {
                 seed,
                 job,
-                piece,
+                block,
                 data,
-            } => self.webseed_piece(seed, job, piece, data),
+            } => self.webseed_block(seed, job, block, data),
             WebSeedEvent::Done { seed, job, result } => {
                 let current = self.webseeds.seeds.get(seed).and_then(|s| s.job.as_ref());
                 if current.is_none_or(|j| j.id != job) {
@@ -143,7 +155,7 @@ impl Torrent {
         }
     }
 
-    fn webseed_piece(&mut self, seed: usize, job: u64, piece: PieceIndex, data: Bytes) {
+    fn webseed_block(&mut self, seed: usize, job: u64, block: ValidBlock, data: Bytes) {
         let Some(j) = self
             .webseeds
             .seeds
@@ -153,41 +165,53 @@ impl Torrent {
         else {
             return;
         };
-        if j.held.remove(&piece.get()).is_none() {
+        let piece = block.piece;
+        let Some(left) = j.held.get_mut(&piece.get()) else {
             return;
+        };
+        if data.len() != block.length as usize {
+            return; // the assembler cuts exact blocks: cannot happen
         }
-        if data.len() != self.lengths.piece_len(piece) as usize {
-            return; // the fetcher cuts exact pieces: cannot happen
-        }
-        let mut accepted = Vec::new();
-        for block in self.blocks_of(piece) {
-            if let BlockOutcome::Accepted { .. } = self.picker.on_block(block) {
-                let at = block.begin as usize;
-                let bytes = data.slice(at..at + block.length as usize);
-                self.backlog
-                    .pending
-                    .fetch_add(bytes.len() as u64, Ordering::AcqRel);
-                let _ = self.disk.send(DiskJob::Write { block, data: bytes });
-                accepted.push(block);
-            }
-        }
-        if accepted.is_empty() {
+        // An endgame twin holds only the blocks still missing; the rest of the piece it fetches
+        // is already in.
+        let Some(at) = left.iter().position(|b| *b == block) else {
             return;
+        };
+        left.swap_remove(at);
+        if left.is_empty() {
+            j.held.remove(&piece.get());
         }
-        self.webseeds.sent_by.insert(piece.get(), (seed, job));
-        if self.picker.in_endgame() {
-            // Peers asked for the same blocks as endgame twins: withdraw those requests.
+        let job_done = j.held.is_empty();
+        let accepted = matches!(self.picker.on_block(block), BlockOutcome::Accepted { .. });
+        if accepted {
+            self.backlog
+                .pending
+                .fetch_add(data.len() as u64, Ordering::AcqRel);
+            let _ = self.disk.send(DiskJob::Write { block, data });
+        }
+        // Judged by the piece's hash check; if this job stops before the piece is whole, the
+        // others who finish it are judged instead (`WebSeeds::stop` forgets the piece).
+        if accepted {
+            self.webseeds.sent_by.insert(piece.get(), (seed, job));
+        }
+        if accepted && self.picker.in_endgame() {
+            // Peers asked for the same block as an endgame twin: withdraw those requests.
             for p in self.peers.values_mut() {
-                let mut frames = Vec::new();
-                for b in &accepted {
-                    if p.withdraw(*b) {
-                        Message::Cancel(b.as_ref()).encode(&mut frames);
-                    }
-                }
-                if !frames.is_empty() {
+                if p.withdraw(block) {
+                    let mut frames = Vec::new();
+                    Message::Cancel(block.as_ref()).encode(&mut frames);
                     let _ = p.writer.send(Outgoing::Frame(frames));
                 }
             }
+        }
+        if job_done {
+            // Everything it held is in: the job is over now, not when its task says so (the
+            // torrent may be complete already, and the status must not show it fetching).
+            self.on_webseed(WebSeedEvent::Done {
+                seed,
+                job,
+                result: Ok(()),
+            });
         }
     }
 

@@ -1,31 +1,41 @@
-//! One web seed job: HTTP(S) range requests for a run of consecutive pieces, streamed into whole
-//! pieces that go to the torrent actor as soon as each is complete (the actor verifies them like
-//! peer data). A piece that spans files takes one request per file; pad files are zeros and are
-//! never requested. Nothing past the asked range is ever read: a longer body is an error.
+//! One web seed job: HTTP(S) range requests for a run of consecutive pieces, streamed as 16 KiB
+//! blocks to the torrent actor (which writes and verifies them like peer blocks, see
+//! `assemble.rs`). A piece that spans files takes one request per file; pad files are zeros and
+//! are never requested. What a server answers is judged in `response.rs`: an exact `206`, a `206`
+//! for a range that starts earlier or ends sooner, or a `200` with the whole file are all used
+//! from the byte we need, and the rest is asked for again; chunked and close-delimited bodies
+//! come out of hyper as plain bytes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use protocol::webseed::{file_ranges, file_url};
-use protocol::{Lengths, Metainfo, PieceIndex};
+use protocol::{Lengths, Metainfo, PieceIndex, ValidBlock};
 use tokio::sync::mpsc;
 
+use super::assemble::Assembler;
+use super::response::body_span;
+use crate::disk::WriteBacklog;
 use crate::ratelimit::RateLimiter;
+use crate::tracker::targets::{TargetResolver, Targets};
 
 /// What we call ourselves to web servers, as to trackers.
 const USER_AGENT: &str = concat!("Swarmlink/", env!("CARGO_PKG_VERSION"));
 /// Redirects followed per request (mirrors like archive.org redirect to a storage node).
 const MAX_REDIRECTS: u32 = 5;
+/// Requests for one file range: a server that answers a little at a time (a capped `206`, a
+/// close-delimited body cut short) is asked again from where it stopped, this many times.
+const MAX_REQUESTS_PER_RANGE: u32 = 64;
 /// Zeros handed over at once for a pad file.
 const PAD_CHUNK: u64 = 256 * 1024;
 
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector<TargetResolver>>, Empty<Bytes>>;
 
 /// Why a web seed request failed; the web seed is backed off, then disabled.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +46,7 @@ pub(crate) enum FetchError {
     Io { url: String, reason: String },
     #[error("{url}: no answer within {after:?}")]
     Timeout { url: String, after: Duration },
-    #[error("{url}: HTTP status {status} to a range request (206 expected)")]
+    #[error("{url}: HTTP status {status} to a range request (206 or 200 expected)")]
     Status { url: String, status: u16 },
     #[error("{url}: {reason}")]
     BadRange { url: String, reason: String },
@@ -47,11 +57,11 @@ pub(crate) enum FetchError {
 /// What the fetch task tells the torrent actor.
 #[derive(Debug)]
 pub(crate) enum WebSeedEvent {
-    /// All bytes of `piece` (not yet verified).
-    Piece {
+    /// The bytes of one block (not yet verified), in the run's order.
+    Block {
         seed: usize,
         job: u64,
-        piece: PieceIndex,
+        block: ValidBlock,
         data: Bytes,
     },
     /// The job ended: every piece delivered, or the error that stopped it.
@@ -70,16 +80,35 @@ pub(crate) struct FetchContext {
     pub lengths: Lengths,
     pub timeout: Duration,
     pub down_limit: Arc<RateLimiter>,
-    pub events: mpsc::UnboundedSender<WebSeedEvent>,
+    /// The LAN rule for this torrent (checked again at every redirect hop).
+    pub targets: Targets,
+    /// The torrent's disk write backlog: jobs wait while it is above its high-water mark.
+    pub backlog: Arc<WriteBacklog>,
+    /// Bounded: a job whose blocks the actor has not taken yet waits (and so does its server).
+    pub events: mpsc::Sender<WebSeedEvent>,
 }
 
-pub(crate) fn client(timeout: Duration) -> HttpClient {
-    client_trusting(timeout, &[])
+/// What a job reports about its web seed besides events.
+#[derive(Default)]
+pub(crate) struct SeedCounters {
+    /// Body bytes received (including any skipped before the range we needed).
+    pub bytes: AtomicU64,
+    /// The server answered a range request with `200` and the whole file.
+    pub ignores_range: AtomicBool,
 }
 
-/// A client that also trusts `extra_roots` (DER), besides the system's roots.
-pub(crate) fn client_trusting(timeout: Duration, extra_roots: &[Vec<u8>]) -> HttpClient {
-    let mut connector = HttpConnector::new();
+pub(crate) fn client(timeout: Duration, targets: Targets) -> HttpClient {
+    client_trusting(timeout, &[], targets)
+}
+
+/// A client that also trusts `extra_roots` (DER), besides the system's roots, and resolves
+/// names to the addresses `targets` allows.
+pub(crate) fn client_trusting(
+    timeout: Duration,
+    extra_roots: &[Vec<u8>],
+    targets: Targets,
+) -> HttpClient {
+    let mut connector = HttpConnector::new_with_resolver(TargetResolver { targets });
     connector.set_connect_timeout(Some(timeout));
     connector.set_nodelay(true);
     connector.enforce_http(false);
@@ -97,17 +126,20 @@ pub(crate) fn client_trusting(timeout: Duration, extra_roots: &[Vec<u8>]) -> Htt
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// Fetches `pieces` (consecutive) from the web seed at `base`, sending each as it completes.
+/// Fetches `pieces` (consecutive) from the web seed at `base`, sending each block as it arrives.
 pub(crate) async fn run(
     ctx: FetchContext,
     seed: usize,
     job: u64,
     base: String,
     pieces: Vec<PieceIndex>,
-    counter: Arc<AtomicU64>,
+    counters: Arc<SeedCounters>,
 ) {
-    let result = fetch(&ctx, seed, job, &base, &pieces, &counter).await;
-    let _ = ctx.events.send(WebSeedEvent::Done { seed, job, result });
+    let result = fetch(&ctx, seed, job, &base, &pieces, &counters).await;
+    let _ = ctx
+        .events
+        .send(WebSeedEvent::Done { seed, job, result })
+        .await;
 }
 
 async fn fetch(
@@ -116,106 +148,97 @@ async fn fetch(
     job: u64,
     base: &str,
     pieces: &[PieceIndex],
-    counter: &AtomicU64,
+    counters: &SeedCounters,
 ) -> Result<(), FetchError> {
     let (Some(&first), Some(&last)) = (pieces.first(), pieces.last()) else {
         return Ok(());
     };
     let start = ctx.lengths.piece_offset(first);
     let end = ctx.lengths.piece_offset(last) + u64::from(ctx.lengths.piece_len(last));
-    let mut out = Assembler {
-        ctx,
-        seed,
-        job,
-        pieces,
-        next: 0,
-        buf: BytesMut::new(),
-    };
+    let mut out = Assembler::new(ctx, seed, job, pieces);
     let info = &ctx.metainfo.info;
     for range in file_ranges(info, start, end - start) {
         if range.pad {
             let mut left = range.length;
             while left > 0 {
                 let n = left.min(PAD_CHUNK);
-                out.push(Bytes::from(vec![0u8; n as usize]))?;
+                out.push(Bytes::from(vec![0u8; n as usize])).await?;
                 left -= n;
             }
             continue;
         }
         let file = &info.files[range.file];
         let url = file_url(base, info, file);
-        let whole_file = range.offset == 0 && range.length == file.length;
-        get_range(
-            ctx,
-            &url,
-            range.offset,
-            range.length,
-            whole_file,
-            &mut out,
-            counter,
-        )
-        .await?;
+        get_range(ctx, &url, range.offset, range.length, &mut out, counters).await?;
     }
     Ok(())
 }
 
-/// Cuts the byte stream of a run into pieces and sends each whole one.
-struct Assembler<'a> {
-    ctx: &'a FetchContext,
-    seed: usize,
-    job: u64,
-    pieces: &'a [PieceIndex],
-    next: usize,
-    buf: BytesMut,
-}
-
-impl Assembler<'_> {
-    fn push(&mut self, mut data: Bytes) -> Result<(), FetchError> {
-        while !data.is_empty() {
-            let Some(&piece) = self.pieces.get(self.next) else {
-                // `get_range` never reads past what the run covers: unreachable by construction.
-                return Ok(());
-            };
-            let len = self.ctx.lengths.piece_len(piece) as usize;
-            if self.buf.capacity() == 0 {
-                self.buf.reserve(len);
-            }
-            let take = (len - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data.split_to(take));
-            if self.buf.len() == len {
-                let whole = std::mem::take(&mut self.buf).freeze();
-                self.next += 1;
-                let sent = self.ctx.events.send(WebSeedEvent::Piece {
-                    seed: self.seed,
-                    job: self.job,
-                    piece,
-                    data: whole,
-                });
-                if sent.is_err() {
-                    return Err(FetchError::Io {
-                        url: String::new(),
-                        reason: "the torrent is gone".into(),
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// GETs bytes `offset..offset+length` of the file at `url`, following redirects, feeding the body
-/// to `out` as it arrives.
+/// Gets bytes `offset..offset+length` of the file at `url` into `out`, in as many requests as
+/// the server needs.
 async fn get_range(
     ctx: &FetchContext,
     url: &str,
     offset: u64,
     length: u64,
-    whole_file: bool,
     out: &mut Assembler<'_>,
-    counter: &AtomicU64,
+    counters: &SeedCounters,
 ) -> Result<(), FetchError> {
+    let end = offset + length;
+    let mut pos = offset;
+    for _ in 0..MAX_REQUESTS_PER_RANGE {
+        if pos >= end {
+            return Ok(());
+        }
+        let (target, response) = request(ctx, url, pos, end).await?;
+        let span = body_span(&target, &response, pos, end)?;
+        if span.whole_file {
+            counters.ignores_range.store(true, Ordering::Relaxed);
+        }
+        let before = pos;
+        pos = read_body(
+            ctx,
+            &target,
+            response.into_body(),
+            span,
+            pos,
+            end,
+            out,
+            counters,
+        )
+        .await?;
+        if pos == before {
+            return Err(FetchError::BadRange {
+                url: target,
+                reason: format!("body ended before byte {pos}"),
+            });
+        }
+    }
+    if pos >= end {
+        return Ok(());
+    }
+    Err(FetchError::BadRange {
+        url: url.to_owned(),
+        reason: format!("{MAX_REQUESTS_PER_RANGE} requests and still short of byte {end}"),
+    })
+}
+
+/// GETs `Range: bytes=pos-(end-1)` of `url`, following redirects; returns the final URL and the
+/// answer (headers only: the body is read by the caller).
+async fn request(
+    ctx: &FetchContext,
+    url: &str,
+    pos: u64,
+    end: u64,
+) -> Result<(String, http::Response<hyper::body::Incoming>), FetchError> {
     let mut target = url.to_owned();
     for _ in 0..=MAX_REDIRECTS {
+        ctx.targets
+            .check_url(&target)
+            .map_err(|reason| FetchError::Io {
+                url: target.clone(),
+                reason,
+            })?;
         let uri: http::Uri =
             target
                 .parse()
@@ -223,10 +246,10 @@ async fn get_range(
                     url: target.clone(),
                     reason: e.to_string(),
                 })?;
-        let last = offset + length - 1;
         let request = http::Request::get(uri)
             .header(http::header::USER_AGENT, USER_AGENT)
-            .header(http::header::RANGE, format!("bytes={offset}-{last}"))
+            .header(http::header::RANGE, format!("bytes={pos}-{}", end - 1))
+            .header(http::header::ACCEPT_ENCODING, "identity")
             .body(Empty::new())
             .map_err(|e| FetchError::InvalidUrl {
                 url: target.clone(),
@@ -256,69 +279,31 @@ async fn get_range(
             target = next.to_string();
             continue;
         }
-        check_headers(&target, &response, offset, length, whole_file)?;
-        return read_body(ctx, &target, response.into_body(), length, out, counter).await;
+        return Ok((target, response));
     }
     Err(FetchError::Redirects {
         url: url.to_owned(),
     })
 }
 
-/// A 206 whose Content-Range is exactly what we asked for, or a 200 when we asked for the whole
-/// file (a server that ignores Range then sends just that).
-fn check_headers<B>(
-    url: &str,
-    response: &http::Response<B>,
-    offset: u64,
-    length: u64,
-    whole_file: bool,
-) -> Result<(), FetchError> {
-    let bad = |reason: String| FetchError::BadRange {
-        url: url.to_owned(),
-        reason,
-    };
-    let headers = response.headers();
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    match response.status().as_u16() {
-        206 => {
-            let Some(range) = header(http::header::CONTENT_RANGE) else {
-                return Err(bad("206 without Content-Range".into()));
-            };
-            let want = format!("bytes {}-{}/", offset, offset + length - 1);
-            if !range.starts_with(&want) {
-                return Err(bad(format!(
-                    "Content-Range {range:?}, asked for {offset}+{length}"
-                )));
-            }
-        }
-        200 if whole_file => {}
-        status => {
-            return Err(FetchError::Status {
-                url: url.to_owned(),
-                status,
-            })
-        }
-    }
-    if let Some(len) = header(http::header::CONTENT_LENGTH) {
-        if len.trim().parse::<u64>().ok() != Some(length) {
-            return Err(bad(format!(
-                "Content-Length {len}, asked for {length} bytes"
-            )));
-        }
-    }
-    Ok(())
-}
-
+/// Reads a body that holds the file from `span.start`, handing bytes `pos..end` to `out`;
+/// returns how far it got. Stops reading (dropping the connection) once `end` is reached, so a
+/// `200` with a big file is not read to its end.
+#[allow(clippy::too_many_arguments)]
 async fn read_body(
     ctx: &FetchContext,
     url: &str,
     mut body: hyper::body::Incoming,
-    length: u64,
+    span: super::response::BodySpan,
+    mut pos: u64,
+    end: u64,
     out: &mut Assembler<'_>,
-    counter: &AtomicU64,
-) -> Result<(), FetchError> {
-    let mut got = 0u64;
-    while got < length {
+    counters: &SeedCounters,
+) -> Result<u64, FetchError> {
+    // File offset of the next body byte.
+    let mut at = span.start;
+    let stop = span.end.map_or(end, |e| e.min(end));
+    while pos < stop {
         let frame = tokio::time::timeout(ctx.timeout, body.frame())
             .await
             .map_err(|_| FetchError::Timeout {
@@ -326,7 +311,7 @@ async fn read_body(
                 after: ctx.timeout,
             })?;
         let frame = match frame {
-            None => break,
+            None => break, // a close-delimited or short body: the caller asks for the rest
             Some(Err(e)) => {
                 return Err(FetchError::Io {
                     url: url.to_owned(),
@@ -335,28 +320,29 @@ async fn read_body(
             }
             Some(Ok(frame)) => frame,
         };
-        let Ok(data) = frame.into_data() else {
+        let Ok(mut data) = frame.into_data() else {
             continue; // trailers
         };
         let n = data.len() as u64;
-        if got + n > length {
+        if span.end.is_some_and(|e| at + n > e) {
             return Err(FetchError::BadRange {
                 url: url.to_owned(),
-                reason: format!("body longer than the {length} bytes asked for"),
+                reason: "body longer than its Content-Range".into(),
             });
         }
-        got += n;
-        counter.fetch_add(n, Ordering::Relaxed);
+        counters.bytes.fetch_add(n, Ordering::Relaxed);
         ctx.down_limit.consume(data.len()).await;
-        out.push(data)?;
+        let from = at;
+        at += n;
+        if at <= pos {
+            continue; // before the bytes we need: skipped
+        }
+        data = data.slice(pos.saturating_sub(from) as usize..);
+        data.truncate((stop - pos) as usize);
+        pos += data.len() as u64;
+        out.push(data).await?;
     }
-    if got < length {
-        return Err(FetchError::BadRange {
-            url: url.to_owned(),
-            reason: format!("body ended after {got} of {length} bytes"),
-        });
-    }
-    Ok(())
+    Ok(pos)
 }
 
 /// `error: cause: cause`: hyper's top-level message alone ("client error (Connect)") hides what

@@ -1,12 +1,17 @@
 //! BEP 19 web seeds: the torrent actor's bookkeeping of its `url-list` servers (health, the job
 //! in flight and the pieces it holds, rates) and the HTTP fetch tasks ([`fetch`]). The actor
 //! side that talks to the picker lives in `actor.rs`, a child of the torrent module.
+//!
+//! Bounds: a torrent uses at most [`MAX_WEB_SEEDS`] of its `url-list` entries and runs at most
+//! [`MAX_JOBS`] fetches at once; a job holds at most one 16 KiB block (see `assemble.rs`).
 
+mod assemble;
 pub(crate) mod fetch;
+mod response;
 mod status;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +20,11 @@ use protocol::{Lengths, Metainfo, ValidBlock};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use crate::disk::WriteBacklog;
 use crate::ratelimit::RateLimiter;
+use crate::tracker::targets::Targets;
 
-pub(crate) use fetch::{FetchContext, WebSeedEvent};
+pub(crate) use fetch::{FetchContext, SeedCounters, WebSeedEvent};
 pub use status::{WebSeedState, WebSeedStatus};
 
 /// A run is sized to about this much of the web seed's measured rate...
@@ -25,6 +32,13 @@ const RUN_SECONDS: u64 = 4;
 /// ...within these bounds (bytes).
 const MIN_RUN: u64 = 4 << 20;
 const MAX_RUN: u64 = 64 << 20;
+/// `url-list` entries used per torrent (the first ones, in the torrent's order): a torrent
+/// with 50 mirrors must not open 50 connections or hold 50 jobs.
+pub const MAX_WEB_SEEDS: usize = 8;
+/// Fetches in flight per torrent at once.
+pub const MAX_JOBS: usize = 4;
+/// Blocks a torrent's jobs may have sent that the actor has not taken yet (1 MiB).
+const EVENT_QUEUE: usize = 64;
 
 /// One `url-list` entry.
 pub(crate) struct Seed {
@@ -39,7 +53,7 @@ pub(crate) struct Seed {
     pub struck_job: u64,
     /// The last failure, shown while the web seed backs off; cleared by a success.
     pub last_error: Option<String>,
-    counter: Arc<AtomicU64>,
+    counters: Arc<SeedCounters>,
     prev: u64,
     pub rate: u64,
 }
@@ -47,14 +61,20 @@ pub(crate) struct Seed {
 impl Seed {
     /// Payload bytes received from this web seed.
     pub fn downloaded(&self) -> u64 {
-        self.counter.load(Ordering::Relaxed)
+        self.counters.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The server answered a range request with the whole file.
+    pub fn ignores_range(&self) -> bool {
+        self.counters.ignores_range.load(Ordering::Relaxed)
     }
 }
 
 /// A fetch in flight.
 pub(crate) struct Job {
     pub id: u64,
-    /// Pieces not yet delivered, with the blocks this job marked requested in the picker.
+    /// Pieces not yet wholly delivered, with the blocks this job marked requested in the
+    /// picker and has not delivered yet.
     pub held: BTreeMap<u32, Vec<ValidBlock>>,
     pub task: AbortHandle,
 }
@@ -62,7 +82,7 @@ pub(crate) struct Job {
 pub(crate) struct WebSeeds {
     pub seeds: Vec<Seed>,
     pub ctx: Option<FetchContext>,
-    rx: mpsc::UnboundedReceiver<WebSeedEvent>,
+    rx: mpsc::Receiver<WebSeedEvent>,
     /// Which web seed (and job) sent each piece awaiting its hash check.
     pub sent_by: HashMap<u32, (usize, u64)>,
     next_job: u64,
@@ -76,10 +96,17 @@ impl WebSeeds {
         lengths: Lengths,
         timeout: Duration,
         down_limit: Arc<RateLimiter>,
+        backlog: Arc<WriteBacklog>,
+        targets: Targets,
     ) -> Self {
         let mut seeds: Vec<Seed> = Vec::new();
+        let mut skipped = 0usize;
         for url in &metainfo.url_list {
             if seeds.iter().any(|s| &s.url == url) {
+                continue;
+            }
+            if seeds.len() >= MAX_WEB_SEEDS {
+                skipped += 1;
                 continue;
             }
             let mut health = Health::default();
@@ -95,19 +122,26 @@ impl WebSeeds {
                 next_from: None,
                 struck_job: 0,
                 last_error: None,
-                counter: Arc::default(),
+                counters: Arc::default(),
                 prev: 0,
                 rate: 0,
             });
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        if skipped > 0 {
+            tracing::info!(
+                "{skipped} more web seeds ignored: at most {MAX_WEB_SEEDS} are used per torrent"
+            );
+        }
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let usable = seeds.iter().any(|s| s.health.disabled().is_none());
         let ctx = usable.then(|| FetchContext {
-            client: fetch::client(timeout),
+            client: fetch::client(timeout, targets),
+            targets,
             metainfo,
             lengths,
             timeout,
             down_limit,
+            backlog,
             events: tx,
         });
         WebSeeds {
@@ -139,7 +173,7 @@ impl WebSeeds {
 
     pub fn update_rates(&mut self, secs: f64) {
         for s in &mut self.seeds {
-            let now = s.counter.load(Ordering::Relaxed);
+            let now = s.downloaded();
             let r = ((now - s.prev) as f64 / secs) as u64;
             s.rate = (s.rate + 3 * r) / 4;
             s.prev = now;
@@ -181,7 +215,7 @@ impl WebSeeds {
             id,
             s.url.clone(),
             pieces,
-            s.counter.clone(),
+            s.counters.clone(),
         ));
         s.job = Some(Job {
             id,
@@ -196,6 +230,10 @@ impl WebSeeds {
             return Vec::new();
         };
         job.task.abort();
+        // Pieces it left half done are no longer its to answer for.
+        self.sent_by.retain(|piece, &mut (s, j)| {
+            !(s == seed && j == job.id && job.held.contains_key(piece))
+        });
         job.held.into_values().flatten().collect()
     }
 }

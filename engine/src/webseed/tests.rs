@@ -2,7 +2,6 @@
 //! certificates checked. (Plain HTTP, misbehaving servers and the actor are tested end to end in
 //! `tests/tests/webseed.rs`.)
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use protocol::{Lengths, Metainfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::fetch::{self, FetchContext, WebSeedEvent};
+use super::fetch::{self, FetchContext, SeedCounters, WebSeedEvent};
 use crate::ratelimit::RateLimiter;
 
 const CERT: &[u8] = include_bytes!("../tracker/testdata/localhost.cert.der");
@@ -92,18 +91,20 @@ async fn fetch_all(
 ) -> (Vec<Vec<u8>>, Result<(), String>) {
     let info = &meta.info;
     let lengths = Lengths::new(info.total_length, info.piece_length, info.pieces.len()).unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(4);
     let ctx = FetchContext {
-        client: fetch::client_trusting(Duration::from_secs(5), roots),
+        client: fetch::client_trusting(Duration::from_secs(5), roots, Default::default()),
+        targets: Default::default(),
         metainfo: meta.clone(),
         lengths,
         timeout: Duration::from_secs(5),
         down_limit: Arc::new(RateLimiter::new(None)),
+        backlog: Arc::default(),
         events: tx,
     };
     let pieces = lengths.pieces().collect();
-    let counter = Arc::new(AtomicU64::new(0));
-    tokio::spawn(fetch::run(ctx, 0, 1, url.to_owned(), pieces, counter));
+    let counters = Arc::new(SeedCounters::default());
+    tokio::spawn(fetch::run(ctx, 0, 1, url.to_owned(), pieces, counters));
     let mut got = Vec::new();
     loop {
         let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -111,8 +112,10 @@ async fn fetch_all(
             .expect("the fetch ends")
             .unwrap();
         match ev {
-            WebSeedEvent::Piece { piece, data, .. } => {
-                assert_eq!(piece.get() as usize, got.len(), "pieces in order");
+            WebSeedEvent::Block { block, data, .. } => {
+                // One block per 16 KiB piece here.
+                assert_eq!(block.piece.get() as usize, got.len(), "blocks in order");
+                assert_eq!(block.begin, 0);
                 got.push(data.to_vec());
             }
             WebSeedEvent::Done { result, .. } => {

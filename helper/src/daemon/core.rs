@@ -493,6 +493,9 @@ fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> Add
         file_priorities: None,
         download_rate_limit: entry.down_limit,
         upload_rate_limit: entry.up_limit,
+        // The LAN rule: a torrent from a public page stays off the user's LAN unless allowed.
+        source_url: entry.source_url.clone(),
+        allow_lan: settings.allow_lan_for_web_torrents,
     }
 }
 
@@ -544,5 +547,35 @@ fn open_path(path: &Path) -> std::io::Result<()> {
             Ok(())
         }
         None => open::that_detached(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entrys_source_url_and_the_lan_setting_reach_the_engine() {
+        let magnet =
+            Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567").unwrap();
+        let entry = Entry {
+            info_hash: "0123456789abcdef0123456789abcdef01234567".into(),
+            name: "x".into(),
+            magnet: None,
+            source_url: Some("https://example.com/x.torrent".into()),
+            save_dir: "/d".into(),
+            paused: false,
+            sequential: false,
+            added_at: 0,
+            down_limit: None,
+            up_limit: None,
+        };
+        let mut settings = Settings::with_download_dir("/d".into());
+        let add = add_torrent(TorrentSource::Magnet(magnet.clone()), &entry, &settings);
+        assert_eq!(add.source_url, entry.source_url);
+        assert!(!add.allow_lan, "off by default");
+        settings.allow_lan_for_web_torrents = true;
+        let add = add_torrent(TorrentSource::Magnet(magnet), &entry, &settings);
+        assert!(add.allow_lan);
     }
 }

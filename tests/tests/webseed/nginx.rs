@@ -9,7 +9,7 @@ use swarmlink_tests::KillOnDrop;
 
 pub struct Nginx {
     pub url: String,
-    _child: KillOnDrop,
+    pub child: KillOnDrop,
 }
 
 /// Serves `root` over HTTP on 127.0.0.1; `work` holds its config, logs and temp files.
@@ -56,7 +56,7 @@ pub fn start(root: &Path, work: &Path) -> Nginx {
     }
     Nginx {
         url: format!("http://127.0.0.1:{port}/"),
-        _child: child,
+        child,
     }
 }
 

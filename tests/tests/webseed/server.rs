@@ -28,6 +28,10 @@ pub enum Mode {
 #[derive(Default)]
 pub struct Stats {
     pub requests: AtomicUsize,
+    /// Connections accepted.
+    pub connections: AtomicUsize,
+    /// Replies whose body is being sent right now.
+    pub busy: AtomicUsize,
     pub body_bytes: AtomicU64,
     /// Request paths (percent-encoded, as sent), in order.
     pub paths: Mutex<Vec<String>>,
@@ -53,6 +57,7 @@ pub async fn start(root: PathBuf, mode: Mode, rate: u64) -> Server {
     let s = stats.clone();
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            s.connections.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(connection(stream, root.clone(), mode, rate, s.clone()));
         }
     });
@@ -150,10 +155,10 @@ async fn connection(
         if mode == Mode::Liar {
             body.iter_mut().for_each(|b| *b = !*b);
         }
-        if respond_slowly(&mut stream, status, &extra, &body, rate, Some(&stats))
-            .await
-            .is_err()
-        {
+        stats.busy.fetch_add(1, Ordering::SeqCst);
+        let sent = respond_slowly(&mut stream, status, &extra, &body, rate, Some(&stats)).await;
+        stats.busy.fetch_sub(1, Ordering::SeqCst);
+        if sent.is_err() {
             return;
         }
     }
@@ -194,7 +199,8 @@ async fn respond_slowly(
                 .body_bytes
                 .fetch_add(chunk.len() as u64, Ordering::SeqCst);
         }
-        if rate > 0 {
+        // No pause after the last chunk: the reply is over for the client (and for `busy`).
+        if rate > 0 && (sent as usize) < body.len() {
             let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
             tokio::time::sleep_until(due).await;
         }
