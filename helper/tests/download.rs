@@ -297,3 +297,58 @@ fn a_large_request_sent_slowly_while_progress_flows_stays_in_sync() {
     let hello = host.call(json!({"cmd": "hello"}));
     assert!(hello["pid"].as_u64().is_some(), "{hello}");
 }
+
+/// "Open" on a finished program asks first: `confirm_executable` until the request confirms, and
+/// nothing is handed to the desktop before that. The finished file carries its origin URL.
+#[test]
+fn open_asks_before_running_a_program_and_files_carry_their_origin() {
+    let home = Home::new();
+    let data = test_data(50_000, 8);
+    let (metainfo, torrent) = make_torrent("setup.exe", &data, 16384);
+    let ih = metainfo.info_hash.to_hex();
+    std::fs::create_dir_all(home.downloads()).unwrap();
+    let path = home.downloads().join("setup.exe");
+    std::fs::write(&path, &data).unwrap();
+    let mut host = home.relay();
+    subscribe(&mut host);
+    let url = "https://tracker.example/setup.exe.torrent";
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "source_url": url}));
+    host.wait_status(&ih, "seeding", |t| t["state"] == "seeding");
+
+    let reply = host.request(json!({"cmd": "open", "info_hash": ih}));
+    assert_eq!(reply["error"]["code"], "confirm_executable", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Windows program (.exe)"), "{message}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(home.opened(), "", "nothing opened without confirmation");
+    host.call(json!({"cmd": "open", "info_hash": ih, "confirm_executable": true}));
+    wait_until("the opener ran", || !home.opened().is_empty());
+    assert_eq!(home.opened().trim(), path.to_str().unwrap());
+
+    // The mark of origin, where the file system keeps user xattrs.
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os,sys; sys.stdout.buffer.write(os.getxattr(sys.argv[1], 'user.xdg.origin.url'))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let probe = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os,sys; os.setxattr(sys.argv[1], 'user.probe', b'1')",
+        ])
+        .arg(home.root())
+        .status()
+        .unwrap();
+    if probe.success() {
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), url);
+    } else {
+        eprintln!(
+            "skipped the xattr check: no user xattrs on {}",
+            home.root().display()
+        );
+    }
+}
