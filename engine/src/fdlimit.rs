@@ -5,6 +5,7 @@
 
 /// The soft limit is never raised past this, so a hard limit of "unlimited" does not invite a
 /// table of millions of descriptors.
+#[cfg(unix)]
 const CEILING: u64 = 1 << 20;
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit (at most 2^20). Returns the soft

@@ -52,6 +52,7 @@ impl ResumeData {
         }
         let tmp = path.with_extension("resume.tmp");
         // 0600: the record names the user's files and where they are.
+        #[allow(unused_mut)] // only Unix sets a mode
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]

@@ -160,7 +160,7 @@ mod imp {
         }
         let last = rel.len().saturating_sub(1);
         for (i, c) in rel.iter().enumerate() {
-            path.push(protocol::path::windows_file_name(c).as_ref());
+            path.push(&*protocol::path::windows_file_name(c));
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Err(link_refused(c)),
                 Ok(m) if i < last && !m.is_dir() => return Err(link_refused(c)),
@@ -223,7 +223,7 @@ pub(crate) fn display_path(base: &Path, rel: &[String]) -> std::path::PathBuf {
     let mut p = base.to_path_buf();
     for c in rel {
         #[cfg(windows)]
-        p.push(protocol::path::windows_file_name(c).as_ref());
+        p.push(&*protocol::path::windows_file_name(c));
         #[cfg(not(windows))]
         p.push(c);
     }
