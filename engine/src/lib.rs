@@ -18,6 +18,7 @@ mod connect;
 mod dht;
 mod discovery;
 mod disk;
+mod fdlimit;
 mod lsd;
 mod mse_stream;
 mod peer;
@@ -32,6 +33,7 @@ mod webseed;
 
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
 pub use disk::ChangedFile;
+pub use fdlimit::raise_fd_limit;
 pub use lsd::LsdConfig;
 pub use protocol::wire::mse::EncryptionPolicy;
 pub use resume::{record_verified, HashedFile};

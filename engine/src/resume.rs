@@ -48,10 +48,16 @@ impl ResumeData {
     /// Writes atomically: a temporary file, fsync, rename.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            private_dir(dir)?;
         }
         let tmp = path.with_extension("resume.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
+        // 0600: the record names the user's files and where they are.
+        #[allow(unused_mut)] // only Unix sets a mode
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -128,6 +134,21 @@ pub(crate) fn resume_path(state_dir: &Path, metainfo: &Metainfo) -> PathBuf {
     state_dir.join(format!("{}.resume", metainfo.info_hash.to_hex()))
 }
 
+/// Creates a state directory (and missing parents) as 0700: resume records say which files the
+/// user downloads and where. An existing directory keeps the mode its owner gave it.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,11 +195,18 @@ mod tests {
     #[test]
     fn trusted_only_when_files_match() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.resume");
+        let path = dir.path().join("state/x.resume");
         let mut have = Bitfield::new(10);
         have.set(3);
         let stamps = vec![Some((100, 5)), None];
         ResumeData::new(&have, stamps.clone()).save(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600, "resume file");
+            assert_eq!(mode(path.parent().unwrap()), 0o700, "state directory");
+        }
         let back = ResumeData::load(&path).unwrap();
         assert_eq!(back.trusted_pieces(10, &stamps), Some(have));
         assert_eq!(back.trusted_pieces(10, &[Some((100, 6)), None]), None);

@@ -3,8 +3,11 @@
 //!
 //! Files are created on first write and extended with `set_len` (sparse where the file system
 //! allows). Pad files (BEP 47) are never written: reads of them return zeros.
+//!
+//! Nothing below the save directory is reached through a symbolic link (`storage_fs.rs`), and at
+//! most [`DEFAULT_MAX_OPEN_FILES`] handles are open per torrent (`storage_handles.rs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 #[cfg(unix)]
 use std::os::unix::fs::FileExt;
@@ -15,20 +18,29 @@ use windows_file_ext::FileExt;
 
 use protocol::Info;
 
+#[path = "storage_fs.rs"]
+mod fs;
+#[path = "storage_handles.rs"]
+mod handles;
+pub use handles::DEFAULT_MAX_OPEN_FILES;
+
 #[derive(Debug)]
 struct StoredFile {
+    /// Components below the save directory: the torrent's name, then the file's path.
+    rel: Vec<String>,
+    /// The same as a path, for display, stamps and the mark of origin.
     path: PathBuf,
     offset: u64,
     length: u64,
     pad: bool,
-    handle: Option<File>,
-    writable: bool,
 }
 
 #[derive(Debug)]
 pub struct Storage {
+    save_dir: PathBuf,
     root: PathBuf,
     files: Vec<StoredFile>,
+    handles: handles::Handles,
 }
 
 /// Size and modification time (ns since the epoch) of one file, as resume data records it.
@@ -48,29 +60,36 @@ impl Storage {
             })
         };
         safe(&info.name)?;
-        let root = save_dir.join(&info.name);
+        let root = fs::display_path(save_dir, std::slice::from_ref(&info.name));
         let mut files = Vec::with_capacity(info.files.len());
         for f in &info.files {
-            let path = if info.single_file {
-                root.clone()
-            } else {
-                let mut p = root.clone();
+            let mut rel = vec![info.name.clone()];
+            if !info.single_file {
                 for c in &f.path {
                     safe(c)?;
-                    p.push(c);
+                    rel.push(c.clone());
                 }
-                p
-            };
+            }
             files.push(StoredFile {
-                path,
+                path: fs::display_path(save_dir, &rel),
+                rel,
                 offset: f.offset,
                 length: f.length,
                 pad: f.pad,
-                handle: None,
-                writable: false,
             });
         }
-        Ok(Storage { root, files })
+        Ok(Storage {
+            save_dir: save_dir.to_path_buf(),
+            root,
+            handles: handles::Handles::new(files.len(), DEFAULT_MAX_OPEN_FILES),
+            files,
+        })
+    }
+
+    /// At most `max` files of this torrent are open at once (at least one).
+    #[cfg_attr(not(test), allow(dead_code))] // the default fits every caller so far
+    pub fn set_max_open_files(&mut self, max: usize) {
+        self.handles.set_max(max);
     }
 
     /// The torrent's file (single-file) or directory (multi-file).
@@ -107,33 +126,20 @@ impl Storage {
     }
 
     fn open(&mut self, i: usize, write: bool) -> io::Result<&File> {
-        let file = &mut self.files[i];
-        if file.handle.is_none() || (write && !file.writable) {
-            let handle = if write {
-                if let Some(dir) = file.path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let h = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&file.path)?;
-                let meta = h.metadata()?;
-                // Only regular files are extended (a device such as /dev/full cannot be).
-                if meta.is_file() && meta.len() < file.length {
-                    h.set_len(file.length)?;
-                }
-                h
-            } else {
-                File::open(&file.path)?
-            };
-            file.handle = Some(handle);
-            file.writable = write;
+        // Two lookups because the borrow checker cannot see that the early return ends the first.
+        if self.handles.get(i, write).is_some() {
+            return self
+                .handles
+                .get(i, write)
+                .ok_or_else(|| io::Error::other("file handle vanished"));
         }
-        file.handle
-            .as_ref()
-            .ok_or_else(|| io::Error::other("file handle vanished"))
+        let file = &self.files[i];
+        let handle = fs::open_file(&self.save_dir, &file.rel, write)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.path.display())))?;
+        if write && handle.metadata()?.len() < file.length {
+            handle.set_len(file.length)?;
+        }
+        Ok(self.handles.insert(i, handle, write))
     }
 
     /// Writes `data` at torrent offset `offset`, skipping pad files.
@@ -175,7 +181,10 @@ impl Storage {
         let mut missing = false;
         let _ = self.spans(offset, len, |i, _, _| {
             let f = &self.files[i];
-            if !f.pad && std::fs::metadata(&f.path).map_or(true, |m| m.len() < f.length) {
+            // A link where the file should be is not the file: it counts as missing.
+            let short = std::fs::symlink_metadata(&f.path)
+                .map_or(true, |m| !m.is_file() || m.len() < f.length);
+            if !f.pad && short {
                 missing = true;
             }
             Ok(())
@@ -192,7 +201,10 @@ impl Storage {
     /// the new one); `None` for a missing file, a pad file or an index out of range.
     pub fn stamp(&self, i: usize) -> FileStamp {
         let f = self.files.get(i)?;
-        let m = std::fs::metadata(&f.path).ok()?;
+        let m = std::fs::symlink_metadata(&f.path).ok()?;
+        if !m.is_file() {
+            return None;
+        }
         let mtime = m
             .modified()
             .ok()?
@@ -231,35 +243,31 @@ impl Storage {
     /// trusted when sizes and mtimes still match. Forcing 512 MiB to the device at exit would
     /// cost a second for a guarantee no other client gives either.
     pub fn close(&mut self) -> io::Result<()> {
-        for f in &mut self.files {
-            f.handle = None;
-        }
+        self.handles.close_all();
         Ok(())
     }
 
-    /// Removes the torrent's files (and its directory if that leaves it empty).
-    pub fn delete(&mut self) {
-        for f in &mut self.files {
-            f.handle = None;
-            let _ = std::fs::remove_file(&f.path);
-        }
-        if self.files.len() > 1 || self.root.is_dir() {
-            let _ = remove_empty_dirs(&self.root);
-        }
+    /// How many of the torrent's files are open now.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn open_files(&self) -> usize {
+        self.handles.open_count()
     }
-}
 
-fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
-    if !dir.is_dir() {
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(dir)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            remove_empty_dirs(&p)?;
+    /// Removes the torrent's files (and its directory if that leaves it empty). Nothing is
+    /// reached through a link: a link planted in place of a file or directory is removed or left
+    /// as a link, and what it points to is untouched.
+    pub fn delete(&mut self) {
+        self.handles.close_all();
+        for f in &self.files {
+            if !f.pad {
+                let _ = fs::remove_file(&self.save_dir, &f.rel);
+            }
+        }
+        let name = self.files.first().map(|f| &f.rel[..1]);
+        if let Some(name) = name.filter(|_| !self.files.iter().all(|f| f.rel.len() == 1)) {
+            let _ = fs::remove_empty_dirs(&self.save_dir, name);
         }
     }
-    std::fs::remove_dir(dir)
 }
 
 #[cfg(test)]
@@ -331,6 +339,128 @@ mod tests {
             "sparse, full length"
         );
         assert!(!s.missing(0, 16));
+    }
+
+    fn with_paths(files: &[(&[&str], u64)]) -> Info {
+        let mut i = info(&[]);
+        let mut offset = 0;
+        for (path, length) in files {
+            i.files.push(FileEntry {
+                path: path.iter().map(|c| c.to_string()).collect(),
+                length: *length,
+                offset,
+                pad: false,
+                executable: false,
+                hidden: false,
+            });
+            offset += length;
+        }
+        i.total_length = offset;
+        i.pieces = vec![[0; 20]; offset.div_ceil(16) as usize];
+        i
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn planted_links_are_never_written_through() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+
+        // The file itself is a link to a file outside.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        symlink(&victim, dir.path().join("t/a")).unwrap();
+        let mut s = Storage::new(dir.path(), &with_paths(&[(&["a"], 8)])).unwrap();
+        let err = s.write(0, b"EVILEVIL").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(s.read(0, &mut [0; 8]).is_err());
+        assert!(s.missing(0, 8), "a link is not the file");
+        assert_eq!(s.stamp(0), None);
+
+        // A directory component is a link to a directory outside.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        symlink(outside.path(), dir.path().join("t/sub")).unwrap();
+        let mut s = Storage::new(dir.path(), &with_paths(&[(&["sub", "victim"], 8)])).unwrap();
+        assert!(s.write(0, b"EVILEVIL").is_err());
+        // The torrent's own directory is a link.
+        let dir = tempfile::tempdir().unwrap();
+        symlink(outside.path(), dir.path().join("t")).unwrap();
+        let mut s = Storage::new(dir.path(), &with_paths(&[(&["victim"], 8)])).unwrap();
+        assert!(s.write(0, b"EVILEVIL").is_err());
+        // Single-file torrent whose name is a link.
+        let mut single = with_paths(&[(&["x"], 8)]);
+        single.single_file = true;
+        single.name = "victim".into();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Storage::new(dir.path(), &single).unwrap();
+        symlink(&victim, dir.path().join("victim")).unwrap();
+        assert!(s.write(0, b"EVILEVIL").is_err());
+
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_fifo_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("t/a"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut s = Storage::new(dir.path(), &with_paths(&[(&["a"], 8)])).unwrap();
+        assert!(s.read(0, &mut [0; 8]).is_err());
+        assert!(s.write(0, b"12345678").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn delete_never_follows_a_link_out() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("f"), b"keep").unwrap();
+        std::fs::create_dir(outside.path().join("empty")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let i = with_paths(&[(&["sub", "f"], 4), (&["own", "g"], 4), (&["h"], 4)]);
+        let mut s = Storage::new(dir.path(), &i).unwrap();
+        s.write(0, b"1234abcdwxyz").unwrap();
+        // After the download, `sub` is swapped for a link to a directory outside, and a link to
+        // it is planted beside the torrent's files.
+        std::fs::remove_dir_all(dir.path().join("t/sub")).unwrap();
+        symlink(outside.path(), dir.path().join("t/sub")).unwrap();
+        symlink(outside.path(), dir.path().join("t/own/link")).unwrap();
+        s.delete();
+        assert_eq!(std::fs::read(outside.path().join("f")).unwrap(), b"keep");
+        assert!(outside.path().join("empty").is_dir());
+        assert!(!dir.path().join("t/h").exists() && !dir.path().join("t/own/g").exists());
+    }
+
+    #[test]
+    fn thousands_of_files_with_few_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..3000).map(|n| format!("f{n}")).collect();
+        let paths: Vec<[&str; 2]> = names.iter().map(|n| ["d", n.as_str()]).collect();
+        let spec: Vec<(&[&str], u64)> = paths.iter().map(|p| (&p[..], 7)).collect();
+        let mut s = Storage::new(dir.path(), &with_paths(&spec)).unwrap();
+        s.set_max_open_files(16);
+        let data: Vec<u8> = (0..3000 * 7).map(|n| (n % 251) as u8).collect();
+        for (k, chunk) in data.chunks(1000).enumerate() {
+            s.write(k as u64 * 1000, chunk).unwrap();
+            assert!(s.open_files() <= 16);
+        }
+        let mut back = vec![0; data.len()];
+        s.read(0, &mut back).unwrap();
+        assert!(back == data);
+        assert!(s.open_files() <= 16);
+        assert_eq!(
+            std::fs::read(dir.path().join("t/d/f2999")).unwrap(),
+            &data[2999 * 7..]
+        );
     }
 
     #[test]

@@ -231,10 +231,11 @@ async fn resume_data_skips_the_check_until_files_change() {
     assert!(std::fs::read(&path).unwrap() == data);
 }
 
-/// A disk that refuses writes (the file is /dev/full) puts the torrent in the error state with
-/// the reason, without a panic; the session and other torrents go on.
+/// A file that cannot be written (here: a link planted where the file goes, which storage refuses
+/// to follow; it once pointed at /dev/full to fake a full disk) puts the torrent in the error
+/// state with the reason, without a panic; the link's target is untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_disk_is_an_error_state() {
+async fn unwritable_file_is_an_error_state() {
     let seed_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = test_data(512 * 1024, 2);
@@ -248,7 +249,10 @@ async fn full_disk_is_an_error_state() {
         .add(AddTorrent::metainfo(metainfo.clone()))
         .await
         .unwrap();
-    std::os::unix::fs::symlink("/dev/full", dir.path().join("full.bin")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("full.bin")).unwrap();
 
     let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
     let mut events = leecher.events();
@@ -263,10 +267,11 @@ async fn full_disk_is_an_error_state() {
             other => panic!("no error event: {other:?} {:?}", leecher.status(ih)),
         }
     };
-    assert!(msg.contains("No space left"), "{msg}");
+    assert!(msg.contains("symbolic link"), "{msg}");
     let status = leecher.status(ih).unwrap();
     assert_eq!(status.state, TorrentState::Error);
-    assert!(status.error.unwrap().contains("No space left"));
+    assert!(status.error.unwrap().contains("symbolic link"));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(
         leecher.peers(ih).is_empty(),
         "peers are dropped in the error state"

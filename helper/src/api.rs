@@ -41,6 +41,9 @@ pub enum Command {
     },
     Open {
         info_hash: String,
+        /// The user has been told the file is a program or script and wants it run anyway.
+        #[serde(default)]
+        confirm_executable: bool,
     },
     Reveal {
         info_hash: String,
@@ -115,6 +118,8 @@ pub enum ErrorCode {
     UnknownTorrent,
     AlreadyAdded,
     NotComplete,
+    /// `open` of a program or script without `confirm_executable`: the message names the type.
+    ConfirmExecutable,
     InvalidSettings,
     Unsupported,
     Engine,
@@ -137,6 +142,7 @@ impl ErrorCode {
             ErrorCode::UnknownTorrent => "unknown_torrent",
             ErrorCode::AlreadyAdded => "already_added",
             ErrorCode::NotComplete => "not_complete",
+            ErrorCode::ConfirmExecutable => "confirm_executable",
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Engine => "engine",

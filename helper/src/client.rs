@@ -59,14 +59,14 @@ pub async fn connect(paths: &Paths) -> std::io::Result<Stream> {
 /// Starts `bthelper daemon` detached: its own process group (so a browser killing the relay's
 /// group leaves it running), no terminal or console, output appended to the daemon log.
 pub fn start_daemon(paths: &Paths) -> anyhow::Result<std::process::Child> {
-    std::fs::create_dir_all(&paths.log_dir)
+    crate::private::create_dir(&paths.log_dir)
         .with_context(|| format!("creating {}", paths.log_dir.display()))?;
     // One previous log is kept; a log is never allowed to grow without bound across starts.
     let log_path = paths.daemon_log();
     if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
         let _ = std::fs::rename(&log_path, log_path.with_extension("log.old"));
     }
-    let log = std::fs::OpenOptions::new()
+    let log = crate::private::file_options()
         .create(true)
         .append(true)
         .open(paths.daemon_log())

@@ -12,6 +12,7 @@ mod frame;
 mod install;
 mod ipc;
 mod paths;
+mod private;
 mod relay;
 mod settings;
 
@@ -75,6 +76,9 @@ fn main() -> std::process::ExitCode {
         init_logging("warn");
         relay::run(&caller);
     }
+    // The daemon's peers, files and clients need descriptors: the soft limit goes up to the
+    // hard one (the relay above needs only a few).
+    let _ = engine::raise_fd_limit();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::run(args),

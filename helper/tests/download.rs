@@ -246,3 +246,109 @@ fn a_torrent_that_cannot_write_its_file_reports_an_error_and_others_carry_on() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A multi-MB request that trickles in while progress events flow must arrive whole: the daemon
+/// once raced its frame reader against the progress tick in a `select!`, so a tick that fired
+/// mid-frame threw away the bytes read so far and every later frame was misread.
+#[test]
+fn a_large_request_sent_slowly_while_progress_flows_stays_in_sync() {
+    let home = Home::new();
+    let data = test_data(4 * 1024 * 1024, 5);
+    let (metainfo, torrent) = make_torrent("trickle.bin", &data, PIECE);
+    let seeder = Seeder::start(metainfo, "trickle.bin", &data);
+    let ih = seeder.info_hash.to_hex();
+
+    // ~300 kB/s: the status changes at every tick while the big request is being sent.
+    let mut host = home.relay();
+    host.call(json!({"cmd": "set_settings", "settings": {"download_rate_limit": 300_000}}));
+    subscribe(&mut host);
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent)}));
+    seeder.dial(listen_port(&mut host));
+    host.wait_status(&ih, "the download moves", |t| {
+        t["have_bytes"].as_u64().unwrap() > 0
+    });
+
+    // 3 MiB in 64 KiB pieces 25 ms apart: over a second, so several ticks land mid-frame.
+    let request = json!({"id": 1, "cmd": "hello", "client": "x".repeat(3 << 20)});
+    let payload = serde_json::to_vec(&request).unwrap();
+    let mut frame = (payload.len() as u32).to_ne_bytes().to_vec();
+    frame.extend_from_slice(&payload);
+    let started = Instant::now();
+    for chunk in frame.chunks(64 * 1024) {
+        host.send_raw(chunk);
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let sending = started.elapsed();
+    let mut progress_while_sending = 0;
+    let reply = loop {
+        let frame = host.recv();
+        if frame["event"] == "progress" {
+            progress_while_sending += 1;
+            continue;
+        }
+        break frame;
+    };
+    assert_eq!(reply["id"], 1, "the reply to the big request: {reply}");
+    assert!(
+        progress_while_sending >= 2,
+        "only {progress_while_sending} progress events in {sending:?}: the test did not race the tick"
+    );
+    // And the stream is still framed right: the next request gets its own reply.
+    let hello = host.call(json!({"cmd": "hello"}));
+    assert!(hello["pid"].as_u64().is_some(), "{hello}");
+}
+
+/// "Open" on a finished program asks first: `confirm_executable` until the request confirms, and
+/// nothing is handed to the desktop before that. The finished file carries its origin URL.
+#[test]
+fn open_asks_before_running_a_program_and_files_carry_their_origin() {
+    let home = Home::new();
+    let data = test_data(50_000, 8);
+    let (metainfo, torrent) = make_torrent("setup.exe", &data, 16384);
+    let ih = metainfo.info_hash.to_hex();
+    std::fs::create_dir_all(home.downloads()).unwrap();
+    let path = home.downloads().join("setup.exe");
+    std::fs::write(&path, &data).unwrap();
+    let mut host = home.relay();
+    subscribe(&mut host);
+    let url = "https://tracker.example/setup.exe.torrent";
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "source_url": url}));
+    host.wait_status(&ih, "seeding", |t| t["state"] == "seeding");
+
+    let reply = host.request(json!({"cmd": "open", "info_hash": ih}));
+    assert_eq!(reply["error"]["code"], "confirm_executable", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Windows program (.exe)"), "{message}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(home.opened(), "", "nothing opened without confirmation");
+    host.call(json!({"cmd": "open", "info_hash": ih, "confirm_executable": true}));
+    wait_until("the opener ran", || !home.opened().is_empty());
+    assert_eq!(home.opened().trim(), path.to_str().unwrap());
+
+    // The mark of origin, where the file system keeps user xattrs.
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os,sys; sys.stdout.buffer.write(os.getxattr(sys.argv[1], 'user.xdg.origin.url'))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let probe = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os,sys; os.setxattr(sys.argv[1], 'user.probe', b'1')",
+        ])
+        .arg(home.root())
+        .status()
+        .unwrap();
+    if probe.success() {
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), url);
+    } else {
+        eprintln!(
+            "skipped the xattr check: no user xattrs on {}",
+            home.root().display()
+        );
+    }
+}

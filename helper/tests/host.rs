@@ -548,3 +548,49 @@ fn an_oversized_daemon_log_is_rotated_when_a_daemon_starts() {
     );
     assert!(std::fs::metadata(log_dir.join("daemon.log")).unwrap().len() < 1024 * 1024);
 }
+
+/// The state directory holds `.torrent` copies (a private tracker's passkey is in the announce
+/// URL), the download list, settings, resume data and the daemon's log: after real use, all of
+/// it is 0600 in 0700 directories, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn everything_the_helper_keeps_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let data = test_data(100_000, 6);
+    let (metainfo, torrent) = make_torrent("private.bin", &data, 16384);
+    std::fs::create_dir_all(home.downloads()).unwrap();
+    std::fs::write(home.downloads().join("private.bin"), &data).unwrap();
+    let mut host = home.relay();
+    host.call(json!({"cmd": "set_settings", "settings": {"seed_ratio": 3.0}}));
+    let ih = metainfo.info_hash.to_hex();
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent), "source_url": "https://tracker.example/announce?passkey=secret"}));
+    wait_until("seeding", || {
+        host.call(json!({"cmd": "list"}))["torrents"][0]["state"] == "seeding"
+    });
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    drop(host);
+    home.kill_daemon(pid, "-TERM");
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let state = home.root().join("state");
+    let log = home.root().join("log");
+    let mut files = vec![
+        state.join("downloads.json"),
+        state.join("settings.json"),
+        state.join(format!("torrents/{ih}.torrent")),
+        log.join("daemon.log"),
+    ];
+    let resume: Vec<_> = std::fs::read_dir(state.join("resume"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!resume.is_empty(), "resume data was written");
+    files.extend(resume);
+    for dir in [&state, &state.join("torrents"), &state.join("resume"), &log] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+}

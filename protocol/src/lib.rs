@@ -18,6 +18,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod path;
 pub mod picker;
+pub mod text;
 pub mod tracker;
 mod types;
 pub mod upload_order;

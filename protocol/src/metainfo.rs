@@ -452,10 +452,27 @@ fn with_attributes(mut entry: FileEntry, dict: &Value<'_>) -> FileEntry {
 /// pages without a `.utf-8` twin). The fallback is lossless: every byte maps to its own
 /// character. Path validation runs on the result, so `/`, `\` and NUL are still caught, and the
 /// duplicate-path check catches the rare name that reads the same both ways.
+///
+/// Bytes 0x80-0x9F are C1 control characters in Latin-1, which path validation refuses (they
+/// drive terminals); old Windows clients meant Windows-1252 by them (`’`, `€`, `–`), so those
+/// read as that code page, still one character per byte and lossless. The five bytes that
+/// Windows-1252 leaves undefined stay controls, and are refused.
 fn name_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        Err(_) => bytes.iter().map(|&b| cp1252_or_latin1(b)).collect(),
+    }
+}
+
+fn cp1252_or_latin1(b: u8) -> char {
+    const C1: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9f => C1[usize::from(b - 0x80)],
+        _ => char::from(b),
     }
 }
 

@@ -231,7 +231,7 @@ fn utf8_alternatives_are_preferred() {
         "path",
         Value::List(vec![
             Value::bytes(b"caf\xe9".to_vec()),
-            Value::bytes(vec![0xff, 0x80]),
+            Value::bytes(vec![0xff, 0x80, 0x92]),
         ]),
     );
     let mut info = with_files(vec![latin1]);
@@ -243,7 +243,15 @@ fn utf8_alternatives_are_preferred() {
     info.insert("name", Value::bytes(vec![0xc0u8]));
     let m = Metainfo::from_bytes(&torrent_with(info)).unwrap();
     assert_eq!(m.info.name, "À");
-    assert_eq!(m.info.files[0].path, ["café", "\u{ff}\u{80}"]);
+    // 0x80-0x9F are Windows-1252 there (Latin-1 would make them terminal controls).
+    assert_eq!(m.info.files[0].path, ["café", "\u{ff}€’"]);
+    // A byte Windows-1252 leaves undefined is a C1 control: refused like any control.
+    let mut c1 = file(&["x"], 40);
+    c1.insert("path", Value::List(vec![Value::bytes(vec![0x81, 0xff])]));
+    assert!(matches!(
+        error_for(with_files(vec![c1])),
+        MetainfoError::UnsafePath { .. }
+    ));
 }
 
 #[test]

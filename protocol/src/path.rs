@@ -4,6 +4,18 @@
 //! torrent's own directory on every platform we ship to, so anything that could climb out (`..`),
 //! jump elsewhere (absolute paths, drive letters, separators hidden inside a component) or open a
 //! device on Windows (reserved names like `CON` or `com1.txt`) is refused with a reason.
+//!
+//! Names that would lie on a screen are refused too: C0/C1 control characters (a name holding
+//! `ESC [ ...` rewrites the user's terminal when printed) and the bidirectional embeddings,
+//! overrides and isolates (U+202A..U+202E, U+2066..U+2069: `invoice\u{202E}fdp.exe` shows as
+//! `invoiceexe.pdf`). Refusing, not rewriting, keeps the name on disk equal to the name in the
+//! torrent, which resume data and other clients' copies of the same torrent rely on.
+//!
+//! Characters Windows cannot store (`<>:"|?*`, where `name:stream` would even open an alternate
+//! data stream) are common in real torrents ("Star Wars: Episode IV"), so they are not refused:
+//! [`windows_file_name`] rewrites them where files are created on Windows.
+
+use std::borrow::Cow;
 
 /// Why one path component is unsafe.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +36,19 @@ pub enum PathError {
     Reserved(String),
     #[error("a path needs at least one component")]
     NoComponents,
+    #[error("contains the control or bidirectional-override character U+{:04X}", u32::from(*.0))]
+    Control(char),
+}
+
+/// Whether `c` is a C0/C1 control or DEL: printing it can move or recolour a terminal.
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// Whether `c` changes the direction in which the text after it is shown: the embeddings,
+/// overrides and isolates, and the pop that ends them.
+pub fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Windows device names, reserved with or without an extension (`nul.txt` opens the device too).
@@ -43,6 +68,12 @@ pub fn validate_component(component: &str) -> Result<(), PathError> {
     }
     if component.contains('\0') {
         return Err(PathError::Nul);
+    }
+    if let Some(c) = component
+        .chars()
+        .find(|&c| is_control(c) || is_bidi_override(c))
+    {
+        return Err(PathError::Control(c));
     }
     if let Some(sep) = component.chars().find(|&c| c == '/' || c == '\\') {
         return Err(PathError::Separator(sep));
@@ -72,6 +103,23 @@ pub fn validate_path<S: AsRef<str>>(components: &[S]) -> Result<(), PathError> {
     components
         .iter()
         .try_for_each(|c| validate_component(c.as_ref()))
+}
+
+/// A validated component as Windows can store it: each of `<>:"|?*` becomes `_`, and trailing
+/// dots and spaces (which Windows silently strips, so `a.` and `a` would be one file) become `_`.
+/// Other platforms use the component as it is.
+pub fn windows_file_name(component: &str) -> Cow<'_, str> {
+    let bad = |c: char| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*');
+    let trimmed = component.trim_end_matches(['.', ' ']);
+    if !component.contains(bad) && trimmed.len() == component.len() {
+        return Cow::Borrowed(component);
+    }
+    let mut out: String = trimmed
+        .chars()
+        .map(|c| if bad(c) { '_' } else { c })
+        .collect();
+    out.extend(std::iter::repeat_n('_', component.len() - trimmed.len()));
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -116,6 +164,13 @@ mod tests {
             ("lpt9", PathError::Reserved("lpt9".into())),
             ("aux .", PathError::Reserved("aux .".into())),
             ("PRN.", PathError::Reserved("PRN.".into())),
+            ("\u{1b}[2Jclear", PathError::Control('\u{1b}')),
+            ("two\nlines", PathError::Control('\n')),
+            ("tab\there", PathError::Control('\t')),
+            ("del\u{7f}", PathError::Control('\u{7f}')),
+            ("csi\u{9b}31m", PathError::Control('\u{9b}')),
+            ("invoice\u{202E}fdp.exe", PathError::Control('\u{202E}')),
+            ("iso\u{2067}late", PathError::Control('\u{2067}')),
         ];
         for (name, expected) in cases {
             assert_eq!(validate_component(name).as_ref(), Err(expected), "{name:?}");
@@ -124,12 +179,43 @@ mod tests {
         assert_eq!(validate_path(&["ok", ".."]), Err(PathError::ParentDir));
     }
 
+    #[test]
+    fn right_to_left_text_is_not_an_override() {
+        // Hebrew and Arabic names, and the marks (LRM/RLM) they use, are ordinary text.
+        for ok in ["שלום.txt", "ملف.pdf", "a\u{200F}b", "a\u{200E}b"] {
+            assert_eq!(validate_component(ok), Ok(()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn windows_names_lose_what_windows_cannot_store() {
+        assert_eq!(windows_file_name("movie.mkv"), "movie.mkv");
+        assert_eq!(
+            windows_file_name("Star Wars: Episode IV"),
+            "Star Wars_ Episode IV"
+        );
+        assert_eq!(windows_file_name("file.txt:ads"), "file.txt_ads");
+        assert_eq!(windows_file_name("a<b>c\"d|e?f*"), "a_b_c_d_e_f_");
+        assert_eq!(windows_file_name("dots..."), "dots___");
+        assert_eq!(windows_file_name("space "), "space_");
+        assert!(matches!(windows_file_name("plain"), Cow::Borrowed(_)));
+    }
+
     proptest! {
+        #[test]
+        fn windows_names_are_storable(s in "\\PC{1,12}") {
+            let w = windows_file_name(&s);
+            prop_assert!(!w.contains(['<', '>', ':', '"', '|', '?', '*']));
+            prop_assert!(!w.ends_with(['.', ' ']));
+            prop_assert_eq!(w.chars().count(), s.chars().count());
+        }
+
         #[test]
         fn accepted_components_stay_inside(s in "\\PC{0,12}") {
             if validate_component(&s).is_ok() {
                 prop_assert!(!s.is_empty() && s != "." && s != "..");
                 prop_assert!(!s.contains(['/', '\\', '\0']));
+                prop_assert!(!s.chars().any(|c| c.is_control() || is_bidi_override(c)));
                 let joined = std::path::Path::new("root").join(&s);
                 prop_assert!(joined.starts_with("root"));
                 prop_assert_eq!(joined.components().count(), 2);

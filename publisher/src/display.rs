@@ -9,7 +9,7 @@ use crate::units::human_bytes;
 pub fn torrent_lines(status: &TorrentStatus, peers: &[PeerStatus]) -> Vec<String> {
     let mut lines = vec![format!(
         "{}: {}, {} peer{}, uploaded {}, up {}/s",
-        status.name,
+        protocol::text::printable(&status.name),
         state_name(status.state),
         peers.len(),
         if peers.len() == 1 { "" } else { "s" },
@@ -17,7 +17,8 @@ pub fn torrent_lines(status: &TorrentStatus, peers: &[PeerStatus]) -> Vec<String
         human_bytes(status.up_rate as f64),
     )];
     if let Some(error) = &status.error {
-        lines.push(format!("  error: {error}"));
+        // May quote a tracker's failure reason or warning.
+        lines.push(format!("  error: {}", protocol::text::printable(error)));
     }
     let mut sorted: Vec<&PeerStatus> = peers.iter().collect();
     sorted.sort_by(|a, b| b.up_rate.cmp(&a.up_rate).then(a.addr.cmp(&b.addr)));
@@ -41,7 +42,8 @@ pub fn peer_line(peer: &PeerStatus) -> String {
             "not interested"
         },
         human_bytes(peer.up_rate as f64),
-        peer.client,
+        // The client string is the peer's own words: shown, never obeyed by the terminal.
+        protocol::text::printable(&peer.client),
     )
 }
 
@@ -110,5 +112,17 @@ mod tests {
         assert!(lines[1].contains("2.0 KiB/s"), "{}", lines[1]);
         assert!(lines[2].contains("choked   not interested"), "{}", lines[2]);
         assert!(lines[2].contains("10 B/s"));
+    }
+
+    #[test]
+    fn a_peers_client_string_cannot_drive_the_terminal() {
+        let mut p = peer("127.0.0.1:2000", 1, false, true);
+        p.client = "evil\u{1b}[2J\u{1b}]8;;http://x\u{7}\r\u{202E}".into();
+        let line = peer_line(&p);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.ends_with("evil\\u{1b}[2J\\u{1b}]8;;http://x\\u{7}\\u{d}\\u{202e}"),
+            "{line:?}"
+        );
     }
 }

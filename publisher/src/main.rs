@@ -11,6 +11,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    // Peers and files need descriptors: the soft limit goes up to the hard one.
+    let _ = engine::raise_fd_limit();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Make(args)) => btpublish::run_make::run(args),

@@ -197,7 +197,8 @@ fn decode_reply(url: &str, status: u16, body: &[u8]) -> Result<Publication, Regi
             .as_ref()
             .and_then(|v| v.get(key))
             .and_then(|v| v.as_bytes())
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+            // The tracker's words end up on the user's terminal: escapes are spelled out.
+            .map(|b| protocol::text::printable(&String::from_utf8_lossy(b)).into_owned())
     };
     if let Some(reason) = text("failure reason") {
         return Err(if status >= 500 {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use base64::Engine as _;
+use protocol::text::printable;
 use serde_json::{json, Value};
 
 use crate::client::{connect_or_start, Client};
@@ -148,7 +149,11 @@ pub fn table(statuses: &[Value]) -> String {
                     .chars()
                     .take(8)
                     .collect(),
-                s["name"].as_str().unwrap_or("").chars().take(40).collect(),
+                // A magnet's `dn` is not a checked file name: escapes are spelled out.
+                printable(s["name"].as_str().unwrap_or(""))
+                    .chars()
+                    .take(40)
+                    .collect(),
                 s["state"].as_str().unwrap_or("").to_owned(),
                 format!("{:.1}%", s["progress"].as_f64().unwrap_or(0.0) * 100.0),
                 human_bytes(u("total_bytes")),
@@ -264,5 +269,13 @@ mod tests {
             ),
             "{t}"
         );
+    }
+
+    #[test]
+    fn names_cannot_drive_the_terminal() {
+        let s = json!({"info_hash": "00", "name": "dn\u{1b}[31mred\u{202E}txt.exe", "state": "connecting"});
+        let t = table(&[s]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("dn\\u{1b}[31mred\\u{202e}txt.exe"), "{t}");
     }
 }

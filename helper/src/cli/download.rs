@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use engine::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentState, TorrentStatus};
 use protocol::metainfo::MAX_METAINFO_SIZE;
+use protocol::text::printable;
 use protocol::{Magnet, Metainfo};
 
 #[derive(clap::Args)]
@@ -171,7 +172,9 @@ async fn download(args: Args) -> anyhow::Result<()> {
                 let Some(s) = session.status(ih) else { break Err(anyhow::anyhow!("the torrent vanished")) };
                 display.show(&s);
                 if s.state == TorrentState::Error {
-                    break Err(anyhow::anyhow!("{}", s.error.unwrap_or_else(|| "unknown error".into())));
+                    // The error may quote a tracker's failure reason: escapes are spelled out.
+                    let error = s.error.unwrap_or_else(|| "unknown error".into());
+                    break Err(anyhow::anyhow!("{}", printable(&error)));
                 }
                 if completed && args.seed_ratio.is_some() && s.state == TorrentState::Paused {
                     display.println("seed ratio reached");
@@ -241,7 +244,7 @@ impl Display {
         );
         match &self.bar {
             Some(bar) => {
-                bar.set_prefix(s.name.chars().take(30).collect::<String>());
+                bar.set_prefix(printable(&s.name).chars().take(30).collect::<String>());
                 bar.set_position((s.progress * 1000.0) as u64);
                 bar.set_message(format!(
                     "{} down {}/s up {}/s peers {} eta {}",
@@ -252,7 +255,7 @@ impl Display {
                     s.eta_secs.map_or_else(|| "-".to_string(), eta)
                 ));
             }
-            None => self.println(&format!("{}: {line}", s.name)),
+            None => self.println(&format!("{}: {line}", printable(&s.name))),
         }
     }
 

@@ -22,6 +22,20 @@ where
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Value>(64);
+    // Frames are read by a task of their own: `read_frame` is not cancel-safe (a frame cut off
+    // mid-read by the progress branch of the `select!` below would lose its bytes and desync the
+    // stream), whereas `mpsc::Receiver::recv` is. The channel holds one frame, so at most two
+    // (one queued, one being read) are buffered beyond the one being handled.
+    let (frames_tx, mut frames) = mpsc::channel::<Result<Option<Vec<u8>>, FrameError>>(1);
+    let read_task = tokio::spawn(async move {
+        loop {
+            let read = frame::read_frame(&mut reader, MAX_FROM_BROWSER).await;
+            let last = !matches!(read, Ok(Some(_)));
+            if frames_tx.send(read).await.is_err() || last {
+                break;
+            }
+        }
+    });
     let write_task = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
             let bytes = encode_for_browser(&message);
@@ -37,11 +51,11 @@ where
     let mut events: Option<broadcast::Receiver<Outgoing>> = None;
     loop {
         tokio::select! {
-            read = frame::read_frame(&mut reader, MAX_FROM_BROWSER) => {
+            read = frames.recv() => {
                 let payload = match read {
-                    Ok(Some(payload)) => payload,
-                    Ok(None) => break,
-                    Err(FrameError::TooLarge { len, max }) => {
+                    Some(Ok(Some(payload))) => payload,
+                    None | Some(Ok(None)) => break,
+                    Some(Err(FrameError::TooLarge { len, max })) => {
                         // The rest of the stream cannot be framed any more: say why, then close.
                         let error = ApiError::new(
                             ErrorCode::FrameTooLarge,
@@ -50,7 +64,7 @@ where
                         let _ = tx.send(api::error_reply(&Value::Null, &error)).await;
                         break;
                     }
-                    Err(error) => {
+                    Some(Err(error)) => {
                         tracing::debug!(%error, "client stream ended");
                         break;
                     }
@@ -100,6 +114,7 @@ where
             },
         }
     }
+    read_task.abort();
     if events.is_some() {
         core.unsubscribed().await;
     }

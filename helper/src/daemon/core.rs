@@ -3,7 +3,6 @@
 //! (framing, subscriptions) lives in `conn.rs`; this file knows nothing of sockets.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::SystemTime;
@@ -117,8 +116,11 @@ impl Core {
                 info_hash,
                 delete_files,
             } => self.remove(&info_hash, delete_files).await,
-            Command::Open { info_hash } => self.open(&info_hash, false).await,
-            Command::Reveal { info_hash } => self.open(&info_hash, true).await,
+            Command::Open {
+                info_hash,
+                confirm_executable,
+            } => self.open(&info_hash, false, confirm_executable).await,
+            Command::Reveal { info_hash } => self.open(&info_hash, true, false).await,
             Command::SetLimits {
                 info_hash,
                 down_limit,
@@ -319,7 +321,7 @@ impl Core {
         json!({"torrents": first, "total": total, "next_offset": next_offset})
     }
 
-    async fn known(&self, info_hash: &str) -> Result<InfoHash, ApiError> {
+    pub(super) async fn known(&self, info_hash: &str) -> Result<InfoHash, ApiError> {
         let ih = InfoHash::from_hex(info_hash).map_err(|_| {
             ApiError::new(
                 ErrorCode::BadRequest,
@@ -401,38 +403,6 @@ impl Core {
         entry.up_limit = up;
         self.store.save_entries(&state.entries).map_err(internal)?;
         Ok(json!({"info_hash": hex, "down_limit": down, "up_limit": up}))
-    }
-
-    /// `open` opens a finished torrent's file (or directory); `reveal` opens the directory that
-    /// holds it. Both paths come from the daemon's own records, never from the message.
-    async fn open(&self, info_hash: &str, reveal: bool) -> Result<Value, ApiError> {
-        let ih = self.known(info_hash).await?;
-        let status = self.session.status(ih).ok_or_else(|| {
-            ApiError::new(ErrorCode::UnknownTorrent, "the torrent is not running")
-        })?;
-        let target = if reveal {
-            let hex = ih.to_hex();
-            let state = self.state.lock().await;
-            match state.entries.iter().find(|e| e.info_hash == hex) {
-                Some(e) => e.save_dir.clone(),
-                None => return Err(ApiError::new(ErrorCode::UnknownTorrent, "no such torrent")),
-            }
-        } else {
-            if status.progress < 1.0 {
-                return Err(ApiError::new(
-                    ErrorCode::NotComplete,
-                    format!("{} is not complete yet", status.name),
-                ));
-            }
-            PathBuf::from(&status.save_path)
-        };
-        open_path(&target).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("cannot open {}: {e}", target.display()),
-            )
-        })?;
-        Ok(json!({"path": target}))
     }
 
     async fn set_settings(
@@ -535,19 +505,6 @@ fn internal(e: anyhow::Error) -> ApiError {
 
 pub(super) fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Opens a path with the desktop's handler. `SWARMLINK_OPENER` names a program to run instead
-/// (tests use it to observe what would be opened without starting a file manager).
-fn open_path(path: &Path) -> std::io::Result<()> {
-    match std::env::var_os("SWARMLINK_OPENER").filter(|v| !v.is_empty()) {
-        Some(program) => {
-            let mut child = std::process::Command::new(program).arg(path).spawn()?;
-            std::thread::spawn(move || child.wait());
-            Ok(())
-        }
-        None => open::that_detached(path),
-    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,10 @@ impl Core {
                 _ = stop.changed() => return,
                 event = events.recv() => match event {
                     Ok(event) => {
+                        if let SessionEvent::Completed(ih) = event {
+                            let core = Arc::clone(&self);
+                            tokio::spawn(async move { core.mark_finished(ih).await });
+                        }
                         let value = self.event_json(event);
                         let _ = self.outgoing.send(Outgoing::Event(Arc::new(value)));
                     }

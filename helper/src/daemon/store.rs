@@ -47,7 +47,7 @@ pub struct Store {
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
         for d in [dir.to_path_buf(), dir.join("torrents"), dir.join("resume")] {
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            crate::private::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
         }
         Ok(Store {
             dir: dir.to_path_buf(),
@@ -126,8 +126,13 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Option
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // 0600 from the start: a `.torrent` may carry a private tracker's passkey.
+    let mut file = crate::private::file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
