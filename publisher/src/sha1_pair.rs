@@ -170,7 +170,10 @@ mod x86 {
         // A real check, not a debug one: this safe function is the only gate in front of
         // instructions that are undefined behaviour on a CPU without them. The detection result
         // is cached by the standard library, so this costs one load per call of many blocks.
-        assert!(available(), "SHA-NI compress called on a CPU without SHA-NI");
+        assert!(
+            available(),
+            "SHA-NI compress called on a CPU without SHA-NI"
+        );
         // SAFETY: the assert above confirmed the CPU has every feature `compress_pair` is
         // compiled for; the function itself touches memory only through slices.
         unsafe { compress_pair(states, a, b) }
