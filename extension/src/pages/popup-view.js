@@ -155,7 +155,7 @@ class TorrentCard {
     this.percent = el(doc, 'span', { class: 'percent' });
     this.transfer = el(doc, 'span', { class: 'transfer' });
     this.toggle = iconButton(doc, 'pause', 'Pause', () => this.togglePause());
-    this.open = iconButton(doc, 'open', 'Open file', () => this.run('open'));
+    this.open = iconButton(doc, 'open', 'Open file', () => this.openFile());
     this.reveal = iconButton(doc, 'folder', 'Show in folder', () => this.run('reveal'));
     this.remove = iconButton(doc, 'remove', 'Remove', () => this.askRemove(), 'danger-icon');
     this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.toggle, this.open, this.reveal, this.remove]);
@@ -213,30 +213,72 @@ class TorrentCard {
     this.run(this.t.state === 'paused' || this.t.state === 'error' ? 'resume' : 'pause');
   }
 
+  /**
+   * Opens the finished download. The helper refuses to start a program or script without the
+   * user's explicit yes (`confirm_executable`): its message names the file type, and the user
+   * answers here, in the extension's own popup, never on a web page.
+   */
+  async openFile(confirmed = false) {
+    try {
+      await this.actions.command('open', { info_hash: this.hash, ...(confirmed ? { confirm_executable: true } : {}) });
+    } catch (err) {
+      if (!confirmed && err && err.code === 'confirm_executable') this.askRunProgram(err.message);
+    }
+  }
+
+  askRunProgram(message) {
+    this.ask({
+      label: `Run ${displayText(this.t.name)}?`,
+      text: `${displayText(message)} Run it anyway?`,
+      yes: { text: 'Run it', class: 'danger confirm-run' },
+      returnFocus: this.open,
+      closeOnYes: true,
+      onYes: () => this.openFile(true),
+    });
+  }
+
   askRemove() {
-    if (this.confirmBox) return;
     const doc = this.doc;
     const checkboxId = `delete-${this.hash}`;
     const checkbox = el(doc, 'input', { type: 'checkbox', id: checkboxId, class: 'delete-files' });
-    const yes = el(doc, 'button', { type: 'button', class: 'danger confirm-remove', text: 'Remove' });
+    this.ask({
+      label: `Remove ${displayText(this.t.name)}`,
+      text: `Remove “${displayText(this.t.name)}” from Swarmlink?`,
+      extra: [el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode('Also delete the downloaded files')])],
+      yes: { text: 'Remove', class: 'danger confirm-remove' },
+      returnFocus: this.remove,
+      onYes: () => this.run('remove', { delete_files: checkbox.checked }),
+    });
+  }
+
+  /**
+   * An inline question under the card. "Cancel" has the focus, so a key pressed in haste never
+   * says yes; Escape closes it.
+   */
+  ask({ label, text, extra = [], yes, returnFocus, onYes, closeOnYes = false }) {
+    if (this.confirmBox) return;
+    const doc = this.doc;
+    const yesButton = el(doc, 'button', { type: 'button', class: yes.class, text: yes.text });
     const no = el(doc, 'button', { type: 'button', class: 'secondary', text: 'Cancel' });
-    this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': `Remove ${displayText(this.t.name)}` }, [
-      el(doc, 'span', { text: `Remove “${displayText(this.t.name)}” from Swarmlink?` }),
-      el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode('Also delete the downloaded files')]),
-      el(doc, 'div', { class: 'buttons' }, [no, yes]),
+    this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': label }, [
+      el(doc, 'span', { text }),
+      ...extra,
+      el(doc, 'div', { class: 'buttons' }, [no, yesButton]),
     ]);
     const close = () => {
       this.confirmBox.remove();
       this.confirmBox = null;
-      this.remove.focus();
+      returnFocus.focus();
     };
     no.addEventListener('click', close);
     this.confirmBox.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') close();
     });
-    yes.addEventListener('click', () => {
-      yes.disabled = true;
-      this.run('remove', { delete_files: checkbox.checked });
+    yesButton.addEventListener('click', () => {
+      yesButton.disabled = true;
+      onYes();
+      // A removed torrent's card goes away with its question; other answers close it.
+      if (closeOnYes) close();
     });
     this.root.append(this.confirmBox);
     no.focus();

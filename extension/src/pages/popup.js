@@ -36,7 +36,8 @@ const view = new PopupView(document, {
     try {
       return await send({ type: 'command', cmd, args });
     } catch (err) {
-      say('error', err.message);
+      // The view asks the user itself before running a program; that is no error to show.
+      if (err.code !== 'confirm_executable') say('error', err.message);
       throw err;
     }
   },
@@ -61,7 +62,11 @@ port.onMessage.addListener((message) => {
     if (!entry) return;
     pending.delete(message.rid);
     if (message.ok) entry.resolve(message.result);
-    else entry.reject(new Error((message.error && message.error.error) || 'failed'));
+    else {
+      const err = new Error((message.error && message.error.error) || 'failed');
+      err.code = message.error && message.error.code;
+      entry.reject(err);
+    }
   }
 });
 port.postMessage({ type: 'connect' });

@@ -245,6 +245,38 @@ test('the popup view renders every state (fixture data, light and dark)', async 
     window.view.render({ ...window.state, torrents: { [t.info_hash]: t }, order: [t.info_hash] });
   });
   assert.equal(await page.locator(`li.torrent .name`).first().textContent(), 'clip<U+202E>gnp.exe<U+000A>x');
+  // Opening a finished program: the helper answers `confirm_executable`; the popup asks, with
+  // Cancel focused, and only "Run it" sends `open` again with the confirmation.
+  await page.evaluate(() => {
+    window.sent = [];
+    window.view.actions.command = async (cmd, args) => {
+      window.sent.push({ cmd, args });
+      if (cmd === 'open' && !args.confirm_executable) {
+        const err = new Error('setup.exe is a Windows program (.exe): opening it runs it.');
+        err.code = 'confirm_executable';
+        throw err;
+      }
+      return {};
+    };
+    const t = { ...window.state.torrents[window.state.order[0]], info_hash: '7'.repeat(40), name: 'setup.exe', state: 'seeding', progress: 1 };
+    window.view.render({ ...window.state, torrents: { [t.info_hash]: t }, order: [t.info_hash] });
+  });
+  await page.locator('li.torrent button[aria-label="Open file"]').click();
+  await page.locator('.confirm .confirm-run').waitFor();
+  assert.match(await page.locator('.confirm span').textContent(), /Windows program \(\.exe\).*Run it anyway\?/);
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'Cancel has the focus');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('.confirm').count(), 0);
+  assert.deepEqual(await page.evaluate(() => window.sent.map((s) => s.args.confirm_executable || false)), [false]);
+  await page.locator('li.torrent button[aria-label="Open file"]').click();
+  await page.locator('.confirm .confirm-run').click();
+  await waitFor('the confirmed open', async () => (await page.evaluate(() => window.sent.length)) === 3);
+  assert.deepEqual(await page.evaluate(() => window.sent.map((s) => [s.cmd, s.args.confirm_executable || false])), [
+    ['open', false],
+    ['open', false],
+    ['open', true],
+  ]);
+  assert.equal(await page.locator('.confirm').count(), 0, 'the question closes once answered');
   await page.evaluate(() => {
     window.view.render({ ...window.state, torrents: {}, order: [] });
   });
