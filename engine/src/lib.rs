@@ -19,6 +19,7 @@ mod dht;
 mod discovery;
 mod disk;
 mod lsd;
+mod magnet_merge;
 mod mse_stream;
 mod peer;
 mod ratelimit;
@@ -51,4 +52,8 @@ mod tests_fast;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]
+mod tests_magnet_cache;
+#[cfg(test)]
 mod tests_mse;
+#[cfg(test)]
+mod tests_resume;
