@@ -55,21 +55,31 @@ impl ResumeData {
     /// Writes atomically: a temporary file of this process and call alone, fsync, rename. The
     /// directory is created 0700 and the file is 0600 (on Unix): records name the user's paths.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir)?;
-        }
-        let tmp = unique_tmp(path);
-        let written = (|| {
-            let mut f = create_private_file(&tmp)?;
-            f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        write_private(
+            path,
+            &serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        )
     }
+}
+
+/// Writes a file of the state directory atomically (temporary file of this process and call
+/// alone, fsync, rename), owner-only: resume records, the DHT's nodes, a magnet's `.torrent`.
+/// Any number of processes sharing the directory may write the same file at once.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let tmp = unique_tmp(path);
+    let written = (|| {
+        let mut f = create_private_file(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `.<name>.<pid>.<n>.tmp` beside `path`: two processes (or two torrents of one process) saving
@@ -85,7 +95,7 @@ fn unique_tmp(path: &Path) -> PathBuf {
 }
 
 /// Creates `dir` (and missing parents) owner-only; an existing directory is left as it is.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -385,15 +385,11 @@ pub(crate) fn load_nodes(file: &std::path::Path) -> Vec<SocketAddrV4> {
         .collect()
 }
 
-/// Writes atomically (temp file, then rename), so a crash leaves the old list or the new one.
+/// Writes atomically, so a crash leaves the old list or the new one, under a temporary name of
+/// its own: downloads sharing the default state directory write this file at the same time.
 fn store_nodes(file: &std::path::Path, nodes: &[SocketAddrV4]) -> std::io::Result<()> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = file.with_extension("tmp");
     let text: String = nodes.iter().map(|a| format!("{a}\n")).collect();
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, file)
+    crate::resume::write_private(file, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -410,5 +406,24 @@ mod tests {
         std::fs::write(&file, "garbage\n10.0.0.1:1\n[::1]:5\n\n").unwrap();
         assert_eq!(load_nodes(&file), vec!["10.0.0.1:1".parse().unwrap()]);
         assert!(load_nodes(&dir.path().join("missing")).is_empty());
+    }
+
+    /// Downloads sharing the default state directory save the list at the same time (a fixed
+    /// `dht_nodes.tmp` made them rename each other's file away).
+    #[test]
+    fn concurrent_stores_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(NODES_FILE);
+        let nodes: Vec<SocketAddrV4> = vec!["127.0.0.1:6881".parse().unwrap()];
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        store_nodes(&file, &nodes).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(load_nodes(&file), nodes);
     }
 }
