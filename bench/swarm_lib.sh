@@ -67,15 +67,16 @@ sl_start_tracker() {
 
 # sl_start_publisher FILE RATE DIR: btpublish FILE at the tracker, capped at RATE (btpublish's
 # --upload-rate syntax: 4M, 500K...). Waits until it is registered. Sets SL_PPORT (its peer port),
-# SL_PUB_PID and SL_TORRENT_URL. The torrent is private (BEP 27): its peers come from the tracker
-# only, never from DHT, peer exchange or local discovery, so nothing leaves loopback.
+# SL_PUB_PID and SL_TORRENT_URL. Everything runs at its shipped defaults (a public torrent: the
+# downloaders use the DHT, local discovery, PEX and encryption as a user gets them); extra
+# btpublish flags can be given in SL_PUBLISH_ARGS (say why in the caller's output).
 sl_start_publisher() {
   local file=$1 rate=$2 dir=$3 try
   mkdir -p "$dir"
   for try in 1 2 3; do
     SL_PPORT=$(sl_free_port)
     $SL_SETSID "$BIN/btpublish" --location "http://127.0.0.1:$SL_TPORT/publish/" --ip 127.0.0.1 \
-      --port "$SL_PPORT" --upload-rate "$rate" --private "$file" > "$dir/publisher.out" 2>&1 &
+      --port "$SL_PPORT" --upload-rate "$rate" ${SL_PUBLISH_ARGS:-} "$file" > "$dir/publisher.out" 2>&1 &
     SL_PUB_PID=$!
     SL_PIDS+=("$SL_PUB_PID")
     # Registered: it prints "NAME: http://tracker/NAME" (hashing a large file takes a while).
@@ -101,19 +102,23 @@ sl_stop() {
 }
 
 # sl_start_leechers N URL DIR [EXTRA ARGS...]: N `bthelper download`s at once, in DIR/leech-I
-# (out/, state/, log, pid; `done` holds "EXIT_CODE START END" once it exits).
+# (out/, log, pid; `done` holds "EXIT_CODE START END" once it exits). They run as a user would
+# run them: default settings (any SWARMLINK_NO_* or log filter in the caller's environment is
+# dropped) and one default state directory for all (XDG_STATE_HOME=DIR/state).
 sl_start_leechers() {
   local n=$1 url=$2 dir=$3 i d
   shift 3
   for i in $(seq "$n"); do
     d=$dir/leech-$i
-    rm -rf "$d"; mkdir -p "$d/out" "$d/state"
+    rm -rf "$d"; mkdir -p "$d/out"
   done
+  rm -rf "$dir/state"
   for i in $(seq "$n"); do
     d=$dir/leech-$i
     (
       start=$(sl_now)
-      $SL_SETSID "$BIN/bthelper" download "$url" -o "$d/out" --state-dir "$d/state" "$@" > "$d/log" 2>&1 &
+      env -u SWARMLINK_NO_DHT -u SWARMLINK_NO_LSD -u SWARMLINK_LOG -u RUST_LOG XDG_STATE_HOME="$dir/state" \
+        $SL_SETSID "$BIN/bthelper" download "$url" -o "$d/out" "$@" > "$d/log" 2>&1 &
       echo $! > "$d/pid"
       wait $!
       rc=$?

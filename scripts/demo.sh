@@ -10,9 +10,10 @@
 #   bash scripts/demo.sh
 #   DOWNLOADERS=8 SIZE_MIB=256 RATE=16M bash scripts/demo.sh     # RATE: btpublish --upload-rate
 #
-# Needs only the Rust toolchain (plus bash, coreutils, awk). No network beyond loopback: the tracker
-# listens on 127.0.0.1 and hands out 127.0.0.1 peers; the torrent is private (BEP 27), so no
-# DHT, peer exchange or local discovery either.
+# Needs only the Rust toolchain (plus bash, coreutils, awk). Everything runs at the settings a user
+# gets: the tracker listens on 127.0.0.1 and hands out 127.0.0.1 peers; the downloaders also run
+# the DHT, local discovery (multicast on the local link, TTL 1) and PEX, as shipped. With no route
+# to the public DHT routers (a LAN, a firewalled machine) they say so once and carry on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -20,6 +20,7 @@ mod discovery;
 mod disk;
 mod fdlimit;
 mod lsd;
+mod magnet_merge;
 mod mse_stream;
 mod peer;
 mod ratelimit;
@@ -53,4 +54,8 @@ mod tests_fast;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]
+mod tests_magnet_cache;
+#[cfg(test)]
 mod tests_mse;
+#[cfg(test)]
+mod tests_resume;

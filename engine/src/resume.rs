@@ -3,13 +3,20 @@
 //! again, so a crash (even kill -9) can cost a re-check but never a wrongly "verified" piece:
 //! the record is written by the disk thread after the pieces' writes, and any later write
 //! changes a file's mtime.
+//!
+//! A record belongs to one copy of a torrent: it is keyed by info-hash *and* save directory, so
+//! downloads of one torrent into different directories (sharing the default state directory)
+//! never read or overwrite each other's record. It is written atomically under a temporary name
+//! no other process or thread uses, in a 0700 directory, as a 0600 file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{Bitfield, Metainfo};
+use protocol::{Bitfield, InfoHash, Metainfo};
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 use crate::storage::{FileStamp, Storage};
 
@@ -45,23 +52,63 @@ impl ResumeData {
         Bitfield::from_wire(&bytes, piece_count).ok()
     }
 
-    /// Writes atomically: a temporary file, fsync, rename.
+    /// Writes atomically: a temporary file of this process and call alone, fsync, rename. The
+    /// directory is created 0700 and the file is 0600 (on Unix): records name the user's paths.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            private_dir(dir)?;
-        }
-        let tmp = path.with_extension("resume.tmp");
-        // 0600: the record names the user's files and where they are.
-        #[allow(unused_mut)] // only Unix sets a mode
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
+        write_private(
+            path,
+            &serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        )
+    }
+}
+
+/// Writes a file of the state directory atomically (temporary file of this process and call
+/// alone, fsync, rename), owner-only: resume records, the DHT's nodes, a magnet's `.torrent`.
+/// Any number of processes sharing the directory may write the same file at once.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let tmp = unique_tmp(path);
+    let written = (|| {
+        let mut f = create_private_file(&tmp)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    written
+}
+
+/// `.<name>.<pid>.<n>.tmp` beside `path`: two processes (or two torrents of one process) saving
+/// at once never write or rename each other's temporary file.
+fn unique_tmp(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Creates `dir` (and missing parents) owner-only; an existing directory is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Size and modification time of one data file (pad files excluded) when its pieces were hashed.
@@ -126,27 +173,62 @@ pub fn record_verified(
         // A time before the epoch is one the engine records as unknown (`None`).
         files.push(mtime.map(|m| (h.length, m)));
     }
-    ResumeData::new(verified, files).save(&resume_path(state_dir, metainfo))
+    ResumeData::new(verified, files).save(&resume_path(state_dir, metainfo.info_hash, save_dir))
 }
 
-/// Where a session keeps a torrent's resume data.
-pub(crate) fn resume_path(state_dir: &Path, metainfo: &Metainfo) -> PathBuf {
-    state_dir.join(format!("{}.resume", metainfo.info_hash.to_hex()))
+/// Where a session keeps the resume data of the copy of torrent `ih` saved under `save_dir`:
+/// `<info-hash>-<16 hex digits of SHA-1 of the absolute save directory>.resume`.
+pub(crate) fn resume_path(state_dir: &Path, ih: InfoHash, save_dir: &Path) -> PathBuf {
+    // Canonical when it exists, so `dl` and `./dl/` are one copy; else made absolute.
+    let dir = std::fs::canonicalize(save_dir)
+        .or_else(|_| std::path::absolute(save_dir))
+        .unwrap_or_else(|_| save_dir.to_path_buf());
+    let digest = Sha1::digest(dir.as_os_str().as_encoded_bytes());
+    state_dir.join(format!(
+        "{}-{}.resume",
+        ih.to_hex(),
+        hex::encode(&digest[..8])
+    ))
 }
 
-/// Creates a state directory (and missing parents) as 0700: resume records say which files the
-/// user downloads and where. An existing directory keeps the mode its owner gave it.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+/// The record of one copy (at `path`, from `resume_path`) and the pieces it vouches for
+/// (`trust` checks it against the files on disk). A copy without a record of its own may take
+/// over the record an older version kept under the info-hash alone, but only if `trust`
+/// accepts it (every file exactly as recorded, so it was this copy's); it is then renamed to
+/// this copy's name, and an untrusted one is left for the copy it belongs to.
+pub(crate) fn load(
+    state_dir: Option<&Path>,
+    path: Option<&Path>,
+    ih: InfoHash,
+    trust: impl Fn(&ResumeData) -> Option<Bitfield>,
+) -> (Option<ResumeData>, Option<Bitfield>) {
+    let (Some(state_dir), Some(path)) = (state_dir, path) else {
+        return (None, None);
+    };
+    if let Some(own) = ResumeData::load(path) {
+        let trusted = trust(&own);
+        return (Some(own), trusted);
     }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
+    let legacy = legacy_resume_path(state_dir, ih);
+    let Some(old) = ResumeData::load(&legacy) else {
+        return (None, None);
+    };
+    match trust(&old) {
+        Some(have) => {
+            if let Err(e) = std::fs::rename(&legacy, path) {
+                tracing::debug!("moving {} to {}: {e}", legacy.display(), path.display());
+            }
+            (Some(old), Some(have))
+        }
+        None => (None, None),
+    }
+}
+
+/// Where versions before the save-directory key kept a torrent's record (`<info-hash>.resume`).
+/// Such a record is read only when the copy has none of its own, is trusted only if every file
+/// matches it exactly, and is then moved to the new name (see `Torrent::build`).
+pub(crate) fn legacy_resume_path(state_dir: &Path, ih: InfoHash) -> PathBuf {
+    state_dir.join(format!("{}.resume", ih.to_hex()))
 }
 
 #[cfg(test)]
@@ -173,7 +255,7 @@ mod tests {
         let all = Bitfield::full(3);
         record_verified(&state, &built, dir.path(), &all, &hashed).unwrap();
         let storage = Storage::new(dir.path(), &built.info).unwrap();
-        let record = ResumeData::load(&resume_path(&state, &built)).unwrap();
+        let record = ResumeData::load(&resume_path(&state, built.info_hash, dir.path())).unwrap();
         assert_eq!(
             record.trusted_pieces(3, &storage.stamps()),
             Some(all.clone())
@@ -188,7 +270,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, vec![8u8; 40_000]).unwrap();
         record_verified(&state, &built, dir.path(), &all, &hashed).unwrap();
-        let record = ResumeData::load(&resume_path(&state, &built)).unwrap();
+        let record = ResumeData::load(&resume_path(&state, built.info_hash, dir.path())).unwrap();
         assert_eq!(record.trusted_pieces(3, &storage.stamps()), None);
     }
 
@@ -213,5 +295,48 @@ mod tests {
         assert_eq!(back.trusted_pieces(11, &stamps), None);
         std::fs::write(&path, b"garbage").unwrap();
         assert!(ResumeData::load(&path).is_none());
+    }
+
+    /// Many savers of one record at once (the old fixed `.resume.tmp` name made them rename
+    /// each other's temporary file away: "No such file or directory").
+    #[test]
+    fn concurrent_saves_of_one_record_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/state/x.resume");
+        let record = ResumeData::new(&Bitfield::full(64), vec![Some((1, 2))]);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        record.save(&path).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(ResumeData::load(&path), Some(record));
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
+
+    #[test]
+    fn records_are_keyed_by_save_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let ih = InfoHash([7; 20]);
+        let a = resume_path(dir.path(), ih, &dir.path().join("a"));
+        assert_ne!(a, resume_path(dir.path(), ih, &dir.path().join("b")));
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let dotted = dir.path().join("a/.");
+        assert_eq!(
+            a,
+            resume_path(dir.path(), ih, &dotted),
+            "one directory, one key"
+        );
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&ih.to_hex()));
     }
 }

@@ -105,6 +105,12 @@ impl Session {
         self.inner.discovery.dht.as_ref().map(|d| d.port())
     }
 
+    /// Nodes in the DHT's routing table at its last look, every few seconds: `None` without a
+    /// DHT or before the first look; `Some(0)`: no DHT node reachable yet.
+    pub fn dht_nodes(&self) -> Option<usize> {
+        self.inner.discovery.dht.as_ref().and_then(|d| d.nodes())
+    }
+
     pub fn peer_id(&self) -> PeerId {
         self.inner.shared.our_id
     }
@@ -129,7 +135,7 @@ impl Session {
             .save_dir
             .clone()
             .unwrap_or_else(|| self.inner.config.download_dir.clone());
-        let peers = std::mem::take(&mut add.peers);
+        let mut peers = std::mem::take(&mut add.peers);
         let paused = add.paused;
         let dir = save_dir.clone();
         // One recipe for a torrent's options, whether its metadata is here or comes later.
@@ -164,7 +170,10 @@ impl Session {
             // A magnet whose metadata we fetched before starts as a torrent at once.
             TorrentSource::Magnet(magnet) => {
                 match cached_metainfo(self.inner.config.state_dir.as_deref(), ih) {
-                    Some(m) => Some(m),
+                    Some(mut m) => {
+                        peers.extend(crate::magnet_merge::merge_magnet(&mut m, &magnet));
+                        Some(m)
+                    }
                     None => {
                         let opts = MagnetOptions {
                             magnet,
@@ -179,6 +188,8 @@ impl Session {
                 }
             }
         };
+        // A cached magnet's torrent may be private too.
+        let private = private || metainfo.as_ref().is_some_and(|m| m.info.private);
         let mut prepared = None;
         if let Some(metainfo) = metainfo {
             let mut opts = options(metainfo);

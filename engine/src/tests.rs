@@ -187,7 +187,7 @@ async fn resume_data_skips_the_check_until_files_change() {
     first.add(add.clone()).await.unwrap();
     wait_for(&first, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
     first.shutdown().await;
-    assert!(state.join(format!("{}.resume", ih.to_hex())).exists());
+    assert!(crate::resume::resume_path(&state, ih, dir.path()).exists());
 
     // Clean restart: verified at once from resume data, no checking state.
     let second = Session::start(config()).await.unwrap();

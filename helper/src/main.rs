@@ -110,13 +110,23 @@ fn with_logging(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
     f()
 }
 
-/// Logs go to stderr, never stdout: in host mode stdout is the browser's channel.
-fn init_logging(default: &str) {
+/// Logs go to stderr, never stdout: in host mode stdout is the browser's channel. By default
+/// only our own crates log, at `level`: libraries (the DHT's `mainline` above all, which logs
+/// an ERROR whenever it cannot reach its routers, the normal case on a LAN) stay quiet, and
+/// what matters reaches the user through the status instead. `SWARMLINK_LOG` (or `RUST_LOG`)
+/// replaces the filter. Colour codes only on a terminal, never in a file or pipe.
+pub(crate) fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMLINK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(level)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// `level` for our crates, nothing from anyone else's.
+fn default_filter(level: &str) -> String {
+    format!("off,bthelper={level},engine={level},protocol={level}")
 }

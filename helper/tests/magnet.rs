@@ -44,3 +44,36 @@ fn a_magnet_added_to_the_daemon_downloads_and_survives_a_restart() {
     assert_eq!(back["name"], "tune.bin");
     assert_eq!(back["have_bytes"], data.len() as u64);
 }
+
+/// The same magnet added again with other peers (`x.pe`) once its metadata is cached: the
+/// daemon starts it from the cached `.torrent` and dials the link's peers too (issue 15: they
+/// were dropped, and the download sat at 0 peers).
+#[test]
+fn a_magnet_added_again_uses_its_new_peers_with_the_cached_metadata() {
+    let home = Home::new();
+    let data = test_data(500_000, 23);
+    let (meta, _) = make_torrent("again.bin", &data, 16 * 1024);
+    let ih = meta.info_hash.to_hex();
+    let first = Seeder::start(meta.clone(), "again.bin", &data);
+    let mut host = home.relay();
+    host.call(json!({"cmd": "subscribe"}));
+    let link = |peer: std::net::SocketAddr| format!("magnet:?xt=urn:btih:{ih}&x.pe={peer}");
+    host.call(json!({"cmd": "add", "magnet": link(first.session.local_addr())}));
+    host.wait_status(&ih, "the first download", |t| t["state"] == "seeding");
+    drop(first);
+    host.call(json!({"cmd": "remove", "info_hash": ih, "delete_files": false}));
+    std::fs::remove_file(home.downloads().join("again.bin")).unwrap();
+
+    // Only a new peer has the data now, and only the new link names it.
+    let second = Seeder::start(meta, "again.bin", &data);
+    host.call(json!({"cmd": "add", "magnet": link(second.session.local_addr())}));
+    // Polled with `list`: progress events are diffs, and this status repeats the one the
+    // removed download last had.
+    wait_until("the download from the link's new peer", || {
+        let list = host.call(json!({"cmd": "list"}));
+        list["torrents"][0]["state"] == "seeding"
+            && list["torrents"][0]["have_bytes"] == data.len() as u64
+    });
+    let saved = std::fs::read(home.downloads().join("again.bin")).unwrap();
+    assert!(saved == data, "the downloaded bytes differ");
+}

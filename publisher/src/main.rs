@@ -4,12 +4,18 @@ use btpublish::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Warnings of our own crates only by default: libraries (the DHT's `mainline`, which logs an
+    // ERROR whenever its routers are unreachable, as on any LAN) stay out of the terminal.
+    // SWARMLINK_LOG or RUST_LOG replaces the filter; colour codes only on a terminal.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMLINK_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("off,btpublish=warn,engine=warn,protocol=warn")
+        });
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
         .init();
     // Peers and files need descriptors: the soft limit goes up to the hard one.
     let _ = engine::raise_fd_limit();

@@ -8,6 +8,13 @@
 //! them as well as from the configured routers. Nodes that peers name in BEP 5 `port` messages
 //! are kept too: if the routing table is still empty (the routers unreachable), the node is
 //! restarted with those nodes as its bootstrap.
+//!
+//! Nothing waits for the DHT: the node starts at once from the bootstrap entries that are
+//! addresses already (saved nodes, `ip:port` routers); router *names* are resolved in the
+//! background (a LAN's DNS may take many seconds to fail, or never answer), and the node is
+//! restarted with their addresses if its table is still empty then. Trackers, LSD, PEX and
+//! direct peers run meanwhile. A node that reaches nobody is reported by its table size
+//! (`Dht::nodes`), not by log lines.
 
 mod search;
 
@@ -16,7 +23,7 @@ pub(crate) use search::spawn_search;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +75,8 @@ const MAX_LEARNED_NODES: usize = 64;
 const MAINTAIN_EVERY: Duration = Duration::from_secs(5);
 /// An empty routing table this long after a (re)start means the bootstrap failed.
 const REBOOT_AFTER: Duration = Duration::from_secs(20);
+/// How long one router name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why the DHT node could not start (the session then runs without it).
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +96,11 @@ pub(crate) struct Dht {
 struct Inner {
     bind: Ipv4Addr,
     port: AtomicU16,
-    bootstrap: Vec<String>,
+    /// Bootstrap addresses (`ip:port`): the configured literal ones, the saved nodes, and the
+    /// routers' addresses once resolved.
+    bootstrap: Mutex<Vec<String>>,
+    /// Routing table size at the last look; -1 until the first.
+    nodes: AtomicI64,
     nodes_file: Option<PathBuf>,
     node: Mutex<Option<AsyncDht>>,
     learned: Mutex<BTreeSet<SocketAddrV4>>,
@@ -108,7 +121,7 @@ impl Dht {
             IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
         let nodes_file = state_dir.map(|d| d.join(NODES_FILE));
-        let mut bootstrap = config.bootstrap.clone();
+        let (mut bootstrap, names) = split_bootstrap(&config.bootstrap);
         if let Some(file) = &nodes_file {
             bootstrap.extend(load_nodes(file).iter().map(|a| a.to_string()));
         }
@@ -128,15 +141,29 @@ impl Dht {
             inner: Arc::new(Inner {
                 bind,
                 port: AtomicU16::new(port),
-                bootstrap,
+                bootstrap: Mutex::new(bootstrap),
+                nodes: AtomicI64::new(-1),
                 nodes_file,
                 node: Mutex::new(Some(node)),
                 learned: Mutex::new(BTreeSet::new()),
                 stop,
             }),
         };
+        if !names.is_empty() {
+            tokio::spawn(resolve_routers(
+                Arc::downgrade(&dht.inner),
+                names,
+                stop_rx.clone(),
+            ));
+        }
         tokio::spawn(maintain(Arc::downgrade(&dht.inner), stop_rx));
         Ok(dht)
+    }
+
+    /// Nodes in the routing table at the last look (every few seconds); `None` before the
+    /// first. 0 after it: no node reachable yet.
+    pub(crate) fn nodes(&self) -> Option<usize> {
+        usize::try_from(self.inner.nodes.load(Ordering::Relaxed)).ok()
     }
 
     /// The UDP port of the node (what `port` messages tell peers).
@@ -201,6 +228,7 @@ async fn maintain(inner: std::sync::Weak<Inner>, mut stop: watch::Receiver<bool>
             return;
         };
         let table = save_table(&inner, &node, &mut saved).await;
+        inner.nodes.store(table as i64, Ordering::Relaxed);
         let learned: Vec<String> = match inner.learned.lock() {
             Ok(l) => l.iter().map(|a| a.to_string()).collect(),
             Err(_) => Vec::new(),
@@ -252,7 +280,11 @@ async fn reboot(inner: &Inner, old: AsyncDht, learned: Vec<String>) {
         *n = None;
     }
     drop(old);
-    let mut bootstrap = inner.bootstrap.clone();
+    let mut bootstrap = inner
+        .bootstrap
+        .lock()
+        .map(|b| b.clone())
+        .unwrap_or_default();
     bootstrap.extend(learned);
     // The old node's thread lets go of the port within its read timeout (50 ms) once no
     // search holds a handle to it; if one still does, a new port beats no DHT.
@@ -280,6 +312,68 @@ async fn reboot(inner: &Inner, old: AsyncDht, learned: Vec<String>) {
     }
 }
 
+/// Splits bootstrap entries into IPv4 `ip:port` addresses, usable without a lookup, and names.
+fn split_bootstrap(entries: &[String]) -> (Vec<String>, Vec<String>) {
+    let (literal, names): (Vec<&String>, Vec<&String>) = entries
+        .iter()
+        .partition(|e| e.parse::<SocketAddrV4>().is_ok());
+    (
+        literal.into_iter().cloned().collect(),
+        names.into_iter().cloned().collect(),
+    )
+}
+
+/// Resolves the router names (all at once, each bounded) off the start-up path; if any
+/// resolves, they join the bootstrap list, and a node that has found nobody yet restarts with
+/// them. Names that do not resolve are simply left out (said at debug level: on a LAN without
+/// a route to the public routers that is the normal case, and the status shows it).
+async fn resolve_routers(
+    inner: std::sync::Weak<Inner>,
+    names: Vec<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let lookups = names.iter().map(|name| async move {
+        match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(name.as_str())).await {
+            Ok(Ok(addrs)) => addrs
+                .filter_map(|a| match a {
+                    SocketAddr::V4(a) => Some(a.to_string()),
+                    SocketAddr::V6(_) => None,
+                })
+                .collect(),
+            Ok(Err(e)) => {
+                tracing::debug!("DHT router {name}: {e}");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::debug!("DHT router {name}: no answer from DNS");
+                Vec::new()
+            }
+        }
+    });
+    let resolved: Vec<String> = tokio::select! {
+        all = futures::future::join_all(lookups) => all.into_iter().flatten().collect(),
+        _ = stop.changed() => return,
+    };
+    let Some(inner) = inner.upgrade() else { return };
+    if resolved.is_empty() {
+        return;
+    }
+    if let Ok(mut b) = inner.bootstrap.lock() {
+        for a in &resolved {
+            if !b.contains(a) {
+                b.push(a.clone());
+            }
+        }
+    }
+    let Some(node) = inner.node.lock().ok().and_then(|n| n.clone()) else {
+        return;
+    };
+    if node.to_bootstrap().await.is_empty() {
+        tracing::debug!("DHT: {} router addresses resolved", resolved.len());
+        reboot(&inner, node, Vec::new()).await;
+    }
+}
+
 /// Reads a nodes file: one `ip:port` a line; anything else is skipped.
 pub(crate) fn load_nodes(file: &std::path::Path) -> Vec<SocketAddrV4> {
     let Ok(text) = std::fs::read_to_string(file) else {
@@ -291,15 +385,11 @@ pub(crate) fn load_nodes(file: &std::path::Path) -> Vec<SocketAddrV4> {
         .collect()
 }
 
-/// Writes atomically (temp file, then rename), so a crash leaves the old list or the new one.
+/// Writes atomically, so a crash leaves the old list or the new one, under a temporary name of
+/// its own: downloads sharing the default state directory write this file at the same time.
 fn store_nodes(file: &std::path::Path, nodes: &[SocketAddrV4]) -> std::io::Result<()> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = file.with_extension("tmp");
     let text: String = nodes.iter().map(|a| format!("{a}\n")).collect();
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, file)
+    crate::resume::write_private(file, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -316,5 +406,24 @@ mod tests {
         std::fs::write(&file, "garbage\n10.0.0.1:1\n[::1]:5\n\n").unwrap();
         assert_eq!(load_nodes(&file), vec!["10.0.0.1:1".parse().unwrap()]);
         assert!(load_nodes(&dir.path().join("missing")).is_empty());
+    }
+
+    /// Downloads sharing the default state directory save the list at the same time (a fixed
+    /// `dht_nodes.tmp` made them rename each other's file away).
+    #[test]
+    fn concurrent_stores_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(NODES_FILE);
+        let nodes: Vec<SocketAddrV4> = vec!["127.0.0.1:6881".parse().unwrap()];
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        store_nodes(&file, &nodes).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(load_nodes(&file), nodes);
     }
 }

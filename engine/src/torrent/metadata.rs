@@ -68,12 +68,10 @@ pub(crate) fn cached_metainfo(state_dir: Option<&Path>, ih: InfoHash) -> Option<
         .filter(|m| m.info_hash == ih)
 }
 
+/// Several downloads of one magnet may share the state directory: each writes under a
+/// temporary name of its own (`resume::write_private`).
 fn save_cache(state_dir: &Path, ih: InfoHash, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(state_dir)?;
-    let path = cache_path(state_dir, ih);
-    let tmp = path.with_extension("torrent.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, &path)
+    crate::resume::write_private(&cache_path(state_dir, ih), bytes)
 }
 
 /// Starts the metadata phase of a magnet torrent; the handle stays valid for its whole life.

@@ -31,7 +31,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
-use crate::resume::ResumeData;
 use crate::storage::Storage;
 use crate::types::{
     EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
@@ -296,13 +295,14 @@ impl Torrent {
             source,
         })?;
         let save_path = storage.root().to_path_buf();
-        let resume_path = shared
-            .state_dir
-            .as_ref()
-            .map(|d| d.join(format!("{}.resume", info_hash.to_hex())));
-        let resume = resume_path.as_deref().and_then(ResumeData::load);
-        let trusted = (resume.as_ref())
-            .and_then(|r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()));
+        let resume_path = (shared.state_dir.as_deref())
+            .map(|d| crate::resume::resume_path(d, info_hash, &opts.save_dir));
+        let (resume, trusted) = crate::resume::load(
+            shared.state_dir.as_deref(),
+            resume_path.as_deref(),
+            info_hash,
+            |r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()),
+        );
 
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(WriteBacklog::default());
@@ -605,7 +605,12 @@ impl Torrent {
             self.save_resume();
         } else if let Some(path) = &self.resume_path {
             let _ = std::fs::remove_file(path);
-            let _ = std::fs::remove_file(path.with_extension("torrent"));
+            if let Some(dir) = &self.shared.state_dir {
+                // A magnet's cached metadata (`metadata::cache_path`).
+                let _ = std::fs::remove_file(
+                    dir.join(format!("{}.torrent", self.metainfo.info_hash.to_hex())),
+                );
+            }
         }
         let _ = self.disk.send(DiskJob::Stop { delete });
         // Wait for the disk thread to finish its queue, bounded in case a disk hangs.

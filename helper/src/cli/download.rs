@@ -69,12 +69,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::init_logging("warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -171,6 +166,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
             _ = ticker.tick() => {
                 let Some(s) = session.status(ih) else { break Err(anyhow::anyhow!("the torrent vanished")) };
                 display.show(&s);
+                display.dht(session.dht_nodes());
                 if s.state == TorrentState::Error {
                     // The error may quote a tracker's failure reason: escapes are spelled out.
                     let error = s.error.unwrap_or_else(|| "unknown error".into());
@@ -191,6 +187,8 @@ async fn download(args: Args) -> anyhow::Result<()> {
 struct Display {
     bar: Option<indicatif::ProgressBar>,
     last_activity: Option<&'static str>,
+    /// Whether the DHT had nodes when last said (`None`: not said yet).
+    dht_reachable: Option<bool>,
 }
 
 impl Display {
@@ -207,7 +205,25 @@ impl Display {
         Display {
             bar,
             last_activity: None,
+            dht_reachable: None,
         }
+    }
+
+    /// Says once that the DHT reaches nobody (on a LAN without a route to the public routers,
+    /// the usual case, and harmless: the other peer sources work on), and again only when
+    /// that changes.
+    fn dht(&mut self, nodes: Option<usize>) {
+        let Some(nodes) = nodes else { return };
+        let reachable = nodes > 0;
+        if self.dht_reachable == Some(reachable) {
+            return;
+        }
+        if reachable {
+            self.println(&format!("DHT: {nodes} nodes reachable"));
+        } else {
+            self.println("DHT: no nodes reachable yet (trackers, local discovery, PEX and --peer work without it)");
+        }
+        self.dht_reachable = Some(reachable);
     }
 
     fn println(&self, line: &str) {
