@@ -24,7 +24,7 @@ use super::{
     peer_context, Candidate, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions,
     Wiring, TICK,
 };
-use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey, PeerStats};
+use crate::peer::{PeerContext, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
 
 mod adopt;
@@ -134,6 +134,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         error: None,
         peers: HashMap::new(),
         connecting: HashMap::new(),
+        handshaking: HashMap::new(),
         next_key: 1,
         candidates: HashMap::new(),
         distrusted: HashSet::new(),
@@ -172,7 +173,7 @@ pub(super) struct PendingPeer {
     peer_id: PeerId,
     outgoing: bool,
     reserved: Reserved,
-    writer: mpsc::UnboundedSender<Outgoing>,
+    writer: crate::peer::OutQueue,
     stats: Arc<PeerStats>,
     handshake: Option<ExtendedHandshake>,
     bitfield: Option<Bytes>,
@@ -192,6 +193,7 @@ pub(super) struct PendingPeer {
 pub(super) struct Handoff {
     peers: Vec<(PeerKey, PendingPeer)>,
     connecting: HashMap<PeerKey, SocketAddr>,
+    handshaking: HashMap<PeerKey, SocketAddr>,
     candidates: Vec<SocketAddr>,
     distrusted: HashSet<SocketAddr>,
     next_key: PeerKey,
@@ -209,6 +211,8 @@ struct MagnetPhase {
     error: Option<String>,
     peers: HashMap<PeerKey, PendingPeer>,
     connecting: HashMap<PeerKey, SocketAddr>,
+    /// Accepted connections still in their handshake (they count against the caps).
+    handshaking: HashMap<PeerKey, SocketAddr>,
     next_key: PeerKey,
     candidates: HashMap<SocketAddr, Candidate>,
     /// Addresses that sent metadata which failed the hash check.
@@ -296,6 +300,7 @@ impl MagnetPhase {
         let handoff = Handoff {
             peers: self.peers.drain().collect(),
             connecting: std::mem::take(&mut self.connecting),
+            handshaking: std::mem::take(&mut self.handshaking),
             candidates: self.candidates.keys().copied().collect(),
             distrusted: std::mem::take(&mut self.distrusted),
             next_key: self.next_key,

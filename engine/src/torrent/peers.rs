@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use protocol::wire::{Extension, Message, Reserved};
 use protocol::{Bitfield, ChokerPeer, PeerId, ValidBlock, BLOCK_LEN};
-use tokio::sync::mpsc;
 
 use super::{Candidate, Torrent};
-use crate::peer::{self, Outgoing, PeerEvent, PeerKey, PeerStats};
+use crate::peer::{self, OutQueue, Outgoing, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, TorrentState};
 
 /// A peer with requests outstanding that sends no block for this long is dropped, and its
@@ -23,13 +22,14 @@ pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(20);
 const MIN_QUEUE: usize = 128;
 /// ...and at most this many (or the peer's `reqq`, if lower).
 const MAX_QUEUE: usize = 500;
-/// Requests from one peer we hold at once; more are rejected.
-pub(super) const MAX_SERVING: usize = 1024;
+/// Requests from one peer we hold at once (waiting, being read, or read and not yet sent);
+/// more are rejected, and a peer that keeps sending them is dropped (see `on_request`).
+pub(super) const MAX_IN_REQUESTS: usize = 500;
 
 pub(crate) struct Peer {
     pub addr: SocketAddr,
     pub peer_id: PeerId,
-    pub writer: mpsc::UnboundedSender<Outgoing>,
+    pub writer: OutQueue,
     stats: Arc<PeerStats>,
     pub has: Bitfield,
     pub client: String,
@@ -52,6 +52,8 @@ pub(crate) struct Peer {
     pub last_block: Instant,
     pub unrequested: u32,
     pub bad_requests: u32,
+    /// Valid requests refused since we last unchoked it (see `on_request`).
+    pub refused: u32,
     pub down_rate: u64,
     pub up_rate: u64,
     prev_down: u64,
@@ -72,7 +74,7 @@ impl Peer {
     pub fn new(
         addr: SocketAddr,
         peer_id: PeerId,
-        writer: mpsc::UnboundedSender<Outgoing>,
+        writer: OutQueue,
         stats: Arc<PeerStats>,
         piece_count: u32,
         outgoing: bool,
@@ -99,6 +101,7 @@ impl Peer {
             last_block: Instant::now(),
             unrequested: 0,
             bad_requests: 0,
+            refused: 0,
             down_rate: 0,
             up_rate: 0,
             prev_down: 0,
@@ -191,6 +194,19 @@ impl Peer {
     }
 }
 
+/// This machine's own programs (127.0.0.1, ::1): not held to the per-host cap, which is about
+/// remote hosts, and banned per address and port, not as a whole: tests and local clients run
+/// many peers there. Other loopback addresses (127.0.0.2, ...) are treated as remote hosts.
+pub(crate) fn exempt_host(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(v6) => {
+            v6 == std::net::Ipv6Addr::LOCALHOST
+                || v6.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
+        }
+    }
+}
+
 /// A readable client name from an Azureus-style peer id (`-TR3000-`), until BEP 10 tells us.
 fn client_from_id(id: &PeerId) -> String {
     let b = id.as_bytes();
@@ -217,6 +233,25 @@ impl Torrent {
         !self.paused && !matches!(self.state, TorrentState::Checking | TorrentState::Error)
     }
 
+    /// Connections to or from `ip`'s host, handshaking ones included.
+    fn host_connections(&self, ip: std::net::IpAddr) -> usize {
+        let host = protocol::IpKey::from(ip);
+        self.peers
+            .values()
+            .map(|p| p.addr)
+            .chain(self.connecting.values().copied())
+            .chain(self.handshaking.values().copied())
+            .filter(|a| protocol::IpKey::from(a.ip()) == host)
+            .count()
+    }
+
+    /// Whether a new connection to or from `ip` stays within the torrent's caps.
+    fn room_for(&self, ip: std::net::IpAddr) -> bool {
+        let all = self.peers.len() + self.connecting.len() + self.handshaking.len();
+        all < self.shared.max_peers
+            && (exempt_host(ip) || self.host_connections(ip) < self.shared.max_peers_per_ip)
+    }
+
     pub(super) fn maybe_connect(&mut self, now: Instant) {
         if !self.active() {
             return;
@@ -231,14 +266,22 @@ impl Torrent {
             .candidates
             .iter()
             .filter(|(a, c)| {
-                c.next_attempt <= now && !connected.contains(a) && !self.banned_addrs.contains(a)
+                c.next_attempt <= now
+                    && !connected.contains(a)
+                    && !self.banned_addrs.contains(a)
+                    && !self.bans.is_banned(a.ip())
             })
             .map(|(a, _)| *a)
             .collect();
         due.sort();
         for addr in due {
-            if self.peers.len() + self.connecting.len() >= self.shared.max_peers {
+            if self.peers.len() + self.connecting.len() + self.handshaking.len()
+                >= self.shared.max_peers
+            {
                 break;
+            }
+            if !self.room_for(addr.ip()) {
+                continue;
             }
             let key = self.next_key;
             self.next_key += 1;
@@ -252,11 +295,15 @@ impl Torrent {
     }
 
     pub(super) fn accept(&mut self, stream: crate::mse_stream::PeerStream, buf: BytesMut) {
-        if !self.active() || self.peers.len() + self.connecting.len() >= self.shared.max_peers {
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        if !self.active() || self.bans.is_banned(addr.ip()) || !self.room_for(addr.ip()) {
             return; // dropping the stream closes it
         }
         let key = self.next_key;
         self.next_key += 1;
+        self.handshaking.insert(key, addr);
         tokio::spawn(peer::run_incoming(self.ctx.clone(), key, stream, buf));
     }
 
@@ -270,6 +317,7 @@ impl Torrent {
                 writer,
                 stats,
             } => {
+                self.handshaking.remove(&key);
                 let dialed = self.connecting.remove(&key);
                 let outgoing = dialed.is_some();
                 let addr = dialed.unwrap_or(addr);
@@ -288,14 +336,14 @@ impl Torrent {
         outgoing: bool,
         peer_id: PeerId,
         reserved: Reserved,
-        writer: mpsc::UnboundedSender<Outgoing>,
+        writer: OutQueue,
         stats: Arc<PeerStats>,
     ) {
         let refuse = if peer_id == self.shared.our_id {
             // Trackers list us among the peers: never dial that address again.
             self.banned_addrs.insert(addr);
             Some("connected to ourselves")
-        } else if self.banned_ids.contains(&peer_id) || self.banned_addrs.contains(&addr) {
+        } else if self.bans.is_banned(addr.ip()) || self.banned_addrs.contains(&addr) {
             Some("banned")
         } else if let Some((&old, existing)) = self.peers.iter().find(|(_, p)| p.peer_id == peer_id)
         {
@@ -357,6 +405,10 @@ impl Torrent {
 
     fn closed(&mut self, key: PeerKey, reason: &str) {
         let now = Instant::now();
+        if let Some(addr) = self.handshaking.remove(&key) {
+            tracing::debug!("{addr}: {reason}");
+            return;
+        }
         if let Some(addr) = self.connecting.remove(&key) {
             tracing::debug!("{addr}: {reason}");
             if let Some(c) = self.candidates.get_mut(&addr) {
@@ -388,19 +440,49 @@ impl Torrent {
     pub(super) fn close_peer(&mut self, key: PeerKey, why: &str) {
         if let Some(p) = self.peers.get(&key) {
             tracing::debug!("{}: closing: {why}", p.addr);
-            let _ = p.writer.send(Outgoing::Close);
+            p.writer.abort();
         }
         // Forget it at once so nothing more is requested from or sent to it.
         self.closed(key, why);
     }
 
+    /// Bans the peer's host (every port, any peer id) and closes its connections.
     pub(super) fn ban(&mut self, key: PeerKey, why: &str) {
-        if let Some(p) = self.peers.get(&key) {
-            tracing::info!("banning {} ({why})", p.addr);
-            self.banned_addrs.insert(p.addr);
-            self.banned_ids.insert(p.peer_id);
+        if let Some(addr) = self.peers.get(&key).map(|p| p.addr) {
+            self.ban_host(addr, why);
         }
         self.close_peer(key, why);
+    }
+
+    /// Bans `addr`'s host (an IPv4 address or an IPv6 /64) and closes its connections. On this
+    /// machine's own address (see `exempt_host`) many programs are many peers: only `addr`.
+    pub(super) fn ban_host(&mut self, addr: SocketAddr, why: &str) {
+        tracing::info!("banning {addr} ({why})");
+        let host = protocol::IpKey::from(addr.ip());
+        let exempt = exempt_host(addr.ip());
+        if exempt {
+            if self.banned_addrs.len() >= protocol::peer_bounds::MAX_BANS {
+                self.banned_addrs.clear();
+            }
+            self.banned_addrs.insert(addr);
+        } else {
+            self.bans.ban(addr.ip());
+        }
+        let keys: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                if exempt {
+                    p.addr == addr
+                } else {
+                    protocol::IpKey::from(p.addr.ip()) == host
+                }
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            self.close_peer(key, why);
+        }
     }
 
     /// Interested exactly when the peer has a piece we want.
@@ -520,6 +602,9 @@ impl Torrent {
             let choke = !unchoked.contains(key);
             if choke != p.am_choking {
                 p.am_choking = choke;
+                if !choke {
+                    p.refused = 0;
+                }
                 let mut frame = Vec::new();
                 if choke {
                     Message::Choke
