@@ -161,9 +161,14 @@ fn attacker(target: Target, mode: Mode, source: Ipv4Addr, deadline: Instant, rep
             Mode::RequestFlood => request_flood(&target, source, deadline, report),
             Mode::HandshakeFlood => handshake_flood(&target, source, report),
             Mode::SlowLoris => slow_loris(&target, source, deadline, report),
-            Mode::Rebanned | Mode::Corrupt => {
-                corrupt(&target, source, deadline, report, dropped_once)
-            }
+            Mode::Rebanned | Mode::Corrupt => corrupt(
+                &target,
+                source,
+                deadline,
+                report,
+                mode == Mode::Corrupt,
+                dropped_once,
+            ),
         };
         match outcome {
             Outcome::Refused => {
@@ -318,6 +323,7 @@ fn corrupt(
     source: Ipv4Addr,
     deadline: Instant,
     report: &Report,
+    claim_all: bool,
     dropped_before: bool,
 ) -> Outcome {
     let Some(mut s) = dial(target, source, report) else {
@@ -329,8 +335,14 @@ fn corrupt(
     if dropped_before {
         report.accepted_after_drop.fetch_add(1, Ordering::Relaxed);
     }
+    // Claiming every piece makes a downloader ask us (for garbage); a seeder drops a fellow
+    // seed, so the rebanned mode claims nothing and only pushes blocks nobody asked for.
     let mut hello = Vec::new();
-    Message::HaveAll.encode(&mut hello);
+    if claim_all {
+        Message::HaveAll.encode(&mut hello);
+    } else {
+        Message::HaveNone.encode(&mut hello);
+    }
     Message::Unchoke.encode(&mut hello);
     if s.write_all(&hello).is_err() {
         return Outcome::Dropped;
@@ -364,11 +376,13 @@ fn corrupt(
         }
         // A seeder asks us for nothing: push blocks it never asked for.
         if out.is_empty() && started.elapsed() > Duration::from_millis(500) {
-            let b = target.block(unasked * 7919);
-            unasked += 1;
-            wire::encode_piece_header(b.piece, b.begin, b.length, &mut out);
-            out.extend_from_slice(&garbage[..b.length as usize]);
-            report.blocks.fetch_add(1, Ordering::Relaxed);
+            for _ in 0..16 {
+                let b = target.block(unasked * 7919);
+                unasked += 1;
+                wire::encode_piece_header(b.piece, b.begin, b.length, &mut out);
+                out.extend_from_slice(&garbage[..b.length as usize]);
+                report.blocks.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if !out.is_empty() && s.write_all(&out).is_err() {
             return Outcome::Dropped;
