@@ -5,10 +5,11 @@
 mod allowed_fast;
 mod announcer;
 mod ext;
+mod hosts;
 mod messages;
 mod metadata;
 mod peers;
-pub(crate) use peers::exempt_host;
+pub(crate) use hosts::exempt_host;
 mod pex;
 mod status;
 mod uploads;
