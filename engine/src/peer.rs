@@ -24,6 +24,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(90);
 const READ_CHUNK: usize = 256 * 1024;
+/// What we queue for one peer at most, in bytes: twice the upload read-ahead (see
+/// `torrent::uploads`), so only a peer that stopped reading while we keep answering it
+/// (rejects, haves) ever reaches it.
+pub const MAX_QUEUED_BYTES: u64 = 4 << 20;
 
 /// A connection's id inside its torrent.
 pub type PeerKey = u64;
@@ -77,6 +81,65 @@ pub struct PeerStats {
     /// Blocks handed to the writer and not yet on the socket: with the actor's count of reads
     /// in progress, this bounds what a peer that requests but never reads can make us hold.
     pub unsent_blocks: AtomicU64,
+    /// Bytes (with a per-item overhead) queued for the writer and not yet on the socket.
+    queued_bytes: AtomicU64,
+    /// Woken when the queue went over its bound, or the actor dropped the peer: the connection
+    /// ends at once, whatever is still queued.
+    abort: tokio::sync::Notify,
+    overflowed: std::sync::atomic::AtomicBool,
+}
+
+/// Memory one queued item costs besides its payload (channel slot, allocation headers).
+const ITEM_OVERHEAD: u64 = 64;
+
+fn item_cost(item: &Outgoing) -> u64 {
+    ITEM_OVERHEAD
+        + match item {
+            Outgoing::Frame(f) => f.len() as u64,
+            Outgoing::Requests(r) => 17 * r.len() as u64,
+            Outgoing::Block { data, .. } => data.len() as u64 + 13,
+            Outgoing::Close => 0,
+        }
+}
+
+/// The actor's end of a connection's send queue. What it holds is bounded in bytes: a peer
+/// that does not read (its socket does not drain) while we keep queueing replies, rejects or
+/// haves for it is disconnected instead of growing our memory. Blocks are read ahead of the
+/// socket only up to the upload read-ahead (see `torrent::uploads`), well under the bound, so
+/// a peer that reads is never cut off by it.
+#[derive(Debug, Clone)]
+pub struct OutQueue {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    stats: Arc<PeerStats>,
+    max_bytes: u64,
+}
+
+/// The queue is over its bound (the connection is being closed) or the writer is gone.
+#[derive(Debug)]
+pub struct QueueClosed;
+
+impl OutQueue {
+    /// Queues `item`, or ends the connection if that would take the queue past its bound.
+    pub fn send(&self, item: Outgoing) -> Result<(), QueueClosed> {
+        let cost = item_cost(&item);
+        let before = self.stats.queued_bytes.fetch_add(cost, Ordering::AcqRel);
+        if before + cost > self.max_bytes && !matches!(item, Outgoing::Close) {
+            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+            self.stats.overflowed.store(true, Ordering::Release);
+            self.stats.abort.notify_one();
+            return Err(QueueClosed);
+        }
+        self.tx.send(item).map_err(|_| {
+            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+            QueueClosed
+        })
+    }
+
+    /// Ends the connection now, dropping what is queued (a peer we drop gets nothing more; a
+    /// polite `Close` would wait behind a queue a hostile peer does not read).
+    pub fn abort(&self) {
+        self.stats.abort.notify_one();
+    }
 }
 
 #[derive(Debug)]
@@ -86,7 +149,7 @@ pub enum PeerEvent {
         addr: SocketAddr,
         peer_id: PeerId,
         reserved: Reserved,
-        writer: mpsc::UnboundedSender<Outgoing>,
+        writer: OutQueue,
         stats: Arc<PeerStats>,
     },
     Message {
@@ -113,8 +176,12 @@ pub struct PeerContext {
     /// The session's DHT node, unless it has none or the torrent is private: sets the DHT bit
     /// of our handshake, and learns the nodes peers name in `port` messages.
     pub dht: Option<crate::dht::Dht>,
-    /// Signalled when a writer put blocks on its socket: a capped uploader reads more then.
+    /// Signalled when a writer put blocks on its socket: the uploader reads more then.
     pub upload_room: Arc<tokio::sync::Notify>,
+    /// A connection whose socket accepts none of what we queued for this long is dropped.
+    pub write_timeout: Duration,
+    /// The bound of each connection's send queue in bytes (see [`OutQueue`]).
+    pub max_queued_bytes: u64,
 }
 
 impl PeerContext {
@@ -216,8 +283,13 @@ async fn run_connected(
     buf: BytesMut,
 ) -> Result<(), String> {
     let (reader, writer_half) = stream.into_split();
-    let (writer, queue) = mpsc::unbounded_channel();
+    let (tx, queue) = mpsc::unbounded_channel();
     let stats = Arc::new(PeerStats::default());
+    let writer = OutQueue {
+        tx,
+        stats: stats.clone(),
+        max_bytes: ctx.max_queued_bytes,
+    };
     ctx.events
         .send(PeerEvent::Connected {
             key,
@@ -232,6 +304,11 @@ async fn run_connected(
     tokio::select! {
         r = read_loop(ctx, key, addr, reader, buf, &stats) => r,
         r = write_loop(ctx, writer_half, queue, &stats) => r,
+        () = stats.abort.notified() => Err(if stats.overflowed.load(Ordering::Acquire) {
+            "send queue over its bound: the peer does not read".into()
+        } else {
+            "dropped by us".into()
+        }),
     }
 }
 
@@ -354,10 +431,7 @@ async fn write_loop(
     loop {
         let first = match tokio::time::timeout(KEEPALIVE_EVERY, queue.recv()).await {
             Err(_) => {
-                writer
-                    .write_all(&[0, 0, 0, 0])
-                    .await
-                    .map_err(|e| format!("write: {e}"))?;
+                write_draining(&mut writer, &[0, 0, 0, 0], ctx.write_timeout).await?;
                 continue;
             }
             Ok(None) => return Err("torrent stopped".into()),
@@ -366,17 +440,20 @@ async fn write_loop(
         out.clear();
         let mut uploaded = 0usize;
         let mut blocks = 0u64;
+        let mut cost = item_cost(&first);
         let mut close = encode_item(first, &mut out, &mut uploaded, &mut blocks);
         while !close && out.len() < 256 * 1024 {
             match queue.try_recv() {
-                Ok(item) => close = encode_item(item, &mut out, &mut uploaded, &mut blocks),
+                Ok(item) => {
+                    cost += item_cost(&item);
+                    close = encode_item(item, &mut out, &mut uploaded, &mut blocks);
+                }
                 Err(_) => break,
             }
         }
-        writer
-            .write_all(&out)
-            .await
-            .map_err(|e| format!("write: {e}"))?;
+        // The batch left the queue: it is counted by `out`'s one buffer from here on.
+        stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+        write_draining(&mut writer, &out, ctx.write_timeout).await?;
         stats.unsent_blocks.fetch_sub(blocks, Ordering::Relaxed);
         if blocks > 0 {
             ctx.upload_room.notify_one();
@@ -390,6 +467,26 @@ async fn write_loop(
             return Err("closed by us".into());
         }
     }
+}
+
+/// Writes all of `buf`, failing when the socket takes none of it for `timeout`: a slow reader
+/// is fine as long as it reads something, a peer that stopped reading is dropped.
+async fn write_draining(
+    writer: &mut PeerWriter,
+    mut buf: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
+    while !buf.is_empty() {
+        let n = tokio::time::timeout(timeout, writer.write(buf))
+            .await
+            .map_err(|_| format!("write stalled: the peer read nothing for {timeout:?}"))?
+            .map_err(|e| format!("write: {e}"))?;
+        if n == 0 {
+            return Err("write: the connection is closed".into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
 }
 
 /// Appends one queued item; returns true for `Close`.

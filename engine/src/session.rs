@@ -72,6 +72,8 @@ impl Session {
             up_limit: Arc::new(RateLimiter::new(config.upload_rate_limit)),
             events,
             max_peers: config.max_peers_per_torrent.max(1),
+            max_peers_per_ip: config.max_peers_per_ip.max(1),
+            write_timeout: config.peer_write_timeout,
             // 0 is allowed: everyone stays choked (see `Torrent::rechoke`).
             upload_slots: config.upload_slots,
             state_dir: config.state_dir.clone(),
@@ -343,12 +345,63 @@ impl Session {
 /// a bounded number of tasks (each also times out after `HANDSHAKE_TIMEOUT`).
 const MAX_PENDING_HANDSHAKES: usize = 256;
 
+/// Connections per host that have not named their torrent yet: one host dribbling handshakes
+/// (slow-loris) cannot take all of `MAX_PENDING_HANDSHAKES` from everyone else.
+#[derive(Clone)]
+struct PendingPerHost {
+    counts: HostCounts,
+    cap: usize,
+}
+
+type HostCounts = Arc<Mutex<HashMap<protocol::IpKey, usize>>>;
+
+/// One pending connection of a host, given back when dropped (`None`: an exempt host).
+struct HostSlot(Option<(HostCounts, protocol::IpKey)>);
+
+impl PendingPerHost {
+    fn take(&self, ip: std::net::IpAddr) -> Option<HostSlot> {
+        if crate::torrent::exempt_host(ip) {
+            return Some(HostSlot(None));
+        }
+        let host = protocol::IpKey::from(ip);
+        let mut counts = self.counts.lock().ok()?;
+        let n = counts.entry(host).or_default();
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(HostSlot(Some((self.counts.clone(), host))))
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        let Some((counts, host)) = &self.0 else {
+            return;
+        };
+        if let Ok(mut counts) = counts.lock() {
+            if let Some(n) = counts.get_mut(host) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(host);
+                }
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     inner: std::sync::Weak<Inner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let per_host = PendingPerHost {
+        counts: Arc::default(),
+        cap: inner
+            .upgrade()
+            .map_or(1, |i| i.shared.max_peers_per_ip.max(1)),
+    };
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -356,15 +409,18 @@ async fn accept_loop(
         };
         let Some(inner) = inner.upgrade() else { return };
         match accepted {
-            Ok((stream, _)) => {
-                // Over the limit the connection is simply closed.
+            Ok((stream, from)) => {
+                // Over either limit the connection is simply closed.
+                let Some(slot) = per_host.take(from.ip()) else {
+                    continue;
+                };
                 let Ok(permit) = pending.clone().try_acquire_owned() else {
                     continue;
                 };
                 let weak = Arc::downgrade(&inner);
                 tokio::spawn(async move {
                     route_incoming(stream, weak).await;
-                    drop(permit);
+                    drop((permit, slot));
                 });
             }
             Err(e) => {

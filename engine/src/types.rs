@@ -20,7 +20,15 @@ pub struct SessionConfig {
     /// Bytes per second over all torrents; `None` = unlimited.
     pub download_rate_limit: Option<u64>,
     pub upload_rate_limit: Option<u64>,
+    /// Connections per torrent, counting those still in their handshake.
     pub max_peers_per_torrent: usize,
+    /// Connections per torrent from one host (an IPv4 address or an IPv6 /64), counting those
+    /// still in their handshake; also the session's limit of one host's connections that have
+    /// not yet named their torrent. 127.0.0.1 and ::1 (this machine's own programs) are exempt.
+    pub max_peers_per_ip: usize,
+    /// A peer whose socket accepts none of what we send it for this long is dropped (what we
+    /// queue for a peer is also bounded in bytes, so one that stops reading cannot grow us).
+    pub peer_write_timeout: std::time::Duration,
     /// Peers unchoked at once per torrent (one of them is the optimistic unchoke); 0 chokes
     /// everyone, so peers get only their BEP 6 allowed-fast pieces from us.
     pub upload_slots: usize,
@@ -48,6 +56,8 @@ impl Default for SessionConfig {
             download_rate_limit: None,
             upload_rate_limit: None,
             max_peers_per_torrent: 50,
+            max_peers_per_ip: 8,
+            peer_write_timeout: std::time::Duration::from_secs(30),
             upload_slots: 8,
             announce_ip: None,
             peer_id: None,

@@ -1,7 +1,8 @@
 //! Shared plumbing for the cross-part tests in `tests/tests/`: finding the workspace's binaries,
 //! free ports, test data, processes that are always stopped (by their own PID) when a test ends
 //! and whose output is read line by line ([`process`]), `bthelper download` ([`bthelper`]) and
-//! python3-libtorrent peers ([`libtorrent`]) and bttrack ([`tracker`]).
+//! python3-libtorrent peers ([`libtorrent`]), bttrack ([`tracker`]) and scripted hostile peers
+//! ([`hostile`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -9,6 +10,7 @@ use std::sync::OnceLock;
 
 pub mod bthelper;
 pub mod files;
+pub mod hostile;
 pub mod libtorrent;
 pub mod process;
 pub mod tracker;

@@ -9,7 +9,7 @@ use protocol::wire::{
     self, metadata_reply, ExtendedHandshake, Message, MetadataMessage, PexDiff, UT_METADATA, UT_PEX,
 };
 
-use super::peers::MAX_SERVING;
+use super::peers::MAX_IN_REQUESTS;
 use super::Torrent;
 use crate::peer::{Outgoing, PeerKey};
 
@@ -69,7 +69,7 @@ pub(crate) fn extended_handshake_frame(
     let mut hs = ExtendedHandshake {
         v: Some(format!("Swarmlink {}", env!("CARGO_PKG_VERSION"))),
         p: Some(listen_port),
-        reqq: Some(MAX_SERVING as u32),
+        reqq: Some(MAX_IN_REQUESTS as u32),
         yourip: Some(peer.ip()),
         metadata_size,
         ..Default::default()

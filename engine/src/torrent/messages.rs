@@ -4,7 +4,7 @@ use bytes::Bytes;
 use protocol::wire::{BlockRef, ExtendedHandshake, Message};
 use protocol::{Bitfield, BlockOutcome, PieceIndex, ValidBlock};
 
-use super::peers::MAX_SERVING;
+use super::peers::MAX_IN_REQUESTS;
 use super::Torrent;
 use crate::disk::DiskJob;
 use crate::peer::{Outgoing, PeerKey, PeerMessage};
@@ -15,8 +15,12 @@ use crate::types::TorrentState;
 const MAX_UNREQUESTED: u32 = 64;
 /// Invalid requests (out of range, pieces we lack) tolerated before disconnecting.
 const MAX_BAD_REQUESTS: u32 = 64;
-/// Hash failures an address may take part in before it is banned.
+/// Hash failures a host may take part in before it is banned.
 const MAX_STRIKES: u32 = 2;
+/// Valid requests we refused (queue full, or choked) since we last unchoked the peer, before
+/// it is dropped and banned: an honest peer keeps at most our `reqq` (`MAX_IN_REQUESTS`)
+/// requests queued, and sends at most that many more before it hears of a choke.
+const MAX_REFUSED: u32 = 2 * MAX_IN_REQUESTS as u32;
 
 impl Torrent {
     pub(super) fn on_message(&mut self, key: PeerKey, msg: PeerMessage) {
@@ -93,7 +97,7 @@ impl Torrent {
                     return;
                 }
                 if let Some(p) = self.peers.get_mut(&key) {
-                    if p.cancelled.len() < MAX_SERVING {
+                    if p.cancelled.len() < MAX_IN_REQUESTS {
                         p.cancelled.insert(b);
                     }
                 }
@@ -157,7 +161,9 @@ impl Torrent {
             return;
         };
         let waiting = self.uploads.pending_len(key);
-        let full = p.owed_blocks() + waiting >= MAX_SERVING;
+        // Requests queued here, being read, or read and waiting for the socket: bounded, as
+        // libtorrent's `max_allowed_in_request_queue` (our extended handshake says `reqq`).
+        let full = p.owed_blocks() + waiting >= MAX_IN_REQUESTS;
         // A choked peer is served only pieces we allowed it fast (BEP 6), within a budget.
         let choked_refused = p.am_choking
             && !(valid.is_some()
@@ -167,14 +173,21 @@ impl Torrent {
         if refuse {
             if valid.is_none() {
                 p.bad_requests += 1;
+            } else {
+                p.refused += 1;
             }
             if p.fast {
                 let mut frame = Vec::new();
                 Message::RejectRequest(b).encode(&mut frame);
                 let _ = p.writer.send(Outgoing::Frame(frame));
+            } else if full && !p.am_choking {
+                // It cannot be told (no fast extension) and must not be silently ignored.
+                return self.close_peer(key, "request queue full");
             }
             if p.bad_requests > MAX_BAD_REQUESTS {
                 self.close_peer(key, "too many invalid requests");
+            } else if p.refused > MAX_REFUSED {
+                self.ban(key, "kept requesting past its queue limit or while choked");
             }
             return;
         }
@@ -270,7 +283,9 @@ impl Torrent {
         self.picker.piece_verified(piece);
         self.webseed_piece_checked(piece, true);
         for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
-            self.strikes.entry(addr).or_default().passed += 1;
+            self.strikes
+                .entry_or_insert_with(addr.ip().into(), Default::default)
+                .passed += 1;
         }
         self.resume_dirty = true;
         let mut frame = Vec::new();
@@ -299,7 +314,9 @@ impl Torrent {
         let culprits = self.contributors.remove(&piece.get()).unwrap_or_default();
         let sole = culprits.len() == 1;
         for addr in culprits {
-            let record = self.strikes.entry(addr).or_default();
+            let record = self
+                .strikes
+                .entry_or_insert_with(addr.ip().into(), Default::default);
             record.failed += 1;
             // A peer that alone sent two bad pieces is banned; one that shared bad pieces with
             // others is banned once bad pieces are a large share of all it took part in, so an
@@ -307,16 +324,7 @@ impl Torrent {
             let ban = (sole && record.failed >= MAX_STRIKES)
                 || (record.failed >= 2 * MAX_STRIKES && record.failed * 4 > record.passed);
             if ban {
-                if let Some(key) = self
-                    .peers
-                    .iter()
-                    .find(|(_, p)| p.addr == addr)
-                    .map(|(k, _)| *k)
-                {
-                    self.ban(key, "sent data that failed hash checks");
-                } else {
-                    self.banned_addrs.insert(addr);
-                }
+                self.ban_host(addr, "sent data that failed hash checks");
             }
         }
         self.request_from_all();

@@ -24,7 +24,7 @@ use super::{
     peer_context, Candidate, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions,
     Wiring, TICK,
 };
-use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey, PeerStats};
+use crate::peer::{PeerContext, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
 
 mod adopt;
@@ -133,6 +133,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         error: None,
         peers: HashMap::new(),
         connecting: HashMap::new(),
+        handshaking: HashMap::new(),
         next_key: 1,
         candidates: HashMap::new(),
         distrusted: HashSet::new(),
@@ -171,7 +172,7 @@ pub(super) struct PendingPeer {
     peer_id: PeerId,
     outgoing: bool,
     reserved: Reserved,
-    writer: mpsc::UnboundedSender<Outgoing>,
+    writer: crate::peer::OutQueue,
     stats: Arc<PeerStats>,
     handshake: Option<ExtendedHandshake>,
     bitfield: Option<Bytes>,
@@ -191,6 +192,7 @@ pub(super) struct PendingPeer {
 pub(super) struct Handoff {
     peers: Vec<(PeerKey, PendingPeer)>,
     connecting: HashMap<PeerKey, SocketAddr>,
+    handshaking: HashMap<PeerKey, SocketAddr>,
     candidates: Vec<SocketAddr>,
     distrusted: HashSet<SocketAddr>,
     next_key: PeerKey,
@@ -208,6 +210,8 @@ struct MagnetPhase {
     error: Option<String>,
     peers: HashMap<PeerKey, PendingPeer>,
     connecting: HashMap<PeerKey, SocketAddr>,
+    /// Accepted connections still in their handshake (they count against the caps).
+    handshaking: HashMap<PeerKey, SocketAddr>,
     next_key: PeerKey,
     candidates: HashMap<SocketAddr, Candidate>,
     /// Addresses that sent metadata which failed the hash check.
@@ -295,6 +299,7 @@ impl MagnetPhase {
         let handoff = Handoff {
             peers: self.peers.drain().collect(),
             connecting: std::mem::take(&mut self.connecting),
+            handshaking: std::mem::take(&mut self.handshaking),
             candidates: self.candidates.keys().copied().collect(),
             distrusted: std::mem::take(&mut self.distrusted),
             next_key: self.next_key,

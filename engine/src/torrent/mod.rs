@@ -5,9 +5,11 @@
 mod allowed_fast;
 mod announcer;
 mod ext;
+mod hosts;
 mod messages;
 mod metadata;
 mod peers;
+pub(crate) use hosts::exempt_host;
 mod pex;
 mod status;
 mod uploads;
@@ -77,6 +79,9 @@ pub(crate) struct SessionShared {
     pub up_limit: Arc<RateLimiter>,
     pub events: broadcast::Sender<SessionEvent>,
     pub max_peers: usize,
+    /// Connections from one host (`IpKey`), handshaking ones included.
+    pub max_peers_per_ip: usize,
+    pub write_timeout: Duration,
     pub upload_slots: usize,
     pub state_dir: Option<PathBuf>,
     pub announce_ip: Option<String>,
@@ -163,6 +168,8 @@ pub(super) fn peer_context(
         connector: shared.connector.clone(),
         dht: shared.dht.clone(),
         upload_room,
+        write_timeout: shared.write_timeout,
+        max_queued_bytes: crate::peer::MAX_QUEUED_BYTES,
     }
 }
 
@@ -190,12 +197,17 @@ pub(crate) struct Torrent {
     peers: HashMap<PeerKey, Peer>,
     /// Outgoing connections not yet through the handshake.
     connecting: HashMap<PeerKey, SocketAddr>,
+    /// Accepted connections not yet through the handshake: they count against `max_peers`
+    /// and the per-host cap like the others.
+    handshaking: HashMap<PeerKey, SocketAddr>,
     next_key: PeerKey,
     candidates: HashMap<SocketAddr, Candidate>,
+    /// Addresses never to dial (ourselves, peers the metadata phase distrusted).
     banned_addrs: HashSet<SocketAddr>,
-    banned_ids: HashSet<PeerId>,
-    /// Pieces each address sent blocks of that failed / passed their hash check.
-    strikes: HashMap<SocketAddr, PieceRecord>,
+    /// Hosts banned for misbehaviour, whatever port or peer id they come back with.
+    bans: protocol::BanList,
+    /// Pieces each host sent blocks of that failed / passed their hash check (bounded).
+    strikes: protocol::BoundedMap<protocol::IpKey, PieceRecord>,
     /// Who sent blocks of each piece being downloaded.
     contributors: HashMap<u32, Vec<SocketAddr>>,
     disk: std_mpsc::Sender<DiskJob>,
@@ -361,11 +373,12 @@ impl Torrent {
             ctx,
             peers: HashMap::new(),
             connecting: HashMap::new(),
+            handshaking: HashMap::new(),
             next_key: 1,
             candidates: HashMap::new(),
             banned_addrs: HashSet::new(),
-            banned_ids: HashSet::new(),
-            strikes: HashMap::new(),
+            bans: protocol::BanList::default(),
+            strikes: protocol::BoundedMap::new(protocol::peer_bounds::MAX_BANS),
             contributors: HashMap::new(),
             disk,
             backlog: backlog.clone(),

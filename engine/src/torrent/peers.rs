@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use protocol::wire::{Extension, Message, Reserved};
 use protocol::{Bitfield, ChokerPeer, PeerId, ValidBlock, BLOCK_LEN};
-use tokio::sync::mpsc;
 
 use super::{Candidate, Torrent};
-use crate::peer::{self, Outgoing, PeerEvent, PeerKey, PeerStats};
+use crate::peer::{self, OutQueue, Outgoing, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, TorrentState};
 
 /// A peer with requests outstanding that sends no block for this long is dropped, and its
@@ -23,13 +22,14 @@ pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(20);
 const MIN_QUEUE: usize = 128;
 /// ...and at most this many (or the peer's `reqq`, if lower).
 const MAX_QUEUE: usize = 500;
-/// Requests from one peer we hold at once; more are rejected.
-pub(super) const MAX_SERVING: usize = 1024;
+/// Requests from one peer we hold at once (waiting, being read, or read and not yet sent);
+/// more are rejected, and a peer that keeps sending them is dropped (see `on_request`).
+pub(super) const MAX_IN_REQUESTS: usize = 500;
 
 pub(crate) struct Peer {
     pub addr: SocketAddr,
     pub peer_id: PeerId,
-    pub writer: mpsc::UnboundedSender<Outgoing>,
+    pub writer: OutQueue,
     stats: Arc<PeerStats>,
     pub has: Bitfield,
     pub client: String,
@@ -52,6 +52,8 @@ pub(crate) struct Peer {
     pub last_block: Instant,
     pub unrequested: u32,
     pub bad_requests: u32,
+    /// Valid requests refused since we last unchoked it (see `on_request`).
+    pub refused: u32,
     pub down_rate: u64,
     pub up_rate: u64,
     prev_down: u64,
@@ -72,7 +74,7 @@ impl Peer {
     pub fn new(
         addr: SocketAddr,
         peer_id: PeerId,
-        writer: mpsc::UnboundedSender<Outgoing>,
+        writer: OutQueue,
         stats: Arc<PeerStats>,
         piece_count: u32,
         outgoing: bool,
@@ -99,6 +101,7 @@ impl Peer {
             last_block: Instant::now(),
             unrequested: 0,
             bad_requests: 0,
+            refused: 0,
             down_rate: 0,
             up_rate: 0,
             prev_down: 0,
@@ -231,14 +234,22 @@ impl Torrent {
             .candidates
             .iter()
             .filter(|(a, c)| {
-                c.next_attempt <= now && !connected.contains(a) && !self.banned_addrs.contains(a)
+                c.next_attempt <= now
+                    && !connected.contains(a)
+                    && !self.banned_addrs.contains(a)
+                    && !self.bans.is_banned(a.ip())
             })
             .map(|(a, _)| *a)
             .collect();
         due.sort();
         for addr in due {
-            if self.peers.len() + self.connecting.len() >= self.shared.max_peers {
+            if self.peers.len() + self.connecting.len() + self.handshaking.len()
+                >= self.shared.max_peers
+            {
                 break;
+            }
+            if !self.room_for(addr.ip()) {
+                continue;
             }
             let key = self.next_key;
             self.next_key += 1;
@@ -252,11 +263,15 @@ impl Torrent {
     }
 
     pub(super) fn accept(&mut self, stream: crate::mse_stream::PeerStream, buf: BytesMut) {
-        if !self.active() || self.peers.len() + self.connecting.len() >= self.shared.max_peers {
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        if !self.active() || self.bans.is_banned(addr.ip()) || !self.room_for(addr.ip()) {
             return; // dropping the stream closes it
         }
         let key = self.next_key;
         self.next_key += 1;
+        self.handshaking.insert(key, addr);
         tokio::spawn(peer::run_incoming(self.ctx.clone(), key, stream, buf));
     }
 
@@ -270,6 +285,7 @@ impl Torrent {
                 writer,
                 stats,
             } => {
+                self.handshaking.remove(&key);
                 let dialed = self.connecting.remove(&key);
                 let outgoing = dialed.is_some();
                 let addr = dialed.unwrap_or(addr);
@@ -288,14 +304,14 @@ impl Torrent {
         outgoing: bool,
         peer_id: PeerId,
         reserved: Reserved,
-        writer: mpsc::UnboundedSender<Outgoing>,
+        writer: OutQueue,
         stats: Arc<PeerStats>,
     ) {
         let refuse = if peer_id == self.shared.our_id {
             // Trackers list us among the peers: never dial that address again.
             self.banned_addrs.insert(addr);
             Some("connected to ourselves")
-        } else if self.banned_ids.contains(&peer_id) || self.banned_addrs.contains(&addr) {
+        } else if self.bans.is_banned(addr.ip()) || self.banned_addrs.contains(&addr) {
             Some("banned")
         } else if let Some((&old, existing)) = self.peers.iter().find(|(_, p)| p.peer_id == peer_id)
         {
@@ -357,6 +373,10 @@ impl Torrent {
 
     fn closed(&mut self, key: PeerKey, reason: &str) {
         let now = Instant::now();
+        if let Some(addr) = self.handshaking.remove(&key) {
+            tracing::debug!("{addr}: {reason}");
+            return;
+        }
         if let Some(addr) = self.connecting.remove(&key) {
             tracing::debug!("{addr}: {reason}");
             if let Some(c) = self.candidates.get_mut(&addr) {
@@ -388,19 +408,10 @@ impl Torrent {
     pub(super) fn close_peer(&mut self, key: PeerKey, why: &str) {
         if let Some(p) = self.peers.get(&key) {
             tracing::debug!("{}: closing: {why}", p.addr);
-            let _ = p.writer.send(Outgoing::Close);
+            p.writer.abort();
         }
         // Forget it at once so nothing more is requested from or sent to it.
         self.closed(key, why);
-    }
-
-    pub(super) fn ban(&mut self, key: PeerKey, why: &str) {
-        if let Some(p) = self.peers.get(&key) {
-            tracing::info!("banning {} ({why})", p.addr);
-            self.banned_addrs.insert(p.addr);
-            self.banned_ids.insert(p.peer_id);
-        }
-        self.close_peer(key, why);
     }
 
     /// Interested exactly when the peer has a piece we want.
@@ -520,6 +531,9 @@ impl Torrent {
             let choke = !unchoked.contains(key);
             if choke != p.am_choking {
                 p.am_choking = choke;
+                if !choke {
+                    p.refused = 0;
+                }
                 let mut frame = Vec::new();
                 if choke {
                     Message::Choke

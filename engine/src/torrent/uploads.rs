@@ -10,6 +10,10 @@
 //! peer asking only for pieces others hold while someone needs a piece nobody has (the leechers
 //! trade those; their endgame fetches them elsewhere and cancels them here). A peer is served
 //! anyway after [`MAX_WAIT`], well within its stall timeout.
+//!
+//! Uncapped, requests are read at once too, but never more than [`READ_AHEAD_UNCAPPED`] blocks
+//! ahead of a peer's socket: the rest wait here, so a peer that requests and never reads holds
+//! at most that much of our memory in blocks.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -23,6 +27,10 @@ use crate::peer::{Outgoing, PeerKey};
 
 /// Blocks per peer read ahead of its socket when the upload is capped.
 const READ_AHEAD: usize = 4;
+/// ...and when it is not: enough to keep a fast loopback socket busy (2 MiB), and what bounds
+/// the block bytes a peer that stops reading can make us hold (see `peer::MAX_QUEUED_BYTES`).
+/// Further accepted requests wait in `pending` (16 bytes each, at most `MAX_IN_REQUESTS`).
+const READ_AHEAD_UNCAPPED: usize = 128;
 /// Longest a peer with requests waits for a block while others are preferred (well below the
 /// requester's stall timeout).
 const MAX_WAIT: Duration = Duration::from_secs(4);
@@ -57,7 +65,13 @@ impl Uploads {
 impl Torrent {
     /// A valid request from a peer we unchoke: read it now, or queue it when capped.
     pub(super) fn queue_upload(&mut self, key: PeerKey, block: ValidBlock) {
-        if !self.shared.up_limit.is_limited() && self.uploads.pending.is_empty() {
+        if !self.shared.up_limit.is_limited()
+            && self.uploads.pending_len(key) == 0
+            && self
+                .peers
+                .get(&key)
+                .is_some_and(|p| p.owed_blocks() < READ_AHEAD_UNCAPPED)
+        {
             self.dispatch_read(key, block);
             return;
         }
@@ -150,7 +164,12 @@ impl Torrent {
         let keys: Vec<PeerKey> = self.uploads.pending.keys().copied().collect();
         for key in keys {
             while let Some(p) = self.peers.get(&key) {
-                if limited && p.owed_blocks() >= READ_AHEAD {
+                let ahead = if limited {
+                    READ_AHEAD
+                } else {
+                    READ_AHEAD_UNCAPPED
+                };
+                if p.owed_blocks() >= ahead {
                     break;
                 }
                 let Some(q) = self.uploads.pending.get(&key) else {

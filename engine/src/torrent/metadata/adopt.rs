@@ -18,6 +18,7 @@ impl Torrent {
         let piece_count = self.lengths.piece_count();
         self.next_key = self.next_key.max(h.next_key);
         self.connecting.extend(h.connecting);
+        self.handshaking.extend(h.handshaking);
         self.banned_addrs.extend(h.distrusted);
         for addr in h.candidates {
             self.candidates.entry(addr).or_insert(Candidate {

@@ -50,7 +50,9 @@ impl MagnetPhase {
             .collect();
         due.sort();
         for addr in due {
-            if self.peers.len() + self.connecting.len() >= self.shared.max_peers {
+            if self.peers.len() + self.connecting.len() + self.handshaking.len()
+                >= self.shared.max_peers
+            {
                 break;
             }
             let key = self.next_key;
@@ -64,14 +66,29 @@ impl MagnetPhase {
     }
 
     pub(super) fn accept(&mut self, stream: crate::mse_stream::PeerStream, buf: BytesMut) {
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        let host = protocol::IpKey::from(addr.ip());
+        let from_host = self
+            .peers
+            .values()
+            .map(|p| p.addr)
+            .chain(self.handshaking.values().copied())
+            .filter(|a| protocol::IpKey::from(a.ip()) == host)
+            .count();
         if self.paused
             || self.error.is_some()
-            || self.peers.len() + self.connecting.len() >= self.shared.max_peers
+            || self.peers.len() + self.connecting.len() + self.handshaking.len()
+                >= self.shared.max_peers
+            || (!crate::torrent::exempt_host(addr.ip())
+                && from_host >= self.shared.max_peers_per_ip)
         {
             return;
         }
         let key = self.next_key;
         self.next_key += 1;
+        self.handshaking.insert(key, addr);
         tokio::spawn(peer::run_incoming(self.ctx.clone(), key, stream, buf));
     }
 
@@ -86,6 +103,7 @@ impl MagnetPhase {
                 writer,
                 stats,
             } => {
+                self.handshaking.remove(&key);
                 let dialed = self.connecting.remove(&key);
                 let peer = PendingPeer {
                     addr: dialed.unwrap_or(addr),
@@ -156,6 +174,9 @@ impl MagnetPhase {
 
     pub(super) fn forget(&mut self, key: PeerKey) {
         let now = Instant::now();
+        if self.handshaking.remove(&key).is_some() {
+            return;
+        }
         if let Some(addr) = self.connecting.remove(&key) {
             if let Some(c) = self.candidates.get_mut(&addr) {
                 c.failures += 1;
