@@ -4,6 +4,7 @@ use btpublish::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    docgen::intercept(<Cli as clap::CommandFactory>::command);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
