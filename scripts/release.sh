@@ -67,9 +67,11 @@ if [ "$ONLY" = all ]; then
   name="swarmlink-$version-x86_64-linux-musl"
   stage=$(mktemp -d)
   trap 'rm -rf "$stage"' EXIT
-  mkdir -p "$stage/$name"/{bin,man,completions,native-messaging-hosts}
+  mkdir -p "$stage/$name"/{bin,man,completions}
   for b in bthelper btpublish bttrack; do
     cp "$target_dir/x86_64-unknown-linux-musl/release/$b" "$stage/$name/bin/"
+    # The release profile keeps line tables for the packages' backtraces; the tarball goes lean.
+    strip "$stage/$name/bin/$b"
     cp "$gen/$b"/man/*.1.gz "$stage/$name/man/"
     cp "$gen/$b"/completions/* "$stage/$name/completions/"
   done
