@@ -15,6 +15,8 @@ import {
   addRequestFor,
   classifyDisconnect,
   detectBrowser,
+  osOf,
+  helperTooOld,
 } from './lib/protocol.js';
 import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
@@ -122,6 +124,8 @@ function connectHelper() {
   disconnected.catch(() => {});
   const handshake = (async () => {
     const hello = await thisRpc.request('hello', { client: `swarmlink-extension ${chrome.runtime.getManifest().version}` });
+    const tooOld = helperTooOld(hello);
+    if (tooOld) throw new HelperError('outdated', tooOld);
     helloDone = true;
     dispatch({ type: 'helper', status: 'ready', info: hello && typeof hello === 'object' ? hello : null });
     await refreshList(thisRpc);
@@ -130,8 +134,9 @@ function connectHelper() {
   ready = Promise.race([handshake, disconnected]);
   ready.catch((err) => {
     if (port === thisPort && !helloDone) {
-      // hello timed out or was refused: a helper that speaks something else.
-      dispatch({ type: 'helper', status: 'broken', error: err.message });
+      // hello timed out or was refused: a helper that speaks something else (or too old a
+      // protocol, which the popup names as such).
+      dispatch({ type: 'helper', status: err.code === 'outdated' ? 'outdated' : 'broken', error: err.message });
       try {
         thisPort.disconnect();
       } catch {}
@@ -400,7 +405,7 @@ function environment() {
     brands: (globalThis.navigator && navigator.userAgentData && navigator.userAgentData.brands) || [],
     hasBraveApi: !!(globalThis.navigator && navigator.brave),
   });
-  return { browser: browserName, extensionId: chrome.runtime.id };
+  return { browser: browserName, extensionId: chrome.runtime.id, os: osOf(globalThis.navigator && navigator.platform) };
 }
 
 chrome.runtime.onConnect.addListener((p) => {

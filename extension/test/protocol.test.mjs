@@ -10,6 +10,10 @@ import {
   decodeFrames,
   detectBrowser,
   installCommand,
+  installSteps,
+  osOf,
+  helperTooOld,
+  PROTOCOL_VERSION,
   classifyDisconnect,
 } from '../src/lib/protocol.js';
 import { withDefaults, DEFAULT_SETTINGS } from '../src/lib/settings.js';
@@ -165,4 +169,32 @@ test('extension settings default on and ignore junk', () => {
     ...DEFAULT_SETTINGS,
     interceptClicks: false,
   });
+});
+
+test('the missing-helper steps fit the user\'s system', () => {
+  assert.equal(osOf('Linux x86_64'), 'linux');
+  assert.equal(osOf('Win32'), 'windows');
+  assert.equal(osOf('MacIntel'), 'mac');
+  assert.equal(osOf(undefined), 'other');
+  const linux = installSteps('linux');
+  assert.match(linux.package, /swarmlink_\*\.deb/);
+  assert.match(linux.binary, /tarball/);
+  assert.equal(installSteps('windows').package, null);
+  assert.match(installSteps('windows').binary, /bthelper\.exe/);
+  assert.match(installSteps('mac').binary, /cargo install --path helper/);
+  assert.equal(
+    installCommand('chrome', 'lndipfiddjhiiddghlniicdhbfpnielh', 'windows'),
+    'bthelper.exe install --browser chrome --extension-id lndipfiddjhiiddghlniicdhbfpnielh',
+  );
+});
+
+test('a helper older than the protocol this extension needs is named as such', () => {
+  assert.equal(helperTooOld({ helper: 'bthelper', version: '0.1.0', protocol: PROTOCOL_VERSION }), null);
+  assert.equal(helperTooOld({ protocol: PROTOCOL_VERSION + 1 }), null);
+  assert.equal(
+    helperTooOld({ version: '0.0.9', protocol: 0 }),
+    `bthelper 0.0.9 speaks helper protocol 0; this extension needs protocol ${PROTOCOL_VERSION} or newer. Install the current helper.`,
+  );
+  assert.match(helperTooOld({ helper: 'bthelper' }), /^The installed bthelper speaks an older helper protocol;/);
+  assert.match(helperTooOld(null), /needs protocol/);
 });

@@ -72,6 +72,8 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A browser's first argument is an origin or a manifest path, never this flag.
+    docgen::intercept(<Cli as clap::CommandFactory>::command);
     if let Some(caller) = relay::started_by_browser(&args) {
         init_logging("warn");
         relay::run(&caller);

@@ -4,6 +4,7 @@ use btpublish::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    docgen::intercept(<Cli as clap::CommandFactory>::command);
     // Warnings of our own crates only by default: libraries (the DHT's `mainline`, which logs an
     // ERROR whenever its routers are unreachable, as on any LAN) stay out of the terminal.
     // SWARMLINK_LOG or RUST_LOG replaces the filter; colour codes only on a terminal.

@@ -8,6 +8,7 @@ use clap::Parser;
 use tokio::net::{TcpListener, UdpSocket};
 
 fn main() {
+    docgen::intercept(<bttrack::Args as clap::CommandFactory>::command);
     if let Err(e) = real_main() {
         eprintln!("bttrack: {e:#}");
         std::process::exit(1);

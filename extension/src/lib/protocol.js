@@ -163,8 +163,52 @@ export function detectBrowser({ isFirefox = false, brands = [], hasBraveApi = fa
 }
 
 /** The exact command that registers the helper for this browser and this extension. */
-export function installCommand(browser, extensionId) {
-  return `bthelper install --browser ${browser} --extension-id ${extensionId}`;
+export function installCommand(browser, extensionId, os = 'linux') {
+  const exe = os === 'windows' ? 'bthelper.exe' : 'bthelper';
+  return `${exe} install --browser ${browser} --extension-id ${extensionId}`;
+}
+
+/** The helper protocol this extension speaks: `hello`'s `protocol` (helper/PROTOCOL.md). */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Null when the helper's `hello` reply speaks our protocol (or a newer one, which keeps the
+ * old requests); otherwise the reason, in words the popup shows as they are.
+ */
+export function helperTooOld(hello) {
+  const got = Number(hello && hello.protocol);
+  if (Number.isInteger(got) && got >= PROTOCOL_VERSION) return null;
+  const who = hello && typeof hello.version === 'string' ? `bthelper ${hello.version}` : 'The installed bthelper';
+  const speaks = Number.isInteger(got) ? `helper protocol ${got}` : 'an older helper protocol';
+  return `${who} speaks ${speaks}; this extension needs protocol ${PROTOCOL_VERSION} or newer. Install the current helper.`;
+}
+
+/** 'linux', 'windows', 'mac' or 'other', from navigator.platform ("Linux x86_64", "Win32", "MacIntel"). */
+export function osOf(platform) {
+  const p = String(platform || '');
+  if (/^win/i.test(p)) return 'windows';
+  if (/^mac/i.test(p)) return 'mac';
+  if (/linux|x11|bsd/i.test(p)) return 'linux';
+  return 'other';
+}
+
+/**
+ * How a user gets the helper on `os` (README "Install"): on Linux the `swarmlink` Debian package
+ * registers it with every browser system-wide, so it needs no command; elsewhere (and for the
+ * static tarball) the binary is put in place and then `installCommand` registers it.
+ * Returns {package: text or null, binary: text}; the popup shows both steps.
+ */
+export function installSteps(os) {
+  if (os === 'linux') {
+    return {
+      package: 'Debian or Ubuntu: install the swarmlink package from the Swarmlink release (sudo apt install ./swarmlink_*.deb). That is all: it registers the helper with every browser.',
+      binary: 'Other Linux: unpack the release tarball, put bin/bthelper on your PATH, then run:',
+    };
+  }
+  if (os === 'windows') {
+    return { package: null, binary: 'Put bthelper.exe from the Swarmlink release where it will stay, then in a terminal run:' };
+  }
+  return { package: null, binary: 'Build bthelper (cargo install --path helper in a Swarmlink checkout), then in a terminal run:' };
 }
 
 /** Turns the browser's "host not found" family of errors into the `missing` helper state. */

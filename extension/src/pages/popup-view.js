@@ -4,7 +4,7 @@
 
 import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
 import { torrentList, totals } from '../lib/store.js';
-import { installCommand } from '../lib/protocol.js';
+import { installCommand, installSteps } from '../lib/protocol.js';
 import { displayText } from '../lib/text.js';
 import { icon } from './icons.js';
 
@@ -46,11 +46,16 @@ export class PopupView {
     this.doc.getElementById('total-up').textContent = formatRate(up);
     const torrents = torrentList(state);
     let mode;
-    if (state.helper === 'missing' || state.helper === 'broken') mode = `setup-${state.helper}`;
+    if (['missing', 'broken', 'outdated'].includes(state.helper)) mode = `setup-${state.helper}`;
     else if (torrents.length) mode = 'list';
     else if (state.helper === 'ready') mode = 'empty';
     else mode = 'connecting';
     this.doc.body.dataset.helper = state.helper;
+    const version = this.doc.getElementById('helper-version');
+    if (version) {
+      const info = state.helper === 'ready' && state.helperInfo;
+      version.textContent = info && typeof info.version === 'string' ? `helper ${info.version}` : '';
+    }
     if (mode !== this.mode || (mode.startsWith('setup') && this.setupError !== state.helperError)) {
       this.mode = mode;
       this.main.replaceChildren();
@@ -105,25 +110,32 @@ export class PopupView {
 
   setupScreen(state) {
     const doc = this.doc;
-    const command = installCommand(this.env.browser, this.env.extensionId);
+    const os = this.env.os || 'linux';
+    const command = installCommand(this.env.browser, this.env.extensionId, os);
+    const how = installSteps(os);
     const missing = state.helper === 'missing';
-    const title = missing ? 'Swarmlink needs its helper app' : 'The Swarmlink helper is not working';
+    const outdated = state.helper === 'outdated';
+    const title = missing
+      ? 'Swarmlink needs its helper app'
+      : outdated
+        ? 'The Swarmlink helper is too old'
+        : 'The Swarmlink helper is not working';
     const intro = missing
       ? 'Downloads run in bthelper, a small program on your computer. This browser cannot find it yet.'
-      : 'The helper app started but did not answer properly. Reinstalling it usually fixes this.';
+      : outdated
+        ? state.helperError
+        : 'The helper app started but did not answer properly. Reinstalling it usually fixes this.';
     const commandBox = el(doc, 'div', { class: 'command' }, [
       el(doc, 'code', { id: 'install-command', text: command }),
       iconButton(doc, 'copy', 'Copy command', () => this.actions.copy(command)),
     ]);
-    const steps = el(doc, 'ol', {}, [
-      el(doc, 'li', {}, [
-        doc.createTextNode('Install bthelper from a Swarmlink release, or build it: '),
-        el(doc, 'code', { text: 'cargo install --path helper' }),
-      ]),
-      el(doc, 'li', {}, [doc.createTextNode('Register it with this browser; in a terminal, run:'), commandBox]),
-      el(doc, 'li', {}, [doc.createTextNode('Then come back and try again.')]),
+    const steps = el(doc, 'ol', { id: 'install-steps', 'data-os': os }, [
+      ...(how.package ? [el(doc, 'li', { id: 'install-package', text: how.package })] : []),
+      el(doc, 'li', {}, [doc.createTextNode(how.binary), commandBox]),
+      el(doc, 'li', {}, [doc.createTextNode('Then press Check again (no need to reopen this window).')]),
     ]);
-    const retry = el(doc, 'button', { type: 'button', class: 'primary', id: 'retry', text: 'Try again' });
+    // Reconnects to the helper in place: the popup re-renders when the state changes.
+    const retry = el(doc, 'button', { type: 'button', class: 'primary', id: 'retry', text: 'Check again' });
     retry.addEventListener('click', () => this.actions.retry());
     const head = el(doc, 'div', { class: 'warn-art' }, [icon(doc, 'warning'), el(doc, 'h2', { id: 'setup-title', text: title })]);
     const section = el(doc, 'section', { class: 'setup', id: 'setup', 'data-helper': state.helper, 'aria-labelledby': 'setup-title' }, [

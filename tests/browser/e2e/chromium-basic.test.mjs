@@ -77,6 +77,11 @@ test('the popup shows the helper-missing screen with the exact install command',
   await page.locator('#setup[data-helper=missing]').waitFor();
   const command = await page.locator('#install-command').textContent();
   assert.equal(command, `bthelper install --browser chromium --extension-id ${IDS.chromium_extension_id}`);
+  // This is Linux: the package comes first (it needs no command), then the tarball's way.
+  assert.equal(await page.locator('#install-steps').getAttribute('data-os'), 'linux');
+  assert.match(await page.locator('#install-package').textContent(), /swarmlink package .*swarmlink_\*\.deb/);
+  assert.doesNotMatch(await page.locator('#setup').textContent(), /cargo install/);
+  assert.equal(await page.locator('#retry').textContent(), 'Check again');
   assert.match(await page.locator('#helper-error').textContent(), /native messaging host not found/i);
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-missing.png') });
   assert.deepEqual(await axeViolations(page), []);
@@ -209,7 +214,7 @@ test('the popup view renders every state (fixture data, light and dark)', async 
     const { reduce, initialState } = await import('/lib/store.js');
     const { icon } = await import('/pages/icons.js');
     document.getElementById('open-options').append(icon(document, 'settings'));
-    let state = reduce(initialState(), { type: 'helper', status: 'ready' });
+    let state = reduce(initialState(), { type: 'helper', status: 'ready', info: { helper: 'bthelper', version: '0.1.0', protocol: 1 } });
     state = reduce(state, { type: 'list', torrents });
     const view = new PopupView(document, { command: async () => {}, retry() {}, copy() {} });
     view.render(state, { browser: 'chromium', extensionId: 'x' });
@@ -218,6 +223,7 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   }, FIXTURE_TORRENTS);
   await page.locator('link[href="popup.css"]').evaluate((l) => l.sheet || new Promise((r) => l.addEventListener('load', r)));
   assert.equal(await page.locator('li.torrent').count(), 5);
+  assert.equal(await page.locator('#helper-version').textContent(), 'helper 0.1.0', 'the header shows the helper\'s version');
   const first = page.locator('li.torrent[data-state=downloading]');
   assert.equal(await first.locator('.percent').textContent(), '42.1%');
   assert.equal(await first.locator('[role=progressbar]').getAttribute('aria-valuenow'), '42.1');
@@ -282,6 +288,18 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   });
   await page.locator('.empty').waitFor();
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-empty.png') });
+  // A helper older than the protocol the extension needs: said in so many words, no version shown.
+  await page.evaluate(async () => {
+    const { reduce } = await import('/lib/store.js');
+    const { helperTooOld } = await import('/lib/protocol.js');
+    const error = helperTooOld({ helper: 'bthelper', version: '0.0.9', protocol: 0 });
+    window.view.render(reduce(window.state, { type: 'helper', status: 'outdated', error }));
+  });
+  await page.locator('#setup[data-helper=outdated]').waitFor();
+  assert.equal(await page.locator('#setup-title').textContent(), 'The Swarmlink helper is too old');
+  assert.match(await page.locator('#setup').textContent(), /bthelper 0\.0\.9 speaks helper protocol 0; this extension needs protocol 1/);
+  assert.equal(await page.locator('#helper-version').textContent(), '');
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-helper-outdated.png') });
   await page.close();
 });
 

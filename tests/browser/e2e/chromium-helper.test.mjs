@@ -60,11 +60,12 @@ async function openPopup() {
   return page;
 }
 
-test('installing the helper while the popup says it is missing, then "Try again", connects', { skip: pending }, async () => {
+test('installing the helper while the popup says it is missing, then "Check again", connects', { skip: pending }, async () => {
   const page = await openPopup();
   await page.locator('#setup[data-helper=missing]').waitFor({ timeout: 30000 });
   const how = await registerChromiumHost(bins.bthelper, profile);
   assert.equal(how, 'bthelper install', 'the real installer registered the host');
+  assert.equal(await page.locator('#retry').textContent(), 'Check again');
   await page.click('#retry');
   await page.locator('.empty').waitFor({ timeout: 30000 });
   assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '');
@@ -77,6 +78,7 @@ test('the popup connects to the helper and shows the empty state', { skip: pendi
   const info = await worker.evaluate(() => globalThis.swarmlinkDebug().state.helperInfo);
   assert.equal(info.helper, 'bthelper');
   assert.ok(info.pid > 0);
+  assert.equal(await page.locator('#helper-version').textContent(), `helper ${info.version}`);
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-empty-real-helper.png') });
   await page.close();
 });
