@@ -4,7 +4,7 @@ set -euo pipefail
 
 debian_packages=(
   transmission-cli transmission-daemon aria2 python3-libtorrent mktorrent opentracker wrk hyperfine
-  nginx-light strace
+  nginx-light strace iproute2
   lintian systemd man-db
   chromium firefox-esr
 )

@@ -12,6 +12,7 @@ pub mod bthelper;
 pub mod files;
 pub mod hostile;
 pub mod libtorrent;
+pub mod netns;
 pub mod process;
 pub mod tracker;
 
