@@ -10,6 +10,7 @@
 #   SIZE_MIB=128 RUNS=1 bench/download.sh
 #   SIZE_MIB=16 RUNS=1 OUT=/tmp/download.md bench/download.sh   # a quick check, results file untouched
 set -euo pipefail
+. "$(dirname "$0")/own_network.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MIB=${SIZE_MIB:-512}

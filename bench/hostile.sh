@@ -18,6 +18,7 @@
 # Attackers dial from 127.0.0.2 and up (Linux routes all of 127/8 to lo); the honest
 # downloader from 127.0.0.1. Everything stays on loopback; every process is stopped by its PID.
 set -euo pipefail
+. "$(dirname "$0")/own_network.sh"
 
 ROOT=${ROOT:-$PWD}
 RUNS=${1:-1}

@@ -15,14 +15,7 @@
 #   cargo build --release -p bttrack -p btpublish -p bthelper && bench/swarm.sh
 #   NS="2 4" SIZE_MIB=16 bench/swarm.sh          # a quicker look
 set -euo pipefail
-# At defaults the DHT looks up its public routers and LSD multicasts on every interface. Where it
-# can (root, or user namespaces), the benchmark runs in a network namespace of its own with only
-# loopback: the network the defaults must cope with (no route to the DHT), and nothing leaves this
-# host. SWARM_HOST_NETWORK=1 runs it on the host's network instead.
-if [ -z "${SWARM_IN_NETNS:-}" ] && [ -z "${SWARM_HOST_NETWORK:-}" ] && unshare -rn true 2>/dev/null; then
-  exec unshare -rn env SWARM_IN_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
-fi
-[ -n "${SWARM_IN_NETNS:-}" ] && echo "(in a network namespace of its own: loopback only, no route to the DHT)"
+. "$(dirname "$0")/own_network.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MIB=${SIZE_MIB:-64}

@@ -11,6 +11,7 @@
 #   SIZE_MIB=128 RUNS=1 bench/webseed.sh
 #   SIZE_MIB=16 RUNS=1 OUT=/tmp/webseed.md bench/webseed.sh   # a quick check, results file untouched
 set -euo pipefail
+. "$(dirname "$0")/own_network.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MIB=${SIZE_MIB:-512}
@@ -72,7 +73,7 @@ EOF
 contestant() {
   local who=$1 out=$2 r=$3
   case $who in
-    bthelper) measure bthelper "$out" env SWARMLINK_NO_DHT=true SWARMLINK_NO_LSD=true "$BTHELPER" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-$r" ;;
+    bthelper) measure bthelper "$out" "$BTHELPER" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-$r" ;;
     libtorrent) measure libtorrent "$out" env DL_TIMEOUT=300 "$PY" "$LT_PEER" download "$WORK/data.torrent" "$out" ;;
     curl) measure curl "$out" curl -s -o "$out/data.bin" "http://127.0.0.1:$PORT/data.bin" ;;
   esac
