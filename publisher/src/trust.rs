@@ -92,17 +92,27 @@ mod tests {
             .metainfo;
         let state = StateDir::create().unwrap();
         write_verified(state.path(), &built, dir.path(), &source).unwrap();
-        let record = state
-            .path()
-            .join(format!("{}.resume", built.info_hash.to_hex()));
-        assert!(record.exists());
-        let trusted = std::fs::read_to_string(&record).unwrap();
+        // The one record the state directory holds: named by the info-hash and a key of the
+        // save directory (the engine's naming, not repeated here).
+        let records: Vec<_> = std::fs::read_dir(state.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "resume"))
+            .collect();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let record = &records[0];
+        assert!(record
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&built.info_hash.to_hex()));
+        let trusted = std::fs::read_to_string(record).unwrap();
         // Edited after hashing: the record keeps the stamps of hashing time, so the engine will
         // not trust it (and will report the file as changed).
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, vec![2u8; 40_000]).unwrap();
         write_verified(state.path(), &built, dir.path(), &source).unwrap();
-        assert_eq!(std::fs::read_to_string(&record).unwrap(), trusted);
+        assert_eq!(std::fs::read_to_string(record).unwrap(), trusted);
         assert_ne!(Source::scan(&path).unwrap().stamps(), source.stamps());
     }
 }
