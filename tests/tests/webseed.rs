@@ -448,10 +448,13 @@ async fn a_server_that_ignores_range_is_read_in_one_pass_not_once_per_run() {
     assert!(std::fs::read(out.join("big.bin")).unwrap() == data);
     let requests = srv.stats.requests.load(Ordering::SeqCst);
     assert!(requests <= 4, "{requests} requests for the whole file");
-    // What a reader that stops early leaves in socket buffers is counted too: allow 2 MiB.
+    // Each request is answered with the whole file from byte 0 (a loaded machine can cut the
+    // first run and start it again before the sequential pass), and what a reader that stops
+    // early leaves in socket buffers is counted too: at most a file per request, plus 2 MiB.
+    // The request count above is what shows the single pass.
     let sent = srv.stats.body_bytes.load(Ordering::SeqCst);
     assert!(
-        sent <= 2 * data.len() as u64 + (2 << 20),
+        sent <= requests as u64 * data.len() as u64 + (2 << 20),
         "{sent} bytes sent for a {} byte file",
         data.len()
     );

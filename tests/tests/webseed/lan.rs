@@ -59,18 +59,33 @@ async fn contacts(source_url: Option<&str>, allow_lan: bool) -> (usize, usize, V
     add.source_url = source_url.map(str::to_owned);
     add.allow_lan = allow_lan;
     let ih = session.add(add).await.unwrap();
-    // Long enough for the first announce and a web seed's first runs and retries.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let status = session.status(ih).unwrap();
-    let errors = status
-        .web_seeds
-        .iter()
-        .filter_map(|w| w.error.clone())
-        .collect();
+    // Until the outcome shows (the web seeds refuse and say why, or the tracker and both web
+    // seeds were reached), however loaded the machine; then a second more for stragglers.
+    let seeds = || {
+        by_ip.stats.connections.load(Ordering::SeqCst)
+            + by_name.stats.connections.load(Ordering::SeqCst)
+    };
+    let errors = || -> Vec<String> {
+        session
+            .status(ih)
+            .map(|s| s.web_seeds.iter().filter_map(|w| w.error.clone()).collect())
+            .unwrap_or_default()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        let refused = errors().len() == 2;
+        let reached = tracker_hits.load(Ordering::SeqCst) > 0
+            && by_ip.stats.connections.load(Ordering::SeqCst) > 0
+            && by_name.stats.connections.load(Ordering::SeqCst) > 0;
+        if refused || reached {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let errors = errors();
     session.shutdown().await;
-    let seeds = by_ip.stats.connections.load(Ordering::SeqCst)
-        + by_name.stats.connections.load(Ordering::SeqCst);
-    (tracker_hits.load(Ordering::SeqCst), seeds, errors)
+    (tracker_hits.load(Ordering::SeqCst), seeds(), errors)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
