@@ -9,6 +9,7 @@
 //! background snapshot task).
 
 mod accept;
+mod civil;
 pub mod config;
 mod conn_io;
 #[doc(hidden)]

@@ -148,19 +148,9 @@ pub fn write_http_date(out: &mut String, secs: u64) {
 
 /// (year, month name, day of month) of a Unix time (UTC).
 fn civil(secs: u64) -> (i64, &'static str, i64) {
-    let days = (secs / 86_400) as i64;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
-    (y, month, d)
+    let (y, m, d, ..) = crate::civil::utc(secs);
+    let month = MONTHS.get(m as usize - 1).copied().unwrap_or("Jan");
+    (y, month, i64::from(d))
 }
 
 #[cfg(test)]
