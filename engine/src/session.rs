@@ -360,7 +360,7 @@ struct HostSlot(Option<(HostCounts, protocol::IpKey)>);
 
 impl PendingPerHost {
     fn take(&self, ip: std::net::IpAddr) -> Option<HostSlot> {
-        if crate::torrent::exempt_host(ip) {
+        if protocol::peer_bounds::is_own_machine(ip) {
             return Some(HostSlot(None));
         }
         let host = protocol::IpKey::from(ip);

@@ -32,7 +32,7 @@ pub use choker::{Choker, ChokerPeer};
 pub use lengths::{Lengths, LengthsError, PieceIndex, ValidBlock, BLOCK_LEN};
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Info, Metainfo, MetainfoError};
-pub use peer_bounds::{BanList, BoundedMap, IpKey};
+pub use peer_bounds::{BanList, BoundedMap, IpKey, Offender};
 pub use picker::{BlockOutcome, Picker};
 pub use types::{InfoHash, ParseIdError, PeerId};
 pub use upload_order::{choose_upload, Spread, UploadChoice};

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// One host as far as bans and caps are concerned: an IPv4 address or an IPv6 /64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +29,38 @@ impl From<IpAddr> for IpKey {
                     IpKey::V6([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]])
                 }
             },
+        }
+    }
+}
+
+/// This machine's own programs (127.0.0.1, ::1): not held to the per-host cap, which is about
+/// remote hosts, and charged per address and port, not as a whole: tests and local clients run
+/// many peers there. Other loopback addresses (127.0.0.2, ...) are treated as remote hosts.
+pub fn is_own_machine(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        IpAddr::V6(v6) => {
+            v6 == std::net::Ipv6Addr::LOCALHOST
+                || v6.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
+        }
+    }
+}
+
+/// Who a peer's misbehaviour (a bad piece, a strike) is charged to: its host, or on this
+/// machine's own address (see [`is_own_machine`]) the one program at that address and port, so
+/// an honest local peer never pays for a lying one beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Offender {
+    Host(IpKey),
+    Local(SocketAddr),
+}
+
+impl From<SocketAddr> for Offender {
+    fn from(addr: SocketAddr) -> Offender {
+        if is_own_machine(addr.ip()) {
+            Offender::Local(addr)
+        } else {
+            Offender::Host(IpKey::from(addr.ip()))
         }
     }
 }
@@ -131,6 +163,21 @@ impl BanList {
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn local_programs_are_charged_apart_and_remote_hosts_as_a_whole() {
+        let local = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert_ne!(Offender::from(local(6881)), Offender::from(local(6882)));
+        let mapped = SocketAddr::from((Ipv4Addr::LOCALHOST.to_ipv6_mapped(), 6881));
+        assert_eq!(Offender::from(mapped), Offender::from(local(6881)));
+        let remote = |port| SocketAddr::from((Ipv4Addr::new(192, 0, 2, 7), port));
+        assert_eq!(Offender::from(remote(6881)), Offender::from(remote(6882)));
+        let other_loopback = |port| SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), port));
+        assert_eq!(
+            Offender::from(other_loopback(1)),
+            Offender::from(other_loopback(2))
+        );
+    }
 
     #[test]
     fn ipv6_hosts_are_keyed_by_their_64_prefix() {

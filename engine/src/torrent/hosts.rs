@@ -7,19 +7,6 @@ use std::net::SocketAddr;
 use super::Torrent;
 use crate::peer::PeerKey;
 
-/// This machine's own programs (127.0.0.1, ::1): not held to the per-host cap, which is about
-/// remote hosts, and banned per address and port, not as a whole: tests and local clients run
-/// many peers there. Other loopback addresses (127.0.0.2, ...) are treated as remote hosts.
-pub(crate) fn exempt_host(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
-        std::net::IpAddr::V6(v6) => {
-            v6 == std::net::Ipv6Addr::LOCALHOST
-                || v6.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
-        }
-    }
-}
-
 impl Torrent {
     /// Connections to or from `ip`'s host, handshaking ones included.
     fn host_connections(&self, ip: std::net::IpAddr) -> usize {
@@ -37,7 +24,8 @@ impl Torrent {
     pub(super) fn room_for(&self, ip: std::net::IpAddr) -> bool {
         let all = self.peers.len() + self.connecting.len() + self.handshaking.len();
         all < self.shared.max_peers
-            && (exempt_host(ip) || self.host_connections(ip) < self.shared.max_peers_per_ip)
+            && (protocol::peer_bounds::is_own_machine(ip)
+                || self.host_connections(ip) < self.shared.max_peers_per_ip)
     }
 
     /// Bans the peer's host (every port, any peer id) and closes its connections.
@@ -49,11 +37,11 @@ impl Torrent {
     }
 
     /// Bans `addr`'s host (an IPv4 address or an IPv6 /64) and closes its connections. On this
-    /// machine's own address (see `exempt_host`) many programs are many peers: only `addr`.
+    /// machine's own address (see `protocol::peer_bounds::is_own_machine`) many programs are many peers: only `addr`.
     pub(super) fn ban_host(&mut self, addr: SocketAddr, why: &str) {
         tracing::info!("banning {addr} ({why})");
         let host = protocol::IpKey::from(addr.ip());
-        let exempt = exempt_host(addr.ip());
+        let exempt = protocol::peer_bounds::is_own_machine(addr.ip());
         if exempt {
             if self.banned_addrs.len() >= protocol::peer_bounds::MAX_BANS {
                 self.banned_addrs.clear();

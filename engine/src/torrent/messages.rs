@@ -284,7 +284,7 @@ impl Torrent {
         self.webseed_piece_checked(piece, true);
         for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
             self.strikes
-                .entry_or_insert_with(addr.ip().into(), Default::default)
+                .entry_or_insert_with(addr.into(), Default::default)
                 .passed += 1;
         }
         self.resume_dirty = true;
@@ -316,7 +316,7 @@ impl Torrent {
         for addr in culprits {
             let record = self
                 .strikes
-                .entry_or_insert_with(addr.ip().into(), Default::default);
+                .entry_or_insert_with(addr.into(), Default::default);
             record.failed += 1;
             // A peer that alone sent two bad pieces is banned; one that shared bad pieces with
             // others is banned once bad pieces are a large share of all it took part in, so an

@@ -9,7 +9,6 @@ mod hosts;
 mod messages;
 mod metadata;
 mod peers;
-pub(crate) use hosts::exempt_host;
 mod pex;
 mod status;
 mod uploads;
@@ -206,8 +205,9 @@ pub(crate) struct Torrent {
     banned_addrs: HashSet<SocketAddr>,
     /// Hosts banned for misbehaviour, whatever port or peer id they come back with.
     bans: protocol::BanList,
-    /// Pieces each host sent blocks of that failed / passed their hash check (bounded).
-    strikes: protocol::BoundedMap<protocol::IpKey, PieceRecord>,
+    /// Pieces each offender (a host, or one local program) sent blocks of that failed / passed
+    /// their hash check (bounded).
+    strikes: protocol::BoundedMap<protocol::Offender, PieceRecord>,
     /// Who sent blocks of each piece being downloaded.
     contributors: HashMap<u32, Vec<SocketAddr>>,
     disk: std_mpsc::Sender<DiskJob>,

@@ -81,7 +81,7 @@ impl MagnetPhase {
             || self.error.is_some()
             || self.peers.len() + self.connecting.len() + self.handshaking.len()
                 >= self.shared.max_peers
-            || (!crate::torrent::exempt_host(addr.ip())
+            || (!protocol::peer_bounds::is_own_machine(addr.ip())
                 && from_host >= self.shared.max_peers_per_ip)
         {
             return;
