@@ -58,7 +58,8 @@ pub enum Offender {
 impl From<SocketAddr> for Offender {
     fn from(addr: SocketAddr) -> Offender {
         if is_own_machine(addr.ip()) {
-            Offender::Local(addr)
+            // An IPv4 program on a dual-stack socket is the same program as over IPv4.
+            Offender::Local(SocketAddr::new(addr.ip().to_canonical(), addr.port()))
         } else {
             Offender::Host(IpKey::from(addr.ip()))
         }
