@@ -1,12 +1,18 @@
 // Renders the background's state into the popup. Cards are keyed by info-hash and updated in
 // place, so live progress (up to 4 updates a second) never steals keyboard focus or resets an
-// open "remove?" question.
+// open "remove?" question. The list is virtualised: only the cards in and near the viewport
+// exist (the list's padding stands in for the rest), so 2,000 torrents cost what 10 do.
 
 import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
 import { torrentList, totals } from '../lib/store.js';
 import { installCommand, installSteps } from '../lib/protocol.js';
 import { displayText } from '../lib/text.js';
 import { icon } from './icons.js';
+import { measuredWindow } from '../lib/virtual.js';
+
+// A card's height before it was measured (one line of name, gauge, two lines, 8 px gap).
+const CARD_ESTIMATE = 104;
+const GAP = 8;
 
 function el(doc, tag, props = {}, children = []) {
   const node = doc.createElement(tag);
@@ -18,6 +24,10 @@ function el(doc, tag, props = {}, children = []) {
   }
   node.append(...children);
   return node;
+}
+
+function setIfChanged(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 function iconButton(doc, name, label, onClick, extraClass = '') {
@@ -37,6 +47,17 @@ export class PopupView {
     this.list = null;
     this.mode = null;
     this.env = { browser: 'chromium', extensionId: '' };
+    this.torrents = [];
+    this.heights = new Map();
+    this.scrollQueued = false;
+    this.main.addEventListener('scroll', () => {
+      if (this.mode !== 'list' || this.scrollQueued) return;
+      this.scrollQueued = true;
+      requestAnimationFrame(() => {
+        this.scrollQueued = false;
+        if (this.list) this.renderList(this.torrents);
+      });
+    });
   }
 
   render(state, env) {
@@ -76,24 +97,55 @@ export class PopupView {
     if (mode === 'list') this.renderList(torrents);
   }
 
-  renderList(torrents) {
+  renderList(torrents, remeasure = 2) {
+    this.torrents = torrents;
+    const heightOf = (i) => this.heights.get(torrents[i].info_hash) ?? CARD_ESTIMATE;
+    const win = measuredWindow({
+      count: torrents.length,
+      heightOf,
+      scrollTop: this.main.scrollTop - this.list.offsetTop,
+      viewportHeight: this.main.clientHeight || 600,
+    });
+    this.list.style.paddingTop = `${win.before}px`;
+    this.list.style.paddingBottom = `${win.after}px`;
     const seen = new Set();
-    torrents.forEach((t, index) => {
+    for (let i = win.start; i < win.end; i++) {
+      const t = torrents[i];
       seen.add(t.info_hash);
       let card = this.cards.get(t.info_hash);
       if (!card) {
         card = new TorrentCard(this.doc, t, this.actions);
         this.cards.set(t.info_hash, card);
       }
-      if (this.list.children[index] !== card.root) this.list.insertBefore(card.root, this.list.children[index] || null);
+      const at = this.list.children[i - win.start];
+      if (at !== card.root) this.list.insertBefore(card.root, at || null);
+      setIfChanged(card.root, 'aria-setsize', String(torrents.length));
+      setIfChanged(card.root, 'aria-posinset', String(i + 1));
       card.update(t);
-    });
+    }
     for (const [hash, card] of this.cards) {
       if (!seen.has(hash)) {
         card.root.remove();
         this.cards.delete(hash);
       }
     }
+    // Measured heights replace the estimate; if any differed the window is computed again
+    // (bounded: a card whose height keeps changing cannot loop). A card's height changes only
+    // when it is new or its question opened or closed, so only those are measured: reading a
+    // height forces a layout, which 4 progress rounds a second should not pay for.
+    let changed = false;
+    for (const [hash, card] of this.cards) {
+      const shape = card.confirmBox ? 'asking' : 'plain';
+      if (card.measured === shape && this.heights.has(hash)) continue;
+      const h = card.root.offsetHeight + GAP;
+      card.measured = shape;
+      if (h > GAP && this.heights.get(hash) !== h) {
+        this.heights.set(hash, h);
+        changed = true;
+      }
+    }
+    if (this.heights.size > 4 * torrents.length + 100) this.heights.clear();
+    if (changed && remeasure > 0) this.renderList(torrents, remeasure - 1);
   }
 
   emptyState() {
@@ -181,6 +233,8 @@ class TorrentCard {
   }
 
   update(t) {
+    // The background replaces a torrent's object exactly when it changed (lib/sync.js).
+    if (t === this.t) return;
     this.t = t;
     this.root.dataset.state = t.state;
     // Names and paths come from strangers' torrents: never shown raw (lib/text.js).
@@ -190,7 +244,7 @@ class TorrentCard {
     this.pill.textContent = stateLabel(t.state);
     this.pill.dataset.state = t.state;
     const pct = Math.min(100, Math.max(0, t.progress * 100));
-    this.fill.style.width = `${pct}%`;
+    this.fill.style.transform = `scaleX(${pct / 100})`;
     this.gauge.setAttribute('aria-valuenow', pct.toFixed(1));
     this.gauge.setAttribute('aria-valuetext', `${formatPercent(t.progress)}, ${stateLabel(t.state)}`);
     this.summary.textContent = displayText(describeProgress(t));

@@ -6,6 +6,8 @@ import { bytesToBase64, looksLikeTorrent, MAX_TORRENT_BYTES } from '../lib/proto
 import { classifyLink } from '../lib/links.js';
 import { icon } from './icons.js';
 import { displayText } from '../lib/text.js';
+import { applyPatches } from '../lib/sync.js';
+import { FrameBatcher } from '../lib/batch.js';
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -54,9 +56,21 @@ const view = new PopupView(document, {
   },
 });
 
+// The background sends patches (lib/sync.js); they are applied and rendered once per frame.
+let state = null;
+let env = null;
+const batcher = new FrameBatcher(
+  (fn) => requestAnimationFrame(fn),
+  (patches) => {
+    state = applyPatches(state || {}, patches);
+    view.render(state, env);
+  },
+);
+
 port.onMessage.addListener((message) => {
-  if (message.type === 'state') {
-    view.render(message.state, message.env);
+  if (message.type === 'patch') {
+    if (message.env) env = message.env;
+    batcher.push(message.patch);
   } else if (message.type === 'reply') {
     const entry = pending.get(message.rid);
     if (!entry) return;
@@ -132,6 +146,13 @@ document.addEventListener('drop', async (e) => {
   dragDepth = 0;
   overlay.hidden = true;
   for (const file of e.dataTransfer.files) await addTorrentBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+});
+
+const downloadsButton = document.getElementById('open-downloads');
+downloadsButton.append(icon(document, 'list'));
+downloadsButton.addEventListener('click', () => {
+  port.postMessage({ type: 'open-downloads' });
+  window.close();
 });
 
 const optionsButton = document.getElementById('open-options');
