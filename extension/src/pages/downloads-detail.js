@@ -112,8 +112,7 @@ export class DetailView {
     try {
       if (tab === 'webseeds') this.renderWebSeeds(t);
       else {
-        const cmd = { files: 'files', peers: 'peers', trackers: 'trackers', pieces: 'pieces' }[tab];
-        const answer = await this.command(cmd, { info_hash: t.info_hash });
+        const answer = tab === 'files' ? await this.allFiles(t.info_hash) : await this.command(tab, { info_hash: t.info_hash });
         if (this.torrent !== t && (!this.torrent || this.torrent.info_hash !== t.info_hash)) return;
         if (this.tab !== tab) return;
         this[`render_${tab}`](answer);
@@ -124,6 +123,19 @@ export class DetailView {
       this.inFlight = false;
       if (this.torrent) this.schedule(REFRESH_MS);
     }
+  }
+
+  /** The whole `files` answer: the helper pages long lists (`next_offset`); at most 40 pages. */
+  async allFiles(hash) {
+    const first = await this.command('files', { info_hash: hash });
+    const files = [...((first && Array.isArray(first.files) && first.files) || [])];
+    let next = first && first.next_offset;
+    for (let page = 0; page < 40 && Number.isInteger(next) && next > 0; page++) {
+      const more = await this.command('files', { info_hash: hash, offset: next });
+      files.push(...((more && Array.isArray(more.files) && more.files) || []));
+      next = more && Number.isInteger(more.next_offset) && more.next_offset > next ? more.next_offset : null;
+    }
+    return { ...first, files };
   }
 
   unavailable(err) {

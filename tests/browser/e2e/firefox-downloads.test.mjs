@@ -34,6 +34,18 @@ function shim(messages, count) {
     have_bytes: 0, downloaded: 0, uploaded: 0, down_rate: 0, up_rate: 0, peers: 1, seeds: 0, eta_secs: null,
     error: null, save_path: '/tmp/x',
   }));
+  // The first torrent's detail answers, in helper/PROTOCOL.md's and extension/README.md's shapes.
+  const DETAIL = {
+    files: { metadata: true, files: [
+      { index: 0, path: 'Show/S01/e01.mkv', length: 1048576, priority: 'normal', have_bytes: 524288 },
+      { index: 1, path: 'Show/S01/e02.mkv', length: 1048576, priority: 'skip', have_bytes: 0 },
+      { index: 3, path: 'Show/readme.txt', length: 100, priority: 'high', have_bytes: 100 },
+    ], total: 3, next_offset: null },
+    priority: { priorities: ['normal', 'normal', 'normal', 'high'] },
+    peers: { peers: [{ addr: '127.0.0.1:51413', client: 'Transmission 4.0.6', flags: ['incoming', 'encrypted'], down_rate: 65536, up_rate: 0, progress: 0.5 }] },
+    trackers: { trackers: [{ url: 'http://127.0.0.1:6969/announce', tier: 0, status: 'working', message: '', last_announce: 1765000000, next_announce: 1765001800, seeds: 3, peers: 7 }] },
+    pieces: { piece_count: 10, have_b64: btoa(String.fromCharCode(0xf8, 0x00)) },
+  };
   const sent = [];
   let listener = () => {};
   globalThis.shimSent = sent;
@@ -56,6 +68,8 @@ function shim(messages, count) {
           torrents = torrents.map((t) => (t.info_hash === msg.args.info_hash ? { ...t, state: msg.cmd === 'pause' ? 'paused' : 'downloading' } : t));
           post({ type: 'reply', rid: msg.rid, ok: true, result: { info_hash: msg.args.info_hash } });
           post({ type: 'patch', patch: { changed: torrents.filter((t) => t.info_hash === msg.args.info_hash) } });
+        } else if (DETAIL[msg.cmd] && msg.args.info_hash === torrents[0].info_hash) {
+          post({ type: 'reply', rid: msg.rid, ok: true, result: DETAIL[msg.cmd] });
         } else {
           post({ type: 'reply', rid: msg.rid, ok: false, error: { code: 'unknown_command', error: 'unknown command ' + msg.cmd } });
         }
@@ -152,6 +166,32 @@ test('Firefox renders the downloads page: 500 torrents virtualised, sorting, key
   await page.waitForSelector(`#row-${paused[0]}[data-state=paused]`);
   await page.waitForSelector('#tab-panel .unavailable[data-code=unknown_command]', { timeout: 10000 });
   assert.match(await page.$eval('#tab-panel', (e) => e.textContent), /Not available from this helper/);
+  // The detail pane with answers: the file tree, a priority change, peers, trackers, the piece map.
+  await page.click('button.sort[data-sort=name]');
+  await waitFor('sorted by name', async () => (await page.$eval('#rows .row .c-name', (e) => e.textContent)) === 'gecko-0000.bin');
+  await page.click('#rows .row');
+  await page.waitForSelector('#tab-files:not([disabled])');
+  await page.click('#tab-files');
+  await page.waitForSelector('#tab-panel table.files', { timeout: 10000 });
+  const tree = await page.$$eval('#tab-panel table.files tbody tr', (rows) => rows.map((r) => r.cells[0].textContent.trim()));
+  assert.deepEqual(tree, ['▾ Show', '▾ S01', 'e01.mkv', 'e02.mkv', 'readme.txt']);
+  assert.equal(await page.$eval('#tab-panel table.files tbody tr:nth-child(1) select', (s) => s.value), 'mixed');
+  await page.select('#tab-panel table.files tbody tr:nth-child(4) select', 'low');
+  await waitFor('the priority command', async () => (await page.evaluate(() => globalThis.shimSent.filter((m) => m.cmd === 'priority').length)) === 1);
+  const priority = await page.evaluate(() => globalThis.shimSent.find((m) => m.cmd === 'priority').args);
+  assert.deepEqual({ files: priority.files, priority: priority.priority }, { files: [1], priority: 'low' });
+  await page.click('#tab-panel .tree-toggle');
+  await waitFor('the folder collapsed', async () => (await page.$$eval('#tab-panel table.files tbody tr', (r) => r.length)) === 1);
+  await page.click('#tab-peers');
+  await page.waitForSelector('#tab-panel table.peers');
+  assert.match(await page.$eval('#tab-panel table.peers tbody', (e) => e.textContent), /127\.0\.0\.1:51413Transmission 4\.0\.6incoming encrypted64\.0 KiB\/s/);
+  await page.click('#tab-trackers');
+  await page.waitForSelector('#tab-panel table.trackers');
+  assert.match(await page.$eval('#tab-panel table.trackers tbody', (e) => e.textContent), /announceWorking/);
+  await page.click('#tab-pieces');
+  await page.waitForSelector('#tab-panel canvas.piece-map');
+  assert.equal(await page.$eval('#tab-panel canvas.piece-map', (c) => c.getAttribute('aria-label')), '5 of 10 pieces verified');
+  await page.screenshot({ path: path.join(artifacts, 'firefox-downloads-detail.png') });
   // Scrolling far down moves the window.
   await page.$eval('#grid-body', (b) => {
     b.scrollTop = b.scrollHeight;
