@@ -59,16 +59,25 @@ const view = new PopupView(document, {
 // The background sends patches (lib/sync.js); they are applied and rendered once per frame.
 let state = null;
 let env = null;
+// For the tests and a developer's console: patches received, renders and their cost.
+const stats = { patches: 0, renders: 0, longestFlushMs: 0, flushMs: 0 };
+globalThis.swarmlinkPopup = { stats };
 const batcher = new FrameBatcher(
   (fn) => requestAnimationFrame(fn),
   (patches) => {
+    const started = performance.now();
     state = applyPatches(state || {}, patches);
     view.render(state, env);
+    const took = performance.now() - started;
+    stats.renders += 1;
+    stats.flushMs += took;
+    stats.longestFlushMs = Math.max(stats.longestFlushMs, took);
   },
 );
 
 port.onMessage.addListener((message) => {
   if (message.type === 'patch') {
+    stats.patches += 1;
     if (message.env) env = message.env;
     batcher.push(message.patch);
   } else if (message.type === 'reply') {

@@ -63,7 +63,7 @@ async function measureFrames(page, ms) {
       for (const e of list.getEntries()) longTask = Math.max(longTask, e.duration);
     });
     observer.observe({ type: 'longtask' });
-    const stats = globalThis.swarmlinkDownloads?.stats;
+    const stats = (globalThis.swarmlinkDownloads || globalThis.swarmlinkPopup)?.stats;
     const patchesBefore = stats ? stats.patches : 0;
     let last = performance.now();
     let longest = 0;
