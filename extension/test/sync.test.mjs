@@ -28,6 +28,9 @@ test('a page that applies the patches has the background\'s state, whatever happ
     { type: 'event', message: { event: 'added', torrent: status(4) } },
     { type: 'event', message: { event: 'removed', info_hash: status(1).info_hash } },
     { type: 'event', message: { event: 'progress', full: true, torrents: [status(3), status(4)] } },
+    // A field that goes away (web seeds) replaces the whole status; one that comes is merged.
+    { type: 'event', message: { event: 'progress', torrents: [status(3, { web_seeds: [{ url: 'http://m/' }] })] } },
+    { type: 'event', message: { event: 'progress', torrents: [status(3, { progress: 0.7 })] } },
     { type: 'helper', status: 'missing', error: 'gone' },
   ];
   for (const action of steps) {
@@ -46,7 +49,9 @@ test('a progress round over 2,000 torrents that moved 3 sends those 3, not the l
   const before = helperState(2000);
   const after = reduce(before, { type: 'event', message: { event: 'progress', torrents: [status(5, { progress: 0.2 }), status(6, { progress: 0.3 }), status(7, { progress: 0.4 })] } });
   const patch = diffState(before, after);
-  assert.deepEqual(patch.changed.map((t) => t.name).sort(), ['t5', 't6', 't7']);
+  assert.deepEqual(patch.changed.map((t) => t.info_hash).sort(), [5, 6, 7].map((i) => status(i).info_hash));
+  assert.deepEqual(Object.keys(patch.changed[0]).sort(), ['info_hash', 'progress'], 'only the changed field travels');
+  assert.equal(patch.set, undefined);
   assert.equal(patch.order, undefined, 'the order did not change');
   assert.equal(patch.removed, undefined);
   assert.ok(JSON.stringify(patch).length < 2000, `${JSON.stringify(patch).length} bytes`);
@@ -75,4 +80,11 @@ test('hostile or empty patches change nothing', () => {
   assert.deepEqual(applyPatches(s, []), s);
   const full = applyPatch(s, { full: true, order: ['x'], changed: [] });
   assert.deepEqual(full.order, [], 'an order naming unknown torrents is cut to the known ones');
+});
+
+test('a status sent again unchanged sends nothing', () => {
+  const before = helperState(3);
+  const after = reduce(before, { type: 'event', message: { event: 'progress', torrents: [status(1)] } });
+  assert.notEqual(after.torrents[status(1).info_hash], before.torrents[status(1).info_hash], 'the reducer made a new object');
+  assert.equal(diffState(before, after), null);
 });
