@@ -8,6 +8,10 @@ import { icon } from './icons.js';
 import { displayText } from '../lib/text.js';
 import { applyPatches } from '../lib/sync.js';
 import { FrameBatcher } from '../lib/batch.js';
+import { translator, localize } from '../lib/i18n.js';
+
+const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
+localize(document, t9n);
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -49,9 +53,9 @@ const view = new PopupView(document, {
   async copy(text) {
     try {
       await navigator.clipboard.writeText(text);
-      say('ok', 'Command copied');
+      say('ok', t9n('copied'));
     } catch {
-      say('error', 'Could not copy: select the command and copy it by hand');
+      say('error', t9n('copyFailed'));
     }
   },
 });
@@ -98,12 +102,12 @@ port.postMessage({ type: 'connect' });
 
 async function addTorrentBytes(bytes, fileName) {
   if (bytes.length > MAX_TORRENT_BYTES || !looksLikeTorrent(bytes)) {
-    say('error', `${fileName} is not a .torrent file`);
+    say('error', t9n('notATorrent', displayText(fileName)));
     return;
   }
   try {
     const result = await send({ type: 'command', cmd: 'add', args: { torrent_b64: bytesToBase64(bytes) } });
-    say('ok', `Added ${displayText((result && result.name) || fileName)}`);
+    say('ok', t9n('added', displayText((result && result.name) || fileName)));
   } catch (err) {
     say('error', err.message);
   }
@@ -115,7 +119,7 @@ document.getElementById('add-form').addEventListener('submit', async (event) => 
   const text = input.value.trim();
   if (!text) return;
   if (!classifyLink(text) && !/^https?:\/\//i.test(text)) {
-    say('error', 'Paste a magnet: link or an http(s) link to a .torrent file');
+    say('error', t9n('pasteHint'));
     return;
   }
   const button = document.getElementById('add-button');
@@ -123,7 +127,7 @@ document.getElementById('add-form').addEventListener('submit', async (event) => 
   try {
     const result = await send({ type: 'add-link', url: text });
     input.value = '';
-    say('ok', `Added ${displayText((result && result.name) || 'torrent')}`);
+    say('ok', t9n('added', displayText((result && result.name) || text)));
   } catch (err) {
     say('error', err.message);
   } finally {

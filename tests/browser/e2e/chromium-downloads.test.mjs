@@ -2,7 +2,7 @@
 // torrents (three real .torrents nobody seeds, added with `bthelper add`); sorting, the search
 // box, keyboard selection, bulk pause/resume and remove reach the daemon; the detail pane says
 // what this helper cannot tell yet; the page passes axe in light and dark; the keyboard command
-// is registered; and with a German browser every label is German.
+// is registered; and with a German browser the page's and the popup's labels are German.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -180,7 +180,7 @@ test('the keyboard command to open the page is registered with its shortcut', { 
   assert.equal(open.description, 'Open the Swarmlink downloads page');
 });
 
-test('with a German browser the page speaks German', { skip: pending }, async () => {
+test('with a German browser the page and the popup speak German', { skip: pending }, async () => {
   const out = await builtExtension();
   const profile = path.join(dir.path, 'profile-de');
   // Chromium on Linux takes its UI language from the environment (the German strings need
@@ -197,6 +197,15 @@ test('with a German browser the page speaks German', { skip: pending }, async ()
     assert.equal(await page.title(), 'Swarmlink-Downloads');
     assert.equal(await page.locator('text=⟦').count(), 0);
     await page.screenshot({ path: path.join(artifacts, 'chromium-downloads-german.png') });
+    // The popup too: the helper-missing screen and its controls.
+    const popup = await german.context.newPage();
+    await popup.goto(`chrome-extension://${IDS.chromium_extension_id}/pages/popup.html`);
+    await popup.locator('#setup[data-helper=missing]').waitFor({ timeout: 30000 });
+    assert.equal(await popup.locator('#setup-title').textContent(), 'Swarmlink braucht sein Hilfsprogramm');
+    assert.equal(await popup.locator('#retry').textContent(), 'Erneut prüfen');
+    assert.equal(await popup.locator('#add-button').textContent(), 'Hinzufügen');
+    assert.equal(await popup.locator('#open-options').getAttribute('aria-label'), 'Einstellungen');
+    await popup.screenshot({ path: path.join(artifacts, 'chromium-popup-german.png') });
   } finally {
     await german.context.close();
   }
