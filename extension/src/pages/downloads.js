@@ -23,13 +23,35 @@ const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
 const pending = new Map();
 
+// The background answers every command (the helper's own requests time out there); this bound
+// is for a background that went away mid-request, so a bulk action never waits forever.
+const COMMAND_TIMEOUT_MS = 60000;
+
 function command(cmd, args) {
   const rid = nextRid++;
   return new Promise((resolve, reject) => {
-    pending.set(rid, { resolve, reject });
+    const timer = setTimeout(() => settle(rid, false, null, { code: 'timeout', error: `no answer to ${cmd}` }), COMMAND_TIMEOUT_MS);
+    pending.set(rid, { resolve, reject, timer });
     port.postMessage({ type: 'command', cmd, args, rid });
   });
 }
+
+function settle(rid, ok, result, error) {
+  const entry = pending.get(rid);
+  if (!entry) return;
+  pending.delete(rid);
+  clearTimeout(entry.timer);
+  if (ok) entry.resolve(result);
+  else {
+    const err = new Error((error && error.error) || 'failed');
+    err.code = error && error.code;
+    entry.reject(err);
+  }
+}
+
+port.onDisconnect.addListener(() => {
+  for (const rid of [...pending.keys()]) settle(rid, false, null, { code: 'disconnected', error: 'the extension restarted: reload this page' });
+});
 
 const notice = document.getElementById('notice');
 let noticeTimer = null;
@@ -97,15 +119,7 @@ port.onMessage.addListener((message) => {
     stats.patches += 1;
     batcher.push(message.patch);
   } else if (message.type === 'reply') {
-    const entry = pending.get(message.rid);
-    if (!entry) return;
-    pending.delete(message.rid);
-    if (message.ok) entry.resolve(message.result);
-    else {
-      const err = new Error((message.error && message.error.error) || 'failed');
-      err.code = message.error && message.error.code;
-      entry.reject(err);
-    }
+    settle(message.rid, message.ok, message.result, message.error);
   }
 });
 port.postMessage({ type: 'connect' });
