@@ -99,9 +99,11 @@ export function filterTorrents(torrents, { state = 'all', query = '' } = {}) {
 /** How many torrents each state filter would keep, for the filter's labels. */
 export function filterCounts(torrents) {
   const counts = Object.fromEntries(Object.keys(STATE_FILTERS).map((k) => [k, 0]));
-  for (const t of torrents) {
-    counts.all += 1;
-    for (const [name, states] of Object.entries(STATE_FILTERS)) if (states && states.includes(t.state)) counts[name] += 1;
+  const byState = {};
+  for (const t of torrents) byState[t.state] = (byState[t.state] || 0) + 1;
+  counts.all = torrents.length;
+  for (const [name, states] of Object.entries(STATE_FILTERS)) {
+    if (states) for (const s of states) counts[name] += byState[s] || 0;
   }
   return counts;
 }

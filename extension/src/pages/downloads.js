@@ -4,7 +4,7 @@
 
 import { applyPatches } from '../lib/sync.js';
 import { FrameBatcher } from '../lib/batch.js';
-import { torrentList, totals } from '../lib/store.js';
+import { torrentList } from '../lib/store.js';
 import { tableRows, filterCounts, STATE_FILTERS } from '../lib/table.js';
 import { Selection } from '../lib/selection.js';
 import { translator, localize } from '../lib/i18n.js';
@@ -168,8 +168,13 @@ function render() {
   stats.renders += 1;
   const all = torrentList(state);
   rows = tableRows(all, view);
-  selection.retain(new Set(all.map((t) => t.info_hash)));
-  const { down, up } = totals(state);
+  if (selection.size || selection.cursor) selection.retain(new Set(state.order));
+  let down = 0;
+  let up = 0;
+  for (const t of all) {
+    down += t.down_rate;
+    up += t.up_rate;
+  }
   document.getElementById('total-down').textContent = formatRate(down);
   document.getElementById('total-up').textContent = formatRate(up);
   const counts = filterCounts(all);
