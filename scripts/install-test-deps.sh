@@ -11,6 +11,9 @@ debian_packages=(
 # The tracker's listing tests read its RSS feed back with a real parser (Debian's package, for
 # /usr/bin/python3, the interpreter that also has python3-libtorrent).
 debian_packages+=(python3-feedparser)
+# Chromium's other UI languages (Debian ships only en-US with the browser): the downloads page's
+# German strings are checked in a German Chromium.
+debian_packages+=(chromium-l10n)
 
 missing=()
 for p in "${debian_packages[@]}"; do

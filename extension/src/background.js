@@ -21,6 +21,7 @@ import {
 import { initialState, reduce, badgeText, activeCount, notificationFor } from './lib/store.js';
 import { withDefaults } from './lib/settings.js';
 import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry } from './lib/consent.js';
+import { diffState, fullPatch } from './lib/sync.js';
 import { Confirmations } from './confirmations.js';
 import { fetchTorrent } from './fetch-torrent.js';
 
@@ -37,6 +38,7 @@ let rpc = null;
 let ready = null; // Promise<void> of the current connection's hello
 let releaseTimer = null;
 const popups = new Set();
+const downloadsTabs = new Map(); // port -> {tabId, windowId} of open downloads pages
 let lastIntercept = null;
 
 // ---------------------------------------------------------------- state and its views
@@ -46,15 +48,33 @@ function dispatch(action) {
   state = reduce(state, action);
   if (state === before) return;
   updateBadge();
-  const snapshot = { type: 'state', state, lastIntercept };
-  for (const p of popups) {
-    try {
-      p.postMessage(snapshot);
-    } catch {
-      popups.delete(p);
-    }
-  }
+  schedulePatch();
   scheduleRelease();
+}
+
+// Pages get what changed, not the whole state: with 2,000 torrents that is the difference
+// between a few KB and a megabyte of JSON per progress round (lib/sync.js). Changes within
+// PATCH_DELAY_MS (the parts of one progress round) go out as one message.
+const PATCH_DELAY_MS = 30;
+let sentState = state;
+let patchTimer = null;
+
+function schedulePatch() {
+  if (patchTimer) return;
+  patchTimer = setTimeout(() => {
+    patchTimer = null;
+    const patch = diffState(sentState, state);
+    sentState = state;
+    if (!patch) return;
+    const message = { type: 'patch', patch };
+    for (const p of popups) {
+      try {
+        p.postMessage(message);
+      } catch {
+        popups.delete(p);
+      }
+    }
+  }, PATCH_DELAY_MS);
 }
 
 function updateBadge() {
@@ -221,11 +241,6 @@ async function addLink(url, via, { bytes = null, confirmed = false } = {}) {
 
 function setLastIntercept(value) {
   lastIntercept = value;
-  for (const p of popups) {
-    try {
-      p.postMessage({ type: 'state', state, lastIntercept });
-    } catch {}
-  }
 }
 
 // ---------------------------------------------------------------- the confirm page
@@ -419,10 +434,12 @@ chrome.runtime.onConnect.addListener((p) => {
     return;
   }
   popups.add(p);
+  if (kind === 'downloads' && p.sender.tab) downloadsTabs.set(p, { tabId: p.sender.tab.id, windowId: p.sender.tab.windowId });
   if (releaseTimer) clearTimeout(releaseTimer);
-  p.postMessage({ type: 'state', state, lastIntercept, env: environment() });
+  p.postMessage({ type: 'patch', patch: fullPatch(state), env: environment() });
   p.onDisconnect.addListener(() => {
     popups.delete(p);
+    downloadsTabs.delete(p);
     scheduleRelease();
   });
   p.onMessage.addListener(async (message) => {
@@ -432,6 +449,10 @@ chrome.runtime.onConnect.addListener((p) => {
         dispatch({ type: 'helper', status: 'unknown' });
       }
       connectHelper().catch(() => {});
+      return;
+    }
+    if (message.type === 'open-downloads') {
+      openDownloadsPage();
       return;
     }
     if (message.type === 'add-link') {
@@ -448,12 +469,41 @@ chrome.runtime.onConnect.addListener((p) => {
       try {
         const result = await helperRequest(message.cmd, args);
         reply(p, message.rid, true, result);
-        if (['pause', 'resume', 'remove', 'add'].includes(message.cmd) && rpc) await refreshList(rpc);
+        if (['pause', 'resume', 'remove', 'add', 'queue', 'move'].includes(message.cmd)) refreshSoon();
       } catch (err) {
         reply(p, message.rid, false, null, { code: err.code || 'error', error: err.message });
       }
     }
   });
+});
+
+// A bulk action on 500 torrents is 500 commands: one list refresh after the last, not 500.
+const REFRESH_DELAY_MS = 150;
+let refreshTimer = null;
+function refreshSoon() {
+  if (refreshTimer) clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    if (rpc) refreshList(rpc).catch(() => {});
+  }, REFRESH_DELAY_MS);
+}
+
+/** Focuses the open downloads page, or opens one (the popup's button, the keyboard command). */
+async function openDownloadsPage() {
+  for (const where of downloadsTabs.values()) {
+    try {
+      await chrome.tabs.update(where.tabId, { active: true });
+      await chrome.windows.update(where.windowId, { focused: true });
+      return;
+    } catch {
+      // that tab is closing; try the next or open a new one
+    }
+  }
+  await chrome.tabs.create({ url: chrome.runtime.getURL('pages/downloads.html') }).catch(() => {});
+}
+
+chrome.commands.onCommand.addListener((name) => {
+  if (name === 'open-downloads') openDownloadsPage();
 });
 
 function reply(p, rid, ok, result, error) {

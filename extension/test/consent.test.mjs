@@ -106,3 +106,16 @@ test('the source site is the referring page, else the link, never a non-web sche
   assert.equal(sourceSite('magnet:?xt=urn:btih:x', ''), null);
   assert.equal(sourceSite('http://h/t', 'javascript:alert(1)'), 'http://h');
 });
+
+test('the downloads page relays its own commands and adds nothing', () => {
+  assert.equal(senderKind(page('pages/downloads.html'), BASE, ID), 'downloads');
+  assert.ok(mayConnect('downloads', 'popup'));
+  assert.ok(mayMessage('downloads', 'command'));
+  assert.ok(!mayMessage('downloads', 'add-link'), 'no adding from the downloads page');
+  assert.ok(!mayMessage('downloads', 'open-downloads'));
+  for (const cmd of ['pause', 'resume', 'remove', 'files', 'priority', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings']) {
+    assert.ok(allowedCommand('downloads', cmd, { info_hash: 'a' }), cmd);
+  }
+  for (const cmd of ['add', 'set_settings', 'shutdown', 'set_limits']) assert.equal(allowedCommand('downloads', cmd, {}), null, cmd);
+  assert.ok(mayMessage('popup', 'open-downloads'), 'the popup opens the page');
+});

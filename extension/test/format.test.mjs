@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { translator, messagesGetter } from '../src/lib/i18n.js';
 import {
   formatBytes,
   formatRate,
@@ -53,18 +55,24 @@ test('percent never shows 100% before completion and clamps nonsense', () => {
   assert.equal(formatPercent('junk'), '0.0%');
 });
 
+const en = translator(messagesGetter(JSON.parse(await readFile(new URL('../src/_locales/en/messages.json', import.meta.url), 'utf8'))));
+const de = translator(messagesGetter(JSON.parse(await readFile(new URL('../src/_locales/de/messages.json', import.meta.url), 'utf8'))));
+
 test('peers and states', () => {
-  assert.equal(formatPeers(1, 1), '1 peer · 1 seed');
-  assert.equal(formatPeers(3, 0), '3 peers · 0 seeds');
-  assert.equal(stateLabel('seeding'), 'Seeding');
-  assert.equal(stateLabel('weird'), 'weird');
+  assert.equal(formatPeers(1, 1, en), '1 peer · 1 seed');
+  assert.equal(formatPeers(3, 0, en), '3 peers · 0 seeds');
+  assert.equal(formatPeers(3, 1, de), '3 Gegenstellen · 1 Seed');
+  assert.equal(stateLabel('seeding', en), 'Seeding');
+  assert.equal(stateLabel('seeding', de), 'Verteilt');
+  assert.equal(stateLabel('weird', en), 'weird');
 });
 
 test('the one-line summary says what a torrent is doing', () => {
   const base = { total_bytes: 2048, have_bytes: 1024, uploaded: 0, eta_secs: 90, error: null };
-  assert.equal(describeProgress({ ...base, state: 'downloading' }), '1.00 KiB of 2.00 KiB · 2 min left');
-  assert.equal(describeProgress({ ...base, state: 'downloading', eta_secs: null }), '1.00 KiB of 2.00 KiB · time left unknown');
-  assert.match(describeProgress({ ...base, state: 'seeding' }), /Download succeeded/);
-  assert.equal(describeProgress({ ...base, state: 'error', error: 'disk full' }), 'disk full');
-  assert.equal(describeProgress({ ...base, state: 'paused' }), '1.00 KiB of 2.00 KiB');
+  assert.equal(describeProgress({ ...base, state: 'downloading' }, en), '1.00 KiB of 2.00 KiB · 2 min left');
+  assert.equal(describeProgress({ ...base, state: 'downloading', eta_secs: null }, en), '1.00 KiB of 2.00 KiB · time left unknown');
+  assert.match(describeProgress({ ...base, state: 'seeding' }, en), /Download succeeded/);
+  assert.equal(describeProgress({ ...base, state: 'error', error: 'disk full' }, en), 'disk full');
+  assert.equal(describeProgress({ ...base, state: 'paused' }, en), '1.00 KiB of 2.00 KiB');
+  assert.equal(describeProgress({ ...base, state: 'downloading' }, de), '1.00 KiB von 2.00 KiB · noch 2 min');
 });

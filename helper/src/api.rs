@@ -48,6 +48,10 @@ pub enum Command {
     Reveal {
         info_hash: String,
     },
+    /// The connected peers of one torrent (the downloads page's detail pane).
+    Peers {
+        info_hash: String,
+    },
     /// One torrent's own rate limits (bytes per second, under the global ones): a field left
     /// out stays as it is, `null` lifts that limit.
     SetLimits {
@@ -179,6 +183,7 @@ const COMMANDS: &[&str] = &[
     "remove",
     "open",
     "reveal",
+    "peers",
     "set_limits",
     "get_settings",
     "set_settings",

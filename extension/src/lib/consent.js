@@ -18,6 +18,7 @@
 const PAGES = {
   'pages/popup.html': 'popup',
   'pages/options.html': 'options',
+  'pages/downloads.html': 'downloads',
   'pages/confirm.html': 'confirm',
   'pages/intercept.html': 'intercept',
 };
@@ -31,8 +32,17 @@ const PAGES = {
 export const PERMISSIONS = {
   popup: {
     port: 'popup',
-    messages: ['connect', 'add-link', 'command'],
+    messages: ['connect', 'add-link', 'command', 'open-downloads'],
     commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add'],
+  },
+  // The downloads page: the popup's commands on many torrents, the detail pane's questions
+  // (files, peers, trackers, pieces), priorities, queue order, and moving to a folder the
+  // helper allows (it checks `save_dir` against its own settings); it reads the settings to
+  // offer those folders. It adds nothing.
+  downloads: {
+    port: 'popup',
+    messages: ['connect', 'command'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
   },
   options: { port: 'popup', messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
   confirm: { port: 'confirm', messages: ['pending', 'confirm', 'cancel'], commands: [] },
@@ -41,7 +51,7 @@ export const PERMISSIONS = {
 };
 
 /**
- * Which sender this is: 'popup' | 'options' | 'confirm' | 'intercept' | 'content' | null.
+ * Which sender this is: 'popup' | 'options' | 'downloads' | 'confirm' | 'intercept' | 'content' | null.
  * `sender` is a runtime.MessageSender; `extensionBase` is `runtime.getURL('')`; `ownId` the
  * extension's id. `sender.id` alone proves nothing (content scripts share it): an extension page
  * is told by its URL, which the browser sets from the frame that sent the message.

@@ -1,4 +1,5 @@
-// Human-readable sizes, rates, times and states for the popup. Pure (node-testable).
+// Human-readable sizes, rates, times and states for the popup and the downloads page. Pure
+// (node-testable).
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -54,41 +55,34 @@ export function formatPercent(progress) {
   return `${tenths.toFixed(1)}%`;
 }
 
-const STATE_LABELS = {
-  checking: 'Checking',
-  allocating: 'Allocating',
-  connecting: 'Connecting',
-  downloading: 'Downloading',
-  seeding: 'Seeding',
-  paused: 'Paused',
-  queued: 'Queued',
-  error: 'Error',
-};
+// The words below come from `_locales` through `t9n` (lib/i18n.js `translator`), so pages pass
+// chrome.i18n's and the tests a messages.json's.
 
 /** The label shown for a TorrentStatus state; unknown states are shown as they came. */
-export function stateLabel(state) {
-  return STATE_LABELS[state] || String(state || 'Unknown');
+export function stateLabel(state, t9n) {
+  const known = ['checking', 'allocating', 'connecting', 'downloading', 'seeding', 'paused', 'queued', 'awaiting_selection', 'error'];
+  return known.includes(state) ? t9n(`state_${state}`) : String(state || '?');
 }
 
 /** "3 peers · 1 seed" with correct plurals. */
-export function formatPeers(peers, seeds) {
+export function formatPeers(peers, seeds, t9n) {
   const p = Math.max(0, Number(peers) || 0);
   const s = Math.max(0, Number(seeds) || 0);
-  return `${p} ${p === 1 ? 'peer' : 'peers'} · ${s} ${s === 1 ? 'seed' : 'seeds'}`;
+  return `${t9n(p === 1 ? 'peerCountOne' : 'peerCount', p)} · ${t9n(s === 1 ? 'seedCountOne' : 'seedCount', s)}`;
 }
 
 /** The one-line "what is it doing" summary under a torrent's progress bar. */
-export function describeProgress(t) {
-  const size = `${formatBytes(t.have_bytes)} of ${formatBytes(t.total_bytes)}`;
+export function describeProgress(t, t9n) {
+  const size = t9n('progressOf', formatBytes(t.have_bytes), formatBytes(t.total_bytes));
   switch (t.state) {
     case 'seeding':
-      return `${formatBytes(t.total_bytes)} · Download succeeded · uploaded ${formatBytes(t.uploaded)}`;
+      return t9n('progressSeeding', formatBytes(t.total_bytes), formatBytes(t.uploaded));
     case 'downloading': {
       const eta = formatEta(t.eta_secs);
-      return `${size} · ${eta ? `${eta} left` : 'time left unknown'}`;
+      return `${size} · ${eta ? t9n('progressLeft', eta) : t9n('progressEtaUnknown')}`;
     }
     case 'error':
-      return t.error ? String(t.error) : 'Stopped by an error';
+      return t.error ? String(t.error) : t9n('progressError');
     default:
       return size;
   }

@@ -46,18 +46,25 @@ export function normalizeStatus(raw) {
         : Number(raw.eta_secs),
     error: typeof raw.error === 'string' && raw.error ? raw.error : null,
     save_path: typeof raw.save_path === 'string' ? raw.save_path : '',
+    // Optional fields the downloads page shows; absent when the helper does not send them.
+    ...(Array.isArray(raw.web_seeds) ? { web_seeds: raw.web_seeds.slice(0, 100) } : {}),
+    ...(Number.isFinite(raw.added_at) ? { added_at: raw.added_at } : {}),
+    ...(Number.isInteger(raw.queue_position) ? { queue_position: raw.queue_position } : {}),
   };
 }
 
+// Linear in the list: with 2,000 torrents a progress round must not cost 2,000 x 2,000.
 function upsert(state, statuses, { replace = false } = {}) {
   const torrents = replace ? {} : { ...state.torrents };
-  const order = replace ? [] : [...state.order];
+  const fresh = [];
   for (const raw of statuses) {
     const t = normalizeStatus(raw);
     if (!t) continue;
-    if (!torrents[t.info_hash] && !order.includes(t.info_hash)) order.unshift(t.info_hash);
+    if (!torrents[t.info_hash]) fresh.push(t.info_hash);
     torrents[t.info_hash] = t;
   }
+  // New torrents go first, the latest first (as one unshift each would put them).
+  const order = fresh.length ? [...fresh.reverse(), ...(replace ? [] : state.order)] : state.order;
   return { ...state, torrents, order: order.filter((h) => torrents[h]) };
 }
 

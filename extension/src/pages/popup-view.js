@@ -1,12 +1,21 @@
 // Renders the background's state into the popup. Cards are keyed by info-hash and updated in
 // place, so live progress (up to 4 updates a second) never steals keyboard focus or resets an
-// open "remove?" question.
+// open "remove?" question. The list is virtualised: only the cards in and near the viewport
+// exist (the list's padding stands in for the rest), so 2,000 torrents cost what 10 do.
 
 import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
 import { torrentList, totals } from '../lib/store.js';
 import { installCommand, installSteps } from '../lib/protocol.js';
 import { displayText } from '../lib/text.js';
 import { icon } from './icons.js';
+import { measuredWindow } from '../lib/virtual.js';
+import { translator } from '../lib/i18n.js';
+
+const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
+
+// A card's height before it was measured (one line of name, gauge, two lines, 8 px gap).
+const CARD_ESTIMATE = 104;
+const GAP = 8;
 
 function el(doc, tag, props = {}, children = []) {
   const node = doc.createElement(tag);
@@ -18,6 +27,10 @@ function el(doc, tag, props = {}, children = []) {
   }
   node.append(...children);
   return node;
+}
+
+function setIfChanged(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 function iconButton(doc, name, label, onClick, extraClass = '') {
@@ -37,6 +50,17 @@ export class PopupView {
     this.list = null;
     this.mode = null;
     this.env = { browser: 'chromium', extensionId: '' };
+    this.torrents = [];
+    this.heights = new Map();
+    this.scrollQueued = false;
+    this.main.addEventListener('scroll', () => {
+      if (this.mode !== 'list' || this.scrollQueued) return;
+      this.scrollQueued = true;
+      requestAnimationFrame(() => {
+        this.scrollQueued = false;
+        if (this.list) this.renderList(this.torrents);
+      });
+    });
   }
 
   render(state, env) {
@@ -54,7 +78,7 @@ export class PopupView {
     const version = this.doc.getElementById('helper-version');
     if (version) {
       const info = state.helper === 'ready' && state.helperInfo;
-      version.textContent = info && typeof info.version === 'string' ? `helper ${info.version}` : '';
+      version.textContent = info && typeof info.version === 'string' ? t9n('helperVersion', info.version) : '';
     }
     if (mode !== this.mode || (mode.startsWith('setup') && this.setupError !== state.helperError)) {
       this.mode = mode;
@@ -62,12 +86,12 @@ export class PopupView {
       this.cards.clear();
       this.list = null;
       if (mode === 'list') {
-        this.list = el(this.doc, 'ul', { class: 'torrents', 'aria-label': 'Downloads' });
+        this.list = el(this.doc, 'ul', { class: 'torrents', 'aria-label': t9n('popupListLabel') });
         this.main.append(this.list);
       } else if (mode === 'empty') {
         this.main.append(this.emptyState());
       } else if (mode === 'connecting') {
-        this.main.append(el(this.doc, 'div', { class: 'connecting', role: 'status', text: 'Connecting to the Swarmlink helper…' }));
+        this.main.append(el(this.doc, 'div', { class: 'connecting', role: 'status', text: t9n('popupConnecting') }));
       } else {
         this.setupError = state.helperError;
         this.main.append(this.setupScreen(state));
@@ -76,24 +100,55 @@ export class PopupView {
     if (mode === 'list') this.renderList(torrents);
   }
 
-  renderList(torrents) {
+  renderList(torrents, remeasure = 2) {
+    this.torrents = torrents;
+    const heightOf = (i) => this.heights.get(torrents[i].info_hash) ?? CARD_ESTIMATE;
+    const win = measuredWindow({
+      count: torrents.length,
+      heightOf,
+      scrollTop: this.main.scrollTop - this.list.offsetTop,
+      viewportHeight: this.main.clientHeight || 600,
+    });
+    this.list.style.paddingTop = `${win.before}px`;
+    this.list.style.paddingBottom = `${win.after}px`;
     const seen = new Set();
-    torrents.forEach((t, index) => {
+    for (let i = win.start; i < win.end; i++) {
+      const t = torrents[i];
       seen.add(t.info_hash);
       let card = this.cards.get(t.info_hash);
       if (!card) {
         card = new TorrentCard(this.doc, t, this.actions);
         this.cards.set(t.info_hash, card);
       }
-      if (this.list.children[index] !== card.root) this.list.insertBefore(card.root, this.list.children[index] || null);
+      const at = this.list.children[i - win.start];
+      if (at !== card.root) this.list.insertBefore(card.root, at || null);
+      setIfChanged(card.root, 'aria-setsize', String(torrents.length));
+      setIfChanged(card.root, 'aria-posinset', String(i + 1));
       card.update(t);
-    });
+    }
     for (const [hash, card] of this.cards) {
       if (!seen.has(hash)) {
         card.root.remove();
         this.cards.delete(hash);
       }
     }
+    // Measured heights replace the estimate; if any differed the window is computed again
+    // (bounded: a card whose height keeps changing cannot loop). A card's height changes only
+    // when it is new or its question opened or closed, so only those are measured: reading a
+    // height forces a layout, which 4 progress rounds a second should not pay for.
+    let changed = false;
+    for (const [hash, card] of this.cards) {
+      const shape = card.confirmBox ? 'asking' : 'plain';
+      if (card.measured === shape && this.heights.has(hash)) continue;
+      const h = card.root.offsetHeight + GAP;
+      card.measured = shape;
+      if (h > GAP && this.heights.get(hash) !== h) {
+        this.heights.set(hash, h);
+        changed = true;
+      }
+    }
+    if (this.heights.size > 4 * torrents.length + 100) this.heights.clear();
+    if (changed && remeasure > 0) this.renderList(torrents, remeasure - 1);
   }
 
   emptyState() {
@@ -102,9 +157,9 @@ export class PopupView {
     art.classList.add('art');
     return el(doc, 'section', { class: 'empty', 'aria-labelledby': 'empty-title' }, [
       art,
-      el(doc, 'h2', { id: 'empty-title', text: 'No downloads yet' }),
-      el(doc, 'p', { text: 'Click a magnet or .torrent link on any web page and it downloads here.' }),
-      el(doc, 'p', { text: 'You can also paste a link above, or drop a .torrent file on this window.' }),
+      el(doc, 'h2', { id: 'empty-title', text: t9n('emptyTitle') }),
+      el(doc, 'p', { text: t9n('emptyClick') }),
+      el(doc, 'p', { text: t9n('emptyPaste') }),
     ]);
   }
 
@@ -115,27 +170,19 @@ export class PopupView {
     const how = installSteps(os);
     const missing = state.helper === 'missing';
     const outdated = state.helper === 'outdated';
-    const title = missing
-      ? 'Swarmlink needs its helper app'
-      : outdated
-        ? 'The Swarmlink helper is too old'
-        : 'The Swarmlink helper is not working';
-    const intro = missing
-      ? 'Downloads run in bthelper, a small program on your computer. This browser cannot find it yet.'
-      : outdated
-        ? state.helperError
-        : 'The helper app started but did not answer properly. Reinstalling it usually fixes this.';
+    const title = t9n(missing ? 'setupMissingTitle' : outdated ? 'setupOutdatedTitle' : 'setupBrokenTitle');
+    const intro = missing ? t9n('setupMissingIntro') : outdated ? state.helperError : t9n('setupBrokenIntro');
     const commandBox = el(doc, 'div', { class: 'command' }, [
       el(doc, 'code', { id: 'install-command', text: command }),
-      iconButton(doc, 'copy', 'Copy command', () => this.actions.copy(command)),
+      iconButton(doc, 'copy', t9n('copyCommand'), () => this.actions.copy(command)),
     ]);
     const steps = el(doc, 'ol', { id: 'install-steps', 'data-os': os }, [
       ...(how.package ? [el(doc, 'li', { id: 'install-package', text: how.package })] : []),
       el(doc, 'li', {}, [doc.createTextNode(how.binary), commandBox]),
-      el(doc, 'li', {}, [doc.createTextNode('Then press Check again (no need to reopen this window).')]),
+      el(doc, 'li', {}, [doc.createTextNode(t9n('setupThen'))]),
     ]);
     // Reconnects to the helper in place: the popup re-renders when the state changes.
-    const retry = el(doc, 'button', { type: 'button', class: 'primary', id: 'retry', text: 'Check again' });
+    const retry = el(doc, 'button', { type: 'button', class: 'primary', id: 'retry', text: t9n('checkAgain') });
     retry.addEventListener('click', () => this.actions.retry());
     const head = el(doc, 'div', { class: 'warn-art' }, [icon(doc, 'warning'), el(doc, 'h2', { id: 'setup-title', text: title })]);
     const section = el(doc, 'section', { class: 'setup', id: 'setup', 'data-helper': state.helper, 'aria-labelledby': 'setup-title' }, [
@@ -146,7 +193,7 @@ export class PopupView {
     ]);
     if (state.helperError) {
       section.append(
-        el(doc, 'details', {}, [el(doc, 'summary', { text: 'Technical details' }), el(doc, 'code', { id: 'helper-error', text: state.helperError })]),
+        el(doc, 'details', {}, [el(doc, 'summary', { text: t9n('technicalDetails') }), el(doc, 'code', { id: 'helper-error', text: state.helperError })]),
       );
     }
     return section;
@@ -166,10 +213,10 @@ class TorrentCard {
     this.summary = el(doc, 'span', { class: 'summary' });
     this.percent = el(doc, 'span', { class: 'percent' });
     this.transfer = el(doc, 'span', { class: 'transfer' });
-    this.toggle = iconButton(doc, 'pause', 'Pause', () => this.togglePause());
-    this.open = iconButton(doc, 'open', 'Open file', () => this.openFile());
-    this.reveal = iconButton(doc, 'folder', 'Show in folder', () => this.run('reveal'));
-    this.remove = iconButton(doc, 'remove', 'Remove', () => this.askRemove(), 'danger-icon');
+    this.toggle = iconButton(doc, 'pause', t9n('actionPause'), () => this.togglePause());
+    this.open = iconButton(doc, 'open', t9n('actionOpen'), () => this.openFile());
+    this.reveal = iconButton(doc, 'folder', t9n('actionReveal'), () => this.run('reveal'));
+    this.remove = iconButton(doc, 'remove', t9n('actionRemoveConfirm'), () => this.askRemove(), 'danger-icon');
     this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.toggle, this.open, this.reveal, this.remove]);
     this.root = el(doc, 'li', { class: 'torrent', 'data-hash': t.info_hash }, [
       el(doc, 'div', { class: 'top' }, [this.name, this.pill]),
@@ -181,28 +228,30 @@ class TorrentCard {
   }
 
   update(t) {
+    // The background replaces a torrent's object exactly when it changed (lib/sync.js).
+    if (t === this.t) return;
     this.t = t;
     this.root.dataset.state = t.state;
     // Names and paths come from strangers' torrents: never shown raw (lib/text.js).
     const name = displayText(t.name);
     this.name.textContent = name;
     this.name.title = t.save_path ? `${name}\n${displayText(t.save_path)}` : name;
-    this.pill.textContent = stateLabel(t.state);
+    this.pill.textContent = stateLabel(t.state, t9n);
     this.pill.dataset.state = t.state;
     const pct = Math.min(100, Math.max(0, t.progress * 100));
-    this.fill.style.width = `${pct}%`;
+    this.fill.style.transform = `scaleX(${pct / 100})`;
     this.gauge.setAttribute('aria-valuenow', pct.toFixed(1));
-    this.gauge.setAttribute('aria-valuetext', `${formatPercent(t.progress)}, ${stateLabel(t.state)}`);
-    this.summary.textContent = displayText(describeProgress(t));
+    this.gauge.setAttribute('aria-valuetext', `${formatPercent(t.progress)}, ${stateLabel(t.state, t9n)}`);
+    this.summary.textContent = displayText(describeProgress(t, t9n));
     this.percent.textContent = formatPercent(t.progress);
     const active = t.state === 'downloading' || t.state === 'seeding' || t.state === 'connecting';
     this.transfer.textContent = active
-      ? `↓ ${formatRate(t.down_rate)}  ↑ ${formatRate(t.up_rate)} · ${formatPeers(t.peers, t.seeds)}`
+      ? `↓ ${formatRate(t.down_rate)}  ↑ ${formatRate(t.up_rate)} · ${formatPeers(t.peers, t.seeds, t9n)}`
       : '';
-    if (t.state === 'downloading' && t.eta_secs !== null) this.root.title = `${formatEta(t.eta_secs)} left`;
+    if (t.state === 'downloading' && t.eta_secs !== null) this.root.title = t9n('progressLeft', formatEta(t.eta_secs));
     // A torrent stopped by an error is retried by resuming it.
     const stopped = t.state === 'paused' || t.state === 'error';
-    const label = t.state === 'paused' ? 'Resume' : t.state === 'error' ? 'Retry' : 'Pause';
+    const label = t9n(t.state === 'paused' ? 'actionResume' : t.state === 'error' ? 'actionRetry' : 'actionPause');
     if (this.toggle.getAttribute('aria-label') !== label) {
       this.toggle.setAttribute('aria-label', label);
       this.toggle.title = label;
@@ -240,9 +289,9 @@ class TorrentCard {
 
   askRunProgram(message) {
     this.ask({
-      label: `Run ${displayText(this.t.name)}?`,
-      text: `${displayText(message)} Run it anyway?`,
-      yes: { text: 'Run it', class: 'danger confirm-run' },
+      label: t9n('runTitle', displayText(this.t.name)),
+      text: t9n('runText', displayText(message)),
+      yes: { text: t9n('runIt'), class: 'danger confirm-run' },
       returnFocus: this.open,
       closeOnYes: true,
       onYes: () => this.openFile(true),
@@ -254,10 +303,10 @@ class TorrentCard {
     const checkboxId = `delete-${this.hash}`;
     const checkbox = el(doc, 'input', { type: 'checkbox', id: checkboxId, class: 'delete-files' });
     this.ask({
-      label: `Remove ${displayText(this.t.name)}`,
-      text: `Remove “${displayText(this.t.name)}” from Swarmlink?`,
-      extra: [el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode('Also delete the downloaded files')])],
-      yes: { text: 'Remove', class: 'danger confirm-remove' },
+      label: t9n('removeLabel', displayText(this.t.name)),
+      text: t9n('removeOne', displayText(this.t.name)),
+      extra: [el(doc, 'label', { for: checkboxId }, [checkbox, doc.createTextNode(t9n('removeDeleteFiles'))])],
+      yes: { text: t9n('actionRemoveConfirm'), class: 'danger confirm-remove' },
       returnFocus: this.remove,
       onYes: () => this.run('remove', { delete_files: checkbox.checked }),
     });
@@ -271,7 +320,7 @@ class TorrentCard {
     if (this.confirmBox) return;
     const doc = this.doc;
     const yesButton = el(doc, 'button', { type: 'button', class: yes.class, text: yes.text });
-    const no = el(doc, 'button', { type: 'button', class: 'secondary', text: 'Cancel' });
+    const no = el(doc, 'button', { type: 'button', class: 'secondary', text: t9n('cancel') });
     this.confirmBox = el(doc, 'div', { class: 'confirm', role: 'group', 'aria-label': label }, [
       el(doc, 'span', { text }),
       ...extra,

@@ -6,6 +6,12 @@ import { bytesToBase64, looksLikeTorrent, MAX_TORRENT_BYTES } from '../lib/proto
 import { classifyLink } from '../lib/links.js';
 import { icon } from './icons.js';
 import { displayText } from '../lib/text.js';
+import { applyPatches } from '../lib/sync.js';
+import { FrameBatcher } from '../lib/batch.js';
+import { translator, localize } from '../lib/i18n.js';
+
+const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
+localize(document, t9n);
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -47,16 +53,37 @@ const view = new PopupView(document, {
   async copy(text) {
     try {
       await navigator.clipboard.writeText(text);
-      say('ok', 'Command copied');
+      say('ok', t9n('copied'));
     } catch {
-      say('error', 'Could not copy: select the command and copy it by hand');
+      say('error', t9n('copyFailed'));
     }
   },
 });
 
+// The background sends patches (lib/sync.js); they are applied and rendered once per frame.
+let state = null;
+let env = null;
+// For the tests and a developer's console: patches received, renders and their cost.
+const stats = { patches: 0, renders: 0, longestFlushMs: 0, flushMs: 0 };
+globalThis.swarmlinkPopup = { stats };
+const batcher = new FrameBatcher(
+  (fn) => requestAnimationFrame(fn),
+  (patches) => {
+    const started = performance.now();
+    state = applyPatches(state || {}, patches);
+    view.render(state, env);
+    const took = performance.now() - started;
+    stats.renders += 1;
+    stats.flushMs += took;
+    stats.longestFlushMs = Math.max(stats.longestFlushMs, took);
+  },
+);
+
 port.onMessage.addListener((message) => {
-  if (message.type === 'state') {
-    view.render(message.state, message.env);
+  if (message.type === 'patch') {
+    stats.patches += 1;
+    if (message.env) env = message.env;
+    batcher.push(message.patch);
   } else if (message.type === 'reply') {
     const entry = pending.get(message.rid);
     if (!entry) return;
@@ -75,12 +102,12 @@ port.postMessage({ type: 'connect' });
 
 async function addTorrentBytes(bytes, fileName) {
   if (bytes.length > MAX_TORRENT_BYTES || !looksLikeTorrent(bytes)) {
-    say('error', `${fileName} is not a .torrent file`);
+    say('error', t9n('notATorrent', displayText(fileName)));
     return;
   }
   try {
     const result = await send({ type: 'command', cmd: 'add', args: { torrent_b64: bytesToBase64(bytes) } });
-    say('ok', `Added ${displayText((result && result.name) || fileName)}`);
+    say('ok', t9n('added', displayText((result && result.name) || fileName)));
   } catch (err) {
     say('error', err.message);
   }
@@ -92,7 +119,7 @@ document.getElementById('add-form').addEventListener('submit', async (event) => 
   const text = input.value.trim();
   if (!text) return;
   if (!classifyLink(text) && !/^https?:\/\//i.test(text)) {
-    say('error', 'Paste a magnet: link or an http(s) link to a .torrent file');
+    say('error', t9n('pasteHint'));
     return;
   }
   const button = document.getElementById('add-button');
@@ -100,7 +127,7 @@ document.getElementById('add-form').addEventListener('submit', async (event) => 
   try {
     const result = await send({ type: 'add-link', url: text });
     input.value = '';
-    say('ok', `Added ${displayText((result && result.name) || 'torrent')}`);
+    say('ok', t9n('added', displayText((result && result.name) || text)));
   } catch (err) {
     say('error', err.message);
   } finally {
@@ -132,6 +159,13 @@ document.addEventListener('drop', async (e) => {
   dragDepth = 0;
   overlay.hidden = true;
   for (const file of e.dataTransfer.files) await addTorrentBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+});
+
+const downloadsButton = document.getElementById('open-downloads');
+downloadsButton.append(icon(document, 'list'));
+downloadsButton.addEventListener('click', () => {
+  port.postMessage({ type: 'open-downloads' });
+  window.close();
 });
 
 const optionsButton = document.getElementById('open-options');

@@ -121,6 +121,13 @@ impl Core {
                 confirm_executable,
             } => self.open(&info_hash, false, confirm_executable).await,
             Command::Reveal { info_hash } => self.open(&info_hash, true, false).await,
+            Command::Peers { info_hash } => {
+                let ih = self.known(&info_hash).await?;
+                Ok(super::detail::peers_json(
+                    &ih.to_hex(),
+                    &self.session.peers(ih),
+                ))
+            }
             Command::SetLimits {
                 info_hash,
                 down_limit,

@@ -11,6 +11,7 @@
 
 mod conn;
 mod core;
+mod detail;
 mod opening;
 mod publish;
 mod signals;

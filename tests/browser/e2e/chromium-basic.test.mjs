@@ -236,8 +236,11 @@ test('the popup view renders every state (fixture data, light and dark)', async 
   await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-popup-view-dark.png') });
   assert.deepEqual(await axeViolations(page), [], 'dark theme passes WCAG 2.1 AA checks');
   await page.emulateMedia({ colorScheme: 'light' });
-  // Keyboard: the paste field is the first stop, then its buttons, then the first torrent's actions.
+  // Keyboard: the header's buttons (all downloads, settings), then the paste field, its buttons,
+  // then the first torrent's actions.
   await page.locator('body').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'open-downloads');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'open-options');
   await page.keyboard.press('Tab');
