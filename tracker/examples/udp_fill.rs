@@ -86,24 +86,28 @@ impl Job {
     }
 }
 
+/// A connection id. Replies to requests still in flight are read past (and lost: the caller
+/// sends those requests again).
 fn connect(sock: &UdpSocket) -> u64 {
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; 2048];
     let mut out = Vec::new();
-    for _ in 0..50 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
         out.clear();
         Request::Connect {
             transaction_id: 0xC0FFEE,
         }
         .encode(&mut out);
         sock.send(&out).expect("send");
-        if let Ok(n) = sock.recv(&mut buf) {
+        // Read until the connect reply or a quiet spell (then ask again).
+        while let Ok(n) = sock.recv(&mut buf) {
             if let Ok(Response::Connect { connection_id, .. }) = Response::decode(&buf[..n], false)
             {
                 return connection_id;
             }
         }
     }
-    panic!("no connect reply");
+    panic!("no connect reply in 30 s");
 }
 
 /// Runs the requests `k` with `k % THREADS == thread`; returns (ok, errors, peers counted).
@@ -130,6 +134,9 @@ fn worker(to: SocketAddr, job: Job, count: u64, thread: u64) -> (u64, u64, u64) 
         if connected_at.elapsed() > Duration::from_secs(30) {
             connection_id = connect(&sock);
             connected_at = Instant::now();
+            for &k in in_flight.values() {
+                send(k, connection_id, &mut out);
+            }
         }
         while in_flight.len() < WINDOW && next < total {
             in_flight.insert(next as u32, next);
