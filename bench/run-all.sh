@@ -32,7 +32,7 @@ if [ -z "${NO_BUILD:-}" ]; then   # NO_BUILD=1: everything is installed and buil
   fi
   echo "==> building the release binaries" >&2
   cargo build --release -p bttrack -p btpublish -p bthelper
-  cargo build --release -p bttrack --example udp_load
+  cargo build --release -p bttrack --example udp_load --example udp_fill
 fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -45,7 +45,7 @@ run() {
   "$@" || FAILED+=("$name")
 }
 if [ -n "$QUICK" ]; then
-  run tracker env DURATION=3 FILL_N=100000 bench/tracker.sh
+  run tracker env DURATION=3 FILL_N=100000 MILLION_SWARMS=100000 MILLION_RUNS=1 bench/tracker.sh
   run hash env RUNS=3 bench/hash.sh 256
   run swarm env NS="4 16" SIZE_MIB=32 bench/swarm.sh
   run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
@@ -90,6 +90,12 @@ mem() { [ -f "$T" ] && awk -F'|' -v t="$1" '{ a = $2; b = $3; gsub(/ /, "", a); 
   a == t && b ~ /^[0-9]+$/ { v = $6; gsub(/ /, "", v); print v; exit }' "$T"; }
 row "tracker memory per held peer" "bttrack / opentracker (lower is better)" \
   "$(ratio "$(mem bttrack)" "$(mem opentracker)")" ""
+# The million-swarm table: | tracker (million run) | held | RSS empty | RSS full | bytes per peer |
+# fill rate | re-announce rate | errors |
+row "tracker memory per peer, 1M swarms x 10 peers" "bttrack / opentracker (lower is better)" \
+  "$(ratio "$(cell "$T" "bttrack (million run)" 5)" "$(cell "$T" "opentracker (million run)" 5)")" "<= 1.0x"
+row "tracker re-announces per CPU-second, 1M swarms" "bttrack / opentracker" \
+  "$(ratio "$(cell "$T" "bttrack (million run)" 7)" "$(cell "$T" "opentracker (million run)" 7)")" ">= 1.5x"
 
 H=$RESULTS/hash.md
 row "hashing (make a .torrent), wall time" "mktorrent -t 2 / btpublish" \

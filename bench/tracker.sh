@@ -10,7 +10,11 @@
 #  3. UDP (BEP 15) announces per tracker CPU-second: the udp_load example (2 threads, 32 in
 #     flight each, same hashes) against both trackers' UDP side.
 #
-#   cargo build --release -p bttrack --bin bttrack --example udp_load && bench/tracker.sh
+#  4. A million swarms (bench/tracker_million.sh): 1,000,000 swarms x 10 IPv4 peers over UDP,
+#     memory per peer and announces per CPU-second at that size, MILLION_RUNS alternating runs
+#     (MILLION_SWARMS=0 leaves it out).
+#
+#   cargo build --release -p bttrack --bin bttrack --example udp_load --example udp_fill && bench/tracker.sh
 #   DURATION=5 FILL_N=200000 bench/tracker.sh     # a quicker look
 #   MODES=udp FILL_N=0 bench/tracker.sh            # one mode, no memory run, results file untouched
 #   bench/tracker_rounds.sh 5 6 close               # repeated interleaved rounds (to compare changes)
@@ -31,7 +35,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-[ -x "$BTTRACK" ] && [ -x "$UDP_LOAD" ] || { echo "build first: cargo build --release -p bttrack --bin bttrack --example udp_load" >&2; exit 1; }
+[ -x "$BTTRACK" ] && [ -x "$UDP_LOAD" ] || { echo "build first: cargo build --release -p bttrack --bin bttrack --example udp_load --example udp_fill" >&2; exit 1; }
+MILLION_SWARMS=${MILLION_SWARMS:-1000000}
+MILLION_RUNS=${MILLION_RUNS:-3}
 command -v opentracker >/dev/null && command -v wrk >/dev/null || { echo "needs opentracker and wrk (scripts/install-test-deps.sh)" >&2; exit 1; }
 TCK=$(getconf CLK_TCK)
 
@@ -121,6 +127,10 @@ echo "  bttrack with weblog keepalive: ${R[bttrack-weblog.keepalive]}" >&2
 echo "memory: $FILL_N distinct peers" >&2
 M_BT=$(memory bttrack); echo "  bttrack: $M_BT" >&2
 M_OT=$(memory opentracker); echo "  opentracker: $M_OT" >&2
+MILLION=
+if [ "$MILLION_SWARMS" != 0 ]; then
+  MILLION=$(SWARMS=$MILLION_SWARMS RUNS=$MILLION_RUNS BTTRACK=$BTTRACK bench/tracker_million.sh)
+fi
 
 rate() { echo "${R[$1]}" | awk '{print $3}'; }
 ratio() { $PY -c "print('%.2f' % ($1 / $2))"; }
@@ -149,5 +159,14 @@ mkdir -p bench/results
   echo "|---|---|---|---|---|"
   read -r h b a p <<< "$M_BT"; echo "| bttrack | $h | $b | $a | $p |"
   read -r h b a p <<< "$M_OT"; echo "| opentracker | $h | $b | $a | $p |"
+  if [ -n "$MILLION" ]; then
+    echo
+    echo "## A million swarms (bench/tracker_million.sh)"
+    echo
+    echo "$MILLION_SWARMS swarms x 10 IPv4 peers filled over UDP (numwant 0), then 2,000,000 re-announces of held"
+    echo "peers (numwant 50); RSS growth / peers held; announces / tracker CPU-second; bttrack and opentracker alternating."
+    echo
+    echo "$MILLION"
+  fi
 } > bench/results/tracker.md
 cat bench/results/tracker.md

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use bttrack::udp::{handle, Scratch};
+use bttrack::hooks::{handle, Scratch};
 use bttrack::{Config, LogTarget, Tracker};
 use protocol::tracker::udp::{Request, UdpAnnounce};
 use protocol::tracker::Event;
@@ -47,10 +47,10 @@ fn main() {
         max_numwant: 50,
         ..Config::default()
     };
-    let weblog = bttrack::weblog::WebLog::open(&LogTarget::None).expect("no log");
+    let weblog = bttrack::WebLog::open(&LogTarget::None).expect("no log");
     let t = Tracker::new(config, Default::default(), weblog);
     let from: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
-    let now = bttrack::state::now_secs();
+    let now = bttrack::now_secs();
     let cid = t.connection_ids.issue(from, now);
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
@@ -94,7 +94,7 @@ fn main() {
         let mut now = 0;
         for i in 0..n as usize {
             if i % batch == 0 {
-                now = bttrack::state::now_secs();
+                now = bttrack::now_secs();
             }
             out.clear();
             handle(

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use protocol::{InfoHash, MetainfoBuilder};
 
 use crate::config::{Config, LogTarget};
-use crate::published::Registry;
+use crate::registry::Registry;
 use crate::state::{now_secs, Tracker};
 use crate::store::SwarmStore;
 use crate::weblog::WebLog;
@@ -39,7 +39,7 @@ fn tracker() -> &'static Arc<Tracker> {
     T.get_or_init(|| {
         let mut registry = Registry::default();
         let publisher = SocketAddr::from(([192, 0, 2, 1], 6881));
-        let _ = registry.publish(published_torrent(), publisher, now_secs());
+        let _ = registry.add(published_torrent(), publisher, now_secs());
         let weblog = WebLog::open(&LogTarget::None).unwrap_or_else(|_| unreachable!());
         Tracker::new(Config::default(), registry, weblog)
     })
@@ -69,7 +69,7 @@ pub fn fuzz_one(data: &[u8]) {
                 Some((p, q)) => (p, Some(q)),
                 None => (&*target, None),
             };
-            let from = crate::server::Origin {
+            let from = crate::http_reply::Origin {
                 ip: remote.ip(),
                 proxied: mode / 5 % 2 == 0,
                 host: Some("tracker.example:6969"),

@@ -1,37 +1,55 @@
 //! bttrack: Swarmlink's tracker as a library, so tests run it on port 0 in-process.
 //!
-//! Layout: `swarm`/`store` are the pure peer store (time is an argument, no IO); `server` is the
-//! hyper front end and `udp` the BEP 15 one, both calling `state::Tracker::announce`;
-//! `published` is the registry of published torrents and its `--file`; `persist` snapshots
-//! peers to `--dfile`; `weblog` writes Combined Log Format; `metrics` counts for `/metrics`.
+//! Layout: `peer_list`/`swarm`/`shard`/`store` are the pure peer store (time is an argument, no
+//! IO); `server` is the hyper front end (with `http_reply`, `registration` for `/publish/`,
+//! `listing_http`) and `udp` the BEP 15 one, both calling `state::Tracker::announce`;
+//! `registry` holds the published torrents and their `--file`; `persist` snapshots peers to
+//! `--dfile`; `weblog` writes Combined Log Format; `metrics` counts for `/metrics`.
+//!
+//! The public surface is what the binary and the tests need: [`run`], the configuration, the
+//! [`Tracker`] state and its [`SwarmStore`] and [`Registry`]; `hooks` and `fuzz` are for the
+//! crate's own tests, examples and fuzz targets.
 //!
 //! Invariant: nothing touches the disk in the announce path (only publish writes, and the
 //! background snapshot task).
 
 mod accept;
+mod atomic_file;
 mod civil;
-pub mod config;
+mod config;
 mod conn_io;
-#[doc(hidden)]
-pub mod fast_path;
+mod fast_path;
+/// Arbitrary bytes through the tracker's request handling, for the fuzz targets (feature
+/// `fuzzing`) and this crate's own property test.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzz;
-pub mod listing;
+mod http_reply;
+mod listing;
 mod listing_http;
-pub mod metrics;
-pub mod persist;
-pub mod publish;
-pub mod published;
+mod metrics;
+mod peer_list;
+mod persist;
+mod registration;
+mod registry;
 mod reply;
-pub mod server;
+mod server;
+mod shard;
 mod sockopt;
-pub mod state;
-pub mod store;
-pub mod swarm;
-pub mod udp;
-pub mod udp_batch;
-pub mod udp_conn;
-pub mod weblog;
+mod state;
+mod store;
+mod swarm;
+mod udp;
+mod udp_batch;
+mod udp_conn;
+mod weblog;
+
+/// Entry points below the sockets, for the allocation test and the announce-cost example.
+#[doc(hidden)]
+pub mod hooks {
+    pub use crate::fast_path::answer_into;
+    pub use crate::udp::{handle, Scratch};
+}
 
 use std::future::Future;
 use std::io;
@@ -39,12 +57,14 @@ use std::io;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
-pub use config::{Args, Config, LogTarget};
-
-pub use state::Tracker;
 use std::sync::Arc;
-pub use store::{Announce, SwarmStore};
 use tokio::sync::oneshot;
+
+pub use config::{Args, Config, LogTarget};
+pub use registry::Registry;
+pub use state::{now_secs, Tracker};
+pub use store::{Announce, SwarmStore};
+pub use weblog::WebLog;
 
 /// Serves HTTP on `listener` and BEP 15 on `udp` until `shutdown` completes, then writes a last
 /// peer snapshot and flushes the web log. State files are read before serving, and created when
@@ -57,7 +77,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let registry = match &config.state_file {
-        Some(p) => published::Registry::load(p).map_err(io::Error::other)?,
+        Some(p) => registry::Registry::load(p).map_err(io::Error::other)?,
         None => Default::default(),
     };
     let weblog = weblog::WebLog::open(&config.log)?;
@@ -113,7 +133,7 @@ fn create_missing(t: &Tracker) -> io::Result<()> {
     for (path, bytes) in files {
         let Some(path) = path else { continue };
         if !path.exists() {
-            published::write_atomically(path, &bytes).map_err(|e| {
+            atomic_file::write_atomically(path, &bytes).map_err(|e| {
                 io::Error::new(e.kind(), format!("creating {}: {e}", path.display()))
             })?;
         }

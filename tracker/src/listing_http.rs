@@ -4,9 +4,9 @@
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 
+use crate::http_reply::{reply, Origin, Reply};
 use crate::listing::{self, Query, Site, Sort};
 use crate::metrics::bump;
-use crate::server::{reply, Origin, Reply};
 use crate::state::{now_secs, Tracker};
 
 pub(crate) fn serve(t: &Tracker, path: &str, query: Option<&str>, from: Origin<'_>) -> Reply {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::published::write_atomically;
+use crate::atomic_file::write_atomically;
 use crate::state::{now_secs, Tracker};
 
 pub fn restore(t: &Tracker, path: &Path) -> io::Result<()> {

@@ -5,10 +5,8 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -19,13 +17,12 @@ use protocol::tracker::{
 use tokio::net::TcpStream;
 
 use crate::conn_io::{ConnIo, ConnState};
+use crate::http_reply::{bencoded, decode_segment, failure, reply, Origin, Reply};
 use crate::listing::{self, encode_segment};
 use crate::metrics::bump;
 use crate::state::{now_secs, Tracker};
 use crate::swarm::canonical;
 use crate::weblog::Entry;
-
-pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Serves one connection with hyper until it closes. `prefix`: bytes already read from it (the
 /// fast path's first read), served before the socket's own.
@@ -110,38 +107,6 @@ fn refused(t: &Tracker, e: &hyper::Error, state: &ConnState, remote: SocketAddr)
     );
 }
 
-pub(crate) fn reply(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Reply {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
-}
-
-pub(crate) fn bencoded(status: StatusCode, body: Vec<u8>) -> Reply {
-    reply(status, "text/plain", body)
-}
-
-pub(crate) fn failure(status: StatusCode, reason: &str) -> Reply {
-    let (status, body) = failure_body(status, reason);
-    bencoded(status, body)
-}
-
-fn failure_body(status: StatusCode, reason: &str) -> (StatusCode, Vec<u8>) {
-    (
-        status,
-        AnnounceResponse::failure(reason).to_bytes(PeerFormat::Compact),
-    )
-}
-
 /// The client's address: the socket peer, or the last X-Forwarded-For hop when the socket peer
 /// is a trusted proxy (and the header parses; otherwise the proxy itself).
 pub fn client_ip(remote: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
@@ -221,15 +186,6 @@ fn host_header(headers: &HeaderMap) -> Option<&str> {
     plain.then_some(h)
 }
 
-/// Who asked, as far as the tracker believes it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Origin<'a> {
-    pub ip: IpAddr,
-    /// Came through a proxy (see [`is_forwarded`]).
-    pub proxied: bool,
-    pub host: Option<&'a str>,
-}
-
 async fn route(
     t: &Tracker,
     req: Request<Incoming>,
@@ -239,7 +195,7 @@ async fn route(
 ) -> Reply {
     match (req.method(), req.uri().path()) {
         (&Method::PUT | &Method::POST, "/publish/" | "/publish") => {
-            crate::publish::publish(t, req, ip, proxied, local).await
+            crate::registration::register(t, req, ip, proxied, local).await
         }
         (&Method::GET, path) => {
             let from = Origin {
@@ -396,27 +352,6 @@ fn scrape(t: &Tracker, query: Option<&str>) -> Reply {
     bencoded(StatusCode::OK, resp.to_bytes())
 }
 
-/// Strict percent-decoding of one path segment into text; `None` for bad escapes or non-UTF-8.
-pub(crate) fn decode_segment(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn torrent_file(t: &Tracker, path: &str) -> Reply {
     let not_found = |what: &str| {
         bump(&t.metrics.not_found);
@@ -468,14 +403,5 @@ mod tests {
         assert_eq!(client_ip(proxy, &h, &[]).to_string(), "10.0.0.1");
         h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
         assert_eq!(client_ip(proxy, &h, &trusted).to_string(), "10.0.0.1");
-    }
-
-    #[test]
-    fn segments_decode_strictly() {
-        assert_eq!(decode_segment("a%20b").as_deref(), Some("a b"));
-        assert_eq!(decode_segment("a%2"), None);
-        assert_eq!(decode_segment("%FF"), None);
-        assert_eq!(decode_segment("%zz"), None);
-        assert_eq!(decode_segment("%+1"), None);
     }
 }

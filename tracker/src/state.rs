@@ -10,7 +10,7 @@ use protocol::InfoHash;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::published::Registry;
+use crate::registry::Registry;
 use crate::store::{Announce, SwarmStore};
 use crate::swarm::Counts;
 use crate::udp_conn::ConnectionIds;
@@ -23,7 +23,7 @@ pub struct Tracker {
     pub store: SwarmStore,
     pub registry: RwLock<Registry>,
     /// Serialises publishes so `--file` is written in the order the registry changed.
-    pub publish_lock: tokio::sync::Mutex<()>,
+    pub registration_lock: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
     pub weblog: WebLog,
     pub connection_ids: ConnectionIds,
@@ -46,7 +46,7 @@ impl Tracker {
                 .with_max_peers_per_ip(config.max_peers_per_ip),
             config,
             registry: RwLock::new(registry),
-            publish_lock: tokio::sync::Mutex::new(()),
+            registration_lock: tokio::sync::Mutex::new(()),
             metrics: Metrics::default(),
             weblog,
             connection_ids: ConnectionIds::default(),

@@ -1,8 +1,6 @@
 //! All swarms of the tracker, sharded by info-hash so two worker threads rarely contend.
 //! Pure logic: time comes in as Unix seconds; locks are the only shared state.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -10,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use protocol::tracker::{Event, ScrapeStats};
 use protocol::InfoHash;
 
-use crate::swarm::{canonical, timeout_ticks, Counts, Swarm, Tick, TICK_SECS};
+use crate::shard::{hash_of, Shard};
+use crate::swarm::{canonical, timeout_ticks, Counts, Tick, TICK_SECS};
 
 const SHARDS: usize = 64;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"BTDSTAT1";
@@ -49,7 +48,7 @@ pub struct Totals {
 }
 
 pub struct SwarmStore {
-    shards: Box<[Mutex<HashMap<InfoHash, Swarm>>]>,
+    shards: Box<[Mutex<Shard>]>,
     timeout: u16,
     seed: u64,
     /// Swarms held (kept by announce, recounted by sweep and restore).
@@ -68,15 +67,11 @@ pub const TOO_MANY_FROM_IP: &str = "too many peers from your address in this swa
 /// The failure reason for a new swarm past [`SwarmStore::with_max_swarms`].
 pub const TRACKER_FULL: &str = "this tracker tracks too many torrents to take a new one";
 
-fn shard_of(h: &InfoHash) -> usize {
-    usize::from(h.0[0]) % SHARDS
-}
-
 impl SwarmStore {
     /// `seed` keys the peer tables' hash (random per process against hash flooding).
     pub fn new(peer_timeout_secs: u64, seed: u64) -> SwarmStore {
         SwarmStore {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             timeout: timeout_ticks(peer_timeout_secs),
             seed,
             swarms: AtomicUsize::new(0),
@@ -107,7 +102,14 @@ impl SwarmStore {
         self.swarms.store(n, Ordering::Relaxed);
     }
 
-    fn shard(&self, i: usize) -> MutexGuard<'_, HashMap<InfoHash, Swarm>> {
+    /// The keyed hash of `h` and the shard it lives in (bits the shard's own index does not
+    /// use: it takes the low bits for a slot and the top seven for a tag).
+    fn locate(&self, h: &InfoHash) -> (u64, usize) {
+        let hash = hash_of(h, self.seed);
+        (hash, (hash >> 40) as usize % SHARDS)
+    }
+
+    fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
         // A panic while holding a shard cannot leave a swarm half-updated in a way that matters
         // more than losing the tracker, so poisoning is ignored.
         self.shards[i % SHARDS]
@@ -124,17 +126,16 @@ impl SwarmStore {
         out: &mut Vec<SocketAddr>,
     ) -> Result<Counts, &'static str> {
         let now = Tick::from_unix_secs(now_secs);
-        let mut shard = self.shard(shard_of(&a.info_hash));
-        let seed =
-            self.seed ^ u64::from_le_bytes(a.info_hash.0[..8].try_into().unwrap_or_default());
+        let (hash, shard_at) = self.locate(&a.info_hash);
+        let mut shard = self.shard(shard_at);
         if a.event == Event::Stopped {
-            let Some(swarm) = shard.get_mut(&a.info_hash) else {
+            let Some(swarm) = shard.get_mut(&a.info_hash, hash) else {
                 return Ok(Counts::default());
             };
-            swarm.update(a.addr, a.left == 0, a.event, now);
+            swarm.update(a.addr, a.left == 0, a.event, now, self.seed);
             let counts = swarm.counts();
             if swarm.is_empty() {
-                shard.remove(&a.info_hash);
+                shard.remove(&a.info_hash, hash, self.seed);
                 let _ = self
                     .swarms
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -143,20 +144,20 @@ impl SwarmStore {
             }
             return Ok(counts);
         }
-        let swarm = match shard.entry(a.info_hash) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                // Published torrents (pinned to their publisher) always get their swarm.
-                if a.pinned.is_none()
-                    && self.swarms.load(Ordering::Relaxed) >= self.max_unpublished_swarms
-                {
-                    return Err(TRACKER_FULL);
-                }
+        let at = match shard.position(&a.info_hash, hash) {
+            Some(at) => at,
+            // Published torrents (pinned to their publisher) always get their swarm.
+            None if a.pinned.is_none()
+                && self.swarms.load(Ordering::Relaxed) >= self.max_unpublished_swarms =>
+            {
+                return Err(TRACKER_FULL);
+            }
+            None => {
                 self.swarms.fetch_add(1, Ordering::Relaxed);
-                e.insert(Swarm::new(seed, now))
+                shard.insert(a.info_hash, hash, self.seed)
             }
         };
-        swarm.sweep(now, self.timeout, false);
+        let swarm = shard.at_mut(at);
         // One host filling an open swarm with fake ports: a new peer past the cap is refused.
         // The scan runs only for a new peer of an unpublished swarm from a remote address.
         if a.pinned.is_none()
@@ -168,7 +169,7 @@ impl SwarmStore {
             return Err(TOO_MANY_FROM_IP);
         }
         let seeder = a.left == 0;
-        swarm.update(a.addr, seeder, a.event, now);
+        swarm.update(a.addr, seeder, a.event, now, self.seed);
         swarm.select(
             a.addr,
             seeder,
@@ -183,9 +184,10 @@ impl SwarmStore {
     }
 
     pub fn scrape(&self, h: &InfoHash) -> ScrapeStats {
-        self.shard(shard_of(h))
-            .get(h)
-            .map(Swarm::scrape)
+        let (hash, at) = self.locate(h);
+        self.shard(at)
+            .get(h, hash)
+            .map(|s| s.scrape())
             .unwrap_or_default()
     }
 
@@ -197,8 +199,9 @@ impl SwarmStore {
         now_secs: u64,
     ) -> (ScrapeStats, bool) {
         let now = Tick::from_unix_secs(now_secs);
-        self.shard(shard_of(h))
-            .get(h)
+        let (hash, at) = self.locate(h);
+        self.shard(at)
+            .get(h, hash)
             .map(|s| (s.scrape(), s.is_live(peer, now, self.timeout)))
             .unwrap_or_default()
     }
@@ -207,9 +210,8 @@ impl SwarmStore {
     pub fn sweep(&self, now_secs: u64) {
         let now = Tick::from_unix_secs(now_secs);
         for i in 0..SHARDS {
-            let mut shard = self.shard(i);
-            shard.retain(|_, s| {
-                s.sweep(now, self.timeout, true);
+            self.shard(i).retain(self.seed, |s| {
+                s.sweep(now, self.timeout);
                 !s.is_empty()
             });
         }
@@ -221,7 +223,7 @@ impl SwarmStore {
         for i in 0..SHARDS {
             let shard = self.shard(i);
             t.torrents += shard.len();
-            for s in shard.values() {
+            for s in shard.iter() {
                 t.peers += s.len();
                 let c = s.counts();
                 t.seeders += u64::from(c.seeders);
@@ -229,6 +231,12 @@ impl SwarmStore {
             }
         }
         t
+    }
+
+    /// Bytes the store holds on the heap (the allocations it asked for, without the
+    /// allocator's own overhead): what the memory tests bound per peer.
+    pub fn heap_bytes(&self) -> usize {
+        (0..SHARDS).map(|i| self.shard(i).heap_bytes()).sum()
     }
 
     /// A self-contained binary image of every live peer and its age (the `--dfile` format).
@@ -239,11 +247,11 @@ impl SwarmStore {
         out.extend_from_slice(&now_secs.to_le_bytes());
         for i in 0..SHARDS {
             let shard = self.shard(i);
-            for (h, s) in shard.iter() {
-                out.extend_from_slice(h.as_bytes());
+            for s in shard.iter() {
+                out.extend_from_slice(s.hash().as_bytes());
                 out.extend_from_slice(&s.counts().downloaded.to_le_bytes());
                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                for (addr, seeder, age) in s.peers(now) {
+                s.for_each_peer(now, |addr, seeder, age| {
                     match addr.ip() {
                         IpAddr::V4(ip) => {
                             out.push(4);
@@ -257,7 +265,7 @@ impl SwarmStore {
                     out.extend_from_slice(&addr.port().to_le_bytes());
                     out.push(u8::from(seeder));
                     out.extend_from_slice(&age.to_le_bytes());
-                }
+                });
             }
         }
         out
@@ -278,10 +286,9 @@ impl SwarmStore {
             let h = InfoHash(r.array()?);
             let downloaded = u32::from_le_bytes(r.array()?);
             let n = u32::from_le_bytes(r.array()?);
-            let seed = self.seed ^ u64::from_le_bytes(h.0[..8].try_into().unwrap_or_default());
-            let mut shard = self.shard(shard_of(&h));
-            let swarm = shard.entry(h).or_insert_with(|| Swarm::new(seed, now));
-            swarm.set_downloaded(downloaded);
+            // Read the swarm's peers before touching the store: a truncated snapshot leaves no
+            // half-restored swarm behind.
+            let mut peers = Vec::new();
             for _ in 0..n {
                 let at = r.at;
                 let ip = match r.take(1)?[0] {
@@ -292,19 +299,24 @@ impl SwarmStore {
                 let port = u16::from_le_bytes(r.array()?);
                 let seeder = r.take(1)?[0] != 0;
                 let age = u64::from(u16::from_le_bytes(r.array()?)) + elapsed;
-                if age > u64::from(self.timeout) {
-                    continue;
+                if age <= u64::from(self.timeout) {
+                    peers.push((SocketAddr::new(ip, port), seeder, age as u16));
                 }
-                swarm.update(
-                    SocketAddr::new(ip, port),
-                    seeder,
-                    Event::None,
-                    now.minus(age as u16),
-                );
-                restored += 1;
             }
-            if swarm.is_empty() {
-                shard.remove(&h);
+            if peers.is_empty() {
+                continue;
+            }
+            let (hash, shard_at) = self.locate(&h);
+            let mut shard = self.shard(shard_at);
+            let at = match shard.position(&h, hash) {
+                Some(at) => at,
+                None => shard.insert(h, hash, self.seed),
+            };
+            let swarm = shard.at_mut(at);
+            swarm.set_downloaded(downloaded);
+            for (addr, seeder, age) in peers {
+                swarm.update(addr, seeder, Event::None, now.minus(age), self.seed);
+                restored += 1;
             }
         }
         self.recount();

@@ -17,14 +17,14 @@ fn peers_of(s: &Swarm, me: &str, seeder: bool, now: Tick) -> Vec<SocketAddr> {
 #[test]
 fn one_ip_many_ports_are_many_peers_and_counts_follow_events() {
     let now = Tick::from_unix_secs(T0);
-    let mut s = Swarm::new(1, now);
-    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Started, now));
-    assert!(!s.update(a("127.0.0.1:1001"), false, Event::Started, now));
-    assert!(!s.update(a("[::1]:1002"), false, Event::Started, now));
+    let mut s = Swarm::new(InfoHash([1; 20]));
+    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Started, now, 1));
+    assert!(!s.update(a("127.0.0.1:1001"), false, Event::Started, now, 1));
+    assert!(!s.update(a("[::1]:1002"), false, Event::Started, now, 1));
     assert_eq!(s.len(), 3);
     assert_eq!((s.counts().seeders, s.counts().leechers), (1, 2));
     // The leecher completes: it becomes a seeder and the download is counted once.
-    assert!(s.update(a("127.0.0.1:1001"), true, Event::Completed, now));
+    assert!(s.update(a("127.0.0.1:1001"), true, Event::Completed, now, 1));
     assert_eq!(
         s.counts(),
         Counts {
@@ -33,7 +33,7 @@ fn one_ip_many_ports_are_many_peers_and_counts_follow_events() {
             downloaded: 1
         }
     );
-    assert!(s.update(a("127.0.0.1:1000"), true, Event::Stopped, now));
+    assert!(s.update(a("127.0.0.1:1000"), true, Event::Stopped, now, 1));
     assert_eq!(
         s.counts(),
         Counts {
@@ -42,28 +42,28 @@ fn one_ip_many_ports_are_many_peers_and_counts_follow_events() {
             downloaded: 1
         }
     );
-    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Stopped, now));
+    assert!(!s.update(a("127.0.0.1:1000"), true, Event::Stopped, now, 1));
     assert_eq!(s.len(), 2);
 }
 
 #[test]
 fn a_v4_mapped_address_is_the_v4_peer() {
     let now = Tick::from_unix_secs(T0);
-    let mut s = Swarm::new(1, now);
-    s.update(a("127.0.0.1:7"), false, Event::None, now);
-    assert!(s.update(a("[::ffff:127.0.0.1]:7"), false, Event::None, now));
+    let mut s = Swarm::new(InfoHash([1; 20]));
+    s.update(a("127.0.0.1:7"), false, Event::None, now, 1);
+    assert!(s.update(a("[::ffff:127.0.0.1]:7"), false, Event::None, now, 1));
     assert_eq!(s.len(), 1);
 }
 
 #[test]
 fn select_skips_self_expired_and_seeders_for_seeders() {
     let now = Tick::from_unix_secs(T0);
-    let mut s = Swarm::new(9, now);
-    s.update(a("10.0.0.1:1"), true, Event::None, now);
-    s.update(a("10.0.0.2:2"), false, Event::None, now);
-    s.update(a("[2001:db8::1]:3"), false, Event::None, now);
+    let mut s = Swarm::new(InfoHash([9; 20]));
+    s.update(a("10.0.0.1:1"), true, Event::None, now, 1);
+    s.update(a("10.0.0.2:2"), false, Event::None, now, 1);
+    s.update(a("[2001:db8::1]:3"), false, Event::None, now, 1);
     let old = Tick::from_unix_secs(T0 - 3600);
-    s.update(a("10.0.0.3:3"), false, Event::None, old);
+    s.update(a("10.0.0.3:3"), false, Event::None, old, 1);
     let mut got = peers_of(&s, "10.0.0.2:2", false, now);
     got.sort();
     assert_eq!(got, vec![a("10.0.0.1:1"), a("[2001:db8::1]:3")]);
@@ -72,7 +72,7 @@ fn select_skips_self_expired_and_seeders_for_seeders() {
     assert!(!got.contains(&a("10.0.0.3:3")));
     // The sweep drops the expired peer and its count.
     assert_eq!(s.counts().leechers, 3);
-    s.sweep(now, timeout_ticks(60), true);
+    s.sweep(now, timeout_ticks(60));
     assert_eq!(s.counts().leechers, 2);
     assert_eq!(s.len(), 3);
 }
@@ -80,17 +80,18 @@ fn select_skips_self_expired_and_seeders_for_seeders() {
 #[test]
 fn pinned_publisher_comes_first_and_numwant_is_honoured() {
     let now = Tick::from_unix_secs(T0);
-    let mut s = Swarm::new(3, now);
+    let mut s = Swarm::new(InfoHash([3; 20]));
     for port in 1..=100u16 {
         s.update(
             SocketAddr::from(([10, 0, 0, 1], port)),
             false,
             Event::None,
             now,
+            1,
         );
     }
     let publisher = a("10.9.9.9:5989");
-    s.update(publisher, true, Event::None, now);
+    s.update(publisher, true, Event::None, now, 1);
     for start in [0, 17, 99_999] {
         let mut out = Vec::new();
         s.select(
@@ -119,9 +120,9 @@ fn ticks_wrap_without_losing_fresh_peers() {
     let before = (u64::from(TICK_MASK) * TICK_SECS) * 1000 + TICK_SECS * u64::from(TICK_MASK);
     let t_before = Tick::from_unix_secs(before);
     let t_after = Tick::from_unix_secs(before + 2 * TICK_SECS);
-    let mut s = Swarm::new(1, t_before);
-    s.update(a("1.2.3.4:5"), false, Event::None, t_before);
-    s.sweep(t_after, timeout_ticks(60), true);
+    let mut s = Swarm::new(InfoHash([1; 20]));
+    s.update(a("1.2.3.4:5"), false, Event::None, t_before, 1);
+    s.sweep(t_after, timeout_ticks(60));
     assert_eq!(s.len(), 1);
 }
 
@@ -212,10 +213,10 @@ fn every_peer_of_a_big_swarm_can_be_handed_out() {
     // 10,000 peers, 50 a reply: the random start must be able to reach every one of them, not
     // only the first few thousand of the table (a start bounded by a skip count did that).
     let now = Tick::from_unix_secs(T0);
-    let mut s = Swarm::new(7, now);
+    let mut s = Swarm::new(InfoHash([7; 20]));
     for i in 0..10_000u32 {
         let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
-        s.update(SocketAddr::new(ip.into(), 6881), false, Event::None, now);
+        s.update(SocketAddr::new(ip.into(), 6881), false, Event::None, now, 1);
     }
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -316,4 +317,129 @@ fn peers_per_address_are_capped_in_unpublished_swarms() {
         )
         .unwrap();
     go(1, "203.0.113.5:3", &mut out).unwrap();
+}
+
+/// The address of model peer `i`: mostly IPv4 (a few IPs, many ports), every seventh IPv6.
+fn model_addr(i: u16) -> SocketAddr {
+    if i.is_multiple_of(7) {
+        SocketAddr::new(
+            std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i).into(),
+            1000 + i,
+        )
+    } else {
+        SocketAddr::from(([10, 0, (i % 3) as u8, 1], 1000 + i))
+    }
+}
+
+proptest::proptest! {
+    /// Random announces, stops and sweeps over up to 300 peers (so swarms cross from one small
+    /// array to buckets and back, with and without IPv6 peers) keep exactly the peers, counts
+    /// and ages of a plain map.
+    #[test]
+    fn swarm_matches_a_plain_map(
+        ops in proptest::collection::vec((0u8..8, 0u16..300, proptest::bool::ANY, 0u64..3), 1..1500),
+        v6 in proptest::bool::ANY,
+    ) {
+        use std::collections::HashMap;
+        let timeout = 5u16;
+        let mut s = Swarm::new(InfoHash([5; 20]));
+        let mut model: HashMap<SocketAddr, (bool, u64)> = HashMap::new();
+        let mut ticks = 100u64;
+        let mut downloaded = 0;
+        for (kind, i, seeder, dt) in ops {
+            ticks += dt;
+            let now = Tick::from_unix_secs(ticks * TICK_SECS);
+            let addr = model_addr(if v6 { i } else { i | 1 });
+            match kind {
+                0 => {
+                    s.sweep(now, timeout);
+                    model.retain(|_, (_, t)| ticks - *t <= u64::from(timeout));
+                }
+                1 | 2 => {
+                    let was = s.update(addr, seeder, Event::Stopped, now, 9);
+                    proptest::prop_assert_eq!(was, model.remove(&addr).is_some());
+                }
+                k => {
+                    let event = if k == 3 { Event::Completed } else { Event::None };
+                    downloaded += u32::from(k == 3);
+                    let was = s.update(addr, seeder, event, now, 9);
+                    proptest::prop_assert_eq!(was, model.insert(addr, (seeder, ticks)).is_some());
+                }
+            }
+            let seeders = model.values().filter(|(sd, _)| *sd).count() as u32;
+            proptest::prop_assert_eq!(
+                s.counts(),
+                Counts { seeders, leechers: model.len() as u32 - seeders, downloaded }
+            );
+            proptest::prop_assert_eq!(s.is_live(addr, now, timeout), model.get(&addr)
+                .is_some_and(|(_, t)| ticks - t <= u64::from(timeout)));
+        }
+        let now = Tick::from_unix_secs(ticks * TICK_SECS);
+        let mut held = HashMap::new();
+        s.for_each_peer(now, |a, seeder, age| {
+            held.insert(a, (seeder, ticks - u64::from(age)));
+        });
+        proptest::prop_assert_eq!(held, model);
+    }
+}
+
+/// A swarm of thousands: buckets split as it grows, merge back into one array as it empties,
+/// and the store finds every swarm again after others were removed around it.
+#[test]
+fn big_swarms_split_and_merge_and_the_store_keeps_its_index() {
+    let now = Tick::from_unix_secs(T0);
+    let mut s = Swarm::new(InfoHash([8; 20]));
+    let addrs: Vec<SocketAddr> = (0..5000u32)
+        .map(|i| SocketAddr::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 6881))
+        .collect();
+    for &a in &addrs {
+        assert!(!s.update(a, false, Event::None, now, 3));
+    }
+    assert_eq!(s.len(), 5000);
+    assert!(addrs.iter().all(|&a| s.is_live(a, now, 10)));
+    for &a in &addrs[10..] {
+        assert!(s.update(a, false, Event::Stopped, now, 3));
+    }
+    assert_eq!(s.len(), 10);
+    assert!(
+        s.heap_bytes() <= 16 * 8,
+        "ten peers left: back to one small array, {} bytes",
+        s.heap_bytes()
+    );
+    assert!(addrs[..10].iter().all(|&a| s.is_live(a, now, 10)));
+
+    let store = SwarmStore::new(600, 11);
+    let mut out = Vec::new();
+    for h in 0..200u8 {
+        for port in 1..=u16::from(h % 5) + 1 {
+            store
+                .announce(
+                    &announce(h, &format!("127.0.0.1:{port}"), 5, Event::Started),
+                    T0,
+                    &mut out,
+                )
+                .unwrap();
+        }
+    }
+    // Remove every third swarm (its peers stop), in an order that moves others around.
+    for h in (0..200u8).rev().filter(|h| h % 3 == 0) {
+        for port in 1..=u16::from(h % 5) + 1 {
+            store
+                .announce(
+                    &announce(h, &format!("127.0.0.1:{port}"), 5, Event::Stopped),
+                    T0,
+                    &mut out,
+                )
+                .unwrap();
+        }
+    }
+    for h in 0..200u8 {
+        let want = if h % 3 == 0 { 0 } else { u32::from(h % 5) + 1 };
+        assert_eq!(
+            store.scrape(&InfoHash([h; 20])).incomplete,
+            want,
+            "swarm {h}"
+        );
+    }
+    assert_eq!(store.swarm_count(), 200 - 67);
 }

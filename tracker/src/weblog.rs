@@ -121,14 +121,16 @@ pub fn clf_date(secs: u64) -> String {
     )
 }
 
-/// The HTTP Date header's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, from Unix seconds.
-pub fn http_date(secs: u64) -> String {
+/// [`write_http_date`] into a new string (for tests).
+#[cfg(test)]
+fn http_date(secs: u64) -> String {
     let mut s = String::with_capacity(29);
     write_http_date(&mut s, secs);
     s
 }
 
-/// [`http_date`] appended to `out` (the fast path rewrites its cached header in place).
+/// The HTTP Date header's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, from Unix seconds,
+/// appended to `out` (the fast path rewrites its cached header in place).
 pub fn write_http_date(out: &mut String, secs: u64) {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let (y, month, d) = civil(secs);

@@ -8,8 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
 
-use bttrack::udp::{handle, Scratch};
-use bttrack::weblog::WebLog;
+use bttrack::hooks::{handle, Scratch};
+use bttrack::WebLog;
 use bttrack::{Config, LogTarget, Tracker};
 use protocol::tracker::udp::{Request, UdpAnnounce};
 use protocol::tracker::Event;
@@ -92,7 +92,7 @@ fn a_one_shot_http_announce_allocates_nothing() {
     // Grow the swarms (and this thread's buffers) first: 8 swarms of 100 peers each.
     for port in 1..=800u16 {
         let req = http_request((port % 8) as u8 + 1, port);
-        assert!(bttrack::fast_path::answer_into(&t, &req, remote, &mut out));
+        assert!(bttrack::hooks::answer_into(&t, &req, remote, &mut out));
     }
     // Re-announces of those peers: a new peer may grow its swarm's table (amortised, not per
     // request), which is the store's business, not the request path's.
@@ -102,7 +102,7 @@ fn a_one_shot_http_announce_allocates_nothing() {
     let mut answered = 0;
     let n = allocations(|| {
         for req in &requests {
-            answered += u32::from(bttrack::fast_path::answer_into(&t, req, remote, &mut out));
+            answered += u32::from(bttrack::hooks::answer_into(&t, req, remote, &mut out));
         }
     });
     assert_eq!(answered, 200);
@@ -116,7 +116,7 @@ fn a_one_shot_http_announce_allocates_nothing() {
 fn a_udp_announce_allocates_nothing() {
     let t = tracker();
     let from: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-    let now = bttrack::state::now_secs();
+    let now = bttrack::now_secs();
     let cid = t.connection_ids.issue(from, now);
     let packet = |hash: u8, port: u16| {
         let mut p = Vec::new();

@@ -444,13 +444,13 @@ async fn missing_state_files_are_created_at_start_and_an_unwritable_path_stops_t
     // Serving means `run` got past its start-up: both files exist before the first request.
     assert_eq!(t.get("/?format=json").await.0, 200);
     let state = std::fs::read(dir.path().join("btstate")).unwrap();
-    assert!(bttrack::published::Registry::from_state_bytes(&state)
+    assert!(bttrack::Registry::from_state_bytes(&state)
         .unwrap()
         .is_empty());
     let peers = std::fs::read(dir.path().join("dstate")).unwrap();
     assert_eq!(
         bttrack::SwarmStore::new(60, 1)
-            .restore(&peers, bttrack::state::now_secs())
+            .restore(&peers, bttrack::now_secs())
             .unwrap(),
         0
     );

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use protocol::tracker::ScrapeStats;
 
-use crate::published::{Published, Registry};
+use crate::registry::{PublishedTorrent, Registry};
 use crate::store::SwarmStore;
 
 pub use feed::rss;
 pub use page::html;
-pub use text::{decode_form, encode_segment, escape_html, escape_name, is_public};
+pub use text::{decode_form, encode_segment, is_public};
 
 /// The page's stylesheet, served by the tracker itself at [`CSS_PATH`].
 pub const CSS: &str = include_str!("listing.css");
@@ -120,7 +120,7 @@ impl Query {
 
 /// One torrent as listed.
 pub struct Row {
-    pub torrent: Arc<Published>,
+    pub torrent: Arc<PublishedTorrent>,
     pub stats: ScrapeStats,
     /// The publisher announced within the peer timeout.
     pub online: bool,
@@ -144,7 +144,7 @@ pub fn select(reg: &Registry, store: &SwarmStore, now: u64, query: &Query) -> Se
     let needle = query.q.to_lowercase();
     let hash_hex = (needle.len() == 40 && needle.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| needle.clone());
-    let mut hits: Vec<&Arc<Published>> = reg
+    let mut hits: Vec<&Arc<PublishedTorrent>> = reg
         .iter()
         .filter(|p| {
             needle.is_empty()
@@ -166,7 +166,7 @@ pub fn select(reg: &Registry, store: &SwarmStore, now: u64, query: &Query) -> Se
             hits.sort_unstable_by(|a, b| (b.published_at, &a.name).cmp(&(a.published_at, &b.name)))
         }
         Sort::Seeders => {
-            let mut keyed: Vec<(u32, &Arc<Published>)> = hits
+            let mut keyed: Vec<(u32, &Arc<PublishedTorrent>)> = hits
                 .iter()
                 .map(|p| (store.scrape(&p.info_hash).complete, *p))
                 .collect();
@@ -215,14 +215,14 @@ impl Site<'_> {
         format!("{}/announce", self.base)
     }
 
-    pub fn torrent_path(p: &Published) -> String {
+    pub fn torrent_path(p: &PublishedTorrent) -> String {
         format!("/{}.torrent", encode_segment(&p.name))
     }
 }
 
 /// `magnet:?xt=urn:btih:…&dn=…&xl=…&tr=…` and, when the publisher's address is public, `x.pe`
 /// (BEP 9): a client can then dial the publisher before any tracker answers.
-pub fn magnet(p: &Published, announce: &str) -> String {
+pub fn magnet(p: &PublishedTorrent, announce: &str) -> String {
     let mut m = format!(
         "magnet:?xt=urn:btih:{}&dn={}&xl={}&tr={}",
         p.info_hash.to_hex(),

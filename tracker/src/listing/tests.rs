@@ -36,8 +36,8 @@ fn multi(name: &str, files: &[(&str, u64)]) -> Bytes {
 
 /// A published torrent made directly: names that protocol might refuse still reach the page
 /// in these tests.
-fn published(name: &str, len: u64, publisher: SocketAddr, at: u64) -> Published {
-    Published {
+fn published(name: &str, len: u64, publisher: SocketAddr, at: u64) -> PublishedTorrent {
+    PublishedTorrent {
         name: name.into(),
         name_lower: name.to_lowercase(),
         info_hash: protocol::InfoHash([name.len() as u8; 20]),
@@ -93,13 +93,13 @@ fn registry() -> (Registry, SwarmStore) {
     let publisher: SocketAddr = "69.69.69.69:5989".parse().unwrap();
     let hostile = "\"><script>alert(1)</script><a href=x>";
     reg.insert_unchecked(published(hostile, 100, publisher, NOW - 30));
-    reg.publish(
+    reg.add(
         single("Sintel trailer.mkv", 30_000_000),
         publisher,
         NOW - 20,
     )
     .unwrap();
-    reg.publish(
+    reg.add(
         multi(
             "Holiday photos & more",
             &[("a & b.jpg", 2_000_000), ("deep/c d.jpg", 1_000)],
@@ -198,7 +198,7 @@ fn search_sort_and_pages() {
     let publisher: SocketAddr = "127.0.0.1:1".parse().unwrap();
     for i in 0..120u64 {
         let name = format!("{} item {i:03}", if i % 2 == 0 { "Even" } else { "odd" });
-        reg.publish(single(&name, 1000 + i), publisher, NOW + i)
+        reg.add(single(&name, 1000 + i), publisher, NOW + i)
             .unwrap();
     }
     let store = SwarmStore::new(3600, 1);

@@ -1,9 +1,9 @@
-//! The published torrents: what `/publish/` accepted, served byte for byte at `/<name>`, and
-//! persisted in `--file` (rewritten atomically: temp file, fsync, rename, fsync of the directory).
+//! The registry of published torrents: what `/publish/` accepted (see `registration`), served
+//! byte for byte at `/<name>`, and persisted in `--file` (rewritten whole, see `atomic_file`).
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use protocol::{InfoHash, Metainfo, MetainfoError};
 
 /// One published torrent.
 #[derive(Debug, Clone)]
-pub struct Published {
+pub struct PublishedTorrent {
     pub name: String,
     pub info_hash: InfoHash,
     pub total_length: u64,
@@ -31,7 +31,7 @@ pub struct Published {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub enum RegistryError {
     #[error("not a valid torrent: {0}")]
     Metainfo(#[from] MetainfoError),
     #[error("the name {0:?} is already published with a different info-hash")]
@@ -61,16 +61,16 @@ const RESERVED: &[&str] = &[
 
 #[derive(Debug, Default)]
 pub struct Registry {
-    by_name: HashMap<String, Arc<Published>>,
-    by_hash: HashMap<InfoHash, Arc<Published>>,
+    by_name: HashMap<String, Arc<PublishedTorrent>>,
+    by_hash: HashMap<InfoHash, Arc<PublishedTorrent>>,
 }
 
 impl Registry {
-    pub fn get_by_hash(&self, h: &InfoHash) -> Option<&Arc<Published>> {
+    pub fn get_by_hash(&self, h: &InfoHash) -> Option<&Arc<PublishedTorrent>> {
         self.by_hash.get(h)
     }
 
-    pub fn get_by_name(&self, name: &str) -> Option<&Arc<Published>> {
+    pub fn get_by_name(&self, name: &str) -> Option<&Arc<PublishedTorrent>> {
         self.by_name.get(name)
     }
 
@@ -83,33 +83,33 @@ impl Registry {
     }
 
     /// Every published torrent, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Published>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<PublishedTorrent>> {
         self.by_name.values()
     }
 
     /// Sorted by name (the state file's order).
-    pub fn list(&self) -> Vec<Arc<Published>> {
+    pub fn list(&self) -> Vec<Arc<PublishedTorrent>> {
         let mut v: Vec<_> = self.by_name.values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
 
-    /// Validates and records a publish. Re-publishing the same torrent updates its publisher;
-    /// the same name with another info-hash is refused (as the original tracker did).
-    pub fn publish(
+    /// Validates and records a published torrent. Publishing the same torrent again updates its
+    /// publisher; the same name with another info-hash is refused (as the original tracker did).
+    pub fn add(
         &mut self,
         torrent: Bytes,
         publisher: SocketAddr,
         now_secs: u64,
-    ) -> Result<(Arc<Published>, Option<Arc<Published>>), PublishError> {
+    ) -> Result<(Arc<PublishedTorrent>, Option<Arc<PublishedTorrent>>), RegistryError> {
         let meta = Metainfo::from_bytes(&torrent)?;
         let name = meta.info.name.clone();
         if RESERVED.contains(&name.as_str()) {
-            return Err(PublishError::ReservedName(name));
+            return Err(RegistryError::ReservedName(name));
         }
         if let Some(old) = self.by_name.get(&name) {
             if old.info_hash != meta.info_hash {
-                return Err(PublishError::NameTaken(name));
+                return Err(RegistryError::NameTaken(name));
             }
         }
         let files = if meta.info.single_file {
@@ -122,7 +122,7 @@ impl Registry {
                 .map(|f| (f.path.join("/"), f.length))
                 .collect()
         };
-        let p = Arc::new(Published {
+        let p = Arc::new(PublishedTorrent {
             name_lower: name.to_lowercase(),
             files,
             name: name.clone(),
@@ -140,14 +140,14 @@ impl Registry {
 
     /// Records `p` as it is, unvalidated: for tests of names protocol may one day refuse.
     #[cfg(test)]
-    pub(crate) fn insert_unchecked(&mut self, p: Published) {
+    pub(crate) fn insert_unchecked(&mut self, p: PublishedTorrent) {
         let p = Arc::new(p);
         self.by_hash.insert(p.info_hash, p.clone());
         self.by_name.insert(p.name.clone(), p);
     }
 
-    /// Reverts [`Registry::publish`] (when `--file` could not be written).
-    pub fn undo_publish(&mut self, p: &Published, previous: Option<Arc<Published>>) {
+    /// Reverts [`Registry::add`] (when `--file` could not be written).
+    pub fn undo_add(&mut self, p: &PublishedTorrent, previous: Option<Arc<PublishedTorrent>>) {
         match previous {
             Some(old) => {
                 self.by_hash.insert(old.info_hash, old.clone());
@@ -207,14 +207,16 @@ impl Registry {
                 .and_then(|p| u16::try_from(p).ok())
                 .ok_or(format!("entry {i}: publisher port"))?;
             let at = field("published")?.as_int().unwrap_or(0).max(0) as u64;
-            match reg.publish(
+            match reg.add(
                 Bytes::copy_from_slice(torrent),
                 SocketAddr::new(ip, port),
                 at,
             ) {
                 Ok(_) => {}
                 // A name reserved since it was published (`feed.xml`): the rest still loads.
-                Err(e @ PublishError::ReservedName(_)) => tracing::warn!("entry {i}: {e}; skipped"),
+                Err(e @ RegistryError::ReservedName(_)) => {
+                    tracing::warn!("entry {i}: {e}; skipped")
+                }
                 Err(e) => return Err(format!("entry {i}: {e}")),
             }
         }
@@ -235,28 +237,6 @@ impl Registry {
             }),
         }
     }
-}
-
-/// Replaces `path` with `bytes` so that a crash at any moment leaves the old or the new file,
-/// never a torn one: write a temp file beside it, fsync, rename over, fsync the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -284,19 +264,19 @@ mod tests {
         let mut reg = Registry::default();
         let a = torrent("movie.mpeg", b"one");
         let addr: SocketAddr = "127.0.0.1:5989".parse().unwrap();
-        let (p, previous) = reg.publish(a.clone(), addr, 10).unwrap();
+        let (p, previous) = reg.add(a.clone(), addr, 10).unwrap();
         assert!(previous.is_none());
         assert_eq!(p.name, "movie.mpeg");
         // Same torrent again: fine (a publisher restarting).
-        reg.publish(a.clone(), "127.0.0.1:6000".parse().unwrap(), 11)
+        reg.add(a.clone(), "127.0.0.1:6000".parse().unwrap(), 11)
             .unwrap();
         assert!(matches!(
-            reg.publish(torrent("movie.mpeg", b"two"), addr, 12),
-            Err(PublishError::NameTaken(_))
+            reg.add(torrent("movie.mpeg", b"two"), addr, 12),
+            Err(RegistryError::NameTaken(_))
         ));
         assert!(matches!(
-            reg.publish(Bytes::from_static(b"garbage"), addr, 12),
-            Err(PublishError::Metainfo(_))
+            reg.add(Bytes::from_static(b"garbage"), addr, 12),
+            Err(RegistryError::Metainfo(_))
         ));
         let back = Registry::from_state_bytes(&reg.to_state_bytes()).unwrap();
         let q = back.get_by_name("movie.mpeg").unwrap();
@@ -307,17 +287,8 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_replaces_the_file() {
+    fn a_missing_state_file_is_an_empty_registry() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("btstate");
-        write_atomically(&path, b"one").unwrap();
-        write_atomically(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
         assert!(Registry::load(&dir.path().join("missing"))
             .unwrap()
             .is_empty());

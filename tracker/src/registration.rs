@@ -1,4 +1,4 @@
-//! `PUT /publish/`: what btpublish sends (the .torrent as the body, `port` and optional `ip` as
+//! Registration, `PUT /publish/`: what btpublish sends (the .torrent as the body, `port` and optional `ip` as
 //! query parameters, `X-Publish-Key`), checked, recorded in `--file` before the reply, and the
 //! publisher made a permanent seeder of its swarm.
 
@@ -11,10 +11,11 @@ use hyper::body::Incoming;
 use protocol::bencode::Value;
 use protocol::tracker::Event;
 
+use crate::atomic_file::write_atomically;
+use crate::http_reply::{bencoded, decode_segment, failure, Reply};
 use crate::listing::encode_segment;
 use crate::metrics::bump;
-use crate::published::{write_atomically, PublishError};
-use crate::server::{bencoded, decode_segment, failure, Reply};
+use crate::registry::RegistryError;
 use crate::state::{now_secs, Tracker};
 use crate::swarm::canonical;
 
@@ -52,7 +53,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn publish(
+/// A publisher registers a torrent (`PUT /publish/`).
+pub async fn register(
     t: &Tracker,
     req: Request<Incoming>,
     ip: IpAddr,
@@ -139,10 +141,10 @@ pub async fn publish(
         }
     };
     let publisher = SocketAddr::new(publisher_ip, port);
-    let _guard = t.publish_lock.lock().await;
+    let _guard = t.registration_lock.lock().await;
     let (published, previous, state) = {
         let mut reg = t.registry.write().unwrap_or_else(|p| p.into_inner());
-        match reg.publish(body, publisher, now_secs()) {
+        match reg.add(body, publisher, now_secs()) {
             // The image is built only when there is a `--file` to write (it is the whole
             // registry: building it per publish without one made a bulk publish quadratic).
             Ok((p, previous)) => {
@@ -152,7 +154,7 @@ pub async fn publish(
             Err(e) => {
                 drop(reg);
                 let status = match e {
-                    PublishError::NameTaken(_) => StatusCode::CONFLICT,
+                    RegistryError::NameTaken(_) => StatusCode::CONFLICT,
                     _ => StatusCode::BAD_REQUEST,
                 };
                 return refuse(status, &e.to_string());
@@ -167,7 +169,7 @@ pub async fn publish(
             t.registry
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
-                .undo_publish(&published, previous);
+                .undo_add(&published, previous);
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the tracker could not save its state; try again",
