@@ -73,6 +73,8 @@ pub enum DiskJob {
         pieces: Vec<u32>,
         reply: Option<tokio::sync::oneshot::Sender<Vec<u32>>>,
     },
+    /// Which files are skipped now (one per file): see `Storage::select`.
+    Select(Vec<bool>),
     /// Hash again the pieces of files that changed on disk; answer with what changed.
     RecheckChanged {
         reply: tokio::sync::oneshot::Sender<Vec<ChangedFile>>,
@@ -150,6 +152,7 @@ impl Disk {
                 DiskJob::Check { recorded } => self.check(recorded),
                 DiskJob::Withdraw { pieces, reply } => self.withdraw(pieces, reply),
                 DiskJob::RecheckChanged { reply } => self.report_changes(reply),
+                DiskJob::Select(skipped) => self.select(&skipped),
                 DiskJob::SaveResume { have, path } => {
                     let data = ResumeData::new(&have, self.storage.stamps());
                     if let Err(e) = data.save(&path) {
@@ -221,6 +224,25 @@ impl Disk {
                 } else {
                     DiskEvent::Failed(piece)
                 });
+            }
+        }
+    }
+
+    fn select(&mut self, skipped: &[bool]) {
+        match self.storage.select(skipped) {
+            // Files we just made from the part file: our own write, not someone's edit.
+            Ok(made) => {
+                for i in made {
+                    if let Some((_, offset, length, _)) = self.storage.file_span(i) {
+                        self.guard_wrote(offset, usize::try_from(length).unwrap_or(usize::MAX));
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = self.events.send(DiskEvent::Error(format!(
+                    "moving bytes out of the part file into {}: {e}",
+                    self.storage.root().display()
+                )));
             }
         }
     }

@@ -40,8 +40,8 @@ pub use protocol::wire::mse::EncryptionPolicy;
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use types::{
-    AddTorrent, EngineError, FilePriority, PeerStatus, SessionConfig, SessionEvent, TorrentSource,
-    TorrentState, TorrentStatus,
+    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
+    TorrentSource, TorrentState, TorrentStatus,
 };
 pub use webseed::{WebSeedState, WebSeedStatus};
 

@@ -6,18 +6,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::{InfoHash, PeerId};
+use protocol::{InfoHash, Metainfo, PeerId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
 use crate::torrent::{
-    cached_metainfo, spawn_magnet, MagnetOptions, SessionShared, Torrent, TorrentCmd,
+    cached_metainfo, spawn_magnet, MagnetOptions, SelectionCmd, SessionShared, Torrent, TorrentCmd,
     TorrentHandle, TorrentOptions,
 };
 use crate::types::{
-    AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
+    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
+    TorrentSource, TorrentStatus,
 };
 
 /// A running engine. Cheap to clone; every clone drives the same session.
@@ -123,6 +124,10 @@ impl Session {
         if *self.inner.shutdown.borrow() {
             return Err(EngineError::ShutDown);
         }
+        // BEP 53: a magnet's `so=` chooses the files unless the caller chose.
+        if let (None, TorrentSource::Magnet(m)) = (&add.only_files, &add.source) {
+            add.only_files.clone_from(&m.select_only);
+        }
         // BEP 27: a private torrent never uses the DHT or LSD (a magnet's is not known yet).
         let private = matches!(&add.source, TorrentSource::Metainfo(m) if m.info.private);
         let ih = match &add.source {
@@ -141,14 +146,18 @@ impl Session {
         let paused = add.paused;
         let dir = save_dir.clone();
         // One recipe for a torrent's options, whether its metadata is here or comes later.
-        let options = move |metainfo| TorrentOptions {
-            metainfo,
+        let options = move |metainfo: Metainfo| TorrentOptions {
             save_dir: dir,
-            paused: add.paused,
+            paused: add.paused || add.pause_after_metadata,
             peers: Vec::new(),
             seed_ratio: add.seed_ratio,
             sequential: add.sequential,
-            file_priorities: add.file_priorities,
+            file_priorities: add.file_priorities.or_else(|| {
+                let only = add.only_files.as_deref()?;
+                crate::torrent::priorities_from_indices(metainfo.info.files.len(), only)
+            }),
+            pause_after_metadata: add.pause_after_metadata,
+            metainfo,
         };
         // The torrent's own limiters stand in for the session's in everything it shares with
         // its connections (a magnet's metadata phase included, whose peers it inherits).
@@ -239,6 +248,31 @@ impl Session {
     pub async fn resume(&self, ih: InfoHash) -> Result<(), EngineError> {
         let _ = self.handle(ih)?.cmd.send(TorrentCmd::Resume);
         Ok(())
+    }
+
+    /// Sets one priority per file (in torrent order) while the torrent runs: `Skip` files are
+    /// never fetched or created (bytes they share with wanted files go to the part file), and a
+    /// file selected again gets its bytes back from there. A magnet without its metadata yet
+    /// refuses (`Unsupported`).
+    pub async fn set_file_priorities(
+        &self,
+        ih: InfoHash,
+        priorities: Vec<FilePriority>,
+    ) -> Result<(), EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Selection(SelectionCmd::Set { priorities, reply });
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        wait.await.unwrap_or(Err(EngineError::Unsupported(
+            "choosing files before the torrent's metadata has arrived",
+        )))
+    }
+
+    /// Each file with its priority and progress; `None` while a magnet's metadata is missing.
+    pub async fn files(&self, ih: InfoHash) -> Result<Option<Vec<FileProgress>>, EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Selection(SelectionCmd::Files(reply));
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        Ok(wait.await.ok())
     }
 
     /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).

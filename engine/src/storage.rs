@@ -22,6 +22,11 @@ use protocol::Info;
 mod fs;
 #[path = "storage_handles.rs"]
 mod handles;
+#[path = "storage_parts.rs"]
+mod parts;
+#[cfg(windows)]
+#[path = "storage_winext.rs"]
+mod windows_file_ext;
 pub use handles::DEFAULT_MAX_OPEN_FILES;
 
 #[derive(Debug)]
@@ -33,6 +38,9 @@ struct StoredFile {
     offset: u64,
     length: u64,
     pad: bool,
+    /// Not selected and not on disk: its bytes (of pieces shared with selected files) live in
+    /// the part file.
+    in_part: bool,
 }
 
 #[derive(Debug)]
@@ -41,6 +49,7 @@ pub struct Storage {
     root: PathBuf,
     files: Vec<StoredFile>,
     handles: handles::Handles,
+    parts: Option<parts::PartFile>,
 }
 
 /// Size and modification time (ns since the epoch) of one file, as resume data records it.
@@ -76,6 +85,7 @@ impl Storage {
                 offset: f.offset,
                 length: f.length,
                 pad: f.pad,
+                in_part: false,
             });
         }
         Ok(Storage {
@@ -83,7 +93,86 @@ impl Storage {
             root,
             handles: handles::Handles::new(files.len(), DEFAULT_MAX_OPEN_FILES),
             files,
+            parts: None,
         })
+    }
+
+    /// Keeps the bytes of `skipped` files that are not on disk in a part file at `path` (see
+    /// `storage_parts.rs`), so that a file the user did not select is never created.
+    pub fn use_part_file(
+        &mut self,
+        path: &Path,
+        piece_len: u64,
+        skipped: &[bool],
+    ) -> io::Result<()> {
+        let mut shared = std::collections::BTreeSet::new();
+        let mut prev_last = None;
+        for f in self.files.iter().filter(|f| !f.pad && f.length > 0) {
+            let (first, last) = (f.offset / piece_len, (f.offset + f.length - 1) / piece_len);
+            if prev_last == Some(first) {
+                shared.insert(first);
+            }
+            prev_last = Some(last);
+        }
+        let capacity = u32::try_from(shared.len()).unwrap_or(u32::MAX);
+        self.parts = Some(parts::PartFile::open(path, piece_len, capacity)?);
+        self.select(skipped).map(drop)
+    }
+
+    /// Changes which files are skipped. A skipped file that is not on disk goes to the part file
+    /// (one that exists stays where it is); a file selected again takes its bytes back from the
+    /// part file and becomes a real file (returned). Without a part file, nothing changes.
+    pub fn select(&mut self, skipped: &[bool]) -> io::Result<Vec<usize>> {
+        let mut made = Vec::new();
+        if self.parts.is_none() {
+            return Ok(made);
+        }
+        for i in 0..self.files.len() {
+            let skip = skipped.get(i).copied().unwrap_or(false);
+            let f = &self.files[i];
+            if f.pad || f.length == 0 {
+                continue;
+            }
+            if skip && !f.in_part && std::fs::symlink_metadata(&f.path).is_err() {
+                self.files[i].in_part = true;
+            } else if !skip && f.in_part {
+                self.unpark(i)?;
+                made.push(i);
+            }
+        }
+        Ok(made)
+    }
+
+    /// Copies what the part file holds of file `i` into the file itself, piece by piece.
+    fn unpark(&mut self, i: usize) -> io::Result<()> {
+        self.files[i].in_part = false;
+        let (offset, end) = (
+            self.files[i].offset,
+            self.files[i].offset + self.files[i].length,
+        );
+        let Some(plen) = self.parts.as_ref().map(|p| p.piece_len()) else {
+            return Ok(());
+        };
+        let mut at = offset;
+        while at < end {
+            let next = ((at / plen + 1) * plen).min(end);
+            let n = (next - at) as usize;
+            let mut buf = vec![0; n];
+            let held = match self.parts.as_mut() {
+                Some(p) if p.holds(at, n) => p.read(at, &mut buf).map(|()| true)?,
+                _ => false,
+            };
+            if held {
+                self.open(i, true)?.write_all_at(&buf, at - offset)?;
+            }
+            at = next;
+        }
+        Ok(())
+    }
+
+    /// Whether file `i` keeps its bytes in the part file.
+    fn parked(&self, i: usize) -> bool {
+        self.files[i].in_part && self.parts.is_some()
     }
 
     /// At most `max` files of this torrent are open at once (at least one).
@@ -153,6 +242,13 @@ impl Storage {
             if self.files[i].pad {
                 continue;
             }
+            if self.parked(i) {
+                let offset = self.files[i].offset + at;
+                if let Some(p) = self.parts.as_mut() {
+                    p.write(offset, &data[range])?;
+                }
+                continue;
+            }
             self.open(i, true)?.write_all_at(&data[range], at)?;
         }
         Ok(())
@@ -170,6 +266,13 @@ impl Storage {
                 buf[range].fill(0);
                 continue;
             }
+            if self.parked(i) {
+                let offset = self.files[i].offset + at;
+                if let Some(p) = self.parts.as_mut() {
+                    p.read(offset, &mut buf[range])?;
+                }
+                continue;
+            }
             self.open(i, false)?.read_exact_at(&mut buf[range], at)?;
         }
         Ok(())
@@ -179,8 +282,16 @@ impl Storage {
     /// or is too short: such a piece cannot be on disk, so checking skips hashing it.
     pub fn missing(&self, offset: u64, len: usize) -> bool {
         let mut missing = false;
-        let _ = self.spans(offset, len, |i, _, _| {
+        let _ = self.spans(offset, len, |i, at, range| {
             let f = &self.files[i];
+            if self.parked(i) {
+                let held = self
+                    .parts
+                    .as_ref()
+                    .is_some_and(|p| p.holds(f.offset + at, range.len()));
+                missing |= !held;
+                return Ok(());
+            }
             // A link where the file should be is not the file: it counts as missing.
             let short = std::fs::symlink_metadata(&f.path)
                 .map_or(true, |m| !m.is_file() || m.len() < f.length);
@@ -244,6 +355,9 @@ impl Storage {
     /// cost a second for a guarantee no other client gives either.
     pub fn close(&mut self) -> io::Result<()> {
         self.handles.close_all();
+        if let Some(p) = self.parts.as_mut() {
+            p.close();
+        }
         Ok(())
     }
 
@@ -258,6 +372,9 @@ impl Storage {
     /// as a link, and what it points to is untouched.
     pub fn delete(&mut self) {
         self.handles.close_all();
+        if let Some(p) = self.parts.as_mut() {
+            p.delete();
+        }
         for f in &self.files {
             if !f.pad {
                 let _ = fs::remove_file(&self.save_dir, &f.rel);
@@ -469,51 +586,5 @@ mod tests {
         let mut i = info(&[("a", 4, false)]);
         i.files[0].path = vec!["..".into(), "x".into()];
         assert!(Storage::new(dir.path(), &i).is_err());
-    }
-}
-
-/// Windows has positional IO (`seek_read`/`seek_write`) but no `read_exact_at`/`write_all_at`:
-/// these loop over partial transfers the way the Unix ones do, so the code above is the same on
-/// both (the file cursor the Windows calls move is never used here).
-#[cfg(windows)]
-mod windows_file_ext {
-    use std::io;
-    use std::os::windows::fs::FileExt as _;
-
-    pub trait FileExt {
-        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
-        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
-    }
-
-    impl FileExt for std::fs::File {
-        fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
-            while !buf.is_empty() {
-                match self.seek_read(buf, offset) {
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => {
-                        buf = &mut buf[n..];
-                        offset += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        }
-
-        fn write_all_at(&self, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
-            while !buf.is_empty() {
-                match self.seek_write(buf, offset) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        buf = &buf[n..];
-                        offset += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        }
     }
 }

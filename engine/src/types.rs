@@ -89,6 +89,21 @@ pub enum FilePriority {
     High,
 }
 
+/// One file of a torrent as the user chooses it (`Session::files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileProgress {
+    /// Position in the info dictionary's file list (pad files count).
+    pub index: usize,
+    /// Components below the save directory: the torrent's name, then the file's path.
+    pub path: Vec<String>,
+    pub length: u64,
+    /// A BEP 47 pad file: never written, not shown.
+    pub pad: bool,
+    pub priority: FilePriority,
+    /// The file's bytes in verified pieces.
+    pub have_bytes: u64,
+}
+
 /// A torrent to add to a session.
 #[derive(Debug, Clone)]
 pub struct AddTorrent {
@@ -104,6 +119,13 @@ pub struct AddTorrent {
     pub sequential: bool,
     /// One entry per file of the torrent, in torrent order; `None` = all normal.
     pub file_priorities: Option<Vec<FilePriority>>,
+    /// Indices of the files to download, the others `Skip` (BEP 53 `so=`, `--only`), used when
+    /// `file_priorities` is `None`; for a magnet, applied when its metadata arrives (indices
+    /// past the last file are ignored; a list that selects none of the files selects all).
+    pub only_files: Option<Vec<u32>>,
+    /// A magnet pauses as soon as its metadata arrives, before anything is written: the user
+    /// chooses files first (`Session::set_file_priorities`, then `resume`).
+    pub pause_after_metadata: bool,
     /// This torrent's own limits in bytes per second, under the session's; `None` = only the
     /// session's apply. Changed later with `Session::set_torrent_rate_limits`.
     pub download_rate_limit: Option<u64>,
@@ -137,6 +159,8 @@ impl AddTorrent {
             seed_ratio: None,
             sequential: false,
             file_priorities: None,
+            only_files: None,
+            pause_after_metadata: false,
             download_rate_limit: None,
             upload_rate_limit: None,
             source_url: None,
@@ -157,6 +181,10 @@ pub enum TorrentState {
     Seeding,
     Paused,
     Queued,
+    /// The user is still choosing which files to download: the helper's daemon shows its paused
+    /// torrents so until the choice arrives. The engine itself never enters this state.
+    #[serde(rename = "awaiting_selection")]
+    AwaitingSelection,
     Error,
 }
 

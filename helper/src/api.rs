@@ -61,6 +61,30 @@ pub enum Command {
         #[serde(default, deserialize_with = "present")]
         up_limit: Option<Option<u64>>,
     },
+    /// Each file with its priority and progress (split like `list`).
+    Files {
+        info_hash: String,
+        #[serde(default)]
+        offset: usize,
+    },
+    /// One priority for the listed files, applied at once.
+    Priority {
+        info_hash: String,
+        files: FileList,
+        priority: engine::FilePriority,
+    },
+    /// Starts a torrent that waits in `awaiting_selection` with these files (the others skip).
+    Select {
+        info_hash: String,
+        files: FileList,
+        #[serde(default)]
+        save_dir: Option<String>,
+    },
+    /// Moves a torrent in the queue order: `up`, `down`, `top` or `bottom`.
+    Queue {
+        info_hash: String,
+        to: String,
+    },
     GetSettings,
     SetSettings {
         settings: SettingsPatch,
@@ -93,6 +117,9 @@ pub struct AddArgs {
     /// Peers to try besides the trackers' ("127.0.0.1:6881", "[::1]:6881"); not persisted.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Indices of the files to download (the others are skipped and never created).
+    #[serde(default)]
+    pub files: Option<Vec<u32>>,
     /// This torrent's own rate limits in bytes per second (null/absent = none); persisted.
     #[serde(default)]
     pub down_limit: Option<u64>,
@@ -103,6 +130,44 @@ pub struct AddArgs {
     _id: Option<Value>,
     #[serde(default, rename = "cmd")]
     _cmd: Option<Value>,
+}
+
+/// Which files a command names: `"all"` or a list of indices.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawFileList")]
+pub enum FileList {
+    All,
+    Only(Vec<u32>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFileList {
+    Word(String),
+    List(Vec<u32>),
+}
+
+impl TryFrom<RawFileList> for FileList {
+    type Error = String;
+    fn try_from(raw: RawFileList) -> Result<Self, String> {
+        match raw {
+            RawFileList::Word(w) if w == "all" => Ok(FileList::All),
+            RawFileList::Word(w) => Err(format!(
+                "`files` is \"all\" or a list of indices, not {w:?}"
+            )),
+            RawFileList::List(v) => Ok(FileList::Only(v)),
+        }
+    }
+}
+
+impl FileList {
+    /// Whether file `i` is named.
+    pub fn names(&self, i: usize) -> bool {
+        match self {
+            FileList::All => true,
+            FileList::Only(v) => v.iter().any(|&x| x as usize == i),
+        }
+    }
 }
 
 /// The stable error codes of error replies.
@@ -185,6 +250,10 @@ const COMMANDS: &[&str] = &[
     "reveal",
     "peers",
     "set_limits",
+    "files",
+    "priority",
+    "select",
+    "queue",
     "get_settings",
     "set_settings",
     "shutdown",
@@ -315,6 +384,45 @@ mod tests {
             parse_request(br#"{"id":1,"cmd":"set_limits","info_hash":"ab","up_limit":-1}"#)
                 .unwrap_err();
         assert_eq!(e.code, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn file_lists_are_all_or_indices() {
+        let (_, cmd) = parse_request(
+            br#"{"id":1,"cmd":"priority","info_hash":"ab","files":[0,2],"priority":"high"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Command::Priority {
+                info_hash: "ab".into(),
+                files: FileList::Only(vec![0, 2]),
+                priority: engine::FilePriority::High,
+            }
+        );
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"select","info_hash":"ab","files":"all"}"#).unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Select {
+                files: FileList::All,
+                save_dir: None,
+                ..
+            }
+        ));
+        for bad in [
+            &br#"{"id":1,"cmd":"select","info_hash":"ab","files":"some"}"#[..],
+            br#"{"id":1,"cmd":"select","info_hash":"ab","files":[-1]}"#,
+            br#"{"id":1,"cmd":"priority","info_hash":"ab","files":[1],"priority":"urgent"}"#,
+        ] {
+            assert_eq!(
+                parse_request(bad).unwrap_err().1.code,
+                ErrorCode::BadRequest
+            );
+        }
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"add","url":"http://x/t","files":[1]}"#).unwrap();
+        assert!(matches!(cmd, Command::Add(a) if a.files == Some(vec![1])));
     }
 
     #[test]

@@ -19,6 +19,8 @@ mod settings;
 use clap::{Parser, Subcommand};
 
 use crate::cli::control::{self, Control};
+use crate::cli::files::{self, FilesCommand};
+use crate::cli::manage::{self, Manage};
 
 const ENV_HELP: &str = "Environment:
   SWARMLINK_HOME       put everything (daemon socket, download list, settings, resume data, logs,
@@ -62,6 +64,16 @@ enum Command {
     Resume(control::TorrentArg),
     /// Remove a download (its files stay unless --delete-files).
     Remove(control::RemoveArgs),
+    /// List a download's files with their priorities and progress.
+    Files(files::FilesArgs),
+    /// Set the priority (skip, low, normal, high) of some of a download's files.
+    Priority(files::PriorityArgs),
+    /// Choose the files of a download that waits for a choice (or change the choice).
+    Select(files::SelectArgs),
+    /// Move a download in the queue (up, down, top, bottom).
+    Queue(manage::QueueArgs),
+    /// Change the daemon's settings (KEY=VALUE...), or print them.
+    Set(manage::SetArgs),
     /// Register bthelper as the browsers' native-messaging host (org.swarmlink.bthelper).
     Install(install::InstallArgs),
     /// Remove the native-messaging host registrations.
@@ -94,6 +106,11 @@ fn main() -> std::process::ExitCode {
         Command::Pause(a) => with_logging(|| control::run(Control::Pause(a))),
         Command::Resume(a) => with_logging(|| control::run(Control::Resume(a))),
         Command::Remove(a) => with_logging(|| control::run(Control::Remove(a))),
+        Command::Files(a) => with_logging(|| files::run(FilesCommand::Files(a))),
+        Command::Priority(a) => with_logging(|| files::run(FilesCommand::Priority(a))),
+        Command::Select(a) => with_logging(|| files::run(FilesCommand::Select(a))),
+        Command::Queue(a) => with_logging(|| manage::run(Manage::Queue(a))),
+        Command::Set(a) => with_logging(|| manage::run(Manage::Set(a))),
         Command::Install(a) => with_logging(|| install::install(a)),
         Command::Uninstall(a) => with_logging(|| install::uninstall(a)),
         Command::Doctor(a) => with_logging(|| install::doctor(a)),

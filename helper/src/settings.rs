@@ -52,6 +52,35 @@ pub struct Settings {
     /// restored at daemon start, after the change.
     #[serde(default)]
     pub allow_lan_for_web_torrents: bool,
+    /// A torrent of several files added without a selection: start with every file (`all`) or
+    /// wait in `awaiting_selection` until the user chooses (`ask`).
+    #[serde(default)]
+    pub choose_files: ChooseFiles,
+    /// Downloads running at once; past it they wait `queued`, in queue order. Null = no cap.
+    #[serde(default = "five")]
+    pub max_active_downloads: Option<u32>,
+    /// Finished torrents seeding at once; null = no cap.
+    #[serde(default)]
+    pub max_active_seeds: Option<u32>,
+    /// A download that moved no payload for this long does not hold a slot.
+    #[serde(default = "five_minutes")]
+    pub stalled_secs: u64,
+}
+
+fn five() -> Option<u32> {
+    Some(5)
+}
+
+fn five_minutes() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChooseFiles {
+    #[default]
+    All,
+    Ask,
 }
 
 fn yes() -> bool {
@@ -74,6 +103,10 @@ impl Settings {
             dht_bootstrap: Vec::new(),
             lsd: true,
             allow_lan_for_web_torrents: false,
+            choose_files: ChooseFiles::All,
+            max_active_downloads: five(),
+            max_active_seeds: None,
+            stalled_secs: five_minutes(),
         }
     }
 
@@ -120,6 +153,18 @@ impl Settings {
         if let Some(v) = patch.lsd {
             s.lsd = v;
         }
+        if let Some(v) = patch.choose_files {
+            s.choose_files = v;
+        }
+        if let Some(v) = patch.max_active_downloads {
+            s.max_active_downloads = v;
+        }
+        if let Some(v) = patch.max_active_seeds {
+            s.max_active_seeds = v;
+        }
+        if let Some(v) = patch.stalled_secs {
+            s.stalled_secs = v;
+        }
         s.validate()?;
         Ok(s)
     }
@@ -146,6 +191,12 @@ impl Settings {
             if port.is_none_or(|p| p == 0) {
                 return bad(format!("dht_bootstrap entry {node:?} is not host:port"));
             }
+        }
+        if self.max_active_downloads == Some(0) || self.max_active_seeds == Some(0) {
+            return bad("max_active_downloads and max_active_seeds are at least 1, or null".into());
+        }
+        if self.stalled_secs == 0 {
+            return bad("stalled_secs is at least 1".into());
         }
         if let Some(r) = self.seed_ratio {
             if !r.is_finite() || r < 0.0 {
@@ -244,6 +295,14 @@ pub struct SettingsPatch {
     pub lsd: Option<bool>,
     #[serde(default)]
     pub allow_lan_for_web_torrents: Option<bool>,
+    #[serde(default)]
+    pub choose_files: Option<ChooseFiles>,
+    #[serde(default, deserialize_with = "present")]
+    pub max_active_downloads: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    pub max_active_seeds: Option<Option<u32>>,
+    #[serde(default)]
+    pub stalled_secs: Option<u64>,
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).

@@ -11,6 +11,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod builder;
 pub mod choker;
+pub mod file_selection;
 pub mod lan;
 pub mod lengths;
 pub mod lsd;

@@ -28,6 +28,9 @@ pub struct Magnet {
     pub web_seeds: Vec<String>,
     /// `x.pe`: peer addresses as `host:port` (`[v6]:port` for IPv6), as written in the link.
     pub peers: Vec<String>,
+    /// `so`: BEP 53's selection of files to download, as indices (`so=0,2,4-6`); `None` when
+    /// absent or unreadable (a bad list is ignored, not a reason to refuse the link).
+    pub select_only: Option<Vec<u32>>,
 }
 
 /// Why a magnet link could not be read.
@@ -73,6 +76,7 @@ impl Magnet {
             trackers: Vec::new(),
             web_seeds: Vec::new(),
             peers: Vec::new(),
+            select_only: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
@@ -108,6 +112,10 @@ impl Magnet {
                 "tr" => push_unique(&mut magnet.trackers, decode(key, raw, false)?),
                 "ws" => push_unique(&mut magnet.web_seeds, decode(key, raw, false)?),
                 "x.pe" => push_unique(&mut magnet.peers, decode(key, raw, false)?),
+                "so" => {
+                    magnet.select_only =
+                        crate::file_selection::parse_indices(&decode(key, raw, false)?).ok();
+                }
                 _ => {}
             }
         }
@@ -134,6 +142,9 @@ impl Magnet {
         self.trackers.iter().for_each(|t| put("tr", t));
         self.web_seeds.iter().for_each(|w| put("ws", w));
         self.peers.iter().for_each(|p| put("x.pe", p));
+        if let Some(only) = &self.select_only {
+            put("so", &crate::file_selection::format_indices(only));
+        }
         uri
     }
 
@@ -149,6 +160,7 @@ impl Magnet {
             trackers,
             web_seeds: metainfo.url_list.clone(),
             peers: Vec::new(),
+            select_only: None,
         }
     }
 }
@@ -225,6 +237,16 @@ mod tests {
         assert_eq!(m.trackers, ["udp://tracker:1337", "http://t2/a+b"]);
         assert_eq!(m.web_seeds, ["https://seed/file"]);
         assert_eq!(m.peers, ["127.0.0.1:6881", "[::1]:6882"]);
+    }
+
+    #[test]
+    fn bep_53_select_only_is_read_and_written_and_a_bad_one_ignored() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6")).unwrap();
+        assert_eq!(m.select_only, Some(vec![0, 2, 4, 5, 6]));
+        assert!(m.to_uri().ends_with("&so=0%2C2%2C4-6"), "{}", m.to_uri());
+        assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=x-1")).unwrap();
+        assert_eq!(m.select_only, None);
     }
 
     #[test]
@@ -310,6 +332,7 @@ mod tests {
                 trackers: dedup(trackers),
                 web_seeds: dedup(seeds),
                 peers: dedup(peers),
+                select_only: None,
             };
             prop_assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
         }

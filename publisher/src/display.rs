@@ -56,6 +56,7 @@ fn state_name(state: TorrentState) -> &'static str {
         TorrentState::Seeding => "seeding",
         TorrentState::Paused => "paused",
         TorrentState::Queued => "queued",
+        TorrentState::AwaitingSelection => "awaiting selection",
         TorrentState::Error => "error",
     }
 }

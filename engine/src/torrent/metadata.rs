@@ -295,7 +295,7 @@ impl MagnetPhase {
             return Err("metadata arrived twice".into());
         };
         let mut opts = finish(metainfo);
-        opts.paused = self.paused;
+        opts.paused = self.paused || opts.pause_after_metadata;
         let handoff = Handoff {
             peers: self.peers.drain().collect(),
             connecting: std::mem::take(&mut self.connecting),
@@ -368,7 +368,7 @@ impl MagnetPhase {
                 self.maybe_connect(Instant::now());
             }
             // No pieces yet: dropping the reply tells the caller so.
-            TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) => {}
+            TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) | TorrentCmd::Selection(_) => {}
         }
         self.publish_status();
     }

@@ -10,6 +10,7 @@ mod messages;
 mod metadata;
 mod peers;
 mod pex;
+mod selection;
 mod status;
 mod uploads;
 #[path = "../webseed/actor.rs"]
@@ -41,6 +42,7 @@ pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 pub(crate) use peers::Peer;
 #[cfg(test)]
 pub(crate) use peers::STALL_TIMEOUT;
+pub(crate) use selection::{priorities_from_indices, SelectionCmd};
 
 const TICK: Duration = Duration::from_millis(500);
 const RESUME_EVERY: Duration = Duration::from_secs(30);
@@ -59,6 +61,7 @@ pub(crate) enum TorrentCmd {
         done: oneshot::Sender<()>,
     },
     Withdraw(withdraw::WithdrawCmd),
+    Selection(selection::SelectionCmd),
 }
 
 /// What the session keeps of a running torrent.
@@ -101,6 +104,8 @@ pub(crate) struct TorrentOptions {
     pub seed_ratio: Option<f64>,
     pub sequential: bool,
     pub file_priorities: Option<Vec<FilePriority>>,
+    /// A magnet's torrent starts paused (see `AddTorrent::pause_after_metadata`).
+    pub pause_after_metadata: bool,
 }
 
 /// The receiving ends a torrent actor runs on.
@@ -190,6 +195,8 @@ pub(crate) struct Torrent {
     lengths: Lengths,
     picker: Picker,
     piece_priorities: Vec<u8>,
+    /// One per file, as the user chose them (`selection.rs`).
+    file_priorities: Vec<FilePriority>,
     sequential: bool,
     choker: Choker,
     ctx: PeerContext,
@@ -301,7 +308,7 @@ impl Torrent {
             .map_err(|_| {
                 EngineError::Unsupported("a torrent whose piece count does not match its length")
             })?;
-        let storage = Storage::new(&opts.save_dir, info).map_err(|source| EngineError::Io {
+        let mut storage = Storage::new(&opts.save_dir, info).map_err(|source| EngineError::Io {
             what: "laying out",
             path: opts.save_dir.clone(),
             source,
@@ -309,6 +316,15 @@ impl Torrent {
         let save_path = storage.root().to_path_buf();
         let resume_path = (shared.state_dir.as_deref())
             .map(|d| crate::resume::resume_path(d, info_hash, &opts.save_dir));
+        if let Some(parts) = resume_path.as_ref().map(|p| p.with_extension("parts")) {
+            let skipped = selection::skipped(opts.file_priorities.as_deref(), info.files.len());
+            let plen = u64::from(lengths.default_piece_len());
+            (storage.use_part_file(&parts, plen, &skipped)).map_err(|source| EngineError::Io {
+                what: "opening the part file",
+                path: parts.clone(),
+                source,
+            })?;
+        }
         let (resume, trusted) = crate::resume::load(
             shared.state_dir.as_deref(),
             resume_path.as_deref(),
@@ -369,6 +385,8 @@ impl Torrent {
             metainfo: metainfo.clone(),
             lengths,
             piece_priorities,
+            file_priorities: (opts.file_priorities.clone())
+                .unwrap_or_else(|| vec![FilePriority::Normal; info.files.len()]),
             sequential: opts.sequential,
             ctx,
             peers: HashMap::new(),
@@ -500,6 +518,7 @@ impl Torrent {
             }
             TorrentCmd::Stop { .. } => {}
             TorrentCmd::Withdraw(cmd) => self.on_withdraw_cmd(cmd),
+            TorrentCmd::Selection(cmd) => self.on_selection_cmd(cmd),
         }
     }
 

@@ -21,6 +21,21 @@ pub struct AddArgs {
     /// Add without starting.
     #[arg(long)]
     pub paused: bool,
+    /// Download only these files (indices as `bthelper inspect` lists them, e.g. `0,2,4-6`);
+    /// the others are never created.
+    #[arg(long, value_name = "LIST", value_parser = parse_file_list)]
+    pub only: Option<FileIndices>,
+}
+
+/// File indices from a list like `0,2,4-6` (one clap value, not several).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileIndices(pub Vec<u32>);
+
+/// `0,2,4-6` as clap parses it for `--only` and the file commands.
+pub fn parse_file_list(text: &str) -> Result<FileIndices, String> {
+    (protocol::file_selection::parse_indices(text))
+        .map(FileIndices)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -93,12 +108,15 @@ async fn add(client: &mut Client, args: AddArgs) -> anyhow::Result<()> {
         request["save_dir"] = json!(dir);
     }
     request["paused"] = json!(args.paused);
+    if let Some(only) = args.only {
+        request["files"] = json!(only.0);
+    }
     let result = client.call(request).await?;
-    println!(
-        "added {} ({})",
-        result["name"].as_str().unwrap_or("?"),
-        result["info_hash"].as_str().unwrap_or("?")
-    );
+    let hash = result["info_hash"].as_str().unwrap_or("?");
+    println!("added {} ({hash})", result["name"].as_str().unwrap_or("?"));
+    if result["awaiting_selection"] == json!(true) {
+        println!("waiting for a choice of files: `bthelper files {hash}`, then `bthelper select {hash} LIST|all`");
+    }
     Ok(())
 }
 
@@ -190,7 +208,7 @@ pub fn table(statuses: &[Value]) -> String {
     out
 }
 
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -214,7 +232,7 @@ fn human_duration(secs: u64) -> String {
 }
 
 /// Expands a unique prefix to the full info-hash, so `list`'s short column can be typed back.
-async fn resolve_hash(client: &mut Client, prefix: &str) -> anyhow::Result<String> {
+pub(crate) async fn resolve_hash(client: &mut Client, prefix: &str) -> anyhow::Result<String> {
     let prefix = prefix.to_ascii_lowercase();
     if prefix.len() == 40 {
         return Ok(prefix);

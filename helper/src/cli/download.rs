@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use engine::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentState, TorrentStatus};
+use engine::{
+    AddTorrent, Session, SessionConfig, SessionEvent, TorrentSource, TorrentState, TorrentStatus,
+};
 use protocol::metainfo::MAX_METAINFO_SIZE;
 use protocol::text::printable;
 use protocol::{Magnet, Metainfo};
@@ -39,6 +41,10 @@ pub struct Args {
     /// Where resume data is kept (default: $XDG_STATE_HOME/swarmlink or ~/.local/state/swarmlink).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Download only these files (indices as `bthelper inspect` lists them, e.g. `0,2,4-6`);
+    /// the others are never created.
+    #[arg(long, value_name = "LIST", value_parser = crate::cli::control::parse_file_list)]
+    pub only: Option<crate::cli::control::FileIndices>,
     /// Download pieces in order (for playing while downloading).
     #[arg(long)]
     pub sequential: bool,
@@ -111,6 +117,17 @@ async fn load_source(source: &str) -> anyhow::Result<AddTorrent> {
 
 async fn download(args: Args) -> anyhow::Result<()> {
     let mut add = load_source(&args.source).await?;
+    if let Some(crate::cli::control::FileIndices(only)) = &args.only {
+        if let TorrentSource::Metainfo(m) = &add.source {
+            if let Some(bad) = only.iter().find(|&&i| i as usize >= m.info.files.len()) {
+                bail!(
+                    "--only: file {bad} is past the last file ({} files)",
+                    m.info.files.len()
+                );
+            }
+        }
+        add.only_files = Some(only.clone());
+    }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
     let config = SessionConfig {
@@ -294,6 +311,7 @@ fn activity(state: TorrentState) -> &'static str {
         TorrentState::Seeding => "seeding",
         TorrentState::Paused => "paused",
         TorrentState::Queued => "queued",
+        TorrentState::AwaitingSelection => "waiting for a choice of files",
         TorrentState::Error => "error",
     }
 }

@@ -2,4 +2,6 @@
 
 pub mod control;
 pub mod download;
+pub mod files;
 pub mod inspect;
+pub mod manage;

@@ -25,7 +25,7 @@ pub(super) struct State {
 
 pub struct Core {
     pub(super) session: Session,
-    store: Store,
+    pub(super) store: Store,
     pub(super) state: Mutex<State>,
     pub(super) outgoing: broadcast::Sender<Outgoing>,
     pub(super) subscribers: AtomicUsize,
@@ -35,6 +35,10 @@ pub struct Core {
     /// Downloads in the list that could not be restored (their `.torrent` copy is gone or bad):
     /// shown as `error` so the user sees them and can remove them.
     unrestorable: StdMutex<Vec<TorrentStatus>>,
+    /// Info-hashes (hex) of the downloads waiting for the user's choice of files.
+    pub(super) awaiting: StdMutex<HashSet<String>>,
+    /// What the queue holds back (`queue.rs`).
+    pub(super) queue: StdMutex<super::queue::QueueState>,
     /// Held while a progress round is computed and sent, and while a subscriber registers and
     /// takes its snapshot: so no round computed before a snapshot is delivered after it.
     pub(super) publish_lock: StdMutex<()>,
@@ -50,9 +54,15 @@ impl Core {
     ) -> Arc<Core> {
         let (outgoing, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
+        let awaiting = (entries.iter())
+            .filter(|e| e.awaiting_selection)
+            .map(|e| e.info_hash.clone())
+            .collect();
         Arc::new(Core {
             session,
             store,
+            awaiting: StdMutex::new(awaiting),
+            queue: StdMutex::default(),
             state: Mutex::new(State { entries, settings }),
             outgoing,
             subscribers: AtomicUsize::new(0),
@@ -133,6 +143,18 @@ impl Core {
                 down_limit,
                 up_limit,
             } => self.set_limits(&info_hash, down_limit, up_limit).await,
+            Command::Files { info_hash, offset } => self.files(&info_hash, offset).await,
+            Command::Priority {
+                info_hash,
+                files,
+                priority,
+            } => self.priority(&info_hash, &files, priority).await,
+            Command::Select {
+                info_hash,
+                files,
+                save_dir,
+            } => self.select(&info_hash, &files, save_dir.as_deref()).await,
+            Command::Queue { info_hash, to } => self.queue_move(&info_hash, &to).await,
             Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
             Command::SetSettings { settings } => self.set_settings(&settings).await,
             Command::Shutdown => {
@@ -255,6 +277,11 @@ impl Core {
                     .unwrap_or_else(|| m.info_hash.to_hex()),
             ),
         };
+        let (only, awaiting_selection) = super::choose::selection_at_add(
+            &source,
+            args.files.as_deref(),
+            &self.state.lock().await.settings,
+        )?;
         let hex = info_hash.to_hex();
         if self
             .state
@@ -289,6 +316,9 @@ impl Core {
                 .unwrap_or(0),
             down_limit: args.down_limit,
             up_limit: args.up_limit,
+            only,
+            priorities: None,
+            awaiting_selection,
         };
         // The .torrent copy is written first: a download in the list must always be restorable.
         if let Some(bytes) = &torrent_bytes {
@@ -297,20 +327,34 @@ impl Core {
         let mut state = self.state.lock().await;
         let mut add = add_torrent(source, &entry, &state.settings);
         add.peers = peers;
+        let queued = !add.paused && self.starts_queued(state.settings.max_active_downloads);
+        if queued {
+            add.paused = true;
+            lock(&self.queue).queued.insert(hex.clone());
+        }
         if let Err(e) = self.session.add(add).await {
             if !matches!(e, EngineError::AlreadyAdded(_)) {
                 self.store.delete_torrent(&hex);
             }
             return Err(engine_error(e));
         }
+        if awaiting_selection {
+            lock(&self.awaiting).insert(hex.clone());
+        }
         state.entries.push(entry);
         self.store.save_entries(&state.entries).map_err(internal)?;
-        Ok(json!({"info_hash": hex, "name": name}))
+        let mut reply = json!({"info_hash": hex, "name": name});
+        if awaiting_selection {
+            reply["awaiting_selection"] = json!(true);
+        }
+        Ok(reply)
     }
 
     /// Every download's status: the engine's, then those that could not be restored.
     pub fn statuses(&self) -> Vec<TorrentStatus> {
         let mut all = self.session.statuses();
+        super::choose::show_awaiting(&mut all, &lock(&self.awaiting));
+        super::queue::show_queued(&mut all, &lock(&self.queue).queued);
         all.extend(lock(&self.unrestorable).iter().cloned());
         all
     }
@@ -360,8 +404,9 @@ impl Core {
             self.session.resume(ih).await.map_err(engine_error)?;
         }
         lock(&self.auto_paused).remove(&ih);
-        let mut state = self.state.lock().await;
         let hex = ih.to_hex();
+        lock(&self.queue).queued.remove(&hex);
+        let mut state = self.state.lock().await;
         if let Some(e) = state.entries.iter_mut().find(|e| e.info_hash == hex) {
             e.paused = paused;
         }
@@ -377,6 +422,8 @@ impl Core {
         }
         let hex = ih.to_hex();
         lock(&self.unrestorable).retain(|s| s.info_hash != hex);
+        lock(&self.awaiting).remove(&hex);
+        lock(&self.queue).queued.remove(&hex);
         let mut state = self.state.lock().await;
         state.entries.retain(|e| e.info_hash != hex);
         self.store.save_entries(&state.entries).map_err(internal)?;
@@ -459,7 +506,7 @@ fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
     }
 }
 
-fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> AddTorrent {
+pub(super) fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> AddTorrent {
     AddTorrent {
         source,
         save_dir: Some(entry.save_dir.clone()),
@@ -467,7 +514,10 @@ fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Settings) -> Add
         peers: Vec::new(),
         seed_ratio: settings.seed_ratio,
         sequential: entry.sequential,
-        file_priorities: None,
+        file_priorities: entry.priorities.clone(),
+        only_files: entry.only.clone(),
+        // Waiting for the user's choice: paused as soon as the files are known.
+        pause_after_metadata: entry.awaiting_selection,
         download_rate_limit: entry.down_limit,
         upload_rate_limit: entry.up_limit,
         // The LAN rule: a torrent from a public page stays off the user's LAN unless allowed.
@@ -495,7 +545,7 @@ fn settings_json(settings: &Settings) -> Value {
     serde_json::to_value(settings).unwrap_or(Value::Null)
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+pub(super) fn engine_error(e: EngineError) -> ApiError {
     let code = match e {
         EngineError::AlreadyAdded(_) => ErrorCode::AlreadyAdded,
         EngineError::UnknownTorrent(_) => ErrorCode::UnknownTorrent,
@@ -505,7 +555,7 @@ fn engine_error(e: EngineError) -> ApiError {
     ApiError::new(code, e.to_string())
 }
 
-fn internal(e: anyhow::Error) -> ApiError {
+pub(super) fn internal(e: anyhow::Error) -> ApiError {
     tracing::error!("{e:#}");
     ApiError::new(ErrorCode::Internal, format!("{e:#}"))
 }
@@ -533,6 +583,9 @@ mod tests {
             added_at: 0,
             down_limit: None,
             up_limit: None,
+            only: None,
+            priorities: None,
+            awaiting_selection: false,
         };
         let mut settings = Settings::with_download_dir("/d".into());
         let add = add_torrent(TorrentSource::Magnet(magnet.clone()), &entry, &settings);

@@ -9,11 +9,13 @@
 //! (Windows releases the lock of a killed process as well; there the lock also keeps other
 //! processes from reading the pid in it, so the "already running" message may lack the pid.)
 
+mod choose;
 mod conn;
 mod core;
 mod detail;
 mod opening;
 mod publish;
+mod queue;
 mod signals;
 mod store;
 
@@ -173,6 +175,7 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "daemon ready");
 
     tokio::spawn(Arc::clone(&core).publish());
+    tokio::spawn(Arc::clone(&core).run_queue());
     let mut stop = core.shutdown_signal();
     let mut signals = signals::Signals::new()?;
     loop {

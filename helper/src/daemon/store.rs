@@ -38,6 +38,15 @@ pub struct Entry {
     pub down_limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub up_limit: Option<u64>,
+    /// The files chosen at the add (`files`, `so=`, `--only`), until `priorities` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<Vec<u32>>,
+    /// One priority per file, once the user set them (`select`, `priority`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priorities: Option<Vec<engine::FilePriority>>,
+    /// Waits for the user's choice of files (`choose_files: ask`); nothing is written until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_selection: bool,
 }
 
 pub struct Store {
@@ -159,6 +168,9 @@ mod tests {
             added_at: 5,
             down_limit: None,
             up_limit: Some(4096),
+            only: Some(vec![0, 2]),
+            priorities: Some(vec![engine::FilePriority::High, engine::FilePriority::Skip]),
+            awaiting_selection: true,
         };
         store.save_entries(std::slice::from_ref(&entry)).unwrap();
         store

@@ -1,0 +1,278 @@
+//! Queueing: at most `max_active_downloads` downloads and `max_active_seeds` seeds run at once;
+//! the others wait `queued` (paused in the engine) and start when a slot frees, in queue order
+//! (the download list's order, which `queue` changes). A download that moved no payload for
+//! `stalled_secs` keeps running but does not hold a slot, so one dead torrent cannot block the
+//! queue. The user's own pauses, torrents waiting for a choice of files and broken ones stand
+//! outside the queue.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::{TorrentState, TorrentStatus};
+use protocol::InfoHash;
+use serde_json::{json, Value};
+
+use super::core::{internal, lock, Core};
+use crate::api::{ApiError, ErrorCode};
+
+/// How often the queue looks at the torrents.
+const QUEUE_TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Download,
+    Seed,
+}
+
+/// One torrent in queue order, as the planner sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Item {
+    pub kind: Kind,
+    /// Running and without payload progress for `stalled_secs`: does not hold a slot.
+    pub stalled: bool,
+}
+
+/// Which of `items` (in queue order) run; the others wait.
+pub(super) fn plan(
+    items: &[Item],
+    max_downloads: Option<u32>,
+    max_seeds: Option<u32>,
+) -> Vec<bool> {
+    let (mut downloads, mut seeds) = (0u32, 0u32);
+    items
+        .iter()
+        .map(|item| {
+            let (count, max) = match item.kind {
+                Kind::Download => (&mut downloads, max_downloads),
+                Kind::Seed => (&mut seeds, max_seeds),
+            };
+            let run = max.is_none_or(|m| *count < m);
+            if run && !item.stalled {
+                *count += 1;
+            }
+            run
+        })
+        .collect()
+}
+
+/// Moves `hash` in `order` (`up`, `down`, `top`, `bottom`); its new position, or `None` when it
+/// is not there.
+pub(super) fn reorder<T: PartialEq>(order: &mut Vec<T>, pos: usize, to: &str) -> Option<usize> {
+    if pos >= order.len() {
+        return None;
+    }
+    let new = match to {
+        "up" => pos.saturating_sub(1),
+        "down" => (pos + 1).min(order.len() - 1),
+        "top" => 0,
+        _ => order.len() - 1,
+    };
+    let item = order.remove(pos);
+    order.insert(new, item);
+    Some(new)
+}
+
+/// What the queue remembers between ticks.
+#[derive(Default)]
+pub(super) struct QueueState {
+    /// Paused by the queue (not by the user): shown as `queued`, resumed by the queue.
+    pub queued: HashSet<String>,
+    /// Per running torrent: the payload seen last and when it last grew.
+    progress: HashMap<String, (u64, Instant)>,
+}
+
+/// Shows the torrents the queue holds back as `queued`.
+pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<String>) {
+    for s in statuses.iter_mut() {
+        // Checking its files while it waits is still waiting, from the user's side.
+        if s.state != TorrentState::Error && queued.contains(&s.info_hash) {
+            s.state = TorrentState::Queued;
+        }
+    }
+}
+
+impl Core {
+    /// Runs the queue until the daemon stops.
+    pub async fn run_queue(self: Arc<Core>) {
+        let mut tick = tokio::time::interval(QUEUE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = self.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => self.queue_round().await,
+            }
+        }
+    }
+
+    async fn queue_round(&self) {
+        let (order, max_downloads, max_seeds, stalled_after) = {
+            let state = self.state.lock().await;
+            let order: Vec<String> = (state.entries.iter())
+                .filter(|e| !e.paused && !e.awaiting_selection)
+                .map(|e| e.info_hash.clone())
+                .collect();
+            let s = &state.settings;
+            let stalled = Duration::from_secs(s.stalled_secs);
+            (order, s.max_active_downloads, s.max_active_seeds, stalled)
+        };
+        let statuses: HashMap<String, TorrentStatus> = (self.session.statuses().into_iter())
+            .map(|s| (s.info_hash.clone(), s))
+            .collect();
+        let auto_paused: HashSet<String> = lock(&self.auto_paused)
+            .iter()
+            .map(InfoHash::to_hex)
+            .collect();
+        let now = Instant::now();
+        let (hashes, items): (Vec<String>, Vec<Item>) = {
+            let mut q = lock(&self.queue);
+            let queued = q.queued.clone();
+            let mut hashes = Vec::new();
+            let mut items = Vec::new();
+            for hash in order {
+                let Some(s) = statuses.get(&hash) else {
+                    continue;
+                };
+                if s.state == TorrentState::Error || auto_paused.contains(&hash) {
+                    continue;
+                }
+                let kind = if s.total_bytes > 0 && s.progress >= 1.0 {
+                    Kind::Seed
+                } else {
+                    Kind::Download
+                };
+                let running = !queued.contains(&hash);
+                let moved = s.downloaded;
+                let since = match q.progress.get(&hash) {
+                    Some(&(seen, since)) if seen == moved && running => since,
+                    _ => now,
+                };
+                q.progress.insert(hash.clone(), (moved, since));
+                let stalled = running && kind == Kind::Download && now - since >= stalled_after;
+                hashes.push(hash);
+                items.push(Item { kind, stalled });
+            }
+            q.progress.retain(|h, _| statuses.contains_key(h));
+            (hashes, items)
+        };
+        let runs = plan(&items, max_downloads, max_seeds);
+        for (hash, run) in hashes.iter().zip(runs) {
+            let Ok(ih) = InfoHash::from_hex(hash) else {
+                continue;
+            };
+            let was_queued = lock(&self.queue).queued.contains(hash);
+            if run && was_queued {
+                if self.session.resume(ih).await.is_ok() {
+                    let mut q = lock(&self.queue);
+                    q.queued.remove(hash);
+                    q.progress.insert(hash.clone(), (0, Instant::now()));
+                }
+            } else if !run && !was_queued && self.session.pause(ih).await.is_ok() {
+                lock(&self.queue).queued.insert(hash.clone());
+            }
+        }
+    }
+
+    /// Whether a download added now would be past `max_active_downloads`: it is then added
+    /// paused and waits `queued`, rather than starting until the next round stops it.
+    pub(super) fn starts_queued(&self, max_downloads: Option<u32>) -> bool {
+        let Some(max) = max_downloads else {
+            return false;
+        };
+        let running = (self.statuses().iter())
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    TorrentState::Checking
+                        | TorrentState::Allocating
+                        | TorrentState::Connecting
+                        | TorrentState::Downloading
+                )
+            })
+            .count();
+        running >= max as usize
+    }
+
+    /// `queue`: moves a torrent in the queue order (the download list's order).
+    pub(super) async fn queue_move(&self, info_hash: &str, to: &str) -> Result<Value, ApiError> {
+        if !matches!(to, "up" | "down" | "top" | "bottom") {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("`to` is up, down, top or bottom, not {to:?}"),
+            ));
+        }
+        let ih = self.known(info_hash).await?;
+        let hex = ih.to_hex();
+        let mut state = self.state.lock().await;
+        let pos = state.entries.iter().position(|e| e.info_hash == hex);
+        let new = pos
+            .and_then(|p| reorder(&mut state.entries, p, to))
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownTorrent, "no such torrent"))?;
+        self.store.save_entries(&state.entries).map_err(internal)?;
+        Ok(json!({"info_hash": hex, "queue_position": new}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(stalled: bool) -> Item {
+        Item {
+            kind: Kind::Download,
+            stalled,
+        }
+    }
+
+    fn s() -> Item {
+        Item {
+            kind: Kind::Seed,
+            stalled: false,
+        }
+    }
+
+    #[test]
+    fn downloads_past_the_cap_wait_in_order() {
+        assert_eq!(
+            plan(&[d(false), d(false), d(false)], Some(1), None),
+            [true, false, false]
+        );
+        assert_eq!(
+            plan(&[d(false), d(false), d(false)], Some(2), None),
+            [true, true, false]
+        );
+        assert_eq!(plan(&[d(false), d(false)], None, None), [true, true]);
+    }
+
+    #[test]
+    fn a_stalled_download_holds_no_slot() {
+        assert_eq!(
+            plan(&[d(true), d(false), d(false)], Some(1), None),
+            [true, true, false]
+        );
+    }
+
+    #[test]
+    fn seeds_have_their_own_cap() {
+        assert_eq!(
+            plan(&[s(), d(false), s(), d(false)], Some(1), Some(1)),
+            [true, true, false, false]
+        );
+        assert_eq!(plan(&[s(), s()], Some(1), None), [true, true]);
+    }
+
+    #[test]
+    fn reorder_moves_up_down_top_bottom_within_bounds() {
+        let mut v = vec!['a', 'b', 'c', 'd'];
+        assert_eq!(reorder(&mut v, 2, "up"), Some(1));
+        assert_eq!(v, ['a', 'c', 'b', 'd']);
+        assert_eq!(reorder(&mut v, 0, "up"), Some(0));
+        assert_eq!(reorder(&mut v, 3, "down"), Some(3));
+        assert_eq!(reorder(&mut v, 3, "top"), Some(0));
+        assert_eq!(v, ['d', 'a', 'c', 'b']);
+        assert_eq!(reorder(&mut v, 0, "bottom"), Some(3));
+        assert_eq!(v, ['a', 'c', 'b', 'd']);
+        assert_eq!(reorder(&mut v, 9, "top"), None);
+    }
+}
