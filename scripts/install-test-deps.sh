@@ -11,6 +11,9 @@ debian_packages=(
 # The tracker's listing tests read its RSS feed back with a real parser (Debian's package, for
 # /usr/bin/python3, the interpreter that also has python3-libtorrent).
 debian_packages+=(python3-feedparser)
+# Port mapping is tested against a real router daemon (UPnP IGD and NAT-PMP) in a namespace,
+# whose NAT rules it writes through nftables (`nft` sets up its tables first).
+debian_packages+=(miniupnpd-nftables nftables)
 
 missing=()
 for p in "${debian_packages[@]}"; do

@@ -52,6 +52,10 @@ pub struct Settings {
     /// restored at daemon start, after the change.
     #[serde(default)]
     pub allow_lan_for_web_torrents: bool,
+    /// Ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP, while
+    /// the daemon runs. Takes effect when the daemon restarts.
+    #[serde(default = "yes")]
+    pub port_mapping: bool,
 }
 
 fn yes() -> bool {
@@ -74,6 +78,7 @@ impl Settings {
             dht_bootstrap: Vec::new(),
             lsd: true,
             allow_lan_for_web_torrents: false,
+            port_mapping: true,
         }
     }
 
@@ -119,6 +124,9 @@ impl Settings {
         }
         if let Some(v) = patch.lsd {
             s.lsd = v;
+        }
+        if let Some(v) = patch.port_mapping {
+            s.port_mapping = v;
         }
         s.validate()?;
         Ok(s)
@@ -244,6 +252,8 @@ pub struct SettingsPatch {
     pub lsd: Option<bool>,
     #[serde(default)]
     pub allow_lan_for_web_torrents: Option<bool>,
+    #[serde(default)]
+    pub port_mapping: Option<bool>,
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).

@@ -3,3 +3,4 @@
 pub mod control;
 pub mod download;
 pub mod inspect;
+pub mod reach;
