@@ -32,7 +32,7 @@ export const PERMISSIONS = {
   popup: {
     port: 'popup',
     messages: ['connect', 'add-link', 'command'],
-    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add', 'hello'],
   },
   options: { port: 'popup', messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
   confirm: { port: 'confirm', messages: ['pending', 'confirm', 'cancel'], commands: [] },

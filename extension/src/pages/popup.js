@@ -6,6 +6,7 @@ import { bytesToBase64, looksLikeTorrent, MAX_TORRENT_BYTES } from '../lib/proto
 import { classifyLink } from '../lib/links.js';
 import { icon } from './icons.js';
 import { displayText } from '../lib/text.js';
+import { reachability } from '../lib/reach.js';
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -54,9 +55,28 @@ const view = new PopupView(document, {
   },
 });
 
+// The reachability indicator: the helper's `hello` says whether peers connect to us; asked when
+// the helper is ready, and again at most every 15 s while the popup stays open.
+const reachDot = document.getElementById('reach');
+let reachAsked = 0;
+async function refreshReach() {
+  reachAsked = Date.now();
+  try {
+    const r = reachability(await send({ type: 'command', cmd: 'hello', args: { client: 'popup' } }));
+    reachDot.dataset.kind = r.kind;
+    reachDot.title = r.label;
+    reachDot.setAttribute('aria-label', r.label);
+    reachDot.hidden = false;
+  } catch {
+    reachDot.hidden = true;
+  }
+}
+
 port.onMessage.addListener((message) => {
   if (message.type === 'state') {
     view.render(message.state, message.env);
+    if (message.state.helper === 'ready' && Date.now() - reachAsked > 15000) refreshReach();
+    if (message.state.helper !== 'ready') reachDot.hidden = true;
   } else if (message.type === 'reply') {
     const entry = pending.get(message.rid);
     if (!entry) return;
