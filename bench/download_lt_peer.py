@@ -5,7 +5,7 @@
   download_lt_peer.py download TORRENT SAVE_DIR [PEER_ADDR...]
   download_lt_peer.py create   FILE_OR_DIR TORRENT [PIECE_LEN] [--pad]
 
-Listens on 127.0.0.1 (any port) over TCP only, prints "port N" once listening, then "seeding" or
+Listens on 127.0.0.1 (any port; LT_LISTEN overrides, e.g. "[::1]:0") over TCP only, prints "port N" once listening, then "seeding" or
 "done SECONDS" (download: time from adding the torrent to finished). Seeds run until killed;
 downloads exit 0 when finished, 1 on timeout (DL_TIMEOUT seconds, default 120).
 Must run under /usr/bin/python3 (Debian's python3-libtorrent).
@@ -19,7 +19,7 @@ import libtorrent as lt
 
 def session():
     s = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
+        "listen_interfaces": os.environ.get("LT_LISTEN", "127.0.0.1:0"),
         "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
         "enable_outgoing_utp": False, "enable_incoming_utp": False,
         "allow_multiple_connections_per_ip": True,

@@ -14,6 +14,9 @@ debian_packages+=(python3-feedparser)
 # Chromium's other UI languages (Debian ships only en-US with the browser): the downloads page's
 # German strings are checked in a German Chromium.
 debian_packages+=(chromium-l10n)
+# Port mapping is tested against a real router daemon (UPnP IGD and NAT-PMP) in a namespace,
+# whose NAT rules it writes through nftables (`nft` sets up its tables first).
+debian_packages+=(miniupnpd-nftables nftables)
 
 missing=()
 for p in "${debian_packages[@]}"; do

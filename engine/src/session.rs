@@ -43,6 +43,11 @@ struct Inner {
     limits: Mutex<HashMap<InfoHash, TorrentLimits>>,
     shutdown: watch::Sender<bool>,
     discovery: crate::discovery::Discovery,
+    /// The router's forwarding of our port, when the config asks for it.
+    port_mapper: Option<crate::portmap::PortMapper>,
+    /// The addresses the peer listeners are bound to (IPv4, and its IPv6 twin if bound).
+    listen_addrs: Vec<SocketAddr>,
+    incoming: crate::reach::Incoming,
 }
 
 impl Session {
@@ -61,6 +66,12 @@ impl Session {
                 addr: config.listen,
                 source,
             })?;
+        let mut listeners = vec![listener];
+        listeners.extend(crate::reach::bind_twin(local_addr));
+        let listen_addrs = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
         let discovery =
             crate::discovery::Discovery::start(&config, local_addr, config.state_dir.clone()).await;
         let (events, _) = broadcast::channel(256);
@@ -85,6 +96,8 @@ impl Session {
             targets: Default::default(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let port_mapper = (config.port_mapping && crate::portmap::worth_mapping(local_addr.ip()))
+            .then(|| crate::portmap::PortMapper::start(local_addr.port()));
         let inner = Arc::new(Inner {
             config,
             local_addr,
@@ -93,8 +106,11 @@ impl Session {
             limits: Mutex::new(HashMap::new()),
             shutdown,
             discovery,
+            port_mapper,
+            listen_addrs,
+            incoming: Default::default(),
         });
-        tokio::spawn(accept_loop(listener, Arc::downgrade(&inner), shutdown_rx));
+        tokio::spawn(accept_loop(listeners, Arc::downgrade(&inner), shutdown_rx));
         Ok(Session { inner })
     }
 
@@ -112,6 +128,26 @@ impl Session {
     /// DHT or before the first look; `Some(0)`: no DHT node reachable yet.
     pub fn dht_nodes(&self) -> Option<usize> {
         self.inner.discovery.dht.as_ref().and_then(|d| d.nodes())
+    }
+
+    /// Every address peers may connect to: the IPv4 one and, beside 0.0.0.0 or 127.0.0.1, its
+    /// IPv6 twin on the same port when the system has IPv6.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        self.inner.listen_addrs.clone()
+    }
+
+    /// Whether peers have connected to us since the session started (from the LAN, from
+    /// beyond it).
+    pub fn connectable(&self) -> crate::Connectable {
+        self.inner.incoming.status()
+    }
+
+    /// Where the router's forwarding of our port stands (`Off` when not asked for).
+    pub fn port_mapping(&self) -> crate::PortMapStatus {
+        self.inner
+            .port_mapper
+            .as_ref()
+            .map_or_else(crate::PortMapStatus::off, |m| m.status())
     }
 
     pub fn peer_id(&self) -> PeerId {
@@ -357,6 +393,7 @@ impl Session {
     /// Stops accepting, stops every torrent (resume data saved, files flushed and closed).
     pub async fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
+        crate::reach::unregister_v6_port(self.inner.local_addr.port());
         let handles: Vec<TorrentHandle> = self.lock().drain().map(|(_, h)| h).collect();
         self.lock_limits().clear();
         let mut waits = Vec::new();
@@ -372,6 +409,9 @@ impl Session {
             let _ = w.await;
         }
         self.inner.discovery.shutdown().await;
+        if let Some(mapper) = &self.inner.port_mapper {
+            mapper.shutdown().await;
+        }
     }
 }
 
@@ -424,8 +464,15 @@ impl Drop for HostSlot {
     }
 }
 
+/// The next connection on any of the listeners (accepting is cancel-safe: a listener that lost
+/// the race keeps its connection for the next round).
+async fn accept_any(listeners: &[TcpListener]) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let accepts = listeners.iter().map(|l| Box::pin(l.accept()));
+    futures::future::select_all(accepts).await.0
+}
+
 async fn accept_loop(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     inner: std::sync::Weak<Inner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -438,12 +485,13 @@ async fn accept_loop(
     };
     loop {
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            r = accept_any(&listeners) => r,
             _ = shutdown.changed() => return,
         };
         let Some(inner) = inner.upgrade() else { return };
         match accepted {
             Ok((stream, from)) => {
+                inner.incoming.arrived(from.ip());
                 // Over either limit the connection is simply closed.
                 let Some(slot) = per_host.take(from.ip()) else {
                     continue;

@@ -45,6 +45,10 @@ pub struct SessionConfig {
     /// A web seed (BEP 19) that takes longer than this to answer or to send more of its body
     /// counts as failed and is backed off.
     pub web_seed_timeout: std::time::Duration,
+    /// Ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP, while
+    /// the session runs. Off by default in the library: the binaries turn it on for users.
+    /// Never tried when `listen` is a loopback address.
+    pub port_mapping: bool,
 }
 
 impl Default for SessionConfig {
@@ -65,6 +69,7 @@ impl Default for SessionConfig {
             lsd: None,
             encryption: Default::default(),
             web_seed_timeout: std::time::Duration::from_secs(20),
+            port_mapping: false,
         }
     }
 }

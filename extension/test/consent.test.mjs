@@ -71,6 +71,8 @@ test('helper commands: the popup manages torrents, the options page settings, no
   assert.deepEqual(allowedCommand('popup', 'pause', { info_hash: 'ab' }), { info_hash: 'ab' });
   assert.equal(allowedCommand('popup', 'set_settings', { settings: { download_dir: '/home/u' } }), null);
   assert.equal(allowedCommand('popup', 'shutdown', {}), null);
+  // The reachability indicator asks hello; hello changes nothing.
+  assert.deepEqual(allowedCommand('popup', 'hello', { client: 'popup' }), { client: 'popup' });
   assert.deepEqual(allowedCommand('options', 'set_settings', { settings: { x: 1 } }), { settings: { x: 1 } });
   assert.equal(allowedCommand('options', 'add', { magnet: 'magnet:?' }), null);
   for (const kind of ['content', 'confirm', 'intercept', null]) {

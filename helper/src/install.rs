@@ -455,7 +455,7 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
             .ok()?
             .ok()
     });
-    match hello {
+    match &hello {
         Some(h) => println!(
             "daemon: running (pid {}, version {}, {} torrents, {} active, peers on port {})",
             h["pid"],
@@ -465,6 +465,9 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
             h["listen_port"]
         ),
         None => println!("daemon: not running (a browser or `bthelper list` starts it)"),
+    }
+    if let Some(h) = &hello {
+        println!("{}", crate::cli::reach::describe(h));
     }
     Ok(())
 }

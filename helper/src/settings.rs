@@ -65,6 +65,10 @@ pub struct Settings {
     /// A download that moved no payload for this long does not hold a slot.
     #[serde(default = "five_minutes")]
     pub stalled_secs: u64,
+    /// Ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP, while
+    /// the daemon runs. Takes effect when the daemon restarts.
+    #[serde(default = "yes")]
+    pub port_mapping: bool,
 }
 
 fn five() -> Option<u32> {
@@ -107,6 +111,7 @@ impl Settings {
             max_active_downloads: five(),
             max_active_seeds: None,
             stalled_secs: five_minutes(),
+            port_mapping: true,
         }
     }
 
@@ -164,6 +169,9 @@ impl Settings {
         }
         if let Some(v) = patch.stalled_secs {
             s.stalled_secs = v;
+        }
+        if let Some(v) = patch.port_mapping {
+            s.port_mapping = v;
         }
         s.validate()?;
         Ok(s)
@@ -303,6 +311,7 @@ pub struct SettingsPatch {
     pub max_active_seeds: Option<Option<u32>>,
     #[serde(default)]
     pub stalled_secs: Option<u64>,
+    pub port_mapping: Option<bool>,
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).

@@ -16,6 +16,15 @@ fn host_answers_and_exits_promptly_on_stdin_eof() {
     assert_eq!(hello["helper"], "bthelper");
     assert_eq!(hello["protocol"], 1);
     assert_eq!(hello["torrents"], 0);
+    // Reachability: on loopback nothing is mapped, nobody connected yet, and the IPv6 twin of
+    // the listener is on ::1.
+    assert_eq!(hello["port_mapping"]["state"], "off");
+    assert_eq!(hello["connectable"]["state"], "not_yet");
+    let port = hello["listen_port"].as_u64().unwrap();
+    assert_eq!(
+        hello["listen_addrs"],
+        json!([format!("127.0.0.1:{port}"), format!("[::1]:{port}")])
+    );
     assert_eq!(
         hello["settings"]["download_dir"],
         json!(home.downloads().to_str().unwrap())
@@ -31,6 +40,11 @@ fn host_answers_and_exits_promptly_on_stdin_eof() {
     let doctor = String::from_utf8_lossy(&doctor.stdout).into_owned();
     let expected = format!("daemon: running (pid {}", hello["pid"]);
     assert!(doctor.contains(&expected), "{doctor}");
+    assert!(doctor.contains("port mapping  off"), "{doctor}");
+    assert!(
+        doctor.contains("connectable   no peer has connected"),
+        "{doctor}"
+    );
 
     let started = std::time::Instant::now();
     host.close_stdin();

@@ -20,6 +20,7 @@ pub mod metainfo;
 pub mod path;
 pub mod peer_bounds;
 pub mod picker;
+pub mod portmap;
 pub mod text;
 pub mod tracker;
 mod types;

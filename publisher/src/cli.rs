@@ -94,6 +94,10 @@ pub struct PublishArgs {
     /// refuses, both accepted; require = only RC4-encrypted connections; off = only plaintext.
     #[arg(long, value_name = "prefer|require|off", default_value_t = engine::EncryptionPolicy::Prefer)]
     pub encryption: engine::EncryptionPolicy,
+    /// Do not ask the router (NAT-PMP, else UPnP IGD) to forward the peer port. Mapping is
+    /// tried only when the publisher listens on all interfaces or a LAN address.
+    #[arg(long, env = "BTPUBLISH_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_port_mapping: bool,
     /// Write the .torrent files here instead of beside the sources (for read-only sources).
     #[arg(long, value_name = "DIR")]
     pub torrent_dir: Option<PathBuf>,

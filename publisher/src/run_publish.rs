@@ -110,6 +110,7 @@ async fn seed(
         upload_slots: args.max_uploads.max(1),
         announce_ip: args.ip.clone(),
         encryption: args.encryption,
+        port_mapping: !args.no_port_mapping,
         ..SessionConfig::default()
     })
     .await

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 pub mod bthelper;
 pub mod files;
+pub mod gateway;
 pub mod hostile;
 pub mod libtorrent;
 pub mod netns;

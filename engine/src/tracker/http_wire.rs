@@ -32,6 +32,7 @@ pub(crate) fn announce_request(p: &AnnounceParams, tracker_id: Option<&str>) -> 
     req.key = Some(format!("{:08x}", p.key));
     req.trackerid = tracker_id.map(str::to_owned);
     req.ip = p.ip.clone();
+    req.ipv6 = crate::reach::announce_ipv6(p.port);
     req
 }
 

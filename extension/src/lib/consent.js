@@ -33,7 +33,7 @@ export const PERMISSIONS = {
   popup: {
     port: 'popup',
     messages: ['connect', 'add-link', 'command', 'open-downloads'],
-    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add', 'hello'],
   },
   // The downloads page: the popup's commands on many torrents, the detail pane's questions
   // (files, peers, trackers, pieces), priorities, queue order, and moving to a folder the

@@ -12,6 +12,7 @@ import { translator, localize } from '../lib/i18n.js';
 
 const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
 localize(document, t9n);
+import { reachability } from '../lib/reach.js';
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -60,6 +61,23 @@ const view = new PopupView(document, {
   },
 });
 
+// The reachability indicator: the helper's `hello` says whether peers connect to us; asked when
+// the helper is ready, and again at most every 15 s while the popup stays open.
+const reachDot = document.getElementById('reach');
+let reachAsked = 0;
+async function refreshReach() {
+  reachAsked = Date.now();
+  try {
+    const r = reachability(await send({ type: 'command', cmd: 'hello', args: { client: 'popup' } }));
+    reachDot.dataset.kind = r.kind;
+    reachDot.title = r.label;
+    reachDot.setAttribute('aria-label', r.label);
+    reachDot.hidden = false;
+  } catch {
+    reachDot.hidden = true;
+  }
+}
+
 // The background sends patches (lib/sync.js); they are applied and rendered once per frame.
 let state = null;
 let env = null;
@@ -72,6 +90,8 @@ const batcher = new FrameBatcher(
     const started = performance.now();
     state = applyPatches(state || {}, patches);
     view.render(state, env);
+    if (state.helper === 'ready' && Date.now() - reachAsked > 15000) refreshReach();
+    if (state.helper !== 'ready') reachDot.hidden = true;
     const took = performance.now() - started;
     stats.renders += 1;
     stats.flushMs += took;

@@ -72,6 +72,9 @@ pub struct Args {
     /// never use it.
     #[arg(long, env = "SWARMLINK_NO_LSD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_lsd: bool,
+    /// Do not ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP.
+    #[arg(long, env = "SWARMLINK_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_port_mapping: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -140,6 +143,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
         dht: (!args.no_dht)
             .then(|| engine::DhtConfig::with_bootstrap(args.dht_bootstrap.clone(), args.dht_port)),
         lsd: (!args.no_lsd).then(engine::LsdConfig::default),
+        port_mapping: !args.no_port_mapping,
         ..Default::default()
     };
     let session = Session::start(config)

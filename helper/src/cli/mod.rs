@@ -5,3 +5,4 @@ pub mod download;
 pub mod files;
 pub mod inspect;
 pub mod manage;
+pub mod reach;

@@ -188,6 +188,9 @@ impl Core {
             "protocol": PROTOCOL_VERSION,
             "pid": std::process::id(),
             "listen_port": self.session.local_addr().port(),
+            "listen_addrs": self.session.listen_addrs(),
+            "port_mapping": self.session.port_mapping(),
+            "connectable": self.session.connectable(),
             "torrents": statuses.len(),
             "active": active,
             "settings": {
@@ -468,6 +471,7 @@ impl Core {
         let old = &state.settings;
         let restart_required = new.encryption != state.settings.encryption
             || new.listen_port != old.listen_port
+            || new.port_mapping != old.port_mapping
             || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
                 != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);
         self.store.save_settings(&new).map_err(internal)?;

@@ -155,6 +155,7 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
             engine::DhtConfig::with_bootstrap(settings.dht_bootstrap.clone(), port)
         }),
         lsd: (settings.lsd && !turned_off("SWARMLINK_NO_LSD")).then(engine::LsdConfig::default),
+        port_mapping: settings.port_mapping && !turned_off("SWARMLINK_NO_PORT_MAPPING"),
         ..SessionConfig::default()
     };
     let session = match Session::start(config.clone()).await {

@@ -68,6 +68,9 @@ pub struct AnnounceRequest {
     pub trackerid: Option<String>,
     /// The address the peer claims (an IP literal or a DNS name); trackers may ignore it.
     pub ip: Option<String>,
+    /// BEP 7: the peer's IPv6 address, so a tracker reached over IPv4 can hand it out to IPv6
+    /// peers too (a client reached over IPv6 may send `ipv4=` likewise; trackers may ignore both).
+    pub ipv6: Option<String>,
 }
 
 impl AnnounceRequest {
@@ -87,6 +90,7 @@ impl AnnounceRequest {
             key: None,
             trackerid: None,
             ip: None,
+            ipv6: None,
         }
     }
 
@@ -120,7 +124,11 @@ impl AnnounceRequest {
             q.push_str("&key=");
             percent_encode_bytes(key.as_bytes(), &mut q);
         }
-        for (name, value) in [("trackerid", &self.trackerid), ("ip", &self.ip)] {
+        for (name, value) in [
+            ("trackerid", &self.trackerid),
+            ("ip", &self.ip),
+            ("ipv6", &self.ipv6),
+        ] {
             if let Some(v) = value {
                 let _ = write!(q, "&{name}=");
                 percent_encode_bytes(v.as_bytes(), &mut q);
@@ -156,6 +164,7 @@ impl AnnounceRequest {
         let mut key = None;
         let mut trackerid = None;
         let mut ip = None;
+        let mut ipv6 = None;
         for (k, v) in pairs(query) {
             match k {
                 b"info_hash" => {
@@ -220,6 +229,10 @@ impl AnnounceRequest {
                     mark(1 << 12, "ip")?;
                     ip = Some(decode_text(v, "ip", MAX_TEXT)?);
                 }
+                b"ipv6" => {
+                    mark(1 << 13, "ipv6")?;
+                    ipv6 = Some(decode_text(v, "ipv6", MAX_TEXT)?);
+                }
                 _ => {}
             }
         }
@@ -237,6 +250,7 @@ impl AnnounceRequest {
             key,
             trackerid,
             ip,
+            ipv6,
         })
     }
 }
@@ -364,7 +378,7 @@ mod tests {
                 info_hash: InfoHash(ih), peer_id: PeerId(pid), port, uploaded: up, downloaded: down,
                 left, compact, no_peer_id: npi,
                 event: [Event::None, Event::Started, Event::Completed, Event::Stopped, Event::Paused][ev],
-                numwant, key, trackerid: tid, ip,
+                numwant, key, trackerid: tid, ip: ip.clone(), ipv6: ip,
             };
             prop_assert_eq!(AnnounceRequest::parse_query(r.to_query().as_bytes()), Ok(r));
         }

@@ -1,0 +1,7 @@
+//! Port mapping on the user's router, as codecs: NAT-PMP (RFC 6886) and UPnP IGD. The engine's
+//! `portmap` module sends and receives; everything here only encodes, decodes and checks.
+
+pub mod natpmp;
+pub mod upnp;
+
+pub use natpmp::Transport;
