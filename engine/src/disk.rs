@@ -60,9 +60,11 @@ pub enum DiskJob {
     Read { key: PeerKey, block: ValidBlock },
     /// Hash the existing data (pieces whose files are missing are skipped). `recorded`: the
     /// file stamps of untrusted resume data; files that changed since are reported (see
-    /// `disk_changes.rs`).
+    /// `disk_changes.rs`). If the torrent's place is not yet its own, the check settles that
+    /// first (`storage_claim.rs`) and records the outcome in `record_to` before any write.
     Check {
         recorded: Option<Vec<crate::storage::FileStamp>>,
+        record_to: Option<PathBuf>,
     },
     /// Write resume data for these verified pieces, after every earlier write.
     SaveResume { have: Bitfield, path: PathBuf },
@@ -96,6 +98,9 @@ pub enum DiskEvent {
         done: u32,
     },
     Checked(Bitfield),
+    /// Something else had the torrent's name: its files go to this path instead (sent before
+    /// `Checked`).
+    Relocated(PathBuf),
     /// A write failed (disk full, permissions): the torrent cannot go on.
     Error(String),
     Stopped,
@@ -149,16 +154,14 @@ impl Disk {
             match job {
                 DiskJob::Write { block, data } => self.write(block, data),
                 DiskJob::Read { key, block } => self.read(key, block),
-                DiskJob::Check { recorded } => self.check(recorded),
+                DiskJob::Check {
+                    recorded,
+                    record_to,
+                } => self.check(recorded, record_to),
                 DiskJob::Withdraw { pieces, reply } => self.withdraw(pieces, reply),
                 DiskJob::RecheckChanged { reply } => self.report_changes(reply),
                 DiskJob::Select(skipped) => self.select(&skipped),
-                DiskJob::SaveResume { have, path } => {
-                    let data = ResumeData::new(&have, self.storage.stamps());
-                    if let Err(e) = data.save(&path) {
-                        tracing::warn!("cannot save resume data to {}: {e}", path.display());
-                    }
-                }
+                DiskJob::SaveResume { have, path } => self.save_resume(&have, &path),
                 DiskJob::Stop { delete } => {
                     if delete {
                         self.storage.delete();
@@ -279,13 +282,30 @@ impl Disk {
         }
     }
 
-    fn check(&mut self, recorded: Option<Vec<crate::storage::FileStamp>>) {
+    fn check(
+        &mut self,
+        recorded: Option<Vec<crate::storage::FileStamp>>,
+        record_to: Option<PathBuf>,
+    ) {
+        let fresh = !self.storage.is_claimed();
+        let stranger = match self.claim_if_free() {
+            Ok(stranger) => stranger,
+            Err(e) => return self.fail_check(e),
+        };
         self.guard_reset();
         let mut have = Bitfield::new(self.lengths.piece_count());
         let mut buf = Vec::new();
-        for piece in self.lengths.pieces() {
+        // A stranger of other sizes cannot be a complete copy: not worth reading.
+        let pieces = if stranger && !self.storage.has_exact_sizes() {
+            None
+        } else {
+            Some(self.lengths.pieces())
+        };
+        for piece in pieces.into_iter().flatten() {
             if self.piece_matches(piece, &mut buf) {
                 have.set(piece.get());
+            } else if stranger {
+                break; // not a complete copy: no need to read more of someone else's file
             }
             if piece.get() % 64 == 63 {
                 let _ = self.events.send(DiskEvent::CheckProgress {
@@ -293,9 +313,62 @@ impl Disk {
                 });
             }
         }
+        if stranger {
+            if let Err(e) = self.settle_stranger(&mut have) {
+                return self.fail_check(e);
+            }
+        }
+        // The claim is recorded before any write, so a crash from here on cannot make the
+        // torrent's own partial file look like a stranger's.
+        if let (true, Some(path)) = (fresh, &record_to) {
+            self.save_resume(&have, path);
+        }
         if let Some(recorded) = recorded {
             self.guard_changed_since(&recorded, &have);
         }
         let _ = self.events.send(DiskEvent::Checked(have));
+    }
+
+    /// Claims the torrent's place if nothing has its name; true if something that is not
+    /// ours has it (the check then decides: `settle_stranger`).
+    fn claim_if_free(&mut self) -> std::io::Result<bool> {
+        if self.storage.is_claimed() {
+            return Ok(false);
+        }
+        let free = self.storage.claim_if_free()?;
+        Ok(!free)
+    }
+
+    /// After checking a same-named stranger: a complete copy of exactly the torrent's sizes is
+    /// adopted; anything else is left alone and a free `name (N)` claimed, with nothing in it.
+    fn settle_stranger(&mut self, have: &mut Bitfield) -> std::io::Result<()> {
+        if have.is_full() && self.storage.has_exact_sizes() {
+            self.storage.set_claimed();
+            return Ok(());
+        }
+        self.storage.claim_a_free_name()?;
+        *have = Bitfield::new(self.lengths.piece_count());
+        self.guard_reset();
+        let _ = (self.events).send(DiskEvent::Relocated(self.storage.root().to_path_buf()));
+        Ok(())
+    }
+
+    fn fail_check(&self, e: std::io::Error) {
+        let _ = self.events.send(DiskEvent::Error(format!(
+            "claiming {}: {e}",
+            self.storage.root().display()
+        )));
+    }
+
+    /// Resume data for `have`, naming where the files are. Never for a place that is not the
+    /// torrent's: the record would make a stranger's file look like ours.
+    fn save_resume(&self, have: &Bitfield, path: &std::path::Path) {
+        if !self.storage.is_claimed() {
+            return;
+        }
+        let data = ResumeData::new(have, self.storage.stamps()).named(self.storage.root_name());
+        if let Err(e) = data.save(path) {
+            tracing::warn!("cannot save resume data to {}: {e}", path.display());
+        }
     }
 }

@@ -435,7 +435,8 @@ mod check_tests {
             .metainfo
             .info;
         let lengths = Lengths::new(info.total_length, info.piece_length, 3).unwrap();
-        let storage = Storage::new(dir.path(), &info).unwrap();
+        let mut storage = Storage::new(dir.path(), &info).unwrap();
+        storage.set_claimed(); // it has a record
         let recorded = storage.stamps();
         std::thread::sleep(Duration::from_millis(20));
         let mut edited = data;
@@ -452,6 +453,7 @@ mod check_tests {
         .unwrap();
         disk.send(DiskJob::Check {
             recorded: Some(recorded),
+            record_to: None,
         })
         .unwrap();
         let (reply, _answer) = oneshot::channel();

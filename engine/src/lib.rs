@@ -54,6 +54,8 @@ mod tests;
 #[cfg(test)]
 mod tests_bad_peers;
 #[cfg(test)]
+mod tests_claim;
+#[cfg(test)]
 mod tests_fast;
 #[cfg(test)]
 mod tests_limits;
@@ -61,5 +63,7 @@ mod tests_limits;
 mod tests_magnet_cache;
 #[cfg(test)]
 mod tests_mse;
+#[cfg(test)]
+mod tests_pex_lan;
 #[cfg(test)]
 mod tests_resume;

@@ -26,6 +26,11 @@ pub struct ResumeData {
     pub pieces: String,
     pub piece_count: u32,
     pub files: Vec<FileStamp>,
+    /// The name of the torrent's file or directory in the save directory: its own name, or
+    /// `name (N)` when that was taken (`storage_claim.rs`). A record is the torrent's proof that
+    /// it made what is there. Absent in records of older versions: the torrent's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ResumeData {
@@ -34,6 +39,15 @@ impl ResumeData {
             pieces: hex::encode(have.as_bytes()),
             piece_count: have.len(),
             files,
+            name: None,
+        }
+    }
+
+    /// The same record, naming where the torrent's files are.
+    pub fn named(self, name: &str) -> Self {
+        ResumeData {
+            name: Some(name.to_string()),
+            ..self
         }
     }
 
@@ -173,7 +187,9 @@ pub fn record_verified(
         // A time before the epoch is one the engine records as unknown (`None`).
         files.push(mtime.map(|m| (h.length, m)));
     }
-    ResumeData::new(verified, files).save(&resume_path(state_dir, metainfo.info_hash, save_dir))
+    ResumeData::new(verified, files)
+        .named(&info.name)
+        .save(&resume_path(state_dir, metainfo.info_hash, save_dir))
 }
 
 /// Where a session keeps the resume data of the copy of torrent `ih` saved under `save_dir`:
@@ -222,6 +238,47 @@ pub(crate) fn load(
         }
         None => (None, None),
     }
+}
+
+/// A torrent laid out where its files are, with its record and the pieces the record vouches
+/// for.
+pub(crate) struct Placed {
+    pub storage: Storage,
+    pub record: Option<ResumeData>,
+    pub trusted: Option<Bitfield>,
+}
+
+/// Lays the torrent out under the name its record gives (see `storage_claim.rs`), and claimed
+/// if there is a record: the record is the proof that the torrent made what is there. Without
+/// one, the place stays unclaimed until the disk thread's first check settles it.
+pub(crate) fn place(
+    save_dir: &Path,
+    info: &protocol::Info,
+    state_dir: Option<&Path>,
+    path: Option<&Path>,
+    ih: InfoHash,
+    piece_count: u32,
+) -> std::io::Result<Placed> {
+    let layout = |name: Option<&str>| -> std::io::Result<Storage> {
+        let mut storage = Storage::new(save_dir, info)?;
+        if let Some(name) = name.filter(|&n| n != info.name) {
+            storage.rename_root(name)?;
+        }
+        Ok(storage)
+    };
+    let (record, trusted) = load(state_dir, path, ih, |r| {
+        let laid = layout(r.name.as_deref()).ok()?;
+        r.trusted_pieces(piece_count, &laid.stamps())
+    });
+    let mut storage = layout(record.as_ref().and_then(|r| r.name.as_deref()))?;
+    if record.is_some() {
+        storage.set_claimed();
+    }
+    Ok(Placed {
+        storage,
+        record,
+        trusted,
+    })
 }
 
 /// Where versions before the save-directory key kept a torrent's record (`<info-hash>.resume`).

@@ -6,6 +6,10 @@
 //!
 //! Nothing below the save directory is reached through a symbolic link (`storage_fs.rs`), and at
 //! most [`DEFAULT_MAX_OPEN_FILES`] handles are open per torrent (`storage_handles.rs`).
+//!
+//! Nothing is written or deleted until the torrent has *claimed* its place in the save directory
+//! (`storage_claim.rs`): a file of the same name that this torrent did not create is never
+//! taken over.
 
 use std::fs::File;
 use std::io;
@@ -18,6 +22,8 @@ use windows_file_ext::FileExt;
 
 use protocol::Info;
 
+#[path = "storage_claim.rs"]
+mod claim;
 #[path = "storage_fs.rs"]
 mod fs;
 #[path = "storage_handles.rs"]
@@ -47,9 +53,16 @@ struct StoredFile {
 pub struct Storage {
     save_dir: PathBuf,
     root: PathBuf,
+    /// The name of the torrent's file or directory in `save_dir`: the torrent's own name, or
+    /// `name (N)` when that was taken by something else.
+    root_name: String,
+    single_file: bool,
     files: Vec<StoredFile>,
     handles: handles::Handles,
     parts: Option<parts::PartFile>,
+    /// Whether the place under `root_name` is this torrent's: only then are files written or
+    /// deleted (see `storage_claim.rs`).
+    claimed: bool,
 }
 
 /// Size and modification time (ns since the epoch) of one file, as resume data records it.
@@ -91,9 +104,12 @@ impl Storage {
         Ok(Storage {
             save_dir: save_dir.to_path_buf(),
             root,
+            root_name: info.name.clone(),
+            single_file: info.single_file,
             handles: handles::Handles::new(files.len(), DEFAULT_MAX_OPEN_FILES),
             files,
             parts: None,
+            claimed: false,
         })
     }
 
@@ -231,8 +247,18 @@ impl Storage {
         Ok(self.handles.insert(i, handle, write))
     }
 
-    /// Writes `data` at torrent offset `offset`, skipping pad files.
+    /// Writes `data` at torrent offset `offset`, skipping pad files. Refused until the torrent
+    /// has claimed its place.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if !self.claimed {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: not created by this torrent: refusing to write to it",
+                    self.root.display()
+                ),
+            ));
+        }
         let mut jobs = Vec::new();
         self.spans(offset, data.len(), |i, at, range| {
             jobs.push((i, at, range));
@@ -369,11 +395,15 @@ impl Storage {
 
     /// Removes the torrent's files (and its directory if that leaves it empty). Nothing is
     /// reached through a link: a link planted in place of a file or directory is removed or left
-    /// as a link, and what it points to is untouched.
+    /// as a link, and what it points to is untouched. Files the torrent has not claimed (a
+    /// same-named file it was still checking) are left alone.
     pub fn delete(&mut self) {
         self.handles.close_all();
         if let Some(p) = self.parts.as_mut() {
             p.delete();
+        }
+        if !self.claimed {
+            return;
         }
         for f in &self.files {
             if !f.pad {
@@ -391,6 +421,13 @@ impl Storage {
 mod tests {
     use super::*;
     use protocol::FileEntry;
+
+    /// Laid out and claimed, as a torrent's storage is once its place is its own.
+    fn laid_out(dir: &Path, info: &Info) -> Storage {
+        let mut s = Storage::new(dir, info).unwrap();
+        s.set_claimed();
+        s
+    }
 
     fn info(files: &[(&str, u64, bool)]) -> Info {
         let mut offset = 0;
@@ -423,11 +460,10 @@ mod tests {
     #[test]
     fn writes_span_files_and_skip_pads() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Storage::new(
+        let mut s = laid_out(
             dir.path(),
             &info(&[("a", 5, false), ("pad", 3, true), ("b", 10, false)]),
-        )
-        .unwrap();
+        );
         let data: Vec<u8> = (1..=18).collect();
         s.write(0, &data).unwrap();
         assert_eq!(std::fs::read(dir.path().join("t/a")).unwrap(), &data[..5]);
@@ -445,7 +481,7 @@ mod tests {
     #[test]
     fn missing_files_are_reported_not_created_by_reads() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Storage::new(dir.path(), &info(&[("a", 20, false)])).unwrap();
+        let mut s = laid_out(dir.path(), &info(&[("a", 20, false)]));
         assert!(s.missing(0, 16));
         assert!(s.read(0, &mut [0; 4]).is_err());
         assert!(!dir.path().join("t/a").exists());
@@ -489,7 +525,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
         symlink(&victim, dir.path().join("t/a")).unwrap();
-        let mut s = Storage::new(dir.path(), &with_paths(&[(&["a"], 8)])).unwrap();
+        let mut s = laid_out(dir.path(), &with_paths(&[(&["a"], 8)]));
         let err = s.write(0, b"EVILEVIL").unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(s.read(0, &mut [0; 8]).is_err());
@@ -500,19 +536,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
         symlink(outside.path(), dir.path().join("t/sub")).unwrap();
-        let mut s = Storage::new(dir.path(), &with_paths(&[(&["sub", "victim"], 8)])).unwrap();
+        let mut s = laid_out(dir.path(), &with_paths(&[(&["sub", "victim"], 8)]));
         assert!(s.write(0, b"EVILEVIL").is_err());
         // The torrent's own directory is a link.
         let dir = tempfile::tempdir().unwrap();
         symlink(outside.path(), dir.path().join("t")).unwrap();
-        let mut s = Storage::new(dir.path(), &with_paths(&[(&["victim"], 8)])).unwrap();
+        let mut s = laid_out(dir.path(), &with_paths(&[(&["victim"], 8)]));
         assert!(s.write(0, b"EVILEVIL").is_err());
         // Single-file torrent whose name is a link.
         let mut single = with_paths(&[(&["x"], 8)]);
         single.single_file = true;
         single.name = "victim".into();
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Storage::new(dir.path(), &single).unwrap();
+        let mut s = laid_out(dir.path(), &single);
         symlink(&victim, dir.path().join("victim")).unwrap();
         assert!(s.write(0, b"EVILEVIL").is_err());
 
@@ -530,7 +566,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let mut s = Storage::new(dir.path(), &with_paths(&[(&["a"], 8)])).unwrap();
+        let mut s = laid_out(dir.path(), &with_paths(&[(&["a"], 8)]));
         assert!(s.read(0, &mut [0; 8]).is_err());
         assert!(s.write(0, b"12345678").is_err());
     }
@@ -544,7 +580,7 @@ mod tests {
         std::fs::create_dir(outside.path().join("empty")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let i = with_paths(&[(&["sub", "f"], 4), (&["own", "g"], 4), (&["h"], 4)]);
-        let mut s = Storage::new(dir.path(), &i).unwrap();
+        let mut s = laid_out(dir.path(), &i);
         s.write(0, b"1234abcdwxyz").unwrap();
         // After the download, `sub` is swapped for a link to a directory outside, and a link to
         // it is planted beside the torrent's files.
@@ -563,7 +599,7 @@ mod tests {
         let names: Vec<String> = (0..3000).map(|n| format!("f{n}")).collect();
         let paths: Vec<[&str; 2]> = names.iter().map(|n| ["d", n.as_str()]).collect();
         let spec: Vec<(&[&str], u64)> = paths.iter().map(|p| (&p[..], 7)).collect();
-        let mut s = Storage::new(dir.path(), &with_paths(&spec)).unwrap();
+        let mut s = laid_out(dir.path(), &with_paths(&spec));
         s.set_max_open_files(16);
         let data: Vec<u8> = (0..3000 * 7).map(|n| (n % 251) as u8).collect();
         for (k, chunk) in data.chunks(1000).enumerate() {

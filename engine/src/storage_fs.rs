@@ -100,6 +100,31 @@ mod imp {
         Ok(File::from(fd))
     }
 
+    /// Creates `name` in `base` (a directory when `dir`, else an empty file) only if nothing of
+    /// that name exists, link or not: `Ok(false)` when something does. `base` is created if
+    /// missing. The test and the creation are one system call, so two torrents racing for one
+    /// name cannot both win.
+    pub(crate) fn create_exclusive(base: &Path, name: &str, dir: bool) -> io::Result<bool> {
+        let parent = open_dirs(base, &[], true)?;
+        let made = if dir {
+            rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o777))
+        } else {
+            let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY;
+            rustix::fs::openat(
+                &parent,
+                name,
+                flags | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o666),
+            )
+            .map(drop)
+        };
+        match made {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Unlinks the file `rel` names, never through a link (a link itself is removed, as a link).
     pub(crate) fn remove_file(base: &Path, rel: &[String]) -> io::Result<()> {
         let (name, dirs) = rel
@@ -190,6 +215,25 @@ mod imp {
         Ok(file)
     }
 
+    pub(crate) fn create_exclusive(base: &Path, name: &str, dir: bool) -> io::Result<bool> {
+        std::fs::create_dir_all(base)?;
+        let path = base.join(&*protocol::path::windows_file_name(name));
+        let made = if dir {
+            std::fs::create_dir(&path)
+        } else {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map(drop)
+        };
+        match made {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) fn remove_file(base: &Path, rel: &[String]) -> io::Result<()> {
         std::fs::remove_file(walk(base, rel, false)?)
     }
@@ -216,7 +260,7 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{open_file, remove_empty_dirs, remove_file};
+pub(crate) use imp::{create_exclusive, open_file, remove_empty_dirs, remove_file};
 
 /// Where `rel` lives below `base` on this platform (for display, stamps and the mark of origin).
 pub(crate) fn display_path(base: &Path, rel: &[String]) -> std::path::PathBuf {

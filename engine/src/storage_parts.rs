@@ -286,6 +286,8 @@ mod storage_tests {
         let state = tempfile::tempdir().unwrap();
         let part = state.path().join("h.parts");
         let mut s = Storage::new(save.path(), &info()).unwrap();
+        // A fresh save directory: the place is the torrent's own.
+        s.set_claimed();
         // Only b: pieces 0 and 1 are fetched, both shared with an unselected file.
         s.use_part_file(&part, 16, &[true, false, true]).unwrap();
         let data: Vec<u8> = (0..32).collect();
@@ -329,6 +331,8 @@ mod storage_tests {
         let state = tempfile::tempdir().unwrap();
         let part = state.path().join("h.parts");
         let mut s = Storage::new(save.path(), &info()).unwrap();
+        // A fresh save directory: the place is the torrent's own.
+        s.set_claimed();
         s.use_part_file(&part, 16, &[false, false, false]).unwrap();
         s.write(0, &[7; 40]).unwrap();
         assert!(!part.exists());
@@ -340,6 +344,8 @@ mod storage_tests {
         let save = tempfile::tempdir().unwrap();
         let state = tempfile::tempdir().unwrap();
         let mut s = Storage::new(save.path(), &info()).unwrap();
+        // A fresh save directory: the place is the torrent's own.
+        s.set_claimed();
         s.write(0, &[5; 40]).unwrap();
         s.use_part_file(&state.path().join("p"), 16, &[true, true, false])
             .unwrap();

@@ -252,13 +252,24 @@ async fn unwritable_file_is_an_error_state() {
     let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("victim");
     std::fs::write(&victim, b"precious").unwrap();
-    std::os::unix::fs::symlink(&victim, dir.path().join("full.bin")).unwrap();
 
     let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
     let mut events = leecher.events();
     let mut add = AddTorrent::metainfo(metainfo);
     add.peers = vec![seeder.local_addr()];
+    add.paused = true;
     leecher.add(add).await.unwrap();
+    // The link is planted once the torrent has made its file (planted before, it would be
+    // someone else's, left alone for a `full (1).bin`).
+    let file = dir.path().join("full.bin");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "the torrent made no file");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    leecher.resume(ih).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let msg = loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {

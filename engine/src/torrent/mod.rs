@@ -33,7 +33,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
-use crate::storage::Storage;
 use crate::types::{
     EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
 };
@@ -308,14 +307,26 @@ impl Torrent {
             .map_err(|_| {
                 EngineError::Unsupported("a torrent whose piece count does not match its length")
             })?;
-        let mut storage = Storage::new(&opts.save_dir, info).map_err(|source| EngineError::Io {
+        let resume_path = (shared.state_dir.as_deref())
+            .map(|d| crate::resume::resume_path(d, info_hash, &opts.save_dir));
+        let crate::resume::Placed {
+            mut storage,
+            record: resume,
+            trusted,
+        } = crate::resume::place(
+            &opts.save_dir,
+            info,
+            shared.state_dir.as_deref(),
+            resume_path.as_deref(),
+            info_hash,
+            lengths.piece_count(),
+        )
+        .map_err(|source| EngineError::Io {
             what: "laying out",
             path: opts.save_dir.clone(),
             source,
         })?;
         let save_path = storage.root().to_path_buf();
-        let resume_path = (shared.state_dir.as_deref())
-            .map(|d| crate::resume::resume_path(d, info_hash, &opts.save_dir));
         if let Some(parts) = resume_path.as_ref().map(|p| p.with_extension("parts")) {
             let skipped = selection::skipped(opts.file_priorities.as_deref(), info.files.len());
             let plen = u64::from(lengths.default_piece_len());
@@ -325,12 +336,6 @@ impl Torrent {
                 source,
             })?;
         }
-        let (resume, trusted) = crate::resume::load(
-            shared.state_dir.as_deref(),
-            resume_path.as_deref(),
-            info_hash,
-            |r| r.trusted_pieces(lengths.piece_count(), &storage.stamps()),
-        );
 
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(WriteBacklog::default());
@@ -452,7 +457,11 @@ impl Torrent {
             Some(have) => torrent.checked(have),
             None => {
                 let recorded = resume.map(|r| r.files);
-                let _ = torrent.disk.send(DiskJob::Check { recorded });
+                let record_to = torrent.resume_path.clone();
+                let _ = (torrent.disk).send(DiskJob::Check {
+                    recorded,
+                    record_to,
+                });
             }
         }
         Ok((torrent, (cmd_rx, peer_rx, disk_rx)))
@@ -533,6 +542,7 @@ impl Torrent {
             DiskEvent::ReadDone { key, block, data } => self.read_done(key, block, data),
             DiskEvent::CheckProgress { done } => self.checking_done = done,
             DiskEvent::Checked(have) => self.checked(have),
+            DiskEvent::Relocated(root) => self.save_path = root,
             // Writes already queued fail too: report the first.
             DiskEvent::Error(msg) if self.state != TorrentState::Error => self.fail(msg),
             DiskEvent::Error(_) => {}
