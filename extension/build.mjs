@@ -2,7 +2,10 @@
 // Builds the extension for each browser from the one source tree:
 //   dist/chromium/  MV3 service worker, fixed `key` (stable unpacked id)
 //   dist/firefox/   MV3 background scripts, gecko id
-//   dist/swarmlink-<browser>-<version>.zip   what the stores take
+//   dist/swarmlink-<browser>-<version>.zip   what the stores take (the Chromium one without `key`:
+//                                            the Chrome Web Store refuses a manifest that has one)
+//   dist/swarmlink-chromium-unpacked-<version>.zip   dist/chromium as it is, key and all, for
+//                                            "Load unpacked" until the store lists it
 // Content scripts cannot be ES modules, so content.js gets lib/links.js and lib/text.js inlined.
 // Usage: node extension/build.mjs [--no-zip]
 
@@ -19,10 +22,12 @@ const base = JSON.parse(await readFile(path.join(src, 'manifest.base.json'), 'ut
 
 const SKIP = new Set(['manifest.base.json', 'content.js', 'icon.svg']);
 
-export function manifestFor(browser) {
+/** The manifest for `browser`; `store`: for the store's upload (Chromium: no `key`, the store
+ * assigns the id). */
+export function manifestFor(browser, { store = false } = {}) {
   const manifest = structuredClone(base);
   if (browser === 'chromium') {
-    manifest.key = ids.chromium_manifest_key;
+    if (!store) manifest.key = ids.chromium_manifest_key;
     manifest.minimum_chrome_version = '120';
     manifest.background = { service_worker: 'background.js', type: 'module' };
   } else {
@@ -69,7 +74,7 @@ async function listFiles(dir, prefix = '') {
 }
 
 /** A plain deflate zip (no dependency): local headers, central directory, end record. */
-async function zipDirectory(dir, zipPath) {
+async function zipDirectory(dir, zipPath, replaced = {}) {
   const locals = [];
   const centrals = [];
   let offset = 0;
@@ -77,7 +82,7 @@ async function zipDirectory(dir, zipPath) {
   const dosTime = 0;
   const dosDate = (0 << 9) | (1 << 5) | 1;
   for (const rel of await listFiles(dir)) {
-    const data = await readFile(path.join(dir, rel));
+    const data = replaced[rel] ?? (await readFile(path.join(dir, rel)));
     const deflated = zlib.deflateRawSync(data, { level: 9 });
     const crc = zlib.crc32(data);
     const name = Buffer.from(rel, 'utf8');
@@ -120,6 +125,8 @@ async function zipDirectory(dir, zipPath) {
   await writeFile(zipPath, Buffer.concat([...locals, centralDir, end]));
 }
 
+const manifestText = (manifest) => `${JSON.stringify(manifest, null, 2)}\n`;
+
 export async function build({ zip = true } = {}) {
   const outputs = {};
   for (const browser of ['chromium', 'firefox']) {
@@ -127,12 +134,18 @@ export async function build({ zip = true } = {}) {
     await rm(out, { recursive: true, force: true });
     await copyTree(src, out);
     await writeFile(path.join(out, 'content.js'), await contentScript());
-    await writeFile(path.join(out, 'manifest.json'), `${JSON.stringify(manifestFor(browser), null, 2)}\n`);
+    await writeFile(path.join(out, 'manifest.json'), manifestText(manifestFor(browser)));
     outputs[browser] = out;
     if (zip) {
       const zipPath = path.join(dist, `swarmlink-${browser}-${base.version}.zip`);
-      await zipDirectory(out, zipPath);
+      const storeManifest = Buffer.from(manifestText(manifestFor(browser, { store: true })));
+      await zipDirectory(out, zipPath, { 'manifest.json': storeManifest });
       outputs[`${browser}Zip`] = zipPath;
+      if (browser === 'chromium') {
+        const unpacked = path.join(dist, `swarmlink-chromium-unpacked-${base.version}.zip`);
+        await zipDirectory(out, unpacked);
+        outputs.chromiumUnpackedZip = unpacked;
+      }
     }
   }
   return outputs;

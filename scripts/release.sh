@@ -5,6 +5,9 @@
 #   swarmlink-tracker_VERSION-1_amd64.deb  bttrack and its systemd unit
 #   swarmlink-VERSION-x86_64-linux-musl.tar.gz  static binaries for other distributions
 #   swarmlink-chromium-VERSION.zip, swarmlink-firefox-VERSION.zip  the extension for the stores
+#                                          (the Chromium one without the manifest `key`)
+#   swarmlink-chromium-unpacked-VERSION.zip  the Chromium extension with its fixed key, for
+#                                          "Load unpacked" (the id the host allows)
 #   SHA256SUMS
 # Needs cargo-deb (scripts/install-test-deps.sh installs it), node, and for the tarball the Rust
 # target x86_64-unknown-linux-musl and musl-tools (installed here if missing).

@@ -92,6 +92,42 @@ test('the content script neutralises names and keeps its toast in a closed shado
   assert.doesNotMatch(code, /outcome\.error/, 'helper error text never reaches the page');
 });
 
+/** name -> contents of every file in a zip `build` wrote (stored or deflated, CRCs checked). */
+async function unzip(zipPath) {
+  const zip = await readFile(zipPath);
+  const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(endAt + 10);
+  let at = zip.readUInt32LE(endAt + 16);
+  const files = new Map();
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString();
+    const local = zip.readUInt32LE(at + 42);
+    const size = zip.readUInt32LE(at + 20);
+    const start = local + 30 + zip.readUInt16LE(local + 26);
+    const data = zlib.inflateRawSync(zip.subarray(start, start + size));
+    assert.equal(zlib.crc32(data), zip.readUInt32LE(at + 16), name);
+    files.set(name, data);
+    at += 46 + nameLength;
+  }
+  return files;
+}
+
+test('the Chrome Web Store zip carries no key; the unpacked zip and directory keep it', async () => {
+  const store = await unzip(out.chromiumZip);
+  const storeManifest = JSON.parse(store.get('manifest.json'));
+  assert.equal(storeManifest.key, undefined);
+  const { key, ...rest } = await manifest('chromium');
+  assert.ok(key);
+  assert.deepEqual(storeManifest, rest, 'otherwise the same manifest');
+  for (const [name, data] of store) {
+    if (name !== 'manifest.json') assert.deepEqual(data, await readFile(path.join(out.chromium, name)), name);
+  }
+  const unpacked = await unzip(out.chromiumUnpackedZip);
+  assert.equal(JSON.parse(unpacked.get('manifest.json')).key, key);
+  assert.deepEqual([...unpacked.keys()].sort(), [...store.keys()].sort());
+});
+
 test('the store zip holds exactly the built files, intact', async () => {
   const zip = await readFile(out.firefoxZip);
   const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));

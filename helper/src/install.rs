@@ -176,11 +176,19 @@ fn user_dir(b: &Browser, base: &Path) -> PathBuf {
     })
 }
 
+/// `%ProgramData%\Swarmlink`: what `install --system` keeps on Windows (`install_acl.rs`).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_system_root() -> PathBuf {
+    let data = std::env::var_os("ProgramData")
+        .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+    data.join("Swarmlink")
+}
+
 fn system_dir(b: &Browser) -> PathBuf {
     if cfg!(windows) {
-        let data = std::env::var_os("ProgramData")
-            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        return data.join(r"Swarmlink\NativeMessagingHosts").join(b.key);
+        return windows_system_root()
+            .join("NativeMessagingHosts")
+            .join(b.key);
     }
     PathBuf::from(if cfg!(target_os = "macos") {
         b.mac_system
@@ -325,6 +333,12 @@ pub fn install(args: InstallArgs) -> anyhow::Result<()> {
     if targets.is_empty() {
         // No browser profile found: install for all, so a browser installed later finds us.
         targets = targets_all(args.system)?;
+    }
+    #[cfg(windows)]
+    if args.system {
+        for t in &targets {
+            acl::secure_system_dir(&windows_system_root(), &t.dir)?;
+        }
     }
     for t in &targets {
         let m = manifest(t.browser.family, &exe, &args.extension_ids)?;
@@ -471,6 +485,10 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(windows)]
+#[path = "install_acl.rs"]
+mod acl;
 
 #[cfg(windows)]
 mod windows {

@@ -642,3 +642,55 @@ fn frames_are_binary_and_lying_prefixes_end_cleanly() {
     let mut after = home.relay_as(&[&manifest, "swarmlink@swarmlink.org"]);
     assert_eq!(after.call(json!({"cmd": "hello"}))["pid"], pid);
 }
+
+/// `install --system` (issue 14 §5): a missing `%ProgramData%\Swarmlink` is created and used
+/// (Wine 8 keeps no security descriptor for folders: it shows one made from the Unix mode, so the
+/// administrators-only DACL cannot be read back here), and one that a standard user made
+/// beforehand (here: made from Linux, so Wine reports the user's own SID as its owner) is
+/// refused, with nothing written into it and no HKLM key set. Uses the test prefix's own
+/// `%ProgramData%` (Wine ignores a `ProgramData` variable).
+#[test]
+fn install_system_makes_an_administrators_only_folder_and_refuses_a_users() {
+    let Some(exe) =
+        wine_exe("install_system_makes_an_administrators_only_folder_and_refuses_a_users")
+    else {
+        return;
+    };
+    const SYSTEM_CHROME_KEY: &str =
+        r"HKLM\Software\Google\Chrome\NativeMessagingHosts\org.swarmlink.bthelper";
+    let home = WinHome::new(exe);
+    let root = linux_dir_of("%ProgramData%").join("Swarmlink");
+    assert!(!root.exists(), "the test prefix has no {}", root.display());
+    let _cleanup = RemoveOnDrop(root.clone());
+    let system = |args: &[&str]| {
+        let mut c = home.command();
+        c.args(args);
+        run(c)
+    };
+
+    let out = system(&["install", "--system", "--browser", "chrome"]);
+    assert!(
+        out.status.success(),
+        "install --system: {}",
+        text(&out.stderr)
+    );
+    let manifest = root.join("NativeMessagingHosts/chrome/org.swarmlink.bthelper.json");
+    assert!(manifest.is_file(), "{}", text(&out.stdout));
+    assert!(home.reg_query(SYSTEM_CHROME_KEY).status.success());
+    assert!(system(&["uninstall", "--system"]).status.success());
+    assert!(!home.reg_query(SYSTEM_CHROME_KEY).status.success());
+
+    // A standard user's folder: refused, untouched.
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::create_dir_all(root.join("NativeMessagingHosts")).unwrap();
+    let out = system(&["install", "--system", "--browser", "chrome"]);
+    assert!(
+        !out.status.success(),
+        "a user's folder was used: {}",
+        text(&out.stdout)
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("not by Administrators or SYSTEM"), "{err}");
+    assert!(!root.join("NativeMessagingHosts/chrome").exists());
+    assert!(!home.reg_query(SYSTEM_CHROME_KEY).status.success());
+}

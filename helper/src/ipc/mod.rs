@@ -17,4 +17,6 @@ pub use self::unix::{cleanup, connect, endpoint, Listener, Stream};
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+pub(crate) use self::windows::SecurityDescriptor;
+#[cfg(windows)]
 pub use self::windows::{cleanup, connect, endpoint, Listener, Stream};

@@ -20,7 +20,8 @@
 //! Known limit (as for any per-user pipe name): a process of another user that creates the name
 //! before our daemon starts could squat it; our daemon then fails to start (first instance) and
 //! says so in its log. Clients connect with the default SECURITY_IDENTIFICATION quality of
-//! service, so such a server can identify but never impersonate them.
+//! service, so such a server can identify but never impersonate them, and they send nothing to
+//! a server that does not run as their own user (`windows_owner.rs`).
 
 // The workspace denies unsafe code; Win32 calls need it here: building the security descriptor
 // from SDDL (and freeing it), handing it to CreateNamedPipeW through tokio, and the user's name.
@@ -44,6 +45,9 @@ use windows_sys::Win32::Security::Authorization::{
 use windows_sys::Win32::Security::{PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES};
 
 use crate::paths::Paths;
+
+#[path = "windows_owner.rs"]
+mod owner;
 
 /// Protected DACL, full access for the owner only (see the module comment).
 const OWNER_ONLY_SDDL: &str = "D:P(A;;GA;;;OW)";
@@ -136,12 +140,14 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Connects to the daemon's pipe, and refuses it (before sending anything) unless the process
+/// serving it runs as this user (`windows_owner.rs`).
 pub async fn connect(paths: &Paths) -> io::Result<Stream> {
     let name = pipe_name(&paths.run_dir);
     let deadline = Instant::now() + BUSY_WAIT;
     loop {
         match ClientOptions::new().open(&name) {
-            Ok(client) => return Ok(Stream(client)),
+            Ok(client) => return checked(client, &name).map(Stream),
             Err(e)
                 if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
                     && Instant::now() < deadline => {}
@@ -151,15 +157,28 @@ pub async fn connect(paths: &Paths) -> io::Result<Stream> {
     }
 }
 
+fn checked(client: NamedPipeClient, name: &str) -> io::Result<NamedPipeClient> {
+    let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+    match owner::server_is_this_user(&client) {
+        Ok(true) => Ok(client),
+        Ok(false) => Err(refused(format!(
+            "{name} is served by a process of another user: not talking to it"
+        ))),
+        Err(e) => Err(refused(format!(
+            "cannot tell which user serves {name} ({e}): not talking to it"
+        ))),
+    }
+}
+
 /// A security descriptor built from SDDL, owned (LocalAlloc'd by Windows, freed on drop).
-struct SecurityDescriptor(PSECURITY_DESCRIPTOR);
+pub(crate) struct SecurityDescriptor(pub(crate) PSECURITY_DESCRIPTOR);
 
 // The descriptor is plain memory that nothing mutates after creation.
 unsafe impl Send for SecurityDescriptor {}
 unsafe impl Sync for SecurityDescriptor {}
 
 impl SecurityDescriptor {
-    fn from_sddl(sddl: &str) -> io::Result<SecurityDescriptor> {
+    pub(crate) fn from_sddl(sddl: &str) -> io::Result<SecurityDescriptor> {
         let wide: Vec<u16> = sddl.encode_utf16().chain(Some(0)).collect();
         let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
         // SAFETY: `wide` is NUL-terminated and outlives the call; on success `sd` receives a
