@@ -63,7 +63,12 @@ def main():
         if mode == "magnet" and st.has_metadata and not said_metadata:
             said_metadata = True
             print("metadata", h.torrent_file().name(), flush=True)
-        if mode == "magnet" and (st.is_seeding or st.is_finished) and not said_done:
+        # Not is_finished alone: right after the metadata arrives libtorrent can say finished
+        # before it has wanted a single piece (CI saw "done" with files still missing), so
+        # every wanted byte must be there.
+        finished = st.is_seeding or st.is_finished
+        complete = st.has_metadata and st.total_wanted > 0 and st.total_wanted_done == st.total_wanted
+        if mode == "magnet" and finished and complete and not said_done:
             said_done = True
             print("done", flush=True)
         now = sorted("%s:%d" % (p.ip[0], p.ip[1]) for p in h.get_peer_info())
