@@ -506,6 +506,7 @@ fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
             .join(&entry.name)
             .to_string_lossy()
             .into_owned(),
+        seeding_secs: 0,
         web_seeds: Vec::new(),
     }
 }
@@ -516,7 +517,10 @@ pub(super) fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Setti
         save_dir: Some(entry.save_dir.clone()),
         paused: entry.paused,
         peers: Vec::new(),
-        seed_ratio: settings.seed_ratio,
+        seed_goals: protocol::SeedGoals {
+            ratio: settings.seed_ratio,
+            time_secs: None,
+        },
         sequential: entry.sequential,
         file_priorities: entry.priorities.clone(),
         only_files: entry.only.clone(),

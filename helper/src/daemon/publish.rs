@@ -133,6 +133,11 @@ impl Core {
             SessionEvent::Error(ih, message) => {
                 json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
             }
+            SessionEvent::SeedGoalReached(ih, reason) => json!({
+                "event": "seed_goal_reached",
+                "info_hash": ih.to_hex(),
+                "reason": reason.as_str(),
+            }),
         }
     }
 }
