@@ -176,9 +176,10 @@ fn a_seeding_time_of_two_seconds_pauses_a_seeding_torrent_after_about_two_second
     );
     let took = seeding_from.elapsed();
     assert_eq!(event["reason"], "time");
-    // Seen seeding up to a progress round (250 ms) late; the engine ticks every 500 ms.
+    // Seen seeding a progress round (250 ms) late, or more on a busy machine; the engine ticks
+    // every 500 ms. `seeding_secs` below says what the engine counted.
     assert!(
-        took >= Duration::from_millis(1400) && took < Duration::from_secs(6),
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
         "paused after {took:?}"
     );
     let t = status(&mut host, &hash).unwrap();
