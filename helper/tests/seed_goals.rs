@@ -189,6 +189,18 @@ fn a_seeding_time_of_two_seconds_pauses_a_seeding_torrent_after_about_two_second
     std::thread::sleep(Duration::from_millis(1500));
     let later = status(&mut host, &hash).unwrap();
     assert_eq!(later["seeding_secs"], t["seeding_secs"]);
+    // As in qBittorrent, `resume` does not lift a reached goal: it pauses again at once.
+    host.call(json!({"cmd": "resume", "info_hash": hash}));
+    let again = wait_event(
+        &mut host,
+        "seed_goal_reached",
+        &hash,
+        Duration::from_secs(10),
+    );
+    assert_eq!(again["reason"], "time");
+    let list = std::fs::read_to_string(home.root().join("state/downloads.json")).unwrap();
+    let entries: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(entries[0]["paused"], true, "recorded paused again: {list}");
 }
 
 #[test]
