@@ -67,3 +67,5 @@ mod tests_mse;
 mod tests_pex_lan;
 #[cfg(test)]
 mod tests_resume;
+#[cfg(test)]
+mod tests_seed_goal;

@@ -31,6 +31,8 @@ pub struct Session {
 struct TorrentLimits {
     down: Arc<RateLimiter>,
     up: Arc<RateLimiter>,
+    /// The torrent's seed goals, which its actor reads every tick.
+    seed_goals: Arc<Mutex<protocol::SeedGoals>>,
 }
 
 struct Inner {
@@ -181,12 +183,14 @@ impl Session {
         let mut peers = std::mem::take(&mut add.peers);
         let paused = add.paused;
         let dir = save_dir.clone();
+        let seed_goals = Arc::new(Mutex::new(add.seed_goals));
+        let goals = seed_goals.clone();
         // One recipe for a torrent's options, whether its metadata is here or comes later.
         let options = move |metainfo: Metainfo| TorrentOptions {
             save_dir: dir,
             paused: add.paused || add.pause_after_metadata,
             peers: Vec::new(),
-            seed_ratio: add.seed_ratio,
+            seed_goals: goals,
             sequential: add.sequential,
             file_priorities: add.file_priorities.or_else(|| {
                 let only = add.only_files.as_deref()?;
@@ -206,6 +210,7 @@ impl Session {
                 self.inner.shared.up_limit.clone(),
                 add.upload_rate_limit,
             )),
+            seed_goals,
         };
         let mut shared = self.inner.shared.clone();
         shared.down_limit = limits.down.clone();
@@ -353,6 +358,19 @@ impl Session {
         let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
         l.down.set_rate(down);
         l.up.set_rate(up);
+        Ok(())
+    }
+
+    /// One torrent's seed goals (`AddTorrent::seed_goals`), judged from its next tick on: a
+    /// torrent already past a new goal pauses within a second.
+    pub fn set_seed_goals(
+        &self,
+        ih: InfoHash,
+        goals: protocol::SeedGoals,
+    ) -> Result<(), EngineError> {
+        let limits = self.lock_limits();
+        let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
+        *l.seed_goals.lock().unwrap_or_else(|e| e.into_inner()) = goals;
         Ok(())
     }
 

@@ -118,8 +118,9 @@ pub struct AddTorrent {
     pub paused: bool,
     /// Peers to connect to besides those from trackers (tests, `--peer`, magnet `x.pe`).
     pub peers: Vec<SocketAddr>,
-    /// Stop seeding (pause) once uploaded/total reaches this ratio; `None` = seed forever.
-    pub seed_ratio: Option<f64>,
+    /// Stop seeding (pause, and report `SessionEvent::SeedGoalReached`) once one of these is
+    /// reached; the default has no limit. Changed later with `Session::set_seed_goals`.
+    pub seed_goals: protocol::SeedGoals,
     /// Download pieces in order (streaming), instead of rarest first.
     pub sequential: bool,
     /// One entry per file of the torrent, in torrent order; `None` = all normal.
@@ -161,7 +162,7 @@ impl AddTorrent {
             save_dir: None,
             paused: false,
             peers: Vec::new(),
-            seed_ratio: None,
+            seed_goals: protocol::SeedGoals::default(),
             sequential: false,
             file_priorities: None,
             only_files: None,
@@ -217,6 +218,9 @@ pub struct TorrentStatus {
     pub error: Option<String>,
     /// The torrent's file (single-file) or directory (multi-file) on disk.
     pub save_path: String,
+    /// Seconds spent seeding (complete and not paused) in this session.
+    #[serde(default)]
+    pub seeding_secs: u64,
     /// Each BEP 19 web seed (`url-list` entry); left out of the JSON when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub web_seeds: Vec<crate::webseed::WebSeedStatus>,
@@ -246,6 +250,8 @@ pub enum SessionEvent {
     Completed(InfoHash),
     Removed(InfoHash),
     Error(InfoHash, String),
+    /// A seeding torrent reached one of its seed goals and paused itself.
+    SeedGoalReached(InfoHash, protocol::seed_goal::Reason),
 }
 
 /// Why a session call failed. Problems with one peer never surface here; they only drop the peer.

@@ -85,6 +85,15 @@ pub enum Command {
         info_hash: String,
         to: String,
     },
+    /// One torrent's own seed goals: `null` follows the settings, `"unlimited"` lifts them, a
+    /// number is its own; a field left out stays as it is.
+    SetGoals {
+        info_hash: String,
+        #[serde(default, deserialize_with = "crate::goals::present")]
+        seed_ratio: Option<protocol::Goal<f64>>,
+        #[serde(default, deserialize_with = "crate::goals::present")]
+        seed_time_secs: Option<protocol::Goal<u64>>,
+    },
     GetSettings,
     SetSettings {
         settings: SettingsPatch,
@@ -254,6 +263,7 @@ const COMMANDS: &[&str] = &[
     "priority",
     "select",
     "queue",
+    "set_goals",
     "get_settings",
     "set_settings",
     "shutdown",
@@ -462,6 +472,30 @@ mod tests {
             cmd,
             Command::Hello {
                 client: Some("extension".into())
+            }
+        );
+        // A goal left out stays (None); null follows the settings.
+        let (_, cmd) = parse_request(
+            br#"{"id":1,"cmd":"set_goals","info_hash":"ab","seed_ratio":null,"seed_time_secs":"unlimited"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Command::SetGoals {
+                info_hash: "ab".into(),
+                seed_ratio: Some(protocol::Goal::Follow),
+                seed_time_secs: Some(protocol::Goal::Unlimited),
+            }
+        );
+        let (_, cmd) =
+            parse_request(br#"{"id":1,"cmd":"set_goals","info_hash":"ab","seed_ratio":2}"#)
+                .unwrap();
+        assert_eq!(
+            cmd,
+            Command::SetGoals {
+                info_hash: "ab".into(),
+                seed_ratio: Some(protocol::Goal::Value(2.0)),
+                seed_time_secs: None,
             }
         );
     }

@@ -9,6 +9,7 @@ mod client;
 mod daemon;
 mod fetch;
 mod frame;
+mod goals;
 mod install;
 mod ipc;
 mod paths;
@@ -72,6 +73,8 @@ enum Command {
     Select(files::SelectArgs),
     /// Move a download in the queue (up, down, top, bottom).
     Queue(manage::QueueArgs),
+    /// Set a download's seed goals (ratio, seeding time), or print those that apply.
+    Goals(manage::GoalsArgs),
     /// Change the daemon's settings (KEY=VALUE...), or print them.
     Set(manage::SetArgs),
     /// Register bthelper as the browsers' native-messaging host (org.swarmlink.bthelper).
@@ -110,6 +113,7 @@ fn main() -> std::process::ExitCode {
         Command::Priority(a) => with_logging(|| files::run(FilesCommand::Priority(a))),
         Command::Select(a) => with_logging(|| files::run(FilesCommand::Select(a))),
         Command::Queue(a) => with_logging(|| manage::run(Manage::Queue(a))),
+        Command::Goals(a) => with_logging(|| manage::run(Manage::Goals(a))),
         Command::Set(a) => with_logging(|| manage::run(Manage::Set(a))),
         Command::Install(a) => with_logging(|| install::install(a)),
         Command::Uninstall(a) => with_logging(|| install::uninstall(a)),

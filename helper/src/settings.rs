@@ -25,6 +25,12 @@ pub struct Settings {
     /// Seeding goal: stop seeding a torrent once uploaded/size reaches this; null = forever.
     #[serde(default)]
     pub seed_ratio: Option<f64>,
+    /// Seeding goal: stop seeding a torrent once it seeded this many seconds; null = forever.
+    #[serde(default)]
+    pub seed_time_secs: Option<u64>,
+    /// What reaching a seeding goal does: pause the torrent, or remove it (files stay).
+    #[serde(default)]
+    pub seed_goal_action: SeedGoalAction,
     /// Keep seeding when no browser is connected; when false, finished torrents pause as the last
     /// subscriber disconnects and resume when one subscribes again.
     #[serde(default = "yes")]
@@ -87,6 +93,14 @@ pub enum ChooseFiles {
     Ask,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedGoalAction {
+    #[default]
+    Pause,
+    Remove,
+}
+
 fn yes() -> bool {
     true
 }
@@ -100,6 +114,8 @@ impl Settings {
             upload_rate_limit: None,
             listen_port: 0,
             seed_ratio: None,
+            seed_time_secs: None,
+            seed_goal_action: SeedGoalAction::Pause,
             keep_seeding: true,
             encryption: engine::EncryptionPolicy::Prefer,
             dht: true,
@@ -136,6 +152,12 @@ impl Settings {
         }
         if let Some(v) = patch.seed_ratio {
             s.seed_ratio = v;
+        }
+        if let Some(v) = patch.seed_time_secs {
+            s.seed_time_secs = v;
+        }
+        if let Some(v) = patch.seed_goal_action {
+            s.seed_goal_action = v;
         }
         if let Some(v) = patch.keep_seeding {
             s.keep_seeding = v;
@@ -214,6 +236,14 @@ impl Settings {
         Ok(())
     }
 
+    /// The global seed goals, which a torrent follows unless `set_goals` gave it its own.
+    pub fn seed_goals(&self) -> protocol::SeedGoals {
+        protocol::SeedGoals {
+            ratio: self.seed_ratio,
+            time_secs: self.seed_time_secs,
+        }
+    }
+
     /// Where an `add` saves: the download directory, or the requested `save_dir` if it lies inside
     /// the download directory or an allowed directory. Symlinks are resolved where the path
     /// exists, so a link inside the download directory cannot point the download elsewhere.
@@ -289,6 +319,10 @@ pub struct SettingsPatch {
     pub listen_port: Option<u16>,
     #[serde(default, deserialize_with = "present")]
     pub seed_ratio: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub seed_time_secs: Option<Option<u64>>,
+    #[serde(default)]
+    pub seed_goal_action: Option<SeedGoalAction>,
     #[serde(default)]
     pub keep_seeding: Option<bool>,
     #[serde(default)]
@@ -363,6 +397,29 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"typo": 1}"#).is_err());
+        for bad in [
+            r#"{"seed_time_secs": -1}"#,
+            r#"{"seed_goal_action": "delete"}"#,
+        ] {
+            assert!(serde_json::from_str::<SettingsPatch>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seed_goal_settings_patch_and_make_the_global_goals() {
+        let s = settings(Path::new("/d"));
+        assert_eq!(s.seed_goals(), protocol::SeedGoals::default());
+        assert_eq!(s.seed_goal_action, SeedGoalAction::Pause);
+        let p: SettingsPatch = serde_json::from_str(
+            r#"{"seed_ratio": 1.5, "seed_time_secs": 3600, "seed_goal_action": "remove"}"#,
+        )
+        .unwrap();
+        let s = s.patched(&p).unwrap();
+        assert_eq!(s.seed_goals().ratio, Some(1.5));
+        assert_eq!(s.seed_goals().time_secs, Some(3600));
+        assert_eq!(s.seed_goal_action, SeedGoalAction::Remove);
+        let p: SettingsPatch = serde_json::from_str(r#"{"seed_time_secs": null}"#).unwrap();
+        assert_eq!(s.patched(&p).unwrap().seed_time_secs, None);
     }
 
     #[test]

@@ -97,6 +97,7 @@ mod tests {
             eta_secs: None,
             error: None,
             save_path: "/srv/movie.mpeg".into(),
+            seeding_secs: 0,
             web_seeds: Vec::new(),
         };
         let peers = [

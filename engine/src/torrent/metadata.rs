@@ -433,6 +433,7 @@ impl MagnetPhase {
             eta_secs: None,
             error: self.error.clone(),
             save_path: self.save_dir.display().to_string(),
+            seeding_secs: 0,
             web_seeds: Vec::new(),
         };
         if let Ok(mut out) = self.status_out.lock() {

@@ -10,6 +10,7 @@ mod messages;
 mod metadata;
 mod peers;
 mod pex;
+mod seed_goal;
 mod selection;
 mod status;
 mod uploads;
@@ -100,7 +101,9 @@ pub(crate) struct TorrentOptions {
     pub save_dir: PathBuf,
     pub paused: bool,
     pub peers: Vec<SocketAddr>,
-    pub seed_ratio: Option<f64>,
+    /// The torrent's seed goals, shared with the session so they can change while it runs
+    /// (also across a magnet's metadata phase).
+    pub seed_goals: Arc<Mutex<protocol::SeedGoals>>,
     pub sequential: bool,
     pub file_priorities: Option<Vec<FilePriority>>,
     /// A magnet's torrent starts paused (see `AddTorrent::pause_after_metadata`).
@@ -222,7 +225,9 @@ pub(crate) struct Torrent {
     checking_done: u32,
     paused: bool,
     error: Option<String>,
-    seed_ratio: Option<f64>,
+    seed_goals: Arc<Mutex<protocol::SeedGoals>>,
+    /// Time spent seeding (complete and not paused) in this session, for the time goal.
+    seeding: Duration,
     /// Payload bytes moved by connections already closed (live ones are in their stats).
     closed_down: u64,
     closed_up: u64,
@@ -377,6 +382,7 @@ impl Torrent {
             eta_secs: None,
             error: None,
             save_path: save_path.display().to_string(),
+            seeding_secs: 0,
             web_seeds: Vec::new(),
         };
         if let Ok(mut out) = status_out.lock() {
@@ -409,7 +415,8 @@ impl Torrent {
             checking_done: 0,
             paused: opts.paused,
             error: None,
-            seed_ratio: opts.seed_ratio,
+            seed_goals: opts.seed_goals,
+            seeding: Duration::ZERO,
             closed_down: 0,
             closed_up: 0,
             down_rate: 0,
@@ -690,16 +697,7 @@ impl Torrent {
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
         }
-        if let Some(ratio) = self.seed_ratio {
-            let total = self.metainfo.info.total_length.max(1) as f64;
-            if self.state == TorrentState::Seeding
-                && self.uploaded() as f64 / total >= ratio
-                && !self.paused
-            {
-                self.paused = true;
-                self.disconnect_all();
-            }
-        }
+        self.seed_goal_tick(elapsed);
         if let Some((tx, _)) = &self.announce {
             // Only wakes the announcer when something it sends changed (not on every tick):
             // a completion, or a check that found the copy complete (`left` reached 0).

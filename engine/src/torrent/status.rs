@@ -56,6 +56,7 @@ pub(super) fn placeholder() -> TorrentStatus {
         eta_secs: None,
         error: None,
         save_path: String::new(),
+        seeding_secs: 0,
         web_seeds: Vec::new(),
     }
 }
@@ -107,6 +108,7 @@ impl Torrent {
             eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
             error: self.error.clone(),
             save_path: self.save_path.display().to_string(),
+            seeding_secs: self.seeding.as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
         };
         if let Ok(mut out) = self.status_out.lock() {

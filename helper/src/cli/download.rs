@@ -150,7 +150,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
         .await
         .context("starting the session")?;
     add.peers.extend(args.peers.iter().copied());
-    add.seed_ratio = args.seed_ratio;
+    add.seed_goals.ratio = args.seed_ratio;
     add.sequential = args.sequential;
     let mut events = session.events();
     let ih = session.add(add).await.context("adding the torrent")?;

@@ -1,4 +1,5 @@
-//! `bthelper queue|set`: the queue order and the daemon's settings from the terminal.
+//! `bthelper queue|goals|set`: the queue order, a torrent's seed goals and the daemon's settings
+//! from the terminal.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
@@ -24,9 +25,56 @@ pub struct SetArgs {
     pub settings: Vec<String>,
 }
 
+#[derive(clap::Args)]
+pub struct GoalsArgs {
+    /// The torrent's info-hash (40 hex digits, or a unique prefix as `list` shows it).
+    pub info_hash: String,
+    /// Seed until it uploaded R times its size; `unlimited`, or `default` to follow the
+    /// `seed_ratio` setting.
+    #[arg(long, value_name = "R|unlimited|default", value_parser = parse_ratio_goal)]
+    pub ratio: Option<Value>,
+    /// Seed for at most SECS seconds; `unlimited`, or `default` to follow the `seed_time_secs`
+    /// setting.
+    #[arg(long, value_name = "SECS|unlimited|default", value_parser = parse_time_goal)]
+    pub time: Option<Value>,
+}
+
 pub enum Manage {
     Queue(QueueArgs),
+    Goals(GoalsArgs),
     Set(SetArgs),
+}
+
+/// A goal as `set_goals` takes it: `default` is null (follow the setting), `unlimited` stays a
+/// word, anything else must be a number of the right kind.
+fn parse_goal(text: &str, number: impl Fn(&str) -> Option<Value>) -> Result<Value, String> {
+    match text {
+        "default" => Ok(Value::Null),
+        "unlimited" => Ok(json!("unlimited")),
+        _ => number(text).ok_or_else(|| format!("{text:?} is not a number, unlimited or default")),
+    }
+}
+
+/// A goal as a reply gives it (a number or `"unlimited"`), for people.
+fn goal_text(goal: &Value, unit: &str) -> String {
+    match goal {
+        Value::String(word) => word.clone(),
+        number => format!("{number}{unit}"),
+    }
+}
+
+fn parse_ratio_goal(text: &str) -> Result<Value, String> {
+    parse_goal(text, |t| {
+        let r = t
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r >= 0.0)?;
+        Some(json!(r))
+    })
+}
+
+fn parse_time_goal(text: &str) -> Result<Value, String> {
+    parse_goal(text, |t| t.parse::<u64>().ok().map(|s| json!(s)))
 }
 
 /// `KEY=VALUE` pairs as the `settings` object of `set_settings`.
@@ -56,6 +104,22 @@ pub fn run(command: Manage) -> anyhow::Result<()> {
                     .call(json!({"cmd": "queue", "info_hash": hash, "to": a.to}))
                     .await?;
                 println!("queue position {}: {hash}", result["queue_position"]);
+            }
+            Manage::Goals(a) => {
+                let hash = resolve_hash(&mut client, &a.info_hash).await?;
+                let mut request = json!({"cmd": "set_goals", "info_hash": hash});
+                if let Some(r) = a.ratio {
+                    request["seed_ratio"] = r;
+                }
+                if let Some(t) = a.time {
+                    request["seed_time_secs"] = t;
+                }
+                let result = client.call(request).await?;
+                println!(
+                    "seed ratio {}, seeding time {}: {hash}",
+                    goal_text(&result["seed_ratio"], ""),
+                    goal_text(&result["seed_time_secs"], " s")
+                );
             }
             Manage::Set(a) => {
                 let result = if a.settings.is_empty() {
@@ -93,5 +157,18 @@ mod tests {
                 "download_dir": "/home/u/Videos"})
         );
         assert!(settings_patch(&["nokey".into()]).is_err());
+    }
+
+    #[test]
+    fn goal_flags_become_set_goals_values() {
+        assert_eq!(parse_ratio_goal("1.5"), Ok(json!(1.5)));
+        assert_eq!(parse_ratio_goal("unlimited"), Ok(json!("unlimited")));
+        assert_eq!(parse_ratio_goal("default"), Ok(Value::Null));
+        assert!(parse_ratio_goal("-1").is_err());
+        assert!(parse_ratio_goal("lots").is_err());
+        assert_eq!(parse_time_goal("3600"), Ok(json!(3600)));
+        assert!(parse_time_goal("1.5").is_err());
+        assert_eq!(goal_text(&json!(3600), " s"), "3600 s");
+        assert_eq!(goal_text(&json!("unlimited"), " s"), "unlimited");
     }
 }

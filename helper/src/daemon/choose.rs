@@ -317,6 +317,7 @@ mod tests {
             eta_secs: None,
             error: None,
             save_path: String::new(),
+            seeding_secs: 0,
             web_seeds: Vec::new(),
         }
     }

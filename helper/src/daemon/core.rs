@@ -155,6 +155,11 @@ impl Core {
                 save_dir,
             } => self.select(&info_hash, &files, save_dir.as_deref()).await,
             Command::Queue { info_hash, to } => self.queue_move(&info_hash, &to).await,
+            Command::SetGoals {
+                info_hash,
+                seed_ratio,
+                seed_time_secs,
+            } => self.set_goals(&info_hash, seed_ratio, seed_time_secs).await,
             Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
             Command::SetSettings { settings } => self.set_settings(&settings).await,
             Command::Shutdown => {
@@ -198,6 +203,8 @@ impl Core {
                 "download_rate_limit": s.download_rate_limit,
                 "upload_rate_limit": s.upload_rate_limit,
                 "seed_ratio": s.seed_ratio,
+                "seed_time_secs": s.seed_time_secs,
+                "seed_goal_action": s.seed_goal_action,
                 "keep_seeding": s.keep_seeding,
             },
         }))
@@ -322,6 +329,8 @@ impl Core {
             only,
             priorities: None,
             awaiting_selection,
+            seed_ratio: protocol::Goal::Follow,
+            seed_time_secs: protocol::Goal::Follow,
         };
         // The .torrent copy is written first: a download in the list must always be restorable.
         if let Some(bytes) = &torrent_bytes {
@@ -399,7 +408,11 @@ impl Core {
         Ok(ih)
     }
 
-    async fn set_paused(&self, info_hash: &str, paused: bool) -> Result<Value, ApiError> {
+    pub(super) async fn set_paused(
+        &self,
+        info_hash: &str,
+        paused: bool,
+    ) -> Result<Value, ApiError> {
         let ih = self.known(info_hash).await?;
         if paused {
             self.session.pause(ih).await.map_err(engine_error)?;
@@ -417,7 +430,11 @@ impl Core {
         Ok(json!({"info_hash": hex, "paused": paused}))
     }
 
-    async fn remove(&self, info_hash: &str, delete_files: bool) -> Result<Value, ApiError> {
+    pub(super) async fn remove(
+        &self,
+        info_hash: &str,
+        delete_files: bool,
+    ) -> Result<Value, ApiError> {
         let ih = self.known(info_hash).await?;
         match self.session.remove(ih, delete_files).await {
             Ok(()) | Err(EngineError::UnknownTorrent(_)) => {}
@@ -479,6 +496,8 @@ impl Core {
             .set_rate_limits(new.download_rate_limit, new.upload_rate_limit)
             .await;
         state.settings = new;
+        // A changed global goal applies to the torrents that follow it at once.
+        self.apply_goals(&state);
         let mut reply = settings_json(&state.settings);
         reply["restart_required"] = json!(restart_required);
         Ok(reply)
@@ -506,6 +525,7 @@ fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
             .join(&entry.name)
             .to_string_lossy()
             .into_owned(),
+        seeding_secs: 0,
         web_seeds: Vec::new(),
     }
 }
@@ -516,7 +536,7 @@ pub(super) fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Setti
         save_dir: Some(entry.save_dir.clone()),
         paused: entry.paused,
         peers: Vec::new(),
-        seed_ratio: settings.seed_ratio,
+        seed_goals: super::goals::entry_goals(entry, settings),
         sequential: entry.sequential,
         file_priorities: entry.priorities.clone(),
         only_files: entry.only.clone(),
@@ -590,6 +610,8 @@ mod tests {
             only: None,
             priorities: None,
             awaiting_selection: false,
+            seed_ratio: protocol::Goal::Follow,
+            seed_time_secs: protocol::Goal::Follow,
         };
         let mut settings = Settings::with_download_dir("/d".into());
         let add = add_torrent(TorrentSource::Magnet(magnet.clone()), &entry, &settings);

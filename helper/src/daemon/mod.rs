@@ -13,6 +13,7 @@ mod choose;
 mod conn;
 mod core;
 mod detail;
+mod goals;
 mod opening;
 mod publish;
 mod queue;

@@ -85,8 +85,12 @@ impl Core {
                             let core = Arc::clone(&self);
                             tokio::spawn(async move { core.mark_finished(ih).await });
                         }
-                        let value = self.event_json(event);
-                        let _ = self.outgoing.send(Outgoing::Event(Arc::new(value)));
+                        if let SessionEvent::SeedGoalReached(ih, reason) = event {
+                            // Told once the daemon acted on it (`goals.rs`).
+                            tokio::spawn(Arc::clone(&self).seed_goal_reached(ih, reason));
+                        } else if let Some(value) = self.event_json(event) {
+                            let _ = self.outgoing.send(Outgoing::Event(Arc::new(value)));
+                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(n, "missed engine events");
@@ -114,8 +118,8 @@ impl Core {
         }
     }
 
-    fn event_json(&self, event: SessionEvent) -> Value {
-        match event {
+    fn event_json(&self, event: SessionEvent) -> Option<Value> {
+        Some(match event {
             SessionEvent::Added(ih) => {
                 let status = self.session.status(ih).map(|s| status_json(&s));
                 json!({"event": "added", "info_hash": ih.to_hex(), "torrent": status})
@@ -133,6 +137,7 @@ impl Core {
             SessionEvent::Error(ih, message) => {
                 json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
             }
-        }
+            SessionEvent::SeedGoalReached(..) => return None,
+        })
     }
 }

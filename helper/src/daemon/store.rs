@@ -47,6 +47,19 @@ pub struct Entry {
     /// Waits for the user's choice of files (`choose_files: ask`); nothing is written until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_selection: bool,
+    /// This torrent's own seed goals (`set_goals`); left out while they follow the settings.
+    #[serde(
+        default,
+        with = "crate::goals",
+        skip_serializing_if = "protocol::Goal::is_follow"
+    )]
+    pub seed_ratio: protocol::Goal<f64>,
+    #[serde(
+        default,
+        with = "crate::goals",
+        skip_serializing_if = "protocol::Goal::is_follow"
+    )]
+    pub seed_time_secs: protocol::Goal<u64>,
 }
 
 pub struct Store {
@@ -171,6 +184,8 @@ mod tests {
             only: Some(vec![0, 2]),
             priorities: Some(vec![engine::FilePriority::High, engine::FilePriority::Skip]),
             awaiting_selection: true,
+            seed_ratio: protocol::Goal::Unlimited,
+            seed_time_secs: protocol::Goal::Value(3600),
         };
         store.save_entries(std::slice::from_ref(&entry)).unwrap();
         store

@@ -1,0 +1,42 @@
+//! Seed goals in the torrent actor: counts the time spent seeding and pauses the torrent once
+//! `protocol::seed_goal::reached` says a goal is met, telling the session's subscribers why (the
+//! daemon records the pause, or removes the torrent, as its settings say).
+
+use std::time::Duration;
+
+use super::Torrent;
+use crate::types::{SessionEvent, TorrentState};
+
+impl Torrent {
+    /// Called every tick with the time since the previous one.
+    pub(super) fn seed_goal_tick(&mut self, elapsed: Duration) {
+        // Only a complete torrent that runs is seeding (qBittorrent applies share limits to
+        // finished torrents only, too).
+        if self.state != TorrentState::Seeding || self.paused {
+            return;
+        }
+        self.seeding += elapsed;
+        let goals = *self.seed_goals.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(reason) = protocol::seed_goal::reached(
+            goals,
+            self.uploaded(),
+            self.metainfo.info.total_length,
+            self.seeding.as_secs(),
+        ) else {
+            return;
+        };
+        tracing::info!(
+            "torrent {}: seed goal ({}) reached; pausing",
+            self.metainfo.info.name,
+            reason.as_str()
+        );
+        self.paused = true;
+        self.disconnect_all();
+        // Status first: a subscriber reacting to the event must see the torrent paused.
+        self.publish_status();
+        let _ = (self.shared.events).send(SessionEvent::SeedGoalReached(
+            self.metainfo.info_hash,
+            reason,
+        ));
+    }
+}
