@@ -2,8 +2,9 @@
 //! html.parser, every element closed, no name opened one) under a CSP that allows only the
 //! tracker's own stylesheet; the RSS 2.0 feed parses with feedparser (Debian's
 //! python3-feedparser) with an `application/x-bittorrent` enclosure per torrent; the magnet
-//! links parse in python3-libtorrent to the right info-hash, name, tracker and publisher; and
-//! search and paging over 10,000 published torrents, page and JSON twin alike.
+//! links parse in python3-libtorrent to the right info-hash, name, tracker and publisher; search
+//! and paging over 10,000 published torrents, page and JSON twin alike; and sorting by seeders
+//! as real announces made them.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -372,4 +373,84 @@ fn hide_listing_serves_no_listing() {
     }
     // The torrent itself is still served: its link was handed out.
     assert_eq!(get(port, "/a.bin.torrent").0, 200);
+}
+
+/// An info-hash in hex, percent-encoded byte by byte for an announce's query.
+fn hash_query(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|b| format!("%{}", std::str::from_utf8(b).unwrap()))
+        .collect()
+}
+
+/// Sorting by seeders, as announces over HTTP made the counts: the page and the JSON twin list
+/// the most seeders first, leechers do not count, and a tie goes by name.
+#[test]
+fn sort_by_seeders_as_announced() {
+    let (_t, port) = start_bttrack(&[]);
+    // (name, seeders, leechers)
+    let swarms = [
+        ("a-few.bin", 1, 5),
+        ("b-most.bin", 3, 0),
+        ("c-none.bin", 0, 2),
+        ("d-tied.bin", 2, 0),
+        ("e-tied.bin", 2, 1),
+    ];
+    for (name, _, _) in swarms {
+        assert_eq!(publish(port, &single(name, 1000), "port=6000"), 200);
+    }
+    let listed: Value = serde_json::from_slice(&get(port, "/?format=json").2).unwrap();
+    for (name, seeders, leechers) in swarms {
+        let hex = listed["torrents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["info_hash"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..seeders + leechers {
+            let left = if i < seeders { 0 } else { 500 };
+            let target = format!(
+                "/announce?info_hash={}&peer_id=-SL0001-{i:012}&port={}&uploaded=0&downloaded=0\
+                 &left={left}&compact=1&event=started",
+                hash_query(&hex),
+                7000 + i
+            );
+            assert_eq!(get(port, &target).0, 200, "{target}");
+        }
+    }
+    let expected = [
+        "b-most.bin",
+        "d-tied.bin",
+        "e-tied.bin",
+        "a-few.bin",
+        "c-none.bin",
+    ];
+    let json: Value = serde_json::from_slice(&get(port, "/?sort=seeders&format=json").2).unwrap();
+    let order: Vec<(&str, u64)> = json["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["seeders"].as_u64().unwrap()))
+        .collect();
+    // Each publisher (port 6000, the torrent's data complete) seeds too: one more each.
+    assert_eq!(
+        order,
+        expected
+            .iter()
+            .copied()
+            .zip([4, 3, 3, 2, 1])
+            .collect::<Vec<_>>()
+    );
+    let page = String::from_utf8(get(port, "/?sort=seeders").2).unwrap();
+    let at: Vec<usize> = expected
+        .iter()
+        .map(|n| page.find(&format!(">{n}</a>")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "page order: {at:?}");
+    // The other sorts are not this one by chance: by name, a-few.bin leads.
+    let by_name: Value = serde_json::from_slice(&get(port, "/?format=json").2).unwrap();
+    assert_eq!(by_name["torrents"][0]["name"], "a-few.bin");
 }
