@@ -3,8 +3,9 @@
 //! tracker's own stylesheet; the RSS 2.0 feed parses with feedparser (Debian's
 //! python3-feedparser) with an `application/x-bittorrent` enclosure per torrent; the magnet
 //! links parse in python3-libtorrent to the right info-hash, name, tracker and publisher; search
-//! and paging over 10,000 published torrents, page and JSON twin alike; and sorting by seeders
-//! as real announces made them.
+//! and paging over 10,000 published torrents, page and JSON twin alike; sorting by seeders as
+//! real announces made them; and the feed's own pages, walked by feedparser through their
+//! RFC 5005 `next` links.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -117,6 +118,21 @@ print(json.dumps({
                               for x in e.enclosures],
                "published": e.get("published_parsed") is not None,
                "magnet": e.get("torrent_magneturi")} for e in d.entries]}))
+"#;
+
+/// Walks the feed from the URL on stdin through its `<atom:link rel="next">` (at most 10 pages,
+/// each fetched with a timeout): per page, whether it parsed cleanly, its item ids and its links.
+const FEED_WALK: &str = r#"
+import sys, json, urllib.request, feedparser
+url, pages = sys.stdin.read().strip(), []
+while url and len(pages) < 10:
+    d = feedparser.parse(urllib.request.urlopen(url, timeout=20).read())
+    links = {l["rel"]: l["href"] for l in d.feed.get("links", []) if "rel" in l}
+    pages.append({"url": url, "bozo": bool(d.bozo), "version": d.version,
+                  "ids": [e.id for e in d.entries], "titles": [e.title for e in d.entries],
+                  "links": links})
+    url = links.get("next")
+print(json.dumps(pages))
 "#;
 
 const MAGNET_CHECK: &str = r#"
@@ -453,4 +469,60 @@ fn sort_by_seeders_as_announced() {
     // The other sorts are not this one by chance: by name, a-few.bin leads.
     let by_name: Value = serde_json::from_slice(&get(port, "/?format=json").2).unwrap();
     assert_eq!(by_name["torrents"][0]["name"], "a-few.bin");
+}
+
+/// The feed is paged on its own: the first page holds the newest 500 (more than the page's
+/// 50), each page links the next with RFC 5005's `<atom:link rel="next">`, and feedparser,
+/// following those links from /feed.xml, reads every published torrent once, newest first.
+#[test]
+fn the_feed_pages_through_every_torrent() {
+    let (_t, port) = start_bttrack(&[]);
+    let n = 1_100u32;
+    for i in 0..n {
+        let name = format!("clip {i:04}.mkv");
+        assert_eq!(publish(port, &single(&name, 1000), "port=6000"), 200);
+    }
+    let start = format!("http://127.0.0.1:{port}/feed.xml");
+    let pages = python(FEED_WALK, start.as_bytes());
+    let pages = pages.as_array().unwrap();
+    let counts: Vec<usize> = pages
+        .iter()
+        .map(|p| p["ids"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(counts, [500, 500, 100], "500 a page, three pages");
+    let mut ids = std::collections::HashSet::new();
+    for (i, p) in pages.iter().enumerate() {
+        assert_eq!(p["bozo"], false, "page {}", i + 1);
+        assert_eq!(p["version"], "rss20");
+        let links = &p["links"];
+        assert_eq!(links["self"], p["url"]);
+        assert_eq!(links["first"], start.as_str());
+        assert_eq!(links["last"], format!("{start}?page=3"));
+        if i + 1 < pages.len() {
+            assert_eq!(links["next"], format!("{start}?page={}", i + 2));
+        } else {
+            assert!(links.get("next").is_none(), "the last page links no next");
+        }
+        for id in p["ids"].as_array().unwrap() {
+            assert!(ids.insert(id.as_str().unwrap().to_owned()), "{id} twice");
+        }
+    }
+    assert_eq!(ids.len(), n as usize, "every torrent on one page");
+    // Newest first across the pages: the same order as the listing sorted by date (which pages
+    // by 50), item for item.
+    let titles: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| p["titles"].as_array().unwrap())
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let mut by_date = Vec::new();
+    for page in 1..=(n as usize).div_ceil(50) {
+        let v: Value =
+            serde_json::from_slice(&get(port, &format!("/?sort=date&page={page}&format=json")).2)
+                .unwrap();
+        for t in v["torrents"].as_array().unwrap() {
+            by_date.push(t["name"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(titles, by_date);
 }

@@ -254,7 +254,7 @@ fn the_feed_is_escaped_and_neutralised() {
     let mut q = Query::parse(None);
     q.sort = Sort::Date;
     let sel = select(&reg, &store, NOW, &q);
-    let feed = rss(&sel, &site(), NOW);
+    let feed = rss(&sel, &q, &site(), NOW);
     assert_balanced(&feed, &[]);
     assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\""));
     assert!(!feed.contains("<script"));
@@ -287,7 +287,7 @@ fn control_and_bidi_characters_never_reach_page_or_feed() {
         pages: 1,
     };
     let q = Query::parse(Some("q=%E2%80%AEx%1B"));
-    for out in [html(&sel, &q, &site()), rss(&sel, &site(), NOW)] {
+    for out in [html(&sel, &q, &site()), rss(&sel, &q, &site(), NOW)] {
         for bad in ['\u{202E}', '\u{1b}', '\u{85}', '\u{2066}', '\u{7}'] {
             assert!(!out.contains(bad), "{bad:?} in {out}");
         }
@@ -465,4 +465,87 @@ fn sorting_by_seeders_carries_across_pages() {
     );
     assert_eq!(seen[0].0, 5);
     assert_eq!(seen[n - 1].0, 0);
+}
+
+/// The feed holds the newest FEED_PER_PAGE torrents, more than the page's 50, and pages the
+/// rest: each page links the next (RFC 5005) until the oldest, and every torrent is on exactly
+/// one page. A search is kept in the links.
+#[test]
+fn the_feed_pages_on_its_own_terms() {
+    let mut reg = Registry::default();
+    let publisher: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let n = 2 * FEED_PER_PAGE + 30;
+    for i in 0..n {
+        reg.add(
+            single(&format!("item {i:04}"), 1000),
+            publisher,
+            NOW + i as u64,
+        )
+        .unwrap();
+    }
+    let store = SwarmStore::new(3600, 1);
+    let feed_page = |query: &str| {
+        let mut q = Query::parse(Some(query));
+        q.sort = Sort::Date;
+        let sel = select_paged(&reg, &store, NOW, &q, FEED_PER_PAGE);
+        rss(&sel, &q, &site(), NOW)
+    };
+    let base = "http://tracker.example:6969/feed.xml";
+    let mut titles = Vec::new();
+    let mut query = String::new();
+    for page in 1..=3 {
+        let feed = feed_page(&query);
+        assert_balanced(&feed, &[]);
+        let items = feed.matches("<item>").count();
+        assert_eq!(
+            items,
+            if page < 3 { FEED_PER_PAGE } else { 30 },
+            "page {page}"
+        );
+        let self_url = if page == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}?page={page}")
+        };
+        assert!(
+            feed.contains(&format!(
+                "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{self_url}\"/>"
+            )),
+            "page {page}"
+        );
+        assert!(feed.contains(&format!(
+            "rel=\"first\" type=\"application/rss+xml\" href=\"{base}\"/>"
+        )));
+        assert!(feed.contains(&format!(
+            "rel=\"last\" type=\"application/rss+xml\" href=\"{base}?page=3\"/>"
+        )));
+        assert_eq!(feed.contains("rel=\"previous\""), page > 1);
+        for t in feed.split("<item>\n<title>").skip(1) {
+            titles.push(t[..t.find('<').unwrap()].to_owned());
+        }
+        match feed.find("<atom:link rel=\"next\" type=\"application/rss+xml\" href=\"") {
+            Some(at) => {
+                let rest = &feed[at..];
+                let href = &rest[rest.find("href=\"").unwrap() + 6..];
+                let href = &href[..href.find('"').unwrap()];
+                assert_eq!(href, format!("{base}?page={}", page + 1));
+                query = format!("page={}", page + 1);
+            }
+            None => assert_eq!(page, 3, "only the last page has no next"),
+        }
+    }
+    let expected: Vec<String> = (0..n).rev().map(|i| format!("item {i:04}")).collect();
+    assert_eq!(titles, expected, "newest first, each torrent once");
+    // A searched feed keeps its search in the links; one page of matches has no next.
+    let searched = feed_page("q=item+00&page=1");
+    assert_eq!(searched.matches("<item>").count(), 100);
+    assert!(searched.contains(&format!(
+        "rel=\"self\" type=\"application/rss+xml\" href=\"{base}?q=item%2000\"/>"
+    )));
+    assert!(!searched.contains("rel=\"next\"") && !searched.contains("rel=\"first\""));
+    let searched = feed_page("q=item&page=2");
+    assert!(searched.contains(&format!("href=\"{base}?q=item&amp;page=3\"/>")));
+    assert!(searched.contains(&format!(
+        "rel=\"previous\" type=\"application/rss+xml\" href=\"{base}?q=item\"/>"
+    )));
 }
