@@ -378,6 +378,19 @@ fn search_and_pages_over_ten_thousand_torrents() {
         "page 1 of the search"
     );
     assert_eq!(page.matches("<li class=\"torrent\">").count(), 50);
+
+    // The feed of 10,000: bounded to its newest 500, the rest on 19 more pages.
+    let (_, _, feed) = get(port, "/feed.xml");
+    let feed = String::from_utf8(feed).unwrap();
+    assert_eq!(feed.matches("<item>").count(), 500);
+    assert!(feed.contains(&format!(
+        "<atom:link rel=\"last\" type=\"application/rss+xml\" href=\"http://127.0.0.1:{port}/feed.xml?page=20\"/>"
+    )));
+    let (_, _, last) = get(port, "/feed.xml?page=20");
+    assert_eq!(
+        String::from_utf8(last).unwrap().matches("<item>").count(),
+        500
+    );
 }
 
 #[test]
