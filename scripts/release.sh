@@ -12,8 +12,12 @@
 # Needs cargo-deb (scripts/install-test-deps.sh installs it), node, and for the tarball the Rust
 # target x86_64-unknown-linux-musl and musl-tools (installed here if missing).
 #
-# PROFILE=dev ONLY=debs packages the debug binaries `cargo build --workspace --bins` made,
-# without a second (release) build: what CI's packaging stage (scripts/test.d/70-package.sh) does.
+# ONLY=PART[,PART...] builds only those parts (default all): debs, tarball (musl), zips (the
+# extension's, copied into dist/), sums (SHA256SUMS of whatever dist/ then holds).
+# PROFILE=dev packages the debug binaries `cargo build --workspace --bins` made, without a second
+# (release) build. CI's packaging stage (scripts/test.d/70-package.sh) runs
+# `PROFILE=dev ONLY=debs,zips,sums`: everything but the musl build, which takes minutes; then
+# scripts/check-dist.sh checks the sums and the zips (and, after a full run, the tarball).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,39 +28,49 @@ case "$PROFILE" in
   dev) profile_dir=debug ;;
   *) echo "release.sh: PROFILE must be release or dev" >&2; exit 2 ;;
 esac
-case "$ONLY" in all | debs) ;; *) echo "release.sh: ONLY must be all or debs" >&2; exit 2 ;; esac
+[ "$ONLY" = all ] && ONLY=debs,tarball,zips,sums
+for part in ${ONLY//,/ }; do
+  case "$part" in
+    debs | tarball | zips | sums) ;;
+    *) echo "release.sh: ONLY takes all or a comma-separated list of debs, tarball, zips, sums" >&2; exit 2 ;;
+  esac
+done
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 target_dir=${CARGO_TARGET_DIR:-target}
 bins="$target_dir/$profile_dir"
 version=$(cargo metadata --no-deps --format-version 1 --locked |
   python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="bthelper"))')
 
-command -v cargo-deb >/dev/null || { echo "release.sh: cargo-deb is missing (cargo install cargo-deb --locked)" >&2; exit 1; }
-
-echo "== build ($PROFILE)"
-# The same invocation as scripts/test.sh for dev, so CI reuses its binaries as they are.
-cargo build --workspace --bins --locked --profile "$PROFILE"
-
-echo "== man pages, completions, native-messaging manifests"
 gen=packaging/generated
-rm -rf "$gen"
-for b in bthelper btpublish bttrack; do
-  "$bins/$b" --generate-docs "$gen/$b" >/dev/null
-  gzip -9n "$gen/$b"/man/*.1
-done
-for family in chromium firefox; do
-  mkdir -p "$gen/native-messaging-hosts/$family"
-  sed 's|@BTHELPER_PATH@|/usr/bin/bthelper|' "manifests/host-$family.json" \
-    >"$gen/native-messaging-hosts/$family/org.swarmlink.bthelper.json"
-done
-
-echo "== Debian packages"
 mkdir -p dist
-rm -f dist/*.deb
-for crate in bthelper bttrack; do
-  cargo deb --no-build --locked --profile "$PROFILE" -p "$crate" --output dist/
-done
+if want debs || want tarball; then
+  echo "== build ($PROFILE)"
+  # The same invocation as scripts/test.sh for dev, so CI reuses its binaries as they are.
+  cargo build --workspace --bins --locked --profile "$PROFILE"
 
-if [ "$ONLY" = all ]; then
+  echo "== man pages, completions, native-messaging manifests"
+  rm -rf "$gen"
+  for b in bthelper btpublish bttrack; do
+    "$bins/$b" --generate-docs "$gen/$b" >/dev/null
+    gzip -9n "$gen/$b"/man/*.1
+  done
+  for family in chromium firefox; do
+    mkdir -p "$gen/native-messaging-hosts/$family"
+    sed 's|@BTHELPER_PATH@|/usr/bin/bthelper|' "manifests/host-$family.json" \
+      >"$gen/native-messaging-hosts/$family/org.swarmlink.bthelper.json"
+  done
+fi
+
+if want debs; then
+  echo "== Debian packages"
+  command -v cargo-deb >/dev/null || { echo "release.sh: cargo-deb is missing (cargo install cargo-deb --locked)" >&2; exit 1; }
+  rm -f dist/*.deb
+  for crate in bthelper bttrack; do
+    cargo deb --no-build --locked --profile "$PROFILE" -p "$crate" --output dist/
+  done
+fi
+
+if want tarball; then
   echo "== static tarball (musl)"
   rustup target list --installed | grep -qx x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
   if ! command -v musl-gcc >/dev/null; then
@@ -80,13 +94,21 @@ if [ "$ONLY" = all ]; then
   done
   cp -r packaging/systemd packaging/etc "$stage/$name/"
   cp README.md "$stage/$name/"
+  rm -f dist/*.tar.gz
   tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "dist/$name.tar.gz" "$name"
+fi
 
+if want zips; then
   echo "== extension zips"
+  # Zips of an earlier version would be copied too.
+  rm -f extension/dist/swarmlink-*.zip
   node extension/build.mjs
+  rm -f dist/*.zip
   cp extension/dist/swarmlink-chromium-*.zip extension/dist/swarmlink-firefox-*.zip dist/
 fi
 
-echo "== checksums"
-(cd dist && shopt -s nullglob && rm -f SHA256SUMS && files=(*.deb *.tar.gz *.zip) && sha256sum -- "${files[@]}" >SHA256SUMS)
+if want sums; then
+  echo "== checksums"
+  (cd dist && shopt -s nullglob && rm -f SHA256SUMS && files=(*.deb *.tar.gz *.zip) && sha256sum -- "${files[@]}" >SHA256SUMS)
+fi
 ls -l dist/

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The Debian packages: scripts/release.sh packages the debug binaries scripts/test.sh already
-# built (PROFILE=dev ONLY=debs: no second build), lintian finds no errors, `dpkg -i` installs
-# them, systemd-analyze accepts the installed units, the binaries' --version agrees with the
+# The release: scripts/release.sh packages the debug binaries scripts/test.sh already built
+# (PROFILE=dev: no second build) and makes the extension zips and SHA256SUMS (ONLY=debs,zips,sums:
+# all but the musl tarball, whose build takes minutes); scripts/check-dist.sh checks the sums
+# and the zips' manifests (no `key` in the Chrome Web Store zip, the fixed key in the unpacked
+# one, the gecko id in Firefox's). Then the Debian packages: lintian finds no errors, `dpkg -i`
+# installs them, systemd-analyze accepts the installed units, the binaries' --version agrees with the
 # packages, Chromium downloads a clicked file through the system-installed host with no
 # `bthelper install` (tests/browser/e2e-system/), and `dpkg --purge` leaves nothing behind.
 # Needs root (dpkg); installs nothing it does not remove.
@@ -17,7 +20,8 @@ if dpkg-query -W -f='${Status}' swarmlink swarmlink-tracker 2>/dev/null | grep -
   exit 1
 fi
 
-PROFILE=dev ONLY=debs bash scripts/release.sh
+PROFILE=dev ONLY=debs,zips,sums bash scripts/release.sh
+bash scripts/check-dist.sh
 
 echo "-- lintian"
 # Errors fail the stage; warnings are printed for the record.

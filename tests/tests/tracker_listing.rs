@@ -2,8 +2,10 @@
 //! html.parser, every element closed, no name opened one) under a CSP that allows only the
 //! tracker's own stylesheet; the RSS 2.0 feed parses with feedparser (Debian's
 //! python3-feedparser) with an `application/x-bittorrent` enclosure per torrent; the magnet
-//! links parse in python3-libtorrent to the right info-hash, name, tracker and publisher; and
-//! search and paging over 10,000 published torrents, page and JSON twin alike.
+//! links parse in python3-libtorrent to the right info-hash, name, tracker and publisher; search
+//! and paging over 10,000 published torrents, page and JSON twin alike; sorting by seeders as
+//! real announces made them; and the feed's own pages, walked by feedparser through their
+//! RFC 5005 `next` links.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -116,6 +118,21 @@ print(json.dumps({
                               for x in e.enclosures],
                "published": e.get("published_parsed") is not None,
                "magnet": e.get("torrent_magneturi")} for e in d.entries]}))
+"#;
+
+/// Walks the feed from the URL on stdin through its `<atom:link rel="next">` (at most 10 pages,
+/// each fetched with a timeout): per page, whether it parsed cleanly, its item ids and its links.
+const FEED_WALK: &str = r#"
+import sys, json, urllib.request, feedparser
+url, pages = sys.stdin.read().strip(), []
+while url and len(pages) < 10:
+    d = feedparser.parse(urllib.request.urlopen(url, timeout=20).read())
+    links = {l["rel"]: l["href"] for l in d.feed.get("links", []) if "rel" in l}
+    pages.append({"url": url, "bozo": bool(d.bozo), "version": d.version,
+                  "ids": [e.id for e in d.entries], "titles": [e.title for e in d.entries],
+                  "links": links})
+    url = links.get("next")
+print(json.dumps(pages))
 "#;
 
 const MAGNET_CHECK: &str = r#"
@@ -361,6 +378,19 @@ fn search_and_pages_over_ten_thousand_torrents() {
         "page 1 of the search"
     );
     assert_eq!(page.matches("<li class=\"torrent\">").count(), 50);
+
+    // The feed of 10,000: bounded to its newest 500, the rest on 19 more pages.
+    let (_, _, feed) = get(port, "/feed.xml");
+    let feed = String::from_utf8(feed).unwrap();
+    assert_eq!(feed.matches("<item>").count(), 500);
+    assert!(feed.contains(&format!(
+        "<atom:link rel=\"last\" type=\"application/rss+xml\" href=\"http://127.0.0.1:{port}/feed.xml?page=20\"/>"
+    )));
+    let (_, _, last) = get(port, "/feed.xml?page=20");
+    assert_eq!(
+        String::from_utf8(last).unwrap().matches("<item>").count(),
+        500
+    );
 }
 
 #[test]
@@ -372,4 +402,140 @@ fn hide_listing_serves_no_listing() {
     }
     // The torrent itself is still served: its link was handed out.
     assert_eq!(get(port, "/a.bin.torrent").0, 200);
+}
+
+/// An info-hash in hex, percent-encoded byte by byte for an announce's query.
+fn hash_query(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|b| format!("%{}", std::str::from_utf8(b).unwrap()))
+        .collect()
+}
+
+/// Sorting by seeders, as announces over HTTP made the counts: the page and the JSON twin list
+/// the most seeders first, leechers do not count, and a tie goes by name.
+#[test]
+fn sort_by_seeders_as_announced() {
+    let (_t, port) = start_bttrack(&[]);
+    // (name, seeders, leechers)
+    let swarms = [
+        ("a-few.bin", 1, 5),
+        ("b-most.bin", 3, 0),
+        ("c-none.bin", 0, 2),
+        ("d-tied.bin", 2, 0),
+        ("e-tied.bin", 2, 1),
+    ];
+    for (name, _, _) in swarms {
+        assert_eq!(publish(port, &single(name, 1000), "port=6000"), 200);
+    }
+    let listed: Value = serde_json::from_slice(&get(port, "/?format=json").2).unwrap();
+    for (name, seeders, leechers) in swarms {
+        let hex = listed["torrents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["info_hash"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..seeders + leechers {
+            let left = if i < seeders { 0 } else { 500 };
+            let target = format!(
+                "/announce?info_hash={}&peer_id=-SL0001-{i:012}&port={}&uploaded=0&downloaded=0\
+                 &left={left}&compact=1&event=started",
+                hash_query(&hex),
+                7000 + i
+            );
+            assert_eq!(get(port, &target).0, 200, "{target}");
+        }
+    }
+    let expected = [
+        "b-most.bin",
+        "d-tied.bin",
+        "e-tied.bin",
+        "a-few.bin",
+        "c-none.bin",
+    ];
+    let json: Value = serde_json::from_slice(&get(port, "/?sort=seeders&format=json").2).unwrap();
+    let order: Vec<(&str, u64)> = json["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["seeders"].as_u64().unwrap()))
+        .collect();
+    // Each publisher (port 6000, the torrent's data complete) seeds too: one more each.
+    assert_eq!(
+        order,
+        expected
+            .iter()
+            .copied()
+            .zip([4, 3, 3, 2, 1])
+            .collect::<Vec<_>>()
+    );
+    let page = String::from_utf8(get(port, "/?sort=seeders").2).unwrap();
+    let at: Vec<usize> = expected
+        .iter()
+        .map(|n| page.find(&format!(">{n}</a>")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "page order: {at:?}");
+    // The other sorts are not this one by chance: by name, a-few.bin leads.
+    let by_name: Value = serde_json::from_slice(&get(port, "/?format=json").2).unwrap();
+    assert_eq!(by_name["torrents"][0]["name"], "a-few.bin");
+}
+
+/// The feed is paged on its own: the first page holds the newest 500 (more than the page's
+/// 50), each page links the next with RFC 5005's `<atom:link rel="next">`, and feedparser,
+/// following those links from /feed.xml, reads every published torrent once, newest first.
+#[test]
+fn the_feed_pages_through_every_torrent() {
+    let (_t, port) = start_bttrack(&[]);
+    let n = 1_100u32;
+    for i in 0..n {
+        let name = format!("clip {i:04}.mkv");
+        assert_eq!(publish(port, &single(&name, 1000), "port=6000"), 200);
+    }
+    let start = format!("http://127.0.0.1:{port}/feed.xml");
+    let pages = python(FEED_WALK, start.as_bytes());
+    let pages = pages.as_array().unwrap();
+    let counts: Vec<usize> = pages
+        .iter()
+        .map(|p| p["ids"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(counts, [500, 500, 100], "500 a page, three pages");
+    let mut ids = std::collections::HashSet::new();
+    for (i, p) in pages.iter().enumerate() {
+        assert_eq!(p["bozo"], false, "page {}", i + 1);
+        assert_eq!(p["version"], "rss20");
+        let links = &p["links"];
+        assert_eq!(links["self"], p["url"]);
+        assert_eq!(links["first"], start.as_str());
+        assert_eq!(links["last"], format!("{start}?page=3"));
+        if i + 1 < pages.len() {
+            assert_eq!(links["next"], format!("{start}?page={}", i + 2));
+        } else {
+            assert!(links.get("next").is_none(), "the last page links no next");
+        }
+        for id in p["ids"].as_array().unwrap() {
+            assert!(ids.insert(id.as_str().unwrap().to_owned()), "{id} twice");
+        }
+    }
+    assert_eq!(ids.len(), n as usize, "every torrent on one page");
+    // Newest first across the pages: the same order as the listing sorted by date (which pages
+    // by 50), item for item.
+    let titles: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| p["titles"].as_array().unwrap())
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let mut by_date = Vec::new();
+    for page in 1..=(n as usize).div_ceil(50) {
+        let v: Value =
+            serde_json::from_slice(&get(port, &format!("/?sort=date&page={page}&format=json")).2)
+                .unwrap();
+        for t in v["torrents"].as_array().unwrap() {
+            by_date.push(t["name"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(titles, by_date);
 }

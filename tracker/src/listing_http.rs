@@ -44,17 +44,17 @@ pub(crate) fn serve(t: &Tracker, path: &str, query: Option<&str>, from: Origin<'
     let mut q = Query::parse(query);
     let now = now_secs();
     if path == listing::FEED_PATH {
-        // Newest first, whatever was asked: a feed reader looks for what is new.
+        // Newest first, whatever was asked: a feed reader looks for what is new. Paged on the
+        // feed's own terms: more than the page's 50, and bounded all the same.
         q.sort = Sort::Date;
-    }
-    let sel = listing::select(&t.registry(), &t.store, now, &q);
-    if path == listing::FEED_PATH {
+        let sel = listing::select_paged(&t.registry(), &t.store, now, &q, listing::FEED_PER_PAGE);
         return reply(
             StatusCode::OK,
             "application/rss+xml; charset=utf-8",
-            listing::rss(&sel, &site, now),
+            listing::rss(&sel, &q, &site, now),
         );
     }
+    let sel = listing::select(&t.registry(), &t.store, now, &q);
     if q.json {
         return reply(
             StatusCode::OK,

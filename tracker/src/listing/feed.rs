@@ -1,13 +1,36 @@
 //! The RSS 2.0 feed of published torrents, newest first: one item per torrent with an
 //! `enclosure` of type `application/x-bittorrent` (what qBittorrent's and Transmission's RSS
 //! downloaders fetch) and the magnet link, also in the `torrent:` namespace many feeds use.
+//! The feed is paged on its own terms ([`FEED_PER_PAGE`]), the pages linked as RFC 5005 has it.
 
 use std::fmt::Write as _;
 
-use super::text::{escape_html, escape_name, human_size, rfc822};
-use super::{magnet, Selection, Site, FEED_PATH};
+use super::text::{encode_segment, escape_html, escape_name, human_size, rfc822};
+use super::{magnet, Query, Selection, Site, FEED_PATH};
 
-pub fn rss(sel: &Selection, site: &Site<'_>, now: u64) -> String {
+/// Items in one page of the feed, newest first. A feed reader fetches the first page at every
+/// poll, so it is bounded: 500 items are about half a megabyte, where all of 10,000 published
+/// torrents would be ten at each poll; and few trackers publish 500 torrents between two polls.
+/// Older torrents are on later pages (`/feed.xml?page=N`), each linking the next with
+/// `<atom:link rel="next">` (RFC 5005, paged feeds).
+pub const FEED_PER_PAGE: usize = 500;
+
+/// The absolute URL of one page of the feed, keeping the search (`q`), as the feed links it.
+fn page_url(site: &Site<'_>, query: &Query, page: usize) -> String {
+    let mut parts = Vec::new();
+    if !query.q.is_empty() {
+        parts.push(format!("q={}", encode_segment(&query.q)));
+    }
+    if page > 1 {
+        parts.push(format!("page={page}"));
+    }
+    let sep = if parts.is_empty() { "" } else { "?" };
+    format!("{}{FEED_PATH}{sep}{}", site.base, parts.join("&"))
+}
+
+/// `sel` is one page of the listing sorted newest first, [`FEED_PER_PAGE`] a page; `query`
+/// is what was asked (its search is kept in the links to the other pages).
+pub fn rss(sel: &Selection, query: &Query, site: &Site<'_>, now: u64) -> String {
     let mut s = String::with_capacity(1024 + sel.rows.len() * 1200);
     s.push_str(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" \
@@ -23,12 +46,11 @@ pub fn rss(sel: &Selection, site: &Site<'_>, now: u64) -> String {
     } else {
         escape_name(site.about, &mut s);
     }
-    s.push_str("</description>\n<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"");
-    escape_html(&site.base, &mut s);
-    s.push_str(FEED_PATH);
+    s.push_str("</description>\n");
+    atom_links(&mut s, sel, query, site);
     let _ = write!(
         s,
-        "\"/>\n<generator>bttrack</generator>\n<lastBuildDate>{}</lastBuildDate>\n",
+        "<generator>bttrack</generator>\n<lastBuildDate>{}</lastBuildDate>\n",
         rfc822(now)
     );
     let announce = site.announce_url();
@@ -76,4 +98,28 @@ pub fn rss(sel: &Selection, site: &Site<'_>, now: u64) -> String {
     }
     s.push_str("</channel>\n</rss>\n");
     s
+}
+
+/// `self`, and for a feed of more than one page `first`, `last`, `previous` and `next` (RFC 5005
+/// section 3): a reader that wants the older items follows `next` until there is none.
+fn atom_links(s: &mut String, sel: &Selection, query: &Query, site: &Site<'_>) {
+    let mut link = |rel: &str, page: usize| {
+        let _ = write!(
+            s,
+            "<atom:link rel=\"{rel}\" type=\"application/rss+xml\" href=\""
+        );
+        escape_html(&page_url(site, query, page), s);
+        s.push_str("\"/>\n");
+    };
+    link("self", sel.page);
+    if sel.pages > 1 {
+        link("first", 1);
+        link("last", sel.pages);
+    }
+    if sel.page > 1 {
+        link("previous", sel.page - 1);
+    }
+    if sel.page < sel.pages {
+        link("next", sel.page + 1);
+    }
 }

@@ -14,7 +14,7 @@ use protocol::tracker::ScrapeStats;
 use crate::registry::{PublishedTorrent, Registry};
 use crate::store::SwarmStore;
 
-pub use feed::rss;
+pub use feed::{rss, FEED_PER_PAGE};
 pub use page::html;
 pub use text::{decode_form, encode_segment, is_public};
 
@@ -29,7 +29,7 @@ pub const FEED_PATH: &str = "/feed.xml";
 pub const CSP: &str = "default-src 'none'; style-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
-/// Torrents per page (page, JSON twin and feed alike).
+/// Torrents per page of the page and its JSON twin (the feed has its own, [`FEED_PER_PAGE`]).
 pub const PER_PAGE: usize = 50;
 /// Longest search honoured (characters); the rest is ignored.
 const MAX_QUERY_CHARS: usize = 200;
@@ -138,9 +138,21 @@ pub struct Selection {
     pub pages: usize,
 }
 
-/// Picks the page `query` asks for. Only the matching names are looked at; swarm counts are read
-/// for the page's rows only, except when sorting by seeders.
+/// Picks the page `query` asks for, [`PER_PAGE`] torrents a page.
 pub fn select(reg: &Registry, store: &SwarmStore, now: u64, query: &Query) -> Selection {
+    select_paged(reg, store, now, query, PER_PAGE)
+}
+
+/// Picks the page `query` asks for, `per_page` torrents a page. Only the matching names are
+/// looked at; swarm counts are read for the page's rows only, except when sorting by seeders.
+pub fn select_paged(
+    reg: &Registry,
+    store: &SwarmStore,
+    now: u64,
+    query: &Query,
+    per_page: usize,
+) -> Selection {
+    let per_page = per_page.max(1);
     let needle = query.q.to_lowercase();
     let hash_hex = (needle.len() == 40 && needle.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| needle.clone());
@@ -175,12 +187,12 @@ pub fn select(reg: &Registry, store: &SwarmStore, now: u64, query: &Query) -> Se
         }
     }
     let matching = hits.len();
-    let pages = matching.div_ceil(PER_PAGE).max(1);
+    let pages = matching.div_ceil(per_page).max(1);
     let page = query.page.min(pages);
     let rows = hits
         .iter()
-        .skip((page - 1) * PER_PAGE)
-        .take(PER_PAGE)
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .map(|p| {
             let (stats, online) = store.scrape_with_peer(&p.info_hash, p.publisher, now);
             Row {

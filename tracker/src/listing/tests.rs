@@ -254,7 +254,7 @@ fn the_feed_is_escaped_and_neutralised() {
     let mut q = Query::parse(None);
     q.sort = Sort::Date;
     let sel = select(&reg, &store, NOW, &q);
-    let feed = rss(&sel, &site(), NOW);
+    let feed = rss(&sel, &q, &site(), NOW);
     assert_balanced(&feed, &[]);
     assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\""));
     assert!(!feed.contains("<script"));
@@ -287,10 +287,265 @@ fn control_and_bidi_characters_never_reach_page_or_feed() {
         pages: 1,
     };
     let q = Query::parse(Some("q=%E2%80%AEx%1B"));
-    for out in [html(&sel, &q, &site()), rss(&sel, &site(), NOW)] {
+    for out in [html(&sel, &q, &site()), rss(&sel, &q, &site(), NOW)] {
         for bad in ['\u{202E}', '\u{1b}', '\u{85}', '\u{2066}', '\u{7}'] {
             assert!(!out.contains(bad), "{bad:?} in {out}");
         }
         assert!(out.contains("photo\u{FFFD}gpj.exe\u{FFFD}[31m\u{FFFD}\u{FFFD}"));
     }
+}
+
+/// `seeders` peers with nothing left and `leechers` with something left, each from an address of
+/// its own, announce `info_hash` (swarms are apart: one address may be in several).
+fn swarm(store: &SwarmStore, info_hash: protocol::InfoHash, seeders: u8, leechers: u8) {
+    for i in 0..seeders + leechers {
+        let a = Announce {
+            info_hash,
+            addr: SocketAddr::new([10, 1, 0, i].into(), 6881),
+            event: Event::Started,
+            left: if i < seeders { 0 } else { 1000 },
+            numwant: 0,
+            start: 0,
+            pinned: None,
+        };
+        store.announce(&a, NOW, &mut Vec::new()).unwrap();
+    }
+}
+
+/// The names in the order the HTML page shows them.
+fn page_order(page: &str) -> Vec<String> {
+    page.split("<li class=\"torrent\">")
+        .skip(1)
+        .map(|card| {
+            let at = card.find("class=\"name\"").unwrap();
+            let name = &card[at..];
+            let name = &name[name.find('>').unwrap() + 1..];
+            name[..name.find("</a>").unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// The names in the order the JSON twin lists them.
+fn json_order(sel: &Selection) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(&json(sel, &site())).unwrap();
+    v["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Each sort orders every row, on the page and in the JSON twin alike. The torrents differ in
+/// each key so that no sort can pass by the chance of another: the most seeders is neither the
+/// largest nor the newest, the most peers is not the most seeders (leechers do not count), and
+/// two torrents tie on seeders to show the tie broken by name.
+#[test]
+fn every_sort_orders_the_page_and_the_json_twin() {
+    let mut reg = Registry::default();
+    let publisher: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    // (name, size, published, seeders, leechers)
+    let torrents: [(&str, u64, u64, u8, u8); 5] = [
+        ("alpha.iso", 5_000, NOW - 50, 1, 9),
+        ("Bravo.mkv", 1_000, NOW - 10, 4, 0),
+        ("charlie.pdf", 9_000, NOW - 40, 0, 2),
+        ("delta.zip", 3_000, NOW - 20, 7, 1),
+        ("Echo.tar", 7_000, NOW - 30, 4, 3),
+    ];
+    for (name, size, at, _, _) in torrents {
+        reg.add(single(name, size), publisher, at).unwrap();
+    }
+    let store = SwarmStore::new(3600, 1);
+    for (name, _, _, seeders, leechers) in torrents {
+        let h = reg.get_by_name(name).unwrap().info_hash;
+        swarm(&store, h, seeders, leechers);
+    }
+    let expected: [(&str, [&str; 5]); 4] = [
+        // As people read names: case aside.
+        (
+            "sort=name",
+            [
+                "alpha.iso",
+                "Bravo.mkv",
+                "charlie.pdf",
+                "delta.zip",
+                "Echo.tar",
+            ],
+        ),
+        // Largest first.
+        (
+            "sort=size",
+            [
+                "charlie.pdf",
+                "Echo.tar",
+                "alpha.iso",
+                "delta.zip",
+                "Bravo.mkv",
+            ],
+        ),
+        // Most seeders first; Bravo and Echo tie at 4 and go by name; alpha's nine leechers
+        // do not lift it past them.
+        (
+            "sort=seeders",
+            [
+                "delta.zip",
+                "Bravo.mkv",
+                "Echo.tar",
+                "alpha.iso",
+                "charlie.pdf",
+            ],
+        ),
+        // Newest first.
+        (
+            "sort=date",
+            [
+                "Bravo.mkv",
+                "delta.zip",
+                "Echo.tar",
+                "charlie.pdf",
+                "alpha.iso",
+            ],
+        ),
+    ];
+    for (query, order) in expected {
+        let q = Query::parse(Some(query));
+        let sel = select(&reg, &store, NOW, &q);
+        assert_eq!(page_order(&html(&sel, &q, &site())), order, "{query}: page");
+        let q = Query::parse(Some(&format!("{query}&format=json")));
+        let sel = select(&reg, &store, NOW, &q);
+        assert_eq!(json_order(&sel), order, "{query}: JSON");
+    }
+    // The counts the page shows are the ones it sorted by.
+    let q = Query::parse(Some("sort=seeders"));
+    let page = html(&select(&reg, &store, NOW, &q), &q, &site());
+    let shown: Vec<&str> = page
+        .match_indices("<dt>Seeders</dt><dd>")
+        .map(|(at, m)| {
+            let rest = &page[at + m.len()..];
+            &rest[..rest.find('<').unwrap()]
+        })
+        .collect();
+    assert_eq!(shown, ["7", "4", "4", "1", "0"]);
+}
+
+/// Sorting by seeders orders the whole listing before it is cut into pages: page 2 goes on where
+/// page 1 stopped.
+#[test]
+fn sorting_by_seeders_carries_across_pages() {
+    let mut reg = Registry::default();
+    let publisher: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let store = SwarmStore::new(3600, 1);
+    let n = PER_PAGE + 20;
+    for i in 0..n {
+        let name = format!("t{i:03}");
+        reg.add(single(&name, 1000), publisher, NOW).unwrap();
+    }
+    for i in 0..n {
+        let h = reg.get_by_name(&format!("t{i:03}")).unwrap().info_hash;
+        swarm(&store, h, (i % 6) as u8, 0);
+    }
+    let mut seen: Vec<(u32, String)> = Vec::new();
+    for page in 1..=2 {
+        let q = Query::parse(Some(&format!("sort=seeders&page={page}&format=json")));
+        let v: serde_json::Value =
+            serde_json::from_str(&json(&select(&reg, &store, NOW, &q), &site())).unwrap();
+        for t in v["torrents"].as_array().unwrap() {
+            seen.push((
+                t["seeders"].as_u64().unwrap() as u32,
+                t["name"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(seen.len(), n);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| (b.0, &a.1).cmp(&(a.0, &b.1)));
+    assert_eq!(
+        seen, sorted,
+        "most seeders first, ties by name, across pages"
+    );
+    assert_eq!(seen[0].0, 5);
+    assert_eq!(seen[n - 1].0, 0);
+}
+
+/// The feed holds the newest FEED_PER_PAGE torrents, more than the page's 50, and pages the
+/// rest: each page links the next (RFC 5005) until the oldest, and every torrent is on exactly
+/// one page. A search is kept in the links.
+#[test]
+fn the_feed_pages_on_its_own_terms() {
+    let mut reg = Registry::default();
+    let publisher: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let n = 2 * FEED_PER_PAGE + 30;
+    for i in 0..n {
+        reg.add(
+            single(&format!("item {i:04}"), 1000),
+            publisher,
+            NOW + i as u64,
+        )
+        .unwrap();
+    }
+    let store = SwarmStore::new(3600, 1);
+    let feed_page = |query: &str| {
+        let mut q = Query::parse(Some(query));
+        q.sort = Sort::Date;
+        let sel = select_paged(&reg, &store, NOW, &q, FEED_PER_PAGE);
+        rss(&sel, &q, &site(), NOW)
+    };
+    let base = "http://tracker.example:6969/feed.xml";
+    let mut titles = Vec::new();
+    let mut query = String::new();
+    for page in 1..=3 {
+        let feed = feed_page(&query);
+        assert_balanced(&feed, &[]);
+        let items = feed.matches("<item>").count();
+        assert_eq!(
+            items,
+            if page < 3 { FEED_PER_PAGE } else { 30 },
+            "page {page}"
+        );
+        let self_url = if page == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}?page={page}")
+        };
+        assert!(
+            feed.contains(&format!(
+                "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{self_url}\"/>"
+            )),
+            "page {page}"
+        );
+        assert!(feed.contains(&format!(
+            "rel=\"first\" type=\"application/rss+xml\" href=\"{base}\"/>"
+        )));
+        assert!(feed.contains(&format!(
+            "rel=\"last\" type=\"application/rss+xml\" href=\"{base}?page=3\"/>"
+        )));
+        assert_eq!(feed.contains("rel=\"previous\""), page > 1);
+        for t in feed.split("<item>\n<title>").skip(1) {
+            titles.push(t[..t.find('<').unwrap()].to_owned());
+        }
+        match feed.find("<atom:link rel=\"next\" type=\"application/rss+xml\" href=\"") {
+            Some(at) => {
+                let rest = &feed[at..];
+                let href = &rest[rest.find("href=\"").unwrap() + 6..];
+                let href = &href[..href.find('"').unwrap()];
+                assert_eq!(href, format!("{base}?page={}", page + 1));
+                query = format!("page={}", page + 1);
+            }
+            None => assert_eq!(page, 3, "only the last page has no next"),
+        }
+    }
+    let expected: Vec<String> = (0..n).rev().map(|i| format!("item {i:04}")).collect();
+    assert_eq!(titles, expected, "newest first, each torrent once");
+    // A searched feed keeps its search in the links; one page of matches has no next.
+    let searched = feed_page("q=item+00&page=1");
+    assert_eq!(searched.matches("<item>").count(), 100);
+    assert!(searched.contains(&format!(
+        "rel=\"self\" type=\"application/rss+xml\" href=\"{base}?q=item%2000\"/>"
+    )));
+    assert!(!searched.contains("rel=\"next\"") && !searched.contains("rel=\"first\""));
+    let searched = feed_page("q=item&page=2");
+    assert!(searched.contains(&format!("href=\"{base}?q=item&amp;page=3\"/>")));
+    assert!(searched.contains(&format!(
+        "rel=\"previous\" type=\"application/rss+xml\" href=\"{base}?q=item\"/>"
+    )));
 }
