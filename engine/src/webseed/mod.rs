@@ -6,6 +6,7 @@
 //! [`MAX_JOBS`] fetches at once; a job holds at most one 16 KiB block (see `assemble.rs`).
 
 mod assemble;
+mod decode;
 pub(crate) mod fetch;
 mod response;
 mod status;
