@@ -120,7 +120,8 @@ fn a_magnet_added_again_while_listed_dials_its_new_peers_under_the_lan_rule() {
 }
 
 /// A `.torrent` without trackers is listed and finds nobody; the same torrent's magnet with a
-/// `tr` tracker added again makes the running download announce there and complete.
+/// `tr` tracker added again makes the running download announce there and complete. From a
+/// public page the loopback tracker is not announced to (the LAN rule).
 #[test]
 fn a_torrent_added_again_as_a_magnet_announces_to_its_tracker() {
     let home = Home::new();
@@ -133,6 +134,16 @@ fn a_torrent_added_again_as_a_magnet_announces_to_its_tracker() {
     host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent)}));
 
     let magnet = format!("magnet:?xt=urn:btih:{ih}&tr={}", tracker.announce_url());
+    let from_a_page = json!({"cmd": "add", "magnet": magnet,
+        "source_url": "https://example.com/files.html"});
+    assert_eq!(host.error_code(from_a_page), "already_added");
+    // Bounded look: an announce would take milliseconds on loopback.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        tracker.announces(),
+        0,
+        "a public page's loopback tracker was announced to"
+    );
     assert_eq!(
         host.error_code(json!({"cmd": "add", "magnet": magnet})),
         "already_added"

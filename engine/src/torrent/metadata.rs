@@ -396,8 +396,10 @@ impl MagnetPhase {
     /// and its web seeds wait for the torrent.
     fn add_sources(&mut self, add: AddSources) {
         let AddSources { sources, targets } = add;
+        // The link's own sources, under the torrent's rule, may already cover this add's.
+        let own = self.shared.targets.covers(&targets);
         let trackers = (sources.trackers.into_iter())
-            .filter(|t| !self.magnet.trackers.contains(t))
+            .filter(|t| !(own && self.magnet.trackers.contains(t)))
             .collect();
         let stats = AnnounceStats {
             left: 1, // unknown until the metadata is in
@@ -413,10 +415,8 @@ impl MagnetPhase {
             stats,
         );
         for url in sources.web_seeds {
-            let known = self.magnet.web_seeds.contains(&url)
-                || self.added.web_seeds.iter().any(|(u, _)| *u == url);
-            if !known {
-                self.added.web_seeds.push((url, targets));
+            if !(own && self.magnet.web_seeds.contains(&url)) {
+                self.added.keep_web_seed(url, targets);
             }
         }
         self.add_candidates(sources::allowed(sources.peers, targets));

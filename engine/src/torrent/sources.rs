@@ -30,13 +30,13 @@ pub(super) type Announce = Option<(watch::Sender<AnnounceStats>, JoinHandle<()>)
 /// What a torrent started for sources added while it runs.
 pub(super) struct Added {
     to_actor: mpsc::UnboundedSender<TorrentCmd>,
-    /// Trackers announced to by `announcers`.
-    trackers: Vec<String>,
+    /// Trackers announced to by `announcers`, each under the rule of the add that brought it.
+    trackers: Vec<(String, Targets)>,
     /// An announcer per add that brought new trackers; they read the torrent's announce stats
     /// and stop with its own announcer.
     announcers: Vec<JoinHandle<()>>,
     /// Web seeds brought before the metadata, for the torrent to start.
-    pub web_seeds: Vec<(String, Targets)>,
+    web_seeds: Vec<(String, Targets)>,
 }
 
 impl Added {
@@ -49,7 +49,8 @@ impl Added {
         }
     }
 
-    /// Starts announcing to those of `trackers` not announced to yet (each its own tier).
+    /// Starts announcing to those of `trackers` not announced to yet under a rule that covers
+    /// `targets` (each its own tier).
     pub(super) fn announce(
         &mut self,
         shared: &SessionShared,
@@ -61,13 +62,13 @@ impl Added {
     ) {
         let tiers: Vec<Vec<String>> = trackers
             .into_iter()
-            .filter(|t| !self.trackers.contains(t))
+            .filter(|t| !known(&self.trackers, t, targets))
             .map(|t| vec![t])
             .collect();
         if tiers.is_empty() {
             return;
         }
-        self.trackers.extend(tiers.iter().flatten().cloned());
+        (self.trackers).extend(tiers.iter().flatten().map(|t| (t.clone(), targets)));
         // A torrent without trackers of its own has no stats channel yet: an idle stand-in for
         // its announcer makes one, and `stop` ends everything the same way.
         let (stats, _) = announce.get_or_insert_with(|| {
@@ -84,6 +85,13 @@ impl Added {
         };
         let task = announcer::spawn(setup, stats.subscribe(), self.to_actor.clone());
         self.announcers.push(task);
+    }
+
+    /// Keeps a web seed brought before the metadata, unless one that covers it is kept.
+    pub(super) fn keep_web_seed(&mut self, url: String, targets: Targets) {
+        if !known(&self.web_seeds, &url, targets) {
+            self.web_seeds.push((url, targets));
+        }
     }
 
     /// Takes over what the metadata phase started; returns the web seeds it was given.
@@ -106,6 +114,28 @@ impl Added {
     }
 }
 
+/// Whether `url` is in `list` under a rule that covers `targets`.
+fn known(list: &[(String, Targets)], url: &str, targets: Targets) -> bool {
+    list.iter()
+        .any(|(u, rule)| u == url && rule.covers(&targets))
+}
+
+/// What of `sources` the torrent's own sources (`own`, under its own rule `rule`) do not cover:
+/// all of them when its rule is stricter than the add's (a page's torrent added again from the
+/// terminal), else what the merge finds new. The torrent's metainfo itself stays as it came.
+pub(super) fn not_covered(
+    own: &protocol::Metainfo,
+    rule: Targets,
+    sources: Sources,
+    targets: Targets,
+) -> Sources {
+    if rule.covers(&targets) {
+        merge_sources(&mut own.clone(), &sources)
+    } else {
+        sources
+    }
+}
+
 /// The peers `targets` lets this add's torrent dial.
 pub(super) fn allowed(peers: Vec<SocketAddr>, targets: Targets) -> Vec<SocketAddr> {
     peers
@@ -117,11 +147,9 @@ pub(super) fn allowed(peers: Vec<SocketAddr>, targets: Targets) -> Vec<SocketAdd
 impl Torrent {
     pub(super) fn add_sources(&mut self, add: AddSources) {
         let AddSources { sources, targets } = add;
-        let mut metainfo = (*self.metainfo).clone();
-        let new = merge_sources(&mut metainfo, &sources);
-        self.metainfo = std::sync::Arc::new(metainfo);
+        let new = not_covered(&self.metainfo, self.shared.targets, sources, targets);
         tracing::info!(
-            "{}: added again, with {} new trackers, {} new web seeds, {} peers",
+            "{}: added again, bringing {} trackers, {} web seeds and {} peers to start",
             self.metainfo.info.name,
             new.trackers.len(),
             new.web_seeds.len(),

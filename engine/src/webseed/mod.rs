@@ -147,14 +147,26 @@ impl WebSeeds {
     }
 
     /// Adds a web seed to be contacted under `targets` (the LAN rule of whoever brought it);
-    /// `false` for a URL already here or past [`MAX_WEB_SEEDS`].
+    /// `false` for a URL already here under a rule that covers `targets`, or past
+    /// [`MAX_WEB_SEEDS`]. A URL here under a stricter rule takes this one and is tried at once.
     pub fn add(&mut self, url: &str, targets: Targets) -> bool {
-        if self.seeds.len() >= MAX_WEB_SEEDS || self.seeds.iter().any(|s| s.url == url) {
+        if let Some(s) = self.seeds.iter_mut().find(|s| s.url == url) {
+            let rule = s.own_rule.as_ref().map_or(self.parts.targets, |r| r.1);
+            if rule.covers(&targets) || !is_http(url) {
+                return false;
+            }
+            s.own_rule = (targets != self.parts.targets)
+                .then(|| (fetch::client(self.parts.timeout, targets), targets));
+            // Its failures were the stricter rule's refusals.
+            s.health = Health::default();
+            s.last_error = None;
+            return true;
+        }
+        if self.seeds.len() >= MAX_WEB_SEEDS {
             return false;
         }
         let mut health = Health::default();
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        if !is_http(url) {
             tracing::info!("web seed {url} ignored: only http:// and https:// are supported");
             health.disable("only http:// and https:// web seeds are supported".into());
         }
@@ -278,6 +290,11 @@ impl WebSeeds {
         });
         job.held.into_values().flatten().collect()
     }
+}
+
+fn is_http(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Back-off waits are short enough to print in whole seconds.
