@@ -38,6 +38,7 @@ pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
 pub use disk::ChangedFile;
 pub use fdlimit::raise_fd_limit;
 pub use lsd::LsdConfig;
+pub use magnet_merge::Sources;
 pub use portmap::{PortMapState, PortMapStatus};
 pub use protocol::wire::mse::EncryptionPolicy;
 pub use reach::{Connectable, ConnectableState};

@@ -13,8 +13,8 @@ use tokio::sync::{broadcast, oneshot, watch};
 use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
 use crate::torrent::{
-    cached_metainfo, spawn_magnet, MagnetOptions, SelectionCmd, SessionShared, Torrent, TorrentCmd,
-    TorrentHandle, TorrentOptions,
+    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SelectionCmd, SessionShared, Torrent,
+    TorrentCmd, TorrentHandle, TorrentOptions,
 };
 use crate::types::{
     AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
@@ -319,6 +319,24 @@ impl Session {
     /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).
     pub fn add_peers(&self, ih: InfoHash, peers: Vec<SocketAddr>) -> Result<(), EngineError> {
         let _ = self.handle(ih)?.cmd.send(TorrentCmd::AddPeers(peers));
+        Ok(())
+    }
+
+    /// What an `add` of a torrent already running brings (see [`crate::Sources::of`]): its new
+    /// trackers are announced to at once, its new web seeds fetched from, its peers dialled,
+    /// before or after the torrent's metadata. `source_url` and `allow_lan` are that add's, as
+    /// in [`AddTorrent`]: a public page's sources obey the LAN rule whatever the torrent's own
+    /// origin.
+    pub fn add_sources(
+        &self,
+        ih: InfoHash,
+        sources: crate::Sources,
+        source_url: Option<&str>,
+        allow_lan: bool,
+    ) -> Result<(), EngineError> {
+        let targets = crate::tracker::targets::Targets::new(source_url, allow_lan);
+        let cmd = TorrentCmd::AddSources(AddSources { sources, targets });
+        let _ = self.handle(ih)?.cmd.send(cmd);
         Ok(())
     }
 

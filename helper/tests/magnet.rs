@@ -1,6 +1,7 @@
 //! Magnet links through the daemon: `add` with `magnet` fetches the metadata from a peer,
 //! downloads, and after a daemon restart the download comes back from the saved `.torrent`
-//! (no peer needed to know what it is).
+//! (no peer needed to know what it is). A magnet or `.torrent` added again while it is listed
+//! brings its sources to the running download.
 
 mod common;
 
@@ -76,4 +77,136 @@ fn a_magnet_added_again_uses_its_new_peers_with_the_cached_metadata() {
     });
     let saved = std::fs::read(home.downloads().join("again.bin")).unwrap();
     assert!(saved == data, "the downloaded bytes differ");
+}
+
+/// A magnet added again while it is still listed (waiting for metadata from a peer that does
+/// not answer): the daemon answers `already_added`, and dials the new link's `x.pe` peer, which
+/// has the data. From a public page the same loopback peer is not dialled (the LAN rule).
+#[test]
+fn a_magnet_added_again_while_listed_dials_its_new_peers_under_the_lan_rule() {
+    let home = Home::new();
+    let data = test_data(300_000, 24);
+    let (meta, _) = make_torrent("listed.bin", &data, 16 * 1024);
+    let ih = meta.info_hash.to_hex();
+    let seeder = Seeder::start(meta, "listed.bin", &data);
+    let mut host = home.relay();
+    // Port 1 on loopback: nothing listens, so the first link finds no peer.
+    let link = |peer: String| format!("magnet:?xt=urn:btih:{ih}&x.pe={peer}");
+    host.call(json!({"cmd": "add", "magnet": link("127.0.0.1:1".into())}));
+
+    let second = link(seeder.session.local_addr().to_string());
+    let from_a_page = json!({"cmd": "add", "magnet": second,
+        "source_url": "https://example.com/files.html"});
+    assert_eq!(host.error_code(from_a_page), "already_added");
+    // Bounded look: a dial would take milliseconds on loopback.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        seeder.session.peers(seeder.info_hash).is_empty(),
+        "a public page's loopback peer was dialled"
+    );
+
+    let reply = host.request(json!({"cmd": "add", "magnet": second}));
+    assert_eq!(reply["error"]["code"], "already_added", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("were added"), "{message}");
+    wait_until("the download from the second link's peer", || {
+        let list = host.call(json!({"cmd": "list"}));
+        list["torrents"][0]["state"] == "seeding"
+            && list["torrents"][0]["have_bytes"] == data.len() as u64
+    });
+    assert_eq!(host.call(json!({"cmd": "list"}))["total"], 1);
+    let saved = std::fs::read(home.downloads().join("listed.bin")).unwrap();
+    assert!(saved == data, "the downloaded bytes differ");
+}
+
+/// A `.torrent` without trackers is listed and finds nobody; the same torrent's magnet with a
+/// `tr` tracker added again makes the running download announce there and complete. From a
+/// public page the loopback tracker is not announced to (the LAN rule).
+#[test]
+fn a_torrent_added_again_as_a_magnet_announces_to_its_tracker() {
+    let home = Home::new();
+    let data = test_data(300_000, 25);
+    let (meta, torrent) = make_torrent("tracked.bin", &data, 16 * 1024);
+    let ih = meta.info_hash.to_hex();
+    let seeder = Seeder::start(meta, "tracked.bin", &data);
+    let tracker = FakeTracker::start(seeder.session.local_addr());
+    let mut host = home.relay();
+    host.call(json!({"cmd": "add", "torrent_b64": b64(&torrent)}));
+
+    let magnet = format!("magnet:?xt=urn:btih:{ih}&tr={}", tracker.announce_url());
+    let from_a_page = json!({"cmd": "add", "magnet": magnet,
+        "source_url": "https://example.com/files.html"});
+    assert_eq!(host.error_code(from_a_page), "already_added");
+    // Bounded look: an announce would take milliseconds on loopback.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        tracker.announces(),
+        0,
+        "a public page's loopback tracker was announced to"
+    );
+    assert_eq!(
+        host.error_code(json!({"cmd": "add", "magnet": magnet})),
+        "already_added"
+    );
+    wait_until("the download from the tracker's peer", || {
+        let list = host.call(json!({"cmd": "list"}));
+        list["torrents"][0]["state"] == "seeding"
+            && list["torrents"][0]["have_bytes"] == data.len() as u64
+    });
+    assert!(tracker.announces() >= 1);
+    let saved = std::fs::read(home.downloads().join("tracked.bin")).unwrap();
+    assert!(saved == data, "the downloaded bytes differ");
+}
+
+/// An HTTP tracker on loopback that answers every announce with one peer.
+struct FakeTracker {
+    addr: std::net::SocketAddr,
+    announces: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeTracker {
+    fn start(peer: std::net::SocketAddr) -> FakeTracker {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let announces = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = announces.clone();
+        let std::net::IpAddr::V4(ip) = peer.ip() else {
+            panic!("an IPv4 peer")
+        };
+        let mut body = b"d8:intervali60e5:peers6:".to_vec();
+        body.extend_from_slice(&ip.octets());
+        body.extend_from_slice(&peer.port().to_be_bytes());
+        body.push(b'e');
+        // Ends with the test process; each connection is one request, read with a timeout.
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16384 {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        FakeTracker { addr, announces }
+    }
+
+    fn announce_url(&self) -> String {
+        format!("http://{}/announce", self.addr)
+    }
+
+    fn announces(&self) -> usize {
+        self.announces.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

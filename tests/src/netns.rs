@@ -23,3 +23,21 @@ pub fn own_network() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Whether this process runs as root (effective uid 0), where a namespace, a bind to port 53 and
+/// `unshare` must work: a test that needs them fails there instead of skipping.
+pub fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
+    euid.as_deref() == Some("0")
+}
+
+/// A test that cannot set up what it needs: as root that is a failure (the setup is broken),
+/// elsewhere it says why and the caller skips.
+pub fn cannot(why: &str) {
+    assert!(!running_as_root(), "running as root, yet {why}");
+    eprintln!("skipped: {why}");
+}

@@ -3,6 +3,10 @@
 //! lie, 404 or hang. Torrents are made by libtorrent, with the `url-list` added afterwards (it
 //! is outside `info`, so the info-hash is unchanged).
 
+#[path = "webseed/added.rs"]
+mod added;
+#[path = "webseed/bomb.rs"]
+mod bomb;
 #[path = "webseed/bounds.rs"]
 mod bounds;
 #[path = "webseed/lan.rs"]

@@ -20,6 +20,7 @@ use protocol::{InfoHash, Magnet, Metainfo, PeerId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::announcer::{self, AnnounceStats};
+use super::sources::{self, AddSources, Added};
 use super::{
     peer_context, Candidate, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions,
     Wiring, TICK,
@@ -141,6 +142,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         requested: HashMap::new(),
         contributors: HashMap::new(),
         announce,
+        added: Added::new(wiring.cmd_tx.clone()),
         status_out: wiring.status_out.clone(),
         peers_out: wiring.peers_out.clone(),
     };
@@ -196,7 +198,8 @@ pub(super) struct Handoff {
     candidates: Vec<SocketAddr>,
     distrusted: HashSet<SocketAddr>,
     next_key: PeerKey,
-    announce: Option<(watch::Sender<AnnounceStats>, tokio::task::JoinHandle<()>)>,
+    announce: sources::Announce,
+    added: Added,
 }
 
 struct MagnetPhase {
@@ -221,7 +224,8 @@ struct MagnetPhase {
     requested: HashMap<u32, (PeerKey, Instant)>,
     /// Metadata piece -> who sent the bytes we hold.
     contributors: HashMap<u32, SocketAddr>,
-    announce: Option<(watch::Sender<AnnounceStats>, tokio::task::JoinHandle<()>)>,
+    announce: sources::Announce,
+    added: Added,
     status_out: Arc<std::sync::Mutex<TorrentStatus>>,
     peers_out: Arc<std::sync::Mutex<Vec<PeerStatus>>>,
 }
@@ -304,6 +308,7 @@ impl MagnetPhase {
             distrusted: std::mem::take(&mut self.distrusted),
             next_key: self.next_key,
             announce: self.announce.take(),
+            added: std::mem::replace(&mut self.added, Added::new(wiring.cmd_tx.clone())),
         };
         let status_out = wiring.status_out.clone();
         let peers_out = wiring.peers_out.clone();
@@ -367,6 +372,7 @@ impl MagnetPhase {
                 self.paused = false;
                 self.maybe_connect(Instant::now());
             }
+            TorrentCmd::AddSources(add) => self.add_sources(add),
             // No pieces yet: dropping the reply tells the caller so.
             TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) | TorrentCmd::Selection(_) => {}
         }
@@ -375,17 +381,45 @@ impl MagnetPhase {
 
     async fn stop(&mut self, done: Option<oneshot::Sender<()>>) {
         self.close_all("torrent stopped");
-        if let Some((tx, task)) = self.announce.take() {
-            let _ = tx.send(AnnounceStats {
-                left: 1,
-                stopping: true,
-                ..Default::default()
-            });
-            let _ = tokio::time::timeout(Duration::from_secs(6), task).await;
-        }
+        let last = AnnounceStats {
+            left: 1,
+            stopping: true,
+            ..Default::default()
+        };
+        self.added.stop(&mut self.announce, last).await;
         if let Some(done) = done {
             let _ = done.send(());
         }
+    }
+
+    /// The magnet was added again: its new trackers announce at once, its peers are dialled,
+    /// and its web seeds wait for the torrent.
+    fn add_sources(&mut self, add: AddSources) {
+        let AddSources { sources, targets } = add;
+        // The link's own sources, under the torrent's rule, may already cover this add's.
+        let own = self.shared.targets.covers(&targets);
+        let trackers = (sources.trackers.into_iter())
+            .filter(|t| !(own && self.magnet.trackers.contains(t)))
+            .collect();
+        let stats = AnnounceStats {
+            left: 1, // unknown until the metadata is in
+            ..Default::default()
+        };
+        let ih = self.magnet.info_hash;
+        (self.added).announce(
+            &self.shared,
+            ih,
+            trackers,
+            targets,
+            &mut self.announce,
+            stats,
+        );
+        for url in sources.web_seeds {
+            if !(own && self.magnet.web_seeds.contains(&url)) {
+                self.added.keep_web_seed(url, targets);
+            }
+        }
+        self.add_candidates(sources::allowed(sources.peers, targets));
     }
 
     fn on_tick(&mut self, now: Instant) {

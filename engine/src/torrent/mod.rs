@@ -12,6 +12,7 @@ mod peers;
 mod pex;
 mod seed_goal;
 mod selection;
+mod sources;
 mod status;
 mod uploads;
 #[path = "../webseed/actor.rs"]
@@ -43,6 +44,7 @@ pub(crate) use peers::Peer;
 #[cfg(test)]
 pub(crate) use peers::STALL_TIMEOUT;
 pub(crate) use selection::{priorities_from_indices, SelectionCmd};
+pub(crate) use sources::AddSources;
 
 const TICK: Duration = Duration::from_millis(500);
 const RESUME_EVERY: Duration = Duration::from_secs(30);
@@ -62,6 +64,8 @@ pub(crate) enum TorrentCmd {
     },
     Withdraw(withdraw::WithdrawCmd),
     Selection(selection::SelectionCmd),
+    /// The torrent was added again, with these sources (`sources.rs`).
+    AddSources(AddSources),
 }
 
 /// What the session keeps of a running torrent.
@@ -242,10 +246,8 @@ pub(crate) struct Torrent {
     /// (btpublish) whose check ends after its first announce would otherwise count as one.
     finished_download: bool,
     save_path: PathBuf,
-    announce: Option<(
-        watch::Sender<announcer::AnnounceStats>,
-        tokio::task::JoinHandle<()>,
-    )>,
+    announce: sources::Announce,
+    added: sources::Added,
     status_out: Arc<Mutex<TorrentStatus>>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     rng: rand::rngs::StdRng,
@@ -428,6 +430,7 @@ impl Torrent {
             finished_download: false,
             save_path,
             announce: None,
+            added: sources::Added::new(cmd_tx.clone()),
             status_out: status_out.clone(),
             peers_out: peers_out.clone(),
             rng: rand::SeedableRng::from_os_rng(),
@@ -535,6 +538,7 @@ impl Torrent {
             TorrentCmd::Stop { .. } => {}
             TorrentCmd::Withdraw(cmd) => self.on_withdraw_cmd(cmd),
             TorrentCmd::Selection(cmd) => self.on_selection_cmd(cmd),
+            TorrentCmd::AddSources(add) => self.add_sources(add),
         }
     }
 
@@ -646,10 +650,8 @@ impl Torrent {
 
     async fn stop(&mut self, delete: bool, disk_events: &mut mpsc::UnboundedReceiver<DiskEvent>) {
         self.disconnect_all();
-        if let Some((tx, task)) = self.announce.take() {
-            let _ = tx.send(self.announce_stats(true));
-            let _ = tokio::time::timeout(Duration::from_secs(6), task).await;
-        }
+        let last = self.announce_stats(true);
+        self.added.stop(&mut self.announce, last).await;
         if !delete {
             self.save_resume();
         } else if let Some(path) = &self.resume_path {

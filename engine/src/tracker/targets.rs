@@ -32,6 +32,13 @@ impl Targets {
         may_contact(self.origin, self.allow_lan, ip)
     }
 
+    /// Whether a source contacted under `self` reaches everything it would under `other`: a
+    /// source known under a stricter rule is started again when an add allows it more.
+    pub fn covers(&self, other: &Targets) -> bool {
+        let unrestricted = |t: &Targets| t.origin == Origin::Local || t.allow_lan;
+        unrestricted(self) || !unrestricted(other)
+    }
+
     /// Refuses a URL whose host is an IP literal this torrent may not contact (names are
     /// checked after resolving, by [`TargetResolver`]).
     pub fn check_url(&self, url: &str) -> Result<(), String> {
@@ -121,5 +128,11 @@ mod tests {
             assert!(!t.resolve("localhost", 80).await.unwrap().is_empty());
             assert!(t.check_url("http://127.0.0.1:1/announce").is_ok());
         }
+        let terminal = Targets::default();
+        assert!(terminal.covers(&web) && web.covers(&web));
+        assert!(
+            !web.covers(&terminal),
+            "a LAN source refused under the page's rule"
+        );
     }
 }

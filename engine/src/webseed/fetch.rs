@@ -4,7 +4,7 @@
 //! are never requested. What a server answers is judged in `response.rs`: an exact `206`, a `206`
 //! for a range that starts earlier or ends sooner, or a `200` with the whole file are all used
 //! from the byte we need, and the rest is asked for again; chunked and close-delimited bodies
-//! come out of hyper as plain bytes.
+//! come out of hyper as plain bytes, and gzip or deflate ones are decoded (`decode.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use protocol::{Lengths, Metainfo, PieceIndex, ValidBlock};
 use tokio::sync::mpsc;
 
 use super::assemble::Assembler;
+use super::decode::{Decoder, Encoding};
 use super::response::body_span;
 use crate::disk::WriteBacklog;
 use crate::ratelimit::RateLimiter;
@@ -288,7 +289,7 @@ async fn request(
 
 /// Reads a body that holds the file from `span.start`, handing bytes `pos..end` to `out`;
 /// returns how far it got. Stops reading (dropping the connection) once `end` is reached, so a
-/// `200` with a big file is not read to its end.
+/// `200` with a big file is not read to its end, nor a compressed body decoded past it.
 #[allow(clippy::too_many_arguments)]
 async fn read_body(
     ctx: &FetchContext,
@@ -300,38 +301,38 @@ async fn read_body(
     out: &mut Assembler<'_>,
     counters: &SeedCounters,
 ) -> Result<u64, FetchError> {
-    // File offset of the next body byte.
+    let failed = |reason: String| FetchError::BadRange {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut decoder = Decoder::new(span.encoding);
+    let mut ended = false;
+    // File offset of the next (decoded) body byte.
     let mut at = span.start;
     let stop = span.end.map_or(end, |e| e.min(end));
     while pos < stop {
-        let frame = tokio::time::timeout(ctx.timeout, body.frame())
-            .await
-            .map_err(|_| FetchError::Timeout {
-                url: url.to_owned(),
-                after: ctx.timeout,
-            })?;
-        let frame = match frame {
-            None => break, // a close-delimited or short body: the caller asks for the rest
-            Some(Err(e)) => {
-                return Err(FetchError::Io {
-                    url: url.to_owned(),
-                    reason: error_chain(&e),
-                })
+        let mut data = match decoder.next_chunk().map_err(failed)? {
+            Some(data) => data,
+            None if ended => break,
+            None => {
+                match next_frame(ctx, url, &mut body, counters).await? {
+                    Some(frame) => decoder.feed(frame),
+                    None => {
+                        // A close-delimited or short body: the caller asks for the rest.
+                        ended = true;
+                        if let Some(rest) = decoder.finish().map_err(failed)? {
+                            decoder = Decoder::new(Encoding::Identity);
+                            decoder.feed(rest);
+                        }
+                    }
+                }
+                continue;
             }
-            Some(Ok(frame)) => frame,
-        };
-        let Ok(mut data) = frame.into_data() else {
-            continue; // trailers
         };
         let n = data.len() as u64;
         if span.end.is_some_and(|e| at + n > e) {
-            return Err(FetchError::BadRange {
-                url: url.to_owned(),
-                reason: "body longer than its Content-Range".into(),
-            });
+            return Err(failed("body longer than its Content-Range".into()));
         }
-        counters.bytes.fetch_add(n, Ordering::Relaxed);
-        ctx.down_limit.consume(data.len()).await;
         let from = at;
         at += n;
         if at <= pos {
@@ -342,7 +343,50 @@ async fn read_body(
         pos += data.len() as u64;
         out.push(data).await?;
     }
+    // A compressed body that decodes to more than its Content-Range said, from bytes already
+    // here (a longer decoded chunk was caught above).
+    if span.encoding != Encoding::Identity && span.end.is_some_and(|e| at >= e) && !ended {
+        if let Ok(Some(_)) = decoder.next_chunk() {
+            return Err(failed("decoded body longer than its Content-Range".into()));
+        }
+    }
     Ok(pos)
+}
+
+/// The next data frame of `body` as it came over the wire (counted, and paid for under the
+/// download limit); `None` at its end.
+async fn next_frame(
+    ctx: &FetchContext,
+    url: &str,
+    body: &mut hyper::body::Incoming,
+    counters: &SeedCounters,
+) -> Result<Option<Bytes>, FetchError> {
+    loop {
+        let frame = tokio::time::timeout(ctx.timeout, body.frame())
+            .await
+            .map_err(|_| FetchError::Timeout {
+                url: url.to_owned(),
+                after: ctx.timeout,
+            })?;
+        let frame = match frame {
+            None => return Ok(None),
+            Some(Err(e)) => {
+                return Err(FetchError::Io {
+                    url: url.to_owned(),
+                    reason: error_chain(&e),
+                })
+            }
+            Some(Ok(frame)) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        counters
+            .bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        ctx.down_limit.consume(data.len()).await;
+        return Ok(Some(data));
+    }
 }
 
 /// `error: cause: cause`: hyper's top-level message alone ("client error (Connect)") hides what

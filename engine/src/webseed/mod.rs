@@ -6,6 +6,7 @@
 //! [`MAX_JOBS`] fetches at once; a job holds at most one 16 KiB block (see `assemble.rs`).
 
 mod assemble;
+mod decode;
 pub(crate) mod fetch;
 mod response;
 mod status;
@@ -53,6 +54,9 @@ pub(crate) struct Seed {
     pub struck_job: u64,
     /// The last failure, shown while the web seed backs off; cleared by a success.
     pub last_error: Option<String>,
+    /// A web seed added while the torrent runs by an `add` of another origin: its own LAN rule
+    /// (and the client that resolves names under it), not the torrent's.
+    own_rule: Option<(fetch::HttpClient, Targets)>,
     counters: Arc<SeedCounters>,
     prev: u64,
     pub rate: u64,
@@ -79,9 +83,22 @@ pub(crate) struct Job {
     pub task: AbortHandle,
 }
 
+/// What a fetch context is made of, kept so that the first usable web seed, even one added
+/// while the torrent runs, can make it.
+struct Parts {
+    metainfo: Arc<Metainfo>,
+    lengths: Lengths,
+    timeout: Duration,
+    down_limit: Arc<RateLimiter>,
+    backlog: Arc<WriteBacklog>,
+    targets: Targets,
+    events: mpsc::Sender<WebSeedEvent>,
+}
+
 pub(crate) struct WebSeeds {
     pub seeds: Vec<Seed>,
     pub ctx: Option<FetchContext>,
+    parts: Parts,
     rx: mpsc::Receiver<WebSeedEvent>,
     /// Which web seed (and job) sent each piece awaiting its hash check.
     pub sent_by: HashMap<u32, (usize, u64)>,
@@ -99,58 +116,89 @@ impl WebSeeds {
         backlog: Arc<WriteBacklog>,
         targets: Targets,
     ) -> Self {
-        let mut seeds: Vec<Seed> = Vec::new();
-        let mut skipped = 0usize;
-        for url in &metainfo.url_list {
-            if seeds.iter().any(|s| &s.url == url) {
-                continue;
-            }
-            if seeds.len() >= MAX_WEB_SEEDS {
-                skipped += 1;
-                continue;
-            }
-            let mut health = Health::default();
-            let lower = url.to_ascii_lowercase();
-            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-                tracing::info!("web seed {url} ignored: only http:// and https:// are supported");
-                health.disable("only http:// and https:// web seeds are supported".into());
-            }
-            seeds.push(Seed {
-                url: url.clone(),
-                health,
-                job: None,
-                next_from: None,
-                struck_job: 0,
-                last_error: None,
-                counters: Arc::default(),
-                prev: 0,
-                rate: 0,
-            });
-        }
-        if skipped > 0 {
-            tracing::info!(
-                "{skipped} more web seeds ignored: at most {MAX_WEB_SEEDS} are used per torrent"
-            );
-        }
-        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        let usable = seeds.iter().any(|s| s.health.disabled().is_none());
-        let ctx = usable.then(|| FetchContext {
-            client: fetch::client(timeout, targets),
-            targets,
-            metainfo,
-            lengths,
-            timeout,
-            down_limit,
-            backlog,
-            events: tx,
-        });
-        WebSeeds {
-            seeds,
-            ctx,
+        let (events, rx) = mpsc::channel(EVENT_QUEUE);
+        let urls = metainfo.url_list.clone();
+        let mut seeds = WebSeeds {
+            seeds: Vec::new(),
+            ctx: None,
+            parts: Parts {
+                metainfo,
+                lengths,
+                timeout,
+                down_limit,
+                backlog,
+                targets,
+                events,
+            },
             rx,
             sent_by: HashMap::new(),
             next_job: 1,
+        };
+        let skipped = urls
+            .into_iter()
+            .filter(|url| !seeds.add(url, targets))
+            .count();
+        if skipped > 0 {
+            tracing::info!(
+                "{skipped} web seeds ignored: a repeat, or more than the {MAX_WEB_SEEDS} used per torrent"
+            );
         }
+        seeds
+    }
+
+    /// Adds a web seed to be contacted under `targets` (the LAN rule of whoever brought it);
+    /// `false` for a URL already here under a rule that covers `targets`, or past
+    /// [`MAX_WEB_SEEDS`]. A URL here under a stricter rule takes this one and is tried at once.
+    pub fn add(&mut self, url: &str, targets: Targets) -> bool {
+        if let Some(s) = self.seeds.iter_mut().find(|s| s.url == url) {
+            let rule = s.own_rule.as_ref().map_or(self.parts.targets, |r| r.1);
+            if rule.covers(&targets) || !is_http(url) {
+                return false;
+            }
+            s.own_rule = (targets != self.parts.targets)
+                .then(|| (fetch::client(self.parts.timeout, targets), targets));
+            // Its failures were the stricter rule's refusals.
+            s.health = Health::default();
+            s.last_error = None;
+            return true;
+        }
+        if self.seeds.len() >= MAX_WEB_SEEDS {
+            return false;
+        }
+        let mut health = Health::default();
+        if !is_http(url) {
+            tracing::info!("web seed {url} ignored: only http:// and https:// are supported");
+            health.disable("only http:// and https:// web seeds are supported".into());
+        }
+        let p = &self.parts;
+        let usable = health.disabled().is_none();
+        if usable && self.ctx.is_none() {
+            self.ctx = Some(FetchContext {
+                client: fetch::client(p.timeout, p.targets),
+                targets: p.targets,
+                metainfo: p.metainfo.clone(),
+                lengths: p.lengths,
+                timeout: p.timeout,
+                down_limit: p.down_limit.clone(),
+                backlog: p.backlog.clone(),
+                events: p.events.clone(),
+            });
+        }
+        let own_rule =
+            (usable && targets != p.targets).then(|| (fetch::client(p.timeout, targets), targets));
+        self.seeds.push(Seed {
+            url: url.to_owned(),
+            health,
+            job: None,
+            next_from: None,
+            struck_job: 0,
+            last_error: None,
+            own_rule,
+            counters: Arc::default(),
+            prev: 0,
+            rate: 0,
+        });
+        true
     }
 
     /// The next event from a fetch task; never ready when there are no usable web seeds.
@@ -199,10 +247,16 @@ impl WebSeeds {
 
     /// Starts a fetch of `pieces` (which the caller marked in the picker as `held`).
     pub fn start(&mut self, seed: usize, held: BTreeMap<u32, Vec<ValidBlock>>) {
-        let Some(ctx) = self.ctx.clone() else { return };
+        let Some(mut ctx) = self.ctx.clone() else {
+            return;
+        };
         let Some(s) = self.seeds.get_mut(seed) else {
             return;
         };
+        if let Some((client, targets)) = &s.own_rule {
+            ctx.client = client.clone();
+            ctx.targets = *targets;
+        }
         let id = self.next_job;
         self.next_job += 1;
         let pieces = held
@@ -236,6 +290,11 @@ impl WebSeeds {
         });
         job.held.into_values().flatten().collect()
     }
+}
+
+fn is_http(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Back-off waits are short enough to print in whole seconds.

@@ -4,7 +4,13 @@
 //! range that starts earlier or ends sooner than asked (aligned, capped). All of these are usable
 //! as long as the body covers the next byte we need: the fetcher skips what comes before it and
 //! asks again for what is missing after it.
+//!
+//! A body compressed though we asked for `identity` (`gzip`, `deflate`) is decoded
+//! (`decode.rs`); its `Content-Length` then counts compressed bytes and says nothing of the
+//! file, and a `Content-Range` is taken as the decoded bytes' place in the file (the only
+//! reading that can be used; a body that does not decode to the file fails its hash check).
 
+use super::decode::Encoding;
 use super::fetch::FetchError;
 
 /// Where the body of an accepted answer sits in the file.
@@ -16,6 +22,8 @@ pub(crate) struct BodySpan {
     pub end: Option<u64>,
     /// A `200`: the server ignored `Range` (the whole file comes from byte 0).
     pub whole_file: bool,
+    /// How the body is to be decoded.
+    pub encoding: Encoding,
 }
 
 /// Checks the status and headers of the answer to `Range: bytes=pos-(end-1)`.
@@ -31,22 +39,17 @@ pub(crate) fn body_span<B>(
     };
     let headers = response.headers();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    // We ask for `identity`; a server that compresses anyway sends bytes that are not the file's
-    // (libtorrent does not decode them either): that web seed fails, with the reason shown.
-    if let Some(enc) = header(http::header::CONTENT_ENCODING) {
-        if !enc.trim().eq_ignore_ascii_case("identity") {
-            return Err(bad(format!(
-                "Content-Encoding {enc:?} though only identity was accepted"
-            )));
-        }
-    }
+    // We ask for `identity`; a server that compresses anyway is decoded if it can be.
+    let encoding = Encoding::parse(header(http::header::CONTENT_ENCODING)).map_err(bad)?;
     let length = header(http::header::CONTENT_LENGTH)
         .map(|l| {
             l.trim()
                 .parse::<u64>()
                 .map_err(|_| bad(format!("Content-Length {l:?}")))
         })
-        .transpose()?;
+        .transpose()?
+        // Compressed bytes: no measure of the file.
+        .filter(|_| encoding == Encoding::Identity);
     match response.status().as_u16() {
         206 => {
             let Some(range) = header(http::header::CONTENT_RANGE) else {
@@ -71,6 +74,7 @@ pub(crate) fn body_span<B>(
                 start: a,
                 end: Some(b + 1),
                 whole_file: false,
+                encoding,
             })
         }
         200 => {
@@ -84,6 +88,7 @@ pub(crate) fn body_span<B>(
                 start: 0,
                 end: length,
                 whole_file: true,
+                encoding,
             })
         }
         status => Err(FetchError::Status {
@@ -154,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn a_200_is_the_whole_file_and_compression_is_refused() {
+    fn a_200_is_the_whole_file_and_gzip_or_deflate_is_decoded() {
         let whole = answer(200, &[("content-length", "1000")]);
         let span = body_span("u", &whole, 100, 200).unwrap();
         assert_eq!(
@@ -168,15 +173,26 @@ mod tests {
         );
         let short = answer(200, &[("content-length", "150")]);
         assert!(body_span("u", &short, 100, 200).is_err());
+        // Its Content-Length counts compressed bytes: neither "too short" nor the body's end.
         let gzip = answer(
+            200,
+            &[("content-length", "150"), ("content-encoding", "gzip")],
+        );
+        let span = body_span("u", &gzip, 100, 200).unwrap();
+        assert_eq!((span.end, span.encoding), (None, Encoding::Gzip));
+        let deflate = answer(
             206,
             &[
                 ("content-range", "bytes 100-199/1000"),
-                ("content-encoding", "gzip"),
+                ("content-length", "40"),
+                ("content-encoding", "deflate"),
             ],
         );
-        let err = body_span("u", &gzip, 100, 200).unwrap_err().to_string();
-        assert!(err.contains("gzip"), "{err}");
+        let span = body_span("u", &deflate, 100, 200).unwrap();
+        assert_eq!((span.end, span.encoding), (Some(200), Encoding::Deflate));
+        let brotli = answer(200, &[("content-encoding", "br")]);
+        let err = body_span("u", &brotli, 100, 200).unwrap_err().to_string();
+        assert!(err.contains("br"), "{err}");
         let identity = answer(200, &[("content-encoding", "identity")]);
         assert!(body_span("u", &identity, 100, 200).is_ok());
         assert!(body_span("u", &answer(404, &[]), 100, 200).is_err());

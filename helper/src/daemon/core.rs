@@ -293,17 +293,27 @@ impl Core {
             &self.state.lock().await.settings,
         )?;
         let hex = info_hash.to_hex();
-        if self
-            .state
-            .lock()
-            .await
-            .entries
-            .iter()
-            .any(|e| e.info_hash == hex)
-        {
+        let (listed, allow_lan) = {
+            let state = self.state.lock().await;
+            let listed = state.entries.iter().any(|e| e.info_hash == hex);
+            (listed, state.settings.allow_lan_for_web_torrents)
+        };
+        if listed {
+            // Added again: what this add brings joins the running torrent (under this add's
+            // LAN rule), and the caller still hears that it was listed.
+            let mut sources = engine::Sources::of(&source);
+            sources.peers.extend(peers);
+            let merged = self
+                .session
+                .add_sources(info_hash, sources, source_url.as_deref(), allow_lan)
+                .is_ok();
+            let how = match merged {
+                true => "; the trackers, web seeds and peers it brings were added to it",
+                false => "",
+            };
             return Err(ApiError::new(
                 ErrorCode::AlreadyAdded,
-                format!("{name} is already in the download list"),
+                format!("{name} is already in the download list{how}"),
             ));
         }
         std::fs::create_dir_all(&save_dir).map_err(|e| {

@@ -55,7 +55,7 @@ async fn fifty_web_seeds_use_at_most_eight_and_four_at_once() {
 }
 
 /// Peak resident memory (VmHWM, KiB) of a running process.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(super) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -22,6 +22,9 @@ pub enum Mode {
     Hang,
     /// Ignores Range: 200 and the whole file every time.
     IgnoreRange,
+    /// `206` for exactly the range asked, `Content-Encoding: gzip`, and a body of about 1 MiB
+    /// that inflates to 1 GB of zeros: far more than any range.
+    GzipBomb,
 }
 
 /// What the server saw, for assertions.
@@ -116,7 +119,7 @@ async fn connection(
                 }
                 continue;
             }
-            Mode::Honest | Mode::Liar | Mode::IgnoreRange => {}
+            Mode::Honest | Mode::Liar | Mode::IgnoreRange | Mode::GzipBomb => {}
         }
         let Some(file) = decode_path(&path).map(|p| root.join(p)) else {
             let _ = respond(&mut stream, "400 Bad Request", &[], b"").await;
@@ -155,6 +158,11 @@ async fn connection(
         if mode == Mode::Liar {
             body.iter_mut().for_each(|b| *b = !*b);
         }
+        let mut extra = extra;
+        if mode == Mode::GzipBomb {
+            body = gzip_bomb().to_vec();
+            extra.push("Content-Encoding: gzip".into());
+        }
         stats.busy.fetch_add(1, Ordering::SeqCst);
         let sent = respond_slowly(&mut stream, status, &extra, &body, rate, Some(&stats)).await;
         stats.busy.fetch_sub(1, Ordering::SeqCst);
@@ -162,6 +170,18 @@ async fn connection(
             return;
         }
     }
+}
+
+/// 100 gzip members of 10,000,000 zeros each (a member's end never falls on a piece's), made
+/// once: about 1 MiB.
+fn gzip_bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        use std::io::Write;
+        let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        member.write_all(&vec![0u8; 10_000_000]).unwrap();
+        member.finish().unwrap().repeat(100)
+    })
 }
 
 async fn respond(

@@ -16,6 +16,7 @@ MODE:
             odd sizes, no Content-Length
   gzip      200 with the whole file gzip-compressed (Content-Encoding: gzip) though the client
             asked for identity
+  deflate   the same with Content-Encoding: deflate (zlib, RFC 1950)
 Every request line is printed as "GET PATH RANGE" (stdout, flushed).
 """
 import gzip
@@ -24,6 +25,7 @@ import os
 import re
 import sys
 import threading
+import zlib
 import urllib.parse
 
 MODE, ROOT = sys.argv[1], sys.argv[2]
@@ -143,6 +145,15 @@ class Scripted(http.server.BaseHTTPRequestHandler):
         body = gzip.compress(data, compresslevel=1)
         self.send_response(200)
         self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+    def serve_deflate(self, data):
+        body = zlib.compress(data, 1)
+        self.send_response(200)
+        self.send_header("Content-Encoding", "deflate")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

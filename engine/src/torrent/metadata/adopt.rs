@@ -71,6 +71,8 @@ impl Torrent {
             }
             self.peers.insert(key, peer);
         }
+        let web_seeds = self.added.adopt(h.added);
+        self.add_phase_web_seeds(web_seeds);
         match h.announce {
             Some(announce) => {
                 let _ = announce.0.send(self.announce_stats(false));
