@@ -30,6 +30,9 @@ mod fs;
 mod handles;
 #[path = "storage_parts.rs"]
 mod parts;
+#[cfg(test)]
+#[path = "storage_test_info.rs"]
+mod test_info;
 #[cfg(windows)]
 #[path = "storage_winext.rs"]
 mod windows_file_ext;
@@ -420,7 +423,6 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::FileEntry;
 
     /// Laid out and claimed, as a torrent's storage is once its place is its own.
     fn laid_out(dir: &Path, info: &Info) -> Storage {
@@ -430,31 +432,7 @@ mod tests {
     }
 
     fn info(files: &[(&str, u64, bool)]) -> Info {
-        let mut offset = 0;
-        let entries = files
-            .iter()
-            .map(|&(name, length, pad)| {
-                let e = FileEntry {
-                    path: vec![name.into()],
-                    length,
-                    offset,
-                    pad,
-                    executable: false,
-                    hidden: false,
-                };
-                offset += length;
-                e
-            })
-            .collect();
-        Info {
-            name: "t".into(),
-            piece_length: 16,
-            pieces: vec![[0; 20]; offset.div_ceil(16) as usize],
-            files: entries,
-            single_file: false,
-            private: false,
-            total_length: offset,
-        }
+        test_info::test_info("t", false, files)
     }
 
     #[test]
@@ -494,25 +472,6 @@ mod tests {
         assert!(!s.missing(0, 16));
     }
 
-    fn with_paths(files: &[(&[&str], u64)]) -> Info {
-        let mut i = info(&[]);
-        let mut offset = 0;
-        for (path, length) in files {
-            i.files.push(FileEntry {
-                path: path.iter().map(|c| c.to_string()).collect(),
-                length: *length,
-                offset,
-                pad: false,
-                executable: false,
-                hidden: false,
-            });
-            offset += length;
-        }
-        i.total_length = offset;
-        i.pieces = vec![[0; 20]; offset.div_ceil(16) as usize];
-        i
-    }
-
     #[cfg(unix)]
     #[test]
     fn planted_links_are_never_written_through() {
@@ -525,7 +484,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
         symlink(&victim, dir.path().join("t/a")).unwrap();
-        let mut s = laid_out(dir.path(), &with_paths(&[(&["a"], 8)]));
+        let mut s = laid_out(dir.path(), &info(&[("a", 8, false)]));
         let err = s.write(0, b"EVILEVIL").unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(s.read(0, &mut [0; 8]).is_err());
@@ -536,15 +495,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
         symlink(outside.path(), dir.path().join("t/sub")).unwrap();
-        let mut s = laid_out(dir.path(), &with_paths(&[(&["sub", "victim"], 8)]));
+        let mut s = laid_out(dir.path(), &info(&[("sub/victim", 8, false)]));
         assert!(s.write(0, b"EVILEVIL").is_err());
         // The torrent's own directory is a link.
         let dir = tempfile::tempdir().unwrap();
         symlink(outside.path(), dir.path().join("t")).unwrap();
-        let mut s = laid_out(dir.path(), &with_paths(&[(&["victim"], 8)]));
+        let mut s = laid_out(dir.path(), &info(&[("victim", 8, false)]));
         assert!(s.write(0, b"EVILEVIL").is_err());
         // Single-file torrent whose name is a link.
-        let mut single = with_paths(&[(&["x"], 8)]);
+        let mut single = info(&[("x", 8, false)]);
         single.single_file = true;
         single.name = "victim".into();
         let dir = tempfile::tempdir().unwrap();
@@ -566,7 +525,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let mut s = laid_out(dir.path(), &with_paths(&[(&["a"], 8)]));
+        let mut s = laid_out(dir.path(), &info(&[("a", 8, false)]));
         assert!(s.read(0, &mut [0; 8]).is_err());
         assert!(s.write(0, b"12345678").is_err());
     }
@@ -579,7 +538,7 @@ mod tests {
         std::fs::write(outside.path().join("f"), b"keep").unwrap();
         std::fs::create_dir(outside.path().join("empty")).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let i = with_paths(&[(&["sub", "f"], 4), (&["own", "g"], 4), (&["h"], 4)]);
+        let i = info(&[("sub/f", 4, false), ("own/g", 4, false), ("h", 4, false)]);
         let mut s = laid_out(dir.path(), &i);
         s.write(0, b"1234abcdwxyz").unwrap();
         // After the download, `sub` is swapped for a link to a directory outside, and a link to
@@ -597,9 +556,9 @@ mod tests {
     fn thousands_of_files_with_few_handles() {
         let dir = tempfile::tempdir().unwrap();
         let names: Vec<String> = (0..3000).map(|n| format!("f{n}")).collect();
-        let paths: Vec<[&str; 2]> = names.iter().map(|n| ["d", n.as_str()]).collect();
-        let spec: Vec<(&[&str], u64)> = paths.iter().map(|p| (&p[..], 7)).collect();
-        let mut s = laid_out(dir.path(), &with_paths(&spec));
+        let spec: Vec<(String, u64, bool)> =
+            names.iter().map(|n| (format!("d/{n}"), 7, false)).collect();
+        let mut s = laid_out(dir.path(), &test_info::test_info("t", false, &spec));
         s.set_max_open_files(16);
         let data: Vec<u8> = (0..3000 * 7).map(|n| (n % 251) as u8).collect();
         for (k, chunk) in data.chunks(1000).enumerate() {

@@ -129,34 +129,11 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{FileEntry, Info};
+    use protocol::Info;
 
     fn info(name: &str, single_file: bool, files: &[(&str, u64)]) -> Info {
-        let mut offset = 0;
-        let files = files
-            .iter()
-            .map(|&(path, length)| {
-                let e = FileEntry {
-                    path: vec![path.into()],
-                    length,
-                    offset,
-                    pad: false,
-                    executable: false,
-                    hidden: false,
-                };
-                offset += length;
-                e
-            })
-            .collect();
-        Info {
-            name: name.into(),
-            piece_length: 16,
-            pieces: vec![[0; 20]; offset.div_ceil(16) as usize],
-            files,
-            single_file,
-            private: false,
-            total_length: offset,
-        }
+        let files: Vec<(&str, u64, bool)> = files.iter().map(|&(p, l)| (p, l, false)).collect();
+        super::super::test_info::test_info(name, single_file, &files)
     }
 
     #[test]

@@ -248,36 +248,16 @@ mod tests {
 #[cfg(test)]
 mod storage_tests {
     use super::super::Storage;
-    use protocol::{FileEntry, Info};
+    use protocol::Info;
 
     /// Files a (10 bytes), b (20), c (10) in pieces of 16: piece 0 holds a and the start of b,
     /// piece 1 the rest of b and the start of c, piece 2 the rest of c.
     fn info() -> Info {
-        let mut offset = 0;
-        let files = [("a", 10), ("b", 20), ("c", 10)]
-            .iter()
-            .map(|&(name, length)| {
-                let e = FileEntry {
-                    path: vec![name.into()],
-                    length,
-                    offset,
-                    pad: false,
-                    executable: false,
-                    hidden: false,
-                };
-                offset += length;
-                e
-            })
-            .collect();
-        Info {
-            name: "t".into(),
-            piece_length: 16,
-            pieces: vec![[0; 20]; 3],
-            files,
-            single_file: false,
-            private: false,
-            total_length: offset,
-        }
+        super::super::test_info::test_info(
+            "t",
+            false,
+            &[("a", 10, false), ("b", 20, false), ("c", 10, false)],
+        )
     }
 
     #[test]
