@@ -21,6 +21,7 @@ pub mod path;
 pub mod peer_bounds;
 pub mod picker;
 pub mod portmap;
+pub mod stream_window;
 pub mod text;
 pub mod tracker;
 mod types;
