@@ -368,7 +368,10 @@ impl MagnetPhase {
                 self.maybe_connect(Instant::now());
             }
             // No pieces yet: dropping the reply tells the caller so.
-            TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) | TorrentCmd::Selection(_) => {}
+            TorrentCmd::Stop { .. }
+            | TorrentCmd::Withdraw(_)
+            | TorrentCmd::Selection(_)
+            | TorrentCmd::Stream(_) => {}
         }
         self.publish_status();
     }
