@@ -85,6 +85,11 @@ pub enum Command {
         info_hash: String,
         to: String,
     },
+    /// The loopback URL that streams file `file` of a torrent while it downloads.
+    StreamUrl {
+        info_hash: String,
+        file: usize,
+    },
     GetSettings,
     SetSettings {
         settings: SettingsPatch,
@@ -254,6 +259,7 @@ const COMMANDS: &[&str] = &[
     "priority",
     "select",
     "queue",
+    "stream_url",
     "get_settings",
     "set_settings",
     "shutdown",

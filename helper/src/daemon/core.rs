@@ -42,6 +42,8 @@ pub struct Core {
     /// Held while a progress round is computed and sent, and while a subscriber registers and
     /// takes its snapshot: so no round computed before a snapshot is delivered after it.
     pub(super) publish_lock: StdMutex<()>,
+    /// The streaming server's port and token, once it listens (`stream/`).
+    pub(super) stream: std::sync::OnceLock<super::stream::StreamAddr>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -69,6 +71,7 @@ impl Core {
             auto_paused: StdMutex::new(HashSet::new()),
             unrestorable: StdMutex::new(Vec::new()),
             publish_lock: StdMutex::new(()),
+            stream: std::sync::OnceLock::new(),
             shutdown,
         })
     }
@@ -155,6 +158,7 @@ impl Core {
                 save_dir,
             } => self.select(&info_hash, &files, save_dir.as_deref()).await,
             Command::Queue { info_hash, to } => self.queue_move(&info_hash, &to).await,
+            Command::StreamUrl { info_hash, file } => self.stream_url(&info_hash, file).await,
             Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
             Command::SetSettings { settings } => self.set_settings(&settings).await,
             Command::Shutdown => {
@@ -399,7 +403,11 @@ impl Core {
         Ok(ih)
     }
 
-    async fn set_paused(&self, info_hash: &str, paused: bool) -> Result<Value, ApiError> {
+    pub(super) async fn set_paused(
+        &self,
+        info_hash: &str,
+        paused: bool,
+    ) -> Result<Value, ApiError> {
         let ih = self.known(info_hash).await?;
         if paused {
             self.session.pause(ih).await.map_err(engine_error)?;
@@ -471,6 +479,7 @@ impl Core {
         let old = &state.settings;
         let restart_required = new.encryption != state.settings.encryption
             || new.listen_port != old.listen_port
+            || new.stream_port != old.stream_port
             || new.port_mapping != old.port_mapping
             || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
                 != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);
