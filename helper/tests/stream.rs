@@ -1,7 +1,7 @@
 //! The daemon's streaming server (issue 17) against a real download: an engine seeder capped
 //! at 1 MiB/s up, the daemon downloading from it, and the stream URL fetched over loopback
 //! with byte ranges while the download still runs. The first request seeks far ahead: its bytes
-//! arrive long before the torrent is half done, which only the readers' priorities explain.
+//! arrive long before a quarter of the torrent is in, which only the readers' priorities explain.
 //! Then the refusals: a foreign `Host`, a wrong or missing token, a file or torrent not there,
 //! another method. Finally `bthelper stream HASH --open` prints the same URL and opens it, and
 //! streaming a paused torrent resumes it.
@@ -110,12 +110,15 @@ fn a_file_streams_with_ranges_while_it_downloads_and_strangers_are_refused() {
     let took = asked.elapsed();
     assert_eq!(seek.status, 206);
     assert_eq!(seek.body, &data[at..at + 100_000], "byte-exact");
+    // Statuses are published every 500 ms: wait a round so `have_bytes` is not stale (it can
+    // only have grown since).
+    std::thread::sleep(Duration::from_secs(1));
     let status = &host.call(json!({"cmd": "list"}))["torrents"][0];
     let have = status["have_bytes"].as_u64().unwrap();
     eprintln!("the seek's bytes came after {took:?}, with {have} of {LEN} bytes in");
     assert!(
-        have < LEN as u64 / 2,
-        "the seek waited for half the torrent ({have} bytes): no priority for the reader"
+        have < LEN as u64 / 4,
+        "the seek waited for a quarter of the torrent ({have} bytes): no priority for the reader"
     );
 
     let first = http(port, "GET", &path, &host_ok, Some("bytes=0-1023"));
