@@ -50,6 +50,17 @@ impl Reader {
     }
 }
 
+/// What a reader's new position was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// No such reader (closed, or forgotten as idle).
+    Unknown,
+    /// On from where it was, within its window.
+    ReadOn,
+    /// Anywhere else: the shell may withdraw requests that no longer serve a reader.
+    Seek,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct StreamReaders {
     readers: BTreeMap<u64, Reader>,
@@ -76,10 +87,10 @@ impl StreamReaders {
     }
 
     /// The reader now wants byte `pos`. Reading on (at most one readahead forward) feeds the
-    /// rate; anything else is a seek, which starts a new measurement. False for an unknown id.
-    pub fn moved(&mut self, id: u64, pos: u64, now: Instant) -> bool {
+    /// rate; anything else is a seek, which starts a new measurement.
+    pub fn moved(&mut self, id: u64, pos: u64, now: Instant) -> Moved {
         let Some(r) = self.readers.get_mut(&id) else {
-            return false;
+            return Moved::Unknown;
         };
         let reading_on = pos >= r.pos && pos - r.pos <= r.readahead();
         if reading_on {
@@ -93,7 +104,11 @@ impl StreamReaders {
         }
         r.pos = pos;
         r.last = now;
-        true
+        if reading_on {
+            Moved::ReadOn
+        } else {
+            Moved::Seek
+        }
     }
 
     pub fn close(&mut self, id: u64) {
@@ -186,9 +201,13 @@ mod tests {
         let mut r = StreamReaders::default();
         let t = Instant::now();
         let id = r.open(0, 100 * P, t).unwrap();
-        assert!(r.moved(id, 80 * P, t + Duration::from_millis(10)));
+        assert_eq!(
+            r.moved(id, 80 * P, t + Duration::from_millis(10)),
+            Moved::Seek
+        );
         assert_eq!(r.urgent(&lengths(100))[0], 80);
-        assert!(!r.moved(99, 0, t), "unknown reader");
+        assert_eq!(r.moved(id, 80 * P + 5, t), Moved::ReadOn);
+        assert_eq!(r.moved(99, 0, t), Moved::Unknown);
     }
 
     #[test]

@@ -9,10 +9,13 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use protocol::stream_window::Moved;
+use protocol::wire::Message;
 use tokio::sync::oneshot;
 
 use super::Torrent;
 use crate::disk::DiskJob;
+use crate::peer::Outgoing;
 use crate::types::{EngineError, TorrentState};
 
 /// Reads waiting for their piece, over all readers of a torrent.
@@ -90,6 +93,7 @@ impl Torrent {
         let reader = (self.streaming.readers)
             .open(pos, offset + length, Instant::now())
             .ok_or(EngineError::Stream("too many readers of this torrent"))?;
+        self.withdraw_for_seek();
         self.update_urgent();
         Ok(OpenedFile {
             reader,
@@ -99,9 +103,13 @@ impl Torrent {
     }
 
     fn stream_read(&mut self, reader: u64, offset: u64, max: u32, reply: ReadReply) {
-        if !self.streaming.readers.moved(reader, offset, Instant::now()) {
-            let _ = reply.send(Err(EngineError::Stream("the reader is closed")));
-            return;
+        match self.streaming.readers.moved(reader, offset, Instant::now()) {
+            Moved::Unknown => {
+                let _ = reply.send(Err(EngineError::Stream("the reader is closed")));
+                return;
+            }
+            Moved::Seek => self.withdraw_for_seek(),
+            Moved::ReadOn => {}
         }
         self.update_urgent();
         let plen = u64::from(self.lengths.default_piece_len()).max(1);
@@ -170,6 +178,34 @@ impl Torrent {
             self.dispatch(w);
         }
         self.update_urgent();
+    }
+
+    /// A reader jumped (or a new one opened): requests outstanding at peers for pieces no
+    /// reader needs are cancelled, so the peers' queues (and a capped seeder's spread-out
+    /// serving order) do not stand between the reader and its bytes. A block already on its way
+    /// is still taken when it comes (the peer remembers it as withdrawn, the picker as free).
+    fn withdraw_for_seek(&mut self) {
+        let urgent: std::collections::HashSet<u32> = (self.streaming.readers)
+            .urgent(&self.lengths)
+            .into_iter()
+            .collect();
+        let Torrent { peers, picker, .. } = self;
+        for p in peers.values_mut() {
+            let stale: Vec<_> = (p.outstanding.iter())
+                .filter(|b| !urgent.contains(&b.piece.get()))
+                .copied()
+                .collect();
+            let mut frames = Vec::new();
+            for b in stale {
+                if p.withdraw(b) {
+                    picker.release(b);
+                    Message::Cancel(b.as_ref()).encode(&mut frames);
+                }
+            }
+            if !frames.is_empty() {
+                let _ = p.writer.send(Outgoing::Frame(frames));
+            }
+        }
     }
 
     /// Hands the readers' pieces to the picker and asks peers for them at once (a seek moves
