@@ -64,14 +64,15 @@ pub struct Picker {
     /// completion is O(1) per verified piece even for torrents of 100k pieces.
     wanted_missing: u32,
     /// Pieces streaming readers need next, most urgent first (`stream_window.rs`): requested
-    /// before anything else, and the first `URGENT_TWINS` of them from a second peer when the
-    /// first is slow.
+    /// before anything else.
     urgent: Vec<u32>,
+    /// Pieces a reader has waited for too long (the shell decides): their requested blocks are
+    /// also asked of a second peer, endgame fashion. At most `MAX_LATE`.
+    late: Vec<u32>,
 }
 
-/// Urgent pieces whose requested blocks may also be asked of a second peer, endgame fashion:
-/// the reader is waiting for exactly these.
-const URGENT_TWINS: usize = 2;
+/// Late pieces twinned at once: a reader waits for one piece at a time, so a few suffice.
+const MAX_LATE: usize = 4;
 
 impl Picker {
     /// A picker for a torrent of which `have` is already verified.
@@ -87,6 +88,7 @@ impl Picker {
             unstarted_wanted: 0,
             wanted_missing: 0,
             urgent: Vec::new(),
+            late: Vec::new(),
         };
         p.recount();
         p
@@ -110,10 +112,17 @@ impl Picker {
         self.urgent.retain(|&i| i < self.lengths.piece_count());
     }
 
-    /// Whether `piece` is among the urgent ones whose blocks may have twins at other peers
-    /// (so an arriving block should cancel them, as in endgame).
+    /// Pieces readers have waited for too long; their blocks get a twin at a second peer.
+    pub fn set_late(&mut self, mut pieces: Vec<u32>) {
+        pieces.retain(|&i| i < self.lengths.piece_count());
+        pieces.truncate(MAX_LATE);
+        self.late = pieces;
+    }
+
+    /// Whether `piece`'s blocks may have twins at other peers (so an arriving block should
+    /// cancel them, as in endgame).
     pub fn may_have_twins(&self, piece: u32) -> bool {
-        self.in_endgame() || self.urgent.iter().take(URGENT_TWINS).any(|&i| i == piece)
+        self.in_endgame() || self.late.contains(&piece)
     }
 
     /// One priority per piece; a wrong-length vector is ignored (the engine builds it).
@@ -243,7 +252,7 @@ impl Picker {
     }
 
     /// The readers' pieces first, in their order; then, while this peer has room, twins of the
-    /// blocks of the first few that another peer is slow to send.
+    /// blocks of the late ones that another peer is slow to send.
     fn take_urgent(
         &mut self,
         peer_has: &Bitfield,
@@ -251,7 +260,7 @@ impl Picker {
         in_flight: &dyn Fn(ValidBlock) -> bool,
         out: &mut Vec<ValidBlock>,
     ) {
-        if self.urgent.is_empty() {
+        if self.urgent.is_empty() && self.late.is_empty() {
             return;
         }
         let urgent = std::mem::take(&mut self.urgent);
@@ -267,11 +276,8 @@ impl Picker {
             }
             self.take_free(i, max, out);
         }
-        for &i in urgent
-            .iter()
-            .filter(|&&i| !self.have.get(i))
-            .take(URGENT_TWINS)
-        {
+        let late = std::mem::take(&mut self.late);
+        for &i in late.iter().filter(|&&i| !self.have.get(i)) {
             if out.len() >= max || !peer_has.get(i) {
                 continue;
             }
@@ -294,6 +300,7 @@ impl Picker {
             }
         }
         self.urgent = urgent;
+        self.late = late;
     }
 
     fn start(&mut self, i: u32) {

@@ -169,8 +169,10 @@ fn urgent_pieces_come_first_in_their_order_then_the_rest() {
         &[15, 9],
         "index 99 is out of range and ignored"
     );
-    assert!(!p.may_have_twins(3));
+    assert!(!p.may_have_twins(15), "urgent is not yet late");
+    p.set_late(vec![15]);
     assert!(p.may_have_twins(15));
+    assert!(!p.may_have_twins(3));
 }
 
 #[test]
@@ -187,13 +189,18 @@ fn urgent_pieces_a_peer_lacks_or_we_have_are_skipped() {
 }
 
 #[test]
-fn a_second_peer_twins_the_blocks_of_the_first_urgent_pieces() {
+fn a_second_peer_twins_the_blocks_of_a_late_piece() {
     let mut p = picker(8, 65536);
     let all = Bitfield::full(8);
     p.set_urgent(vec![5]);
     let a = p.next_blocks(&all, 4, &mut rng(), &none);
     assert!(a.iter().all(|b| b.piece.get() == 5));
-    // Another peer: piece 5 has no free block, so it gets twins of it, then other pieces.
+    // Not late yet: another peer gets other pieces.
+    let other = p.next_blocks(&all, 1, &mut rng(), &none);
+    assert_ne!(other[0].piece.get(), 5);
+    p.release(other[0]);
+    // Late: another peer gets twins of piece 5's blocks first, then other pieces.
+    p.set_late(vec![5]);
     let b = p.next_blocks(&all, 6, &mut rng(), &none);
     assert_eq!(b.iter().filter(|x| x.piece.get() == 5).count(), 4);
     assert_eq!(b.len(), 6);

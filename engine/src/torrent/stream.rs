@@ -6,7 +6,7 @@
 //! Bounded: readers by `stream_window::MAX_READERS`, waiting reads by `MAX_WAITING`; a wait
 //! whose reader went away (its reply closed) is dropped on the next tick.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use protocol::stream_window::Moved;
@@ -22,6 +22,8 @@ use crate::types::{EngineError, TorrentState};
 const MAX_WAITING: usize = 64;
 /// The most one read returns (it never crosses a piece boundary either).
 pub const MAX_READ: u32 = 256 * 1024;
+/// A read waiting this long makes its piece late: its blocks are asked of a second peer too.
+const LATE: Duration = Duration::from_secs(1);
 
 pub(crate) type ReadReply = oneshot::Sender<Result<Bytes, EngineError>>;
 
@@ -53,6 +55,7 @@ pub(crate) struct OpenedFile {
 }
 
 struct Waiting {
+    since: Instant,
     piece: u32,
     offset: u64,
     len: u32,
@@ -122,6 +125,7 @@ impl Torrent {
         let piece_end = self.lengths.piece_offset(piece) + u64::from(self.lengths.piece_len(piece));
         let len = (piece_end - offset).min(u64::from(max.clamp(1, MAX_READ))) as u32;
         let waiting = Waiting {
+            since: Instant::now(),
             piece: piece.get(),
             offset,
             len,
@@ -162,7 +166,15 @@ impl Torrent {
     /// Every tick: waits whose reader gave up go, readers gone quiet are forgotten.
     pub(super) fn stream_tick(&mut self, now: Instant) {
         self.streaming.waiting.retain(|w| !w.reply.is_closed());
-        if self.streaming.readers.expire(now) {
+        let mut late: Vec<u32> = (self.streaming.waiting.iter())
+            .filter(|w| now.saturating_duration_since(w.since) >= LATE)
+            .map(|w| w.piece)
+            .collect();
+        late.sort_unstable();
+        late.dedup();
+        let any_late = !late.is_empty();
+        self.picker.set_late(late);
+        if self.streaming.readers.expire(now) || any_late {
             self.update_urgent();
         }
     }
