@@ -254,3 +254,41 @@ fn a_file_streams_with_ranges_while_it_downloads_and_strangers_are_refused() {
     host.call(json!({"cmd": "stream_url", "info_hash": ih, "file": 0}));
     host.wait_status(&ih, "running again", |t| t["state"] != "paused");
 }
+
+/// `bthelper stream MAGNET`: the CLI adds the magnet, waits for its metadata, picks the largest
+/// file and prints its URL; the stream then serves it byte-exact.
+#[test]
+fn a_magnet_streams_once_its_metadata_is_in() {
+    let home = Home::new();
+    let data = test_data(900_000, 29);
+    let (meta, _) = make_torrent("clip.mp4", &data, 16 * 1024);
+    let ih = meta.info_hash.to_hex();
+    let seeder = Seeder::start(meta, "clip.mp4", &data);
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{ih}&dn=clip&x.pe={}",
+        seeder.session.local_addr()
+    );
+    let out = home.command().args(["stream", &magnet]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap();
+    let rest = url.trim().strip_prefix("http://127.0.0.1:").unwrap();
+    let (port, path) = rest.split_once('/').unwrap();
+    assert!(path.ends_with(&format!("/{ih}/0/clip.mp4")), "{path}");
+    let port: u16 = port.parse().unwrap();
+    let answer = http(
+        port,
+        "GET",
+        &format!("/{path}"),
+        &format!("127.0.0.1:{port}"),
+        Some("bytes=500000-"),
+    );
+    assert_eq!(answer.status, 206);
+    assert_eq!(answer.header("content-type"), Some("video/mp4"));
+    assert!(answer.body == data[500_000..], "the streamed bytes differ");
+    let stopped = home.command().args(["daemon", "--stop"]).output().unwrap();
+    assert!(stopped.status.success());
+}
