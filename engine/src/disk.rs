@@ -77,6 +77,13 @@ pub enum DiskJob {
     },
     /// Which files are skipped now (one per file): see `Storage::select`.
     Select(Vec<bool>),
+    /// Read verified bytes for a streaming reader (within one piece, which the actor has
+    /// seen verified); answered on `reply`, refused if the piece was withdrawn.
+    ReadRange {
+        offset: u64,
+        len: u32,
+        reply: tokio::sync::oneshot::Sender<Result<Bytes, crate::EngineError>>,
+    },
     /// Hash again the pieces of files that changed on disk; answer with what changed.
     RecheckChanged {
         reply: tokio::sync::oneshot::Sender<Vec<ChangedFile>>,
@@ -154,6 +161,9 @@ impl Disk {
             match job {
                 DiskJob::Write { block, data } => self.write(block, data),
                 DiskJob::Read { key, block } => self.read(key, block),
+                DiskJob::ReadRange { offset, len, reply } => {
+                    let _ = reply.send(self.read_range(offset, len));
+                }
                 DiskJob::Check {
                     recorded,
                     record_to,
@@ -280,6 +290,29 @@ impl Disk {
                 self.refuse_read(key, block);
             }
         }
+    }
+
+    fn read_range(&mut self, offset: u64, len: u32) -> Result<Bytes, crate::EngineError> {
+        let plen = u64::from(self.lengths.default_piece_len()).max(1);
+        let piece = u32::try_from(offset / plen)
+            .ok()
+            .and_then(|i| self.lengths.validate_piece(i))
+            .ok_or(crate::EngineError::Stream("read past the torrent's end"))?;
+        let withdrawn = crate::EngineError::Stream("the piece changed on disk");
+        if !self.guard_allows(piece, false) {
+            return Err(withdrawn);
+        }
+        let mut buf = vec![0; len as usize];
+        (self.storage.read(offset, &mut buf)).map_err(|source| crate::EngineError::Io {
+            what: "reading for a stream from",
+            path: self.storage.root().to_path_buf(),
+            source,
+        })?;
+        // Looked at after reading, as for uploads: bytes changed under us are never sent.
+        if !self.guard_allows(piece, true) {
+            return Err(withdrawn);
+        }
+        Ok(Bytes::from(buf))
     }
 
     fn check(

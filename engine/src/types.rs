@@ -278,4 +278,7 @@ pub enum EngineError {
     },
     #[error("the session has shut down")]
     ShutDown,
+    /// A streaming read that cannot be served (no such file, too many readers, ...).
+    #[error("streaming: {0}")]
+    Stream(&'static str),
 }

@@ -94,6 +94,11 @@ pub enum Command {
         #[serde(default, deserialize_with = "crate::goals::present")]
         seed_time_secs: Option<protocol::Goal<u64>>,
     },
+    /// The loopback URL that streams file `file` of a torrent while it downloads.
+    StreamUrl {
+        info_hash: String,
+        file: usize,
+    },
     GetSettings,
     SetSettings {
         settings: SettingsPatch,
@@ -264,6 +269,7 @@ const COMMANDS: &[&str] = &[
     "select",
     "queue",
     "set_goals",
+    "stream_url",
     "get_settings",
     "set_settings",
     "shutdown",

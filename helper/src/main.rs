@@ -71,6 +71,8 @@ enum Command {
     Priority(files::PriorityArgs),
     /// Choose the files of a download that waits for a choice (or change the choice).
     Select(files::SelectArgs),
+    /// Print the loopback URL that plays a file of a torrent while it downloads (adds it if needed).
+    Stream(cli::stream::StreamArgs),
     /// Move a download in the queue (up, down, top, bottom).
     Queue(manage::QueueArgs),
     /// Set a download's seed goals (ratio, seeding time), or print those that apply.
@@ -112,6 +114,7 @@ fn main() -> std::process::ExitCode {
         Command::Files(a) => with_logging(|| files::run(FilesCommand::Files(a))),
         Command::Priority(a) => with_logging(|| files::run(FilesCommand::Priority(a))),
         Command::Select(a) => with_logging(|| files::run(FilesCommand::Select(a))),
+        Command::Stream(a) => with_logging(|| cli::stream::run(a)),
         Command::Queue(a) => with_logging(|| manage::run(Manage::Queue(a))),
         Command::Goals(a) => with_logging(|| manage::run(Manage::Goals(a))),
         Command::Set(a) => with_logging(|| manage::run(Manage::Set(a))),

@@ -75,6 +75,10 @@ pub struct Settings {
     /// the daemon runs. Takes effect when the daemon restarts.
     #[serde(default = "yes")]
     pub port_mapping: bool,
+    /// Loopback TCP port of the streaming server; 0 = any free port. Takes effect when the
+    /// daemon restarts.
+    #[serde(default)]
+    pub stream_port: u16,
 }
 
 fn five() -> Option<u32> {
@@ -128,6 +132,7 @@ impl Settings {
             max_active_seeds: None,
             stalled_secs: five_minutes(),
             port_mapping: true,
+            stream_port: 0,
         }
     }
 
@@ -149,6 +154,9 @@ impl Settings {
         }
         if let Some(v) = patch.listen_port {
             s.listen_port = v;
+        }
+        if let Some(v) = patch.stream_port {
+            s.stream_port = v;
         }
         if let Some(v) = patch.seed_ratio {
             s.seed_ratio = v;
@@ -317,6 +325,8 @@ pub struct SettingsPatch {
     pub upload_rate_limit: Option<Option<u64>>,
     #[serde(default)]
     pub listen_port: Option<u16>,
+    #[serde(default)]
+    pub stream_port: Option<u16>,
     #[serde(default, deserialize_with = "present")]
     pub seed_ratio: Option<Option<f64>>,
     #[serde(default, deserialize_with = "present")]

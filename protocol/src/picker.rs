@@ -63,7 +63,16 @@ pub struct Picker {
     /// Wanted pieces not yet verified (started or not): 0 means complete. Kept as a count so
     /// completion is O(1) per verified piece even for torrents of 100k pieces.
     wanted_missing: u32,
+    /// Pieces streaming readers need next, most urgent first (`stream_window.rs`): requested
+    /// before anything else.
+    urgent: Vec<u32>,
+    /// Pieces a reader has waited for too long (the shell decides): their requested blocks are
+    /// also asked of a second peer, endgame fashion. At most `MAX_LATE`.
+    late: Vec<u32>,
 }
+
+/// Late pieces twinned at once: a reader waits for one piece at a time, so a few suffice.
+const MAX_LATE: usize = 4;
 
 impl Picker {
     /// A picker for a torrent of which `have` is already verified.
@@ -78,6 +87,8 @@ impl Picker {
             sequential: false,
             unstarted_wanted: 0,
             wanted_missing: 0,
+            urgent: Vec::new(),
+            late: Vec::new(),
         };
         p.recount();
         p
@@ -93,6 +104,25 @@ impl Picker {
 
     pub fn set_sequential(&mut self, on: bool) {
         self.sequential = on;
+    }
+
+    /// The pieces readers need next, most urgent first (out-of-range indices are ignored).
+    pub fn set_urgent(&mut self, pieces: Vec<u32>) {
+        self.urgent = pieces;
+        self.urgent.retain(|&i| i < self.lengths.piece_count());
+    }
+
+    /// Pieces readers have waited for too long; their blocks get a twin at a second peer.
+    pub fn set_late(&mut self, mut pieces: Vec<u32>) {
+        pieces.retain(|&i| i < self.lengths.piece_count());
+        pieces.truncate(MAX_LATE);
+        self.late = pieces;
+    }
+
+    /// Whether `piece`'s blocks may have twins at other peers (so an arriving block should
+    /// cancel them, as in endgame).
+    pub fn may_have_twins(&self, piece: u32) -> bool {
+        self.in_endgame() || self.late.contains(&piece)
     }
 
     /// One priority per piece; a wrong-length vector is ignored (the engine builds it).
@@ -191,6 +221,10 @@ impl Picker {
         if max == 0 {
             return out;
         }
+        self.take_urgent(peer_has, max, in_flight, &mut out);
+        if out.len() >= max {
+            return out;
+        }
         // Strict completion: finish started pieces before starting new ones.
         let started: Vec<u32> = self
             .partial
@@ -215,6 +249,58 @@ impl Picker {
             self.take_endgame(peer_has, max, in_flight, &mut out);
         }
         out
+    }
+
+    /// The readers' pieces first, in their order; then, while this peer has room, twins of the
+    /// blocks of the late ones that another peer is slow to send.
+    fn take_urgent(
+        &mut self,
+        peer_has: &Bitfield,
+        max: usize,
+        in_flight: &dyn Fn(ValidBlock) -> bool,
+        out: &mut Vec<ValidBlock>,
+    ) {
+        if self.urgent.is_empty() && self.late.is_empty() {
+            return;
+        }
+        let urgent = std::mem::take(&mut self.urgent);
+        for &i in &urgent {
+            if out.len() >= max {
+                break;
+            }
+            if !peer_has.get(i) || !self.wanted(i) {
+                continue;
+            }
+            if !self.partial.contains_key(&i) {
+                self.start(i);
+            }
+            self.take_free(i, max, out);
+        }
+        let late = std::mem::take(&mut self.late);
+        for &i in late.iter().filter(|&&i| !self.have.get(i)) {
+            if out.len() >= max || !peer_has.get(i) {
+                continue;
+            }
+            let piece = PieceIndex::trusted(i);
+            let Some(p) = self.partial.get_mut(&i) else {
+                continue;
+            };
+            for (bi, state) in p.blocks.iter_mut().enumerate() {
+                if out.len() >= max {
+                    break;
+                }
+                if let BlockState::Requested(n @ 1) = state {
+                    if let Some(b) = self.lengths.block(piece, bi as u32) {
+                        if !in_flight(b) && !out.contains(&b) {
+                            *n += 1;
+                            out.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        self.urgent = urgent;
+        self.late = late;
     }
 
     fn start(&mut self, i: u32) {

@@ -66,6 +66,12 @@ impl Picker {
     }
 
     /// Wanted, not had, and either not started or started with every block given back.
+    /// Where a web seed's next run should start while streaming readers wait: the first of
+    /// their pieces nobody has started (a run goes on in order from there, as readers read).
+    pub fn first_free_urgent(&self) -> Option<u32> {
+        self.urgent.iter().copied().find(|&i| self.free_whole(i))
+    }
+
     fn free_whole(&self, i: u32) -> bool {
         self.wanted(i)
             && self
@@ -97,6 +103,7 @@ impl Picker {
 #[cfg(test)]
 mod tests {
     use crate::bitfield::Bitfield;
+
     use crate::lengths::Lengths;
     use crate::picker::{BlockOutcome, Picker};
     use rand::SeedableRng;
@@ -158,5 +165,16 @@ mod tests {
         assert_eq!(piece, run[1]);
         assert_eq!(marked.len(), 1, "only blocks not yet received");
         assert!(p.endgame_piece(&|_| true).is_none());
+    }
+
+    #[test]
+    fn web_seed_runs_start_at_the_first_urgent_piece_nobody_started() {
+        let l = Lengths::new(8 * 16384, 16384, 8).unwrap();
+        let mut p = Picker::new(l, Bitfield::new(8));
+        assert_eq!(p.first_free_urgent(), None);
+        p.set_urgent(vec![5, 6]);
+        assert_eq!(p.first_free_urgent(), Some(5));
+        assert_eq!(p.next_run(5, 1).len(), 1);
+        assert_eq!(p.first_free_urgent(), Some(6), "5 is taken by the run");
     }
 }

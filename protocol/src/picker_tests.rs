@@ -156,3 +156,55 @@ proptest! {
         prop_assert_eq!(p.wanted_left(), 0);
     }
 }
+
+#[test]
+fn urgent_pieces_come_first_in_their_order_then_the_rest() {
+    let mut p = picker(20, 16384);
+    let all = Bitfield::full(20);
+    p.set_urgent(vec![15, 9, 99]);
+    let got = p.next_blocks(&all, 3, &mut rng(), &none);
+    let pieces: Vec<u32> = got.iter().map(|b| b.piece.get()).collect();
+    assert_eq!(
+        &pieces[..2],
+        &[15, 9],
+        "index 99 is out of range and ignored"
+    );
+    assert!(!p.may_have_twins(15), "urgent is not yet late");
+    p.set_late(vec![15]);
+    assert!(p.may_have_twins(15));
+    assert!(!p.may_have_twins(3));
+}
+
+#[test]
+fn urgent_pieces_a_peer_lacks_or_we_have_are_skipped() {
+    let mut p = picker(8, 16384);
+    p.piece_verified(p.lengths().validate_piece(2).unwrap());
+    let mut has = Bitfield::new(8);
+    has.set(4);
+    has.set(2);
+    p.set_urgent(vec![2, 3, 4]);
+    let got = p.next_blocks(&has, 4, &mut rng(), &none);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].piece.get(), 4);
+}
+
+#[test]
+fn a_second_peer_twins_the_blocks_of_a_late_piece() {
+    let mut p = picker(8, 65536);
+    let all = Bitfield::full(8);
+    p.set_urgent(vec![5]);
+    let a = p.next_blocks(&all, 4, &mut rng(), &none);
+    assert!(a.iter().all(|b| b.piece.get() == 5));
+    // Not late yet: another peer gets other pieces.
+    let other = p.next_blocks(&all, 1, &mut rng(), &none);
+    assert_ne!(other[0].piece.get(), 5);
+    p.release(other[0]);
+    // Late: another peer gets twins of piece 5's blocks first, then other pieces.
+    p.set_late(vec![5]);
+    let b = p.next_blocks(&all, 6, &mut rng(), &none);
+    assert_eq!(b.iter().filter(|x| x.piece.get() == 5).count(), 4);
+    assert_eq!(b.len(), 6);
+    // The first peer never gets a twin of its own request.
+    let again = p.next_blocks(&all, 4, &mut rng(), &|blk| a.contains(&blk));
+    assert!(again.iter().all(|x| x.piece.get() != 5), "{again:?}");
+}

@@ -2,7 +2,8 @@
 //! whose files straddle pieces, one file selected (by `bthelper download --only` and through
 //! the daemon's `choose_files: ask` wait and `select`): only that file exists, byte-exact, and
 //! no other file of the torrent was created (their bytes of shared pieces went to the part file
-//! in the state directory).
+//! in the state directory). Streaming a skipped file (`bthelper stream HASH --file N`) selects
+//! it, and the stream serves it whole.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -204,5 +205,60 @@ fn the_daemon_asks_then_fetches_only_the_chosen_file() {
     assert_eq!(list[1]["progress"], 1.0);
     assert_eq!(list[0]["priority"], "skip");
     assert_eq!(files["selected_bytes"], 150_001);
+    drop(seeder);
+}
+
+/// The body of a plain `GET` of a loopback URL (the daemon's stream), read to the end; bounded
+/// by a 60 s read timeout.
+fn get(url: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn streaming_a_skipped_file_selects_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent, originals) = three_files(dir.path());
+    let meta = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    let hash = meta.info_hash.to_hex();
+    let daemon = Daemon::start_asking();
+    daemon.run(&["add", torrent.to_str().unwrap(), "--only", "0"]);
+    let files = daemon.json(&["files", &hash, "--json"]);
+    assert_eq!(files["files"][2]["priority"], "skip");
+
+    let url = String::from_utf8(daemon.run(&["stream", &hash, "--file", "2"]).stdout).unwrap();
+    let url = url.trim();
+    assert!(url.ends_with(&format!("/{hash}/2/c.bin")), "{url}");
+    let files = daemon.json(&["files", &hash, "--json"]);
+    let priorities: Vec<&str> = (files["files"].as_array().unwrap().iter())
+        .map(|f| f["priority"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        priorities,
+        ["normal", "skip", "normal"],
+        "streaming selected c.bin"
+    );
+
+    let peer = format!("127.0.0.1:{}", daemon.port);
+    let seeder = LtPeer::start(libtorrent::python().arg(libtorrent::peer_script()).args([
+        "seed",
+        torrent.to_str().unwrap(),
+        seed_dir.to_str().unwrap(),
+        &peer,
+    ]));
+    let (status, body) = get(url);
+    assert_eq!(status, 200);
+    assert!(body == originals[2], "the streamed c.bin differs");
     drop(seeder);
 }

@@ -248,7 +248,7 @@ impl Torrent {
         match self.picker.on_block(block) {
             BlockOutcome::Accepted { .. } => {
                 self.store(block, addr, data);
-                if self.picker.in_endgame() {
+                if self.picker.may_have_twins(block.piece.get()) {
                     self.cancel_elsewhere(key, block);
                 }
             }
@@ -281,6 +281,7 @@ impl Torrent {
 
     pub(super) fn piece_verified(&mut self, piece: PieceIndex) {
         self.picker.piece_verified(piece);
+        self.stream_piece_verified(piece.get());
         self.webseed_piece_checked(piece, true);
         for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
             self.strikes

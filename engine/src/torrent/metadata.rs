@@ -374,7 +374,10 @@ impl MagnetPhase {
             }
             TorrentCmd::AddSources(add) => self.add_sources(add),
             // No pieces yet: dropping the reply tells the caller so.
-            TorrentCmd::Stop { .. } | TorrentCmd::Withdraw(_) | TorrentCmd::Selection(_) => {}
+            TorrentCmd::Stop { .. }
+            | TorrentCmd::Withdraw(_)
+            | TorrentCmd::Selection(_)
+            | TorrentCmd::Stream(_) => {}
         }
         self.publish_status();
     }

@@ -14,6 +14,7 @@ mod seed_goal;
 mod selection;
 mod sources;
 mod status;
+mod stream;
 mod uploads;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
@@ -45,6 +46,7 @@ pub(crate) use peers::Peer;
 pub(crate) use peers::STALL_TIMEOUT;
 pub(crate) use selection::{priorities_from_indices, SelectionCmd};
 pub(crate) use sources::AddSources;
+pub(crate) use stream::{StreamCmd, MAX_READ};
 
 const TICK: Duration = Duration::from_millis(500);
 const RESUME_EVERY: Duration = Duration::from_secs(30);
@@ -66,6 +68,7 @@ pub(crate) enum TorrentCmd {
     Selection(selection::SelectionCmd),
     /// The torrent was added again, with these sources (`sources.rs`).
     AddSources(AddSources),
+    Stream(stream::StreamCmd),
 }
 
 /// What the session keeps of a running torrent.
@@ -253,6 +256,8 @@ pub(crate) struct Torrent {
     rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
     uploads: uploads::Uploads,
+    /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
+    streaming: stream::Streaming,
 }
 
 /// A torrent that is set up but whose actor has not started yet.
@@ -443,6 +448,7 @@ impl Torrent {
                 targets,
             ),
             uploads: uploads::Uploads::default(),
+            streaming: stream::Streaming::default(),
         };
         let handed_announcer = match handoff {
             Some(h) => torrent.adopt(h),
@@ -539,6 +545,7 @@ impl Torrent {
             TorrentCmd::Withdraw(cmd) => self.on_withdraw_cmd(cmd),
             TorrentCmd::Selection(cmd) => self.on_selection_cmd(cmd),
             TorrentCmd::AddSources(add) => self.add_sources(add),
+            TorrentCmd::Stream(cmd) => self.on_stream_cmd(cmd),
         }
     }
 
@@ -569,6 +576,7 @@ impl Torrent {
         self.picker.set_sequential(self.sequential);
         self.state = TorrentState::Connecting;
         self.resume_dirty = true;
+        self.stream_checked();
         self.announce_to_adopted();
         if self.picker.is_complete() {
             self.on_complete(false);
@@ -687,6 +695,7 @@ impl Torrent {
         self.down_rate = down + self.webseeds.rate();
         self.up_rate = up;
         self.check_stalls(now);
+        self.stream_tick(now);
         self.pump_uploads();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {

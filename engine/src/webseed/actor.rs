@@ -69,11 +69,16 @@ impl Torrent {
             // start at the first missing piece, and when it is the only source it gets them all
             // in one request (one sequential pass instead of a skip per run).
             let ignores_range = s.ignores_range();
-            let from = match s.next_from {
+            // Streaming readers first: a run starts at the first of their pieces not started.
+            let urgent = (!ignores_range)
+                .then(|| self.picker.first_free_urgent())
+                .flatten();
+            let from = match (urgent, s.next_from) {
+                (Some(u), _) => u,
                 _ if self.sequential || ignores_range => 0,
-                Some(f) => f,
-                None if n == 0 => 0,
-                None => self.rng.random_range(0..n),
+                (None, Some(f)) => f,
+                (None, None) if n == 0 => 0,
+                (None, None) => self.rng.random_range(0..n),
             };
             // Leave a share for the other web seeds and peers: one web seed that grabbed
             // everything (and then hung, or crawled) would hold the rest back.

@@ -21,6 +21,7 @@ const PAGES = {
   'pages/downloads.html': 'downloads',
   'pages/confirm.html': 'confirm',
   'pages/intercept.html': 'intercept',
+  'pages/player.html': 'player',
 };
 
 /**
@@ -44,6 +45,8 @@ export const PERMISSIONS = {
     messages: ['connect', 'command'],
     commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
   },
+  // The player page asks for one stream URL; the helper checks the torrent and the file.
+  player: { port: 'popup', messages: ['connect', 'command'], commands: ['stream_url'] },
   options: { port: 'popup', messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
   confirm: { port: 'confirm', messages: ['pending', 'confirm', 'cancel'], commands: [] },
   intercept: { port: null, messages: ['navigation'], commands: [] },

@@ -6,6 +6,7 @@
 import { fileTree, treeRows, normalizePeers, normalizeTrackers, normalizeWebSeeds, pieceMap, PRIORITIES } from '../lib/detail.js';
 import { formatBytes, formatRate, formatPercent } from '../lib/format.js';
 import { displayText } from '../lib/text.js';
+import { isPlayable, playerPath } from '../lib/media.js';
 
 export const TABS = ['files', 'peers', 'trackers', 'webseeds', 'pieces'];
 const REFRESH_MS = 2000;
@@ -165,6 +166,13 @@ export class DetailView {
       const name = el(doc, 'span', { class: 'tree-name', text: displayText(node.name) });
       name.style.paddingInlineStart = `${depth * 16}px`;
       let first = name;
+      const path = !folder && isPlayable(node.name) && playerPath(answer.info_hash, node.file.index);
+      if (path) {
+        // Play while it downloads: the player page asks the helper for the stream.
+        const play = el(doc, 'button', { type: 'button', class: 'play', text: '▶', title: this.t9n('playFile'), 'aria-label': this.t9n('playFile') });
+        play.addEventListener('click', () => window.open(chrome.runtime.getURL(path), '_blank'));
+        first = el(doc, 'span', { class: 'tree-play' }, [play, name]);
+      }
       if (folder) {
         const open = !this.collapsed.has(node.path);
         const toggle = el(doc, 'button', { type: 'button', class: 'tree-toggle', 'aria-expanded': String(open), text: `${open ? '▾' : '▸'} ${displayText(node.name)}` });

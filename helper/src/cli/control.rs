@@ -88,20 +88,27 @@ pub fn run(command: Control) -> anyhow::Result<()> {
     })
 }
 
+/// The `add` request for a .torrent file, a magnet link or an http(s) URL of a .torrent.
+pub(crate) fn add_request(source: &str) -> anyhow::Result<Value> {
+    let source = source.trim();
+    Ok(
+        if source
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
+        {
+            json!({"cmd": "add", "magnet": source})
+        } else if source.starts_with("http://") || source.starts_with("https://") {
+            json!({"cmd": "add", "url": source})
+        } else {
+            let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            json!({"cmd": "add", "torrent_b64": b64})
+        },
+    )
+}
+
 async fn add(client: &mut Client, args: AddArgs) -> anyhow::Result<()> {
-    let source = args.source.trim();
-    let mut request = if source
-        .get(..7)
-        .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
-    {
-        json!({"cmd": "add", "magnet": source})
-    } else if source.starts_with("http://") || source.starts_with("https://") {
-        json!({"cmd": "add", "url": source})
-    } else {
-        let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-        json!({"cmd": "add", "torrent_b64": b64})
-    };
+    let mut request = add_request(&args.source)?;
     if let Some(dir) = args.save_dir {
         let dir =
             std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;

@@ -6,3 +6,4 @@ pub mod files;
 pub mod inspect;
 pub mod manage;
 pub mod reach;
+pub mod stream;

@@ -42,6 +42,8 @@ pub struct Core {
     /// Held while a progress round is computed and sent, and while a subscriber registers and
     /// takes its snapshot: so no round computed before a snapshot is delivered after it.
     pub(super) publish_lock: StdMutex<()>,
+    /// The streaming server's port and token, once it listens (`stream/`).
+    pub(super) stream: std::sync::OnceLock<super::stream::StreamAddr>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -69,6 +71,7 @@ impl Core {
             auto_paused: StdMutex::new(HashSet::new()),
             unrestorable: StdMutex::new(Vec::new()),
             publish_lock: StdMutex::new(()),
+            stream: std::sync::OnceLock::new(),
             shutdown,
         })
     }
@@ -160,6 +163,7 @@ impl Core {
                 seed_ratio,
                 seed_time_secs,
             } => self.set_goals(&info_hash, seed_ratio, seed_time_secs).await,
+            Command::StreamUrl { info_hash, file } => self.stream_url(&info_hash, file).await,
             Command::GetSettings => Ok(settings_json(&self.state.lock().await.settings)),
             Command::SetSettings { settings } => self.set_settings(&settings).await,
             Command::Shutdown => {
@@ -498,6 +502,7 @@ impl Core {
         let old = &state.settings;
         let restart_required = new.encryption != state.settings.encryption
             || new.listen_port != old.listen_port
+            || new.stream_port != old.stream_port
             || new.port_mapping != old.port_mapping
             || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
                 != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);

@@ -19,6 +19,7 @@ mod publish;
 mod queue;
 mod signals;
 mod store;
+mod stream;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -36,6 +37,10 @@ pub struct Args {
     /// Ask the running daemon to stop (it saves resume data first) instead of starting one.
     #[arg(long)]
     pub stop: bool,
+    /// Serve streams on this loopback port instead of the `stream_port` setting (0 = a free
+    /// port).
+    #[arg(long, value_name = "PORT")]
+    pub stream_port: Option<u16>,
 }
 
 pub fn main(args: Args) -> anyhow::Result<()> {
@@ -43,7 +48,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     if args.stop {
         return stop(&paths);
     }
-    match run(&paths)? {
+    match run(&paths, args.stream_port)? {
         Outcome::Stopped | Outcome::AlreadyRunning => Ok(()),
     }
 }
@@ -80,7 +85,8 @@ pub enum Outcome {
     AlreadyRunning,
 }
 
-pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
+/// `stream_port` overrides the setting of that name.
+pub fn run(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<Outcome> {
     paths.create_run_dir()?;
     let mut lock = std::fs::OpenOptions::new()
         .create(true)
@@ -113,7 +119,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(paths));
+    let result = runtime.block_on(serve(paths, stream_port));
     crate::ipc::cleanup(paths);
     drop(lock);
     result.map(|()| Outcome::Stopped)
@@ -136,7 +142,7 @@ fn turned_off(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-async fn serve(paths: &Paths) -> anyhow::Result<()> {
+async fn serve(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<()> {
     let store = Store::open(&paths.state_dir)?;
     let settings = store.load_settings(&paths.default_download_dir)?;
     let entries = store.load_entries()?;
@@ -170,8 +176,11 @@ async fn serve(paths: &Paths) -> anyhow::Result<()> {
     };
     tracing::info!(addr = %session.local_addr(), "engine listening");
 
+    let stream_port = stream_port.unwrap_or(settings.stream_port);
     let core = Core::new(session, store, entries, settings);
     core.restore().await;
+    let streaming = stream::start(Arc::clone(&core), stream_port).await?;
+    let _ = core.stream.set(streaming);
 
     let mut listener = crate::ipc::Listener::bind(paths)?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "daemon ready");
