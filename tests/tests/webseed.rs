@@ -484,10 +484,12 @@ async fn the_session_download_limit_holds_for_web_seeds() {
     .unwrap();
     let started = Instant::now();
     let ih = add(&session, &torrent).await;
-    let mut saw_rate = 0;
+    let mut rates = Vec::new();
     wait_until("the limited download", Duration::from_secs(20), || {
         let s = session.status(ih).unwrap();
-        saw_rate = saw_rate.max(s.down_rate);
+        if s.down_rate > 0 {
+            rates.push(s.down_rate);
+        }
         s.state == TorrentState::Seeding
     })
     .await;
@@ -495,12 +497,15 @@ async fn the_session_download_limit_holds_for_web_seeds() {
     assert!(std::fs::read(out.join("slow.bin")).unwrap() == data);
     // 3 MiB at 1 MiB/s, less the bucket's quarter-second burst.
     assert!(took >= Duration::from_millis(2500), "took only {took:?}");
-    assert!(saw_rate > 0, "web seed bytes show in down_rate");
-    // The elapsed time above is the real check; a peak of the measured rate jitters (bytes land
-    // in bursts after the limiter's waits, and a loaded machine bunches them further).
+    assert!(!rates.is_empty(), "web seed bytes show in down_rate");
+    // The elapsed time above is the real check. The shown rate is judged by its median: one
+    // tick's figure jitters (bytes land in bursts after the limiter's waits, and a loaded
+    // machine bunches them further: CI once saw a single 5.3 MB/s sample).
+    rates.sort_unstable();
+    let median = rates[rates.len() / 2];
     assert!(
-        saw_rate < 3 << 20,
-        "down_rate {saw_rate} near the 1 MiB/s limit"
+        median < 2 << 20,
+        "median down_rate {median} near the 1 MiB/s limit (samples {rates:?})"
     );
     session.shutdown().await;
 }
