@@ -242,6 +242,10 @@ pub(crate) struct Torrent {
     up_rate: u64,
     resume_path: Option<PathBuf>,
     resume_dirty: bool,
+    /// The pieces the resume record on disk holds, when known: a record that would say the
+    /// same is not written again (a daemon of 2,000 seeding torrents rewrote, fsync'd and
+    /// renamed every record after start-up and again at shutdown: two minutes to stop).
+    saved_have: Option<Bitfield>,
     last_resume: Instant,
     completed_sent: bool,
     /// The last wanted piece arrived in this run. A copy found complete by the initial check
@@ -430,6 +434,7 @@ impl Torrent {
             up_rate: 0,
             resume_path,
             resume_dirty: false,
+            saved_have: None,
             last_resume: now,
             completed_sent: false,
             finished_download: false,
@@ -470,7 +475,10 @@ impl Torrent {
             torrent.announce = Some((tx, task));
         }
         match trusted {
-            Some(have) => torrent.checked(have),
+            Some(have) => {
+                torrent.saved_have = Some(have.clone());
+                torrent.checked(have)
+            }
             None => {
                 let recorded = resume.map(|r| r.files);
                 let record_to = torrent.resume_path.clone();
@@ -635,9 +643,12 @@ impl Torrent {
 
     fn save_resume(&mut self) {
         if let Some(path) = &self.resume_path {
-            if self.state != TorrentState::Checking {
+            let unchanged = self.saved_have.as_ref() == Some(self.picker.have());
+            if self.state != TorrentState::Checking && !unchanged {
+                let have = self.picker.have().clone();
+                self.saved_have = Some(have.clone());
                 let _ = self.disk.send(DiskJob::SaveResume {
-                    have: self.picker.have().clone(),
+                    have,
                     path: path.clone(),
                 });
             }
