@@ -15,7 +15,7 @@ A wait prints "seeding N/N after S s" and exits 0 when all N are seeding, or pri
 states were and exits 1 at TIMEOUT. It also prints every state it saw on the way (a `checking`
 seen after a restart means a re-hash).
 """
-import base64, hashlib, json, os, random, socket, struct, sys, time, urllib.request, urllib.error
+import base64, hashlib, json, os, random, socket, struct, sys, threading, time, urllib.request, urllib.error
 
 MIB = 1 << 20
 
@@ -179,9 +179,13 @@ def bthelper_add(sock, data, tdir):
     assert r["ok"], r
     files = torrent_files(tdir)
     t0 = time.time()
-    # Pipelined: replies come back in order.
-    for f in files:
-        d.send({"cmd": "add", "torrent_b64": base64.b64encode(open(f, "rb").read()).decode(), "save_dir": data})
+    # Pipelined: replies come back in order. The requests are written by a thread of their own
+    # while this one reads the replies (a daemon whose replies nobody reads stops reading too).
+    def send_all():
+        for f in files:
+            d.send({"cmd": "add", "torrent_b64": base64.b64encode(open(f, "rb").read()).decode(), "save_dir": data})
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
     bad = 0
     for f in files:
         r = d.recv()
@@ -244,15 +248,37 @@ def transmission_states(rpc):
 
 
 # ---------------------------------------------------------------- rqbit
+def bdecode(b, i=0):
+    c = b[i:i + 1]
+    if c == b"i":
+        j = b.index(b"e", i)
+        return int(b[i + 1:j]), j + 1
+    if c in (b"l", b"d"):
+        i += 1
+        out = []
+        while b[i:i + 1] != b"e":
+            v, i = bdecode(b, i)
+            out.append(v)
+        return (out if c == b"l" else dict(zip(out[::2], out[1::2]))), i + 1
+    j = b.index(b":", i)
+    n = int(b[i:j])
+    return b[j + 1:j + 1 + n], j + 1 + n
+
+
 def rqbit_add(port, data, tdir):
     files = torrent_files(tdir)
     t0 = time.time()
     bad = 0
     for f in files:
+        body = open(f, "rb").read()
+        info = bdecode(body)[0][b"info"]
+        # rqbit puts a torrent's files straight into output_folder (no folder of the torrent's
+        # name), so a multi-file torrent's output_folder is its own folder under DATA.
         # overwrite=true: use the files already there (checked, not re-downloaded).
+        out = data if b"files" not in info else os.path.join(data, info[b"name"].decode())
         url = "http://127.0.0.1:%s/torrents?overwrite=true&output_folder=%s" % (
-            port, urllib.request.quote(data))
-        req = urllib.request.Request(url, open(f, "rb").read(), {"Content-Type": "application/x-bittorrent"})
+            port, urllib.request.quote(out))
+        req = urllib.request.Request(url, body, {"Content-Type": "application/x-bittorrent"})
         try:
             with urllib.request.urlopen(req, timeout=120) as r:
                 r.read()
