@@ -6,6 +6,7 @@
 #     states seen on the way);
 #   - peak RSS (VmHWM of the restarted process) and steady RSS (VmRSS after the idle window);
 #   - open file descriptors and threads after the idle window;
+#   - how long the first process took to stop on SIGTERM (saving its resume data);
 #   - idle CPU: utime+stime (/proc/PID/stat) over IDLE seconds with nothing to do, SETTLE seconds
 #     after the last torrent reached seeding (nobody polls it meanwhile).
 # Contestants, one after the other in the same run, each at its defaults and its own state:
@@ -63,11 +64,19 @@ cleanup() {
   if [ -n "$PID" ]; then stop_pid "$PID" || true; fi
   rm -rf "$WORK"
 }
-# stop_pid PID: SIGTERM (each client saves its resume data on it), up to 120 s, then SIGKILL.
+# stop_pid PID: SIGTERM (each client saves its resume data on it), up to STOP_TIMEOUT s, then
+# SIGKILL. Sets STOP_SECS to how long it took.
+STOP_TIMEOUT=${STOP_TIMEOUT:-300}
 stop_pid() {
+  local t0
+  t0=$(date +%s.%N)
   kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1200); do kill -0 "$1" 2>/dev/null || { PID=; return 0; }; sleep 0.1; done
-  echo "  pid $1 did not stop in 120 s: killed" >&2
+  for _ in $(seq $((STOP_TIMEOUT * 10))); do
+    kill -0 "$1" 2>/dev/null || { PID=; STOP_SECS=$(echo "$(date +%s.%N) - $t0" | bc); return 0; }
+    sleep 0.1
+  done
+  STOP_SECS=$STOP_TIMEOUT+
+  echo "  pid $1 did not stop in $STOP_TIMEOUT s: killed" >&2
   kill -KILL "$1" 2>/dev/null || true
   PID=
   return 1
@@ -153,7 +162,9 @@ contestant() {
   add_all "$who" "$dir" | sed 's/^/    /' >&2 || { echo "    $who: adding failed" >&2; stop_pid "$PID"; return 1; }
   wait_all "$who" "$dir" "$ADD_TIMEOUT" | sed 's/^/    /' >&2 || { echo "    $who: not all seeding after adding" >&2; stop_pid "$PID"; return 1; }
   echo "    first process: peak RSS $(( $(status_kib "$PID" VmHWM) / 1024 )) MiB" >&2
-  stop_pid "$PID" || true
+  stop_pid "$PID" || { echo "    $who: killed, its resume data may be incomplete" >&2; }
+  local stop_secs=$STOP_SECS
+  echo "    stopped (SIGTERM to exit) in $stop_secs s" | sed 's/\(\.[0-9]\)[0-9]* s$/\1 s/' >&2
   sync
   echo "==> $who (run $run): restart to all seeding" >&2
   t0=$(now)
@@ -181,7 +192,7 @@ contestant() {
   echo "    start-up $(printf %.2f "$startup") s, read $read MiB, peak $((peak / 1024)) MiB, steady $((steady / 1024)) MiB, idle $((c1 - c0)) ticks in $IDLE s (load ${l0} -> $(cut -d' ' -f1 /proc/loadavg)), $fds fds, $threads threads" >&2
   stop_pid "$PID" || true
   rm -rf "$dir"
-  RES[$who]="${RES[$who]:-}${RES[$who]:+;}$startup $peak $steady $((c1 - c0)) $fds $threads $read $rehash"
+  RES[$who]="${RES[$who]:-}${RES[$who]:+;}$startup $peak $steady $((c1 - c0)) $fds $threads $read $rehash $stop_secs"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -203,16 +214,18 @@ col() {
   [ -n "${RES[$1]:-}" ] || return 0
   local vals
   vals=$(tr ';' '\n' <<< "${RES[$1]}" | awk -v k="$2" '{print $k}')
-  if [ "$2" = 8 ]; then sort -u <<< "$vals" | paste -sd/; else median $vals; fi
+  # Field 8 (re-hash yes/no) and a stop that had to be killed ("300+") are listed, not averaged.
+  if [ "$2" = 8 ] || grep -q '+' <<< "$vals"; then sort -u <<< "$vals" | paste -sd/; else median $vals; fi
 }
 fmt_row() { # WHO
   local w=$1
-  [ -n "${RES[$w]:-}" ] || { echo "| $w | failed | | | | | | |"; return; }
+  [ -n "${RES[$w]:-}" ] || { echo "| $w | failed | | | | | | | |"; return; }
   awk -v w="$w" -v s="$(col "$w" 1)" -v p="$(col "$w" 2)" -v st="$(col "$w" 3)" -v c="$(col "$w" 4)" \
       -v f="$(col "$w" 5)" -v th="$(col "$w" 6)" -v rd="$(col "$w" 7)" -v rh="$(col "$w" 8)" \
-      -v idle="$IDLE" -v tck="$TCK" 'BEGIN {
-    printf "| %s | %.2f | %.1f | %.1f | %d (%.2f%%) | %d | %d | %d (%s) |\n",
-      w, s, p / 1024, st / 1024, c, c * 100 / tck / idle, f, th, rd, rh }'
+      -v sp="$(col "$w" 9)" -v idle="$IDLE" -v tck="$TCK" 'BEGIN {
+    if (sp ~ /^[0-9.]+$/) sp = sprintf("%.1f", sp)
+    printf "| %s | %.2f | %.1f | %.1f | %d (%.2f%%) | %d | %d | %d (%s) | %s |\n",
+      w, s, p / 1024, st / 1024, c, c * 100 / tck / idle, f, th, rd, rh, sp }'
 }
 # ratio K: bthelper's median of field K over the better (smaller) of transmission's and rqbit's.
 ratio() {
@@ -224,8 +237,8 @@ ratio() {
     else printf "%.2fx", a / m }'
 }
 
-TABLE="| client | start-up to all seeding s | peak RSS MiB | steady RSS MiB | idle CPU ticks in ${IDLE} s (% of a core) | open fds | threads | MiB read at start-up (re-hash?) |
-|---|---|---|---|---|---|---|---|"
+TABLE="| client | start-up to all seeding s | peak RSS MiB | steady RSS MiB | idle CPU ticks in ${IDLE} s (% of a core) | open fds | threads | MiB read at start-up (re-hash?) | stop (SIGTERM to exit) s |
+|---|---|---|---|---|---|---|---|---|"
 for w in "${ORDER[@]}"; do TABLE+=$'\n'"$(fmt_row "$w")"; done
 RATIOS="| bthelper / better of transmission, rqbit | ratio | goal |
 |---|---|---|
@@ -249,7 +262,7 @@ if [ "$N" = 2000 ] && [ "$IDLE" = 60 ] && [ -z "${NO_RESULTS:-}" ]; then
     echo
     echo "- machine: $(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
     echo "- load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
-    echo "- Swarmlink $(git describe --always --dirty 2>/dev/null || echo "?"), $(ver transmission-daemon --version 2>&1), rqbit $(ver "$RQBIT" --version | awk '{print $NF}')"
+    echo "- Swarmlink $(git describe --always --dirty 2>/dev/null || echo "?"), $(transmission-daemon --version 2>&1 | head -1), rqbit $(ver "$RQBIT" --version | awk '{print $NF}')"
     echo "- $N torrents, $(awk -v b="$TOTAL_BYTES" 'BEGIN {printf "%.2f GiB", b / 1073741824}') of real data: 1 x 1 GiB, 3 x 256 MiB, 16 x 64 MiB, the rest 1-4 MiB; every third (and every other large one) multi-file"
     echo
     echo "$TABLE"
