@@ -255,6 +255,7 @@ echo "$RATIOS"
 
 if [ "$N" = 2000 ] && [ "$IDLE" = 60 ] && [ -z "${NO_RESULTS:-}" ]; then
   ver() { "$@" 2>/dev/null | head -1 || true; }
+  REV=$(git describe --always --dirty 2>/dev/null || echo "?")   # before the results file changes
   {
     echo "# 2,000 torrents in one daemon (bench/scale.sh)"
     echo
@@ -262,7 +263,7 @@ if [ "$N" = 2000 ] && [ "$IDLE" = 60 ] && [ -z "${NO_RESULTS:-}" ]; then
     echo
     echo "- machine: $(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
     echo "- load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
-    echo "- Swarmlink $(git describe --always --dirty 2>/dev/null || echo "?"), $(transmission-daemon --version 2>&1 | head -1), rqbit $(ver "$RQBIT" --version | awk '{print $NF}')"
+    echo "- Swarmlink $REV, $(transmission-daemon --version 2>&1 | head -1), rqbit $(ver "$RQBIT" --version | awk '{print $NF}')"
     echo "- $N torrents, $(awk -v b="$TOTAL_BYTES" 'BEGIN {printf "%.2f GiB", b / 1073741824}') of real data: 1 x 1 GiB, 3 x 256 MiB, 16 x 64 MiB, the rest 1-4 MiB; every third (and every other large one) multi-file"
     echo
     echo "$TABLE"
