@@ -5,6 +5,9 @@
 #   bench/tracker.sh   bttrack against opentracker (announces per CPU-second, memory per peer)
 #   bench/hash.sh      btpublish make against mktorrent and transmission-create
 #   bench/swarm.sh     the swarm's promise: publisher upload and download times for N downloaders
+#   bench/scale.sh     2,000 seeding torrents in bthelper's daemon, transmission-daemon and rqbit
+#                      (start-up, RSS, idle CPU, descriptors; its data, 7.5 GiB, is made once into
+#                      ~/.cache/swarmlink-bench)
 # It installs what it needs (Debian packages through scripts/install-test-deps.sh; rqbit with
 # `cargo install rqbit --locked`, about 8 minutes, when it is missing), builds the release
 # binaries, runs the four, prints one table of ratios and writes it with the machine's description
@@ -49,11 +52,13 @@ if [ -n "$QUICK" ]; then
   run hash env RUNS=3 bench/hash.sh 256
   run swarm env NS="4 16" SIZE_MIB=32 bench/swarm.sh
   run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
+  run scale env RQBIT="$RQBIT" N=200 IDLE=20 bench/scale.sh
 else
   run tracker bench/tracker.sh
   run hash bench/hash.sh
   run swarm bench/swarm.sh
   run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
+  run scale env RQBIT="$RQBIT" bench/scale.sh
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -115,6 +120,12 @@ if [ -f "$S" ]; then
   done < "$S"
 fi
 
+SC=$RESULTS/scale.md
+for what in "start-up to all seeding" "peak RSS" "idle CPU"; do
+  row "2,000 seeding torrents: $what" "bthelper / better of transmission, rqbit (lower is better)" \
+    "$(cell "$SC" "$what" 2)x" "<= 0.5x"
+done
+
 ver() { "$@" 2>/dev/null | head -1 || true; }
 deb() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 CPU=$(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo)
@@ -132,7 +143,7 @@ CPU=$(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinf
   echo "| benchmark | ratio | measured | goal |"
   echo "|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
-  for f in download tracker hash swarm; do
+  for f in download tracker hash swarm scale; do
     [ -f "$RESULTS/$f.md" ] || continue
     echo
     sed 's/^# /## /' "$RESULTS/$f.md"
