@@ -283,6 +283,7 @@ impl Torrent {
         self.picker.piece_verified(piece);
         self.stream_piece_verified(piece.get());
         self.webseed_piece_checked(piece, true);
+        self.webseed_touched.remove(&piece.get());
         for addr in self.contributors.remove(&piece.get()).unwrap_or_default() {
             self.strikes
                 .entry_or_insert_with(addr.into(), Default::default)
@@ -313,6 +314,14 @@ impl Torrent {
         self.picker.piece_failed(piece);
         self.webseed_piece_checked(piece, false);
         let culprits = self.contributors.remove(&piece.get()).unwrap_or_default();
+        // A piece that also holds a web seed's blocks says nothing about its peers: a lying web
+        // seed's partial run, finished by an honest peer, made that peer the sole culprit and
+        // got it banned (the web seed is judged on its own, by `webseed_piece_checked`).
+        let culprits = if self.webseed_touched.remove(&piece.get()) {
+            Vec::new()
+        } else {
+            culprits
+        };
         let sole = culprits.len() == 1;
         for addr in culprits {
             let record = self

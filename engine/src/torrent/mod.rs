@@ -226,6 +226,9 @@ pub(crate) struct Torrent {
     strikes: protocol::BoundedMap<protocol::Offender, PieceRecord>,
     /// Who sent blocks of each piece being downloaded.
     contributors: HashMap<u32, Vec<SocketAddr>>,
+    /// Pieces being downloaded that hold blocks from a web seed: if one fails its check, the
+    /// peers who sent the rest are not to blame for it (`messages.rs`, `piece_failed`).
+    webseed_touched: HashSet<u32>,
     disk: std_mpsc::Sender<DiskJob>,
     backlog: Arc<WriteBacklog>,
     state: TorrentState,
@@ -420,6 +423,7 @@ impl Torrent {
             bans: protocol::BanList::default(),
             strikes: protocol::BoundedMap::new(protocol::peer_bounds::MAX_BANS),
             contributors: HashMap::new(),
+            webseed_touched: HashSet::new(),
             disk,
             backlog: backlog.clone(),
             state: TorrentState::Checking,

@@ -195,8 +195,10 @@ impl Torrent {
             let _ = self.disk.send(DiskJob::Write { block, data });
         }
         // Judged by the piece's hash check; if this job stops before the piece is whole, the
-        // others who finish it are judged instead (`WebSeeds::stop` forgets the piece).
+        // piece is finished by others (`WebSeeds::stop` forgets the piece), and a failure then
+        // blames none of them: the web seed's blocks may be the bad ones (`webseed_touched`).
         if accepted {
+            self.webseed_touched.insert(piece.get());
             self.webseeds.sent_by.insert(piece.get(), (seed, job));
         }
         if accepted && self.picker.in_endgame() {
