@@ -16,6 +16,22 @@ const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
 /// How long a fresh daemon may take to open its socket (it restores every download first).
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Runs `session` with a client of the daemon (started if none answers) on a single-threaded
+/// runtime: the one way in for the terminal commands that talk to the daemon.
+pub fn with_daemon<T, F>(session: impl FnOnce(Client) -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let paths = Paths::from_env()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = Client::new(connect_or_start(&paths).await?);
+        session(client).await
+    })
+}
+
 /// Connects to the running daemon, starting one if none answers.
 pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<Stream> {
     if let Ok(stream) = ipc::connect(paths).await {

@@ -8,8 +8,7 @@ use base64::Engine as _;
 use protocol::text::printable;
 use serde_json::{json, Value};
 
-use crate::client::{connect_or_start, Client};
-use crate::paths::Paths;
+use crate::client::{with_daemon, Client};
 
 #[derive(clap::Args)]
 pub struct AddArgs {
@@ -69,12 +68,7 @@ pub enum Control {
 }
 
 pub fn run(command: Control) -> anyhow::Result<()> {
-    let paths = Paths::from_env()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut client = Client::new(connect_or_start(&paths).await?);
+    with_daemon(|mut client| async move {
         match command {
             Control::Add(args) => add(&mut client, args).await,
             Control::List(args) => list(&mut client, args).await,

@@ -7,8 +7,7 @@ use protocol::text::printable;
 use serde_json::{json, Value};
 
 use super::control::{human_bytes, parse_file_list, resolve_hash};
-use crate::client::{connect_or_start, Client};
-use crate::paths::Paths;
+use crate::client::{with_daemon, Client};
 
 #[derive(clap::Args)]
 pub struct FilesArgs {
@@ -55,12 +54,7 @@ pub enum FilesCommand {
 }
 
 pub fn run(command: FilesCommand) -> anyhow::Result<()> {
-    let paths = Paths::from_env()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut client = Client::new(connect_or_start(&paths).await?);
+    with_daemon(|mut client| async move {
         match command {
             FilesCommand::Files(a) => files(&mut client, a).await,
             FilesCommand::Priority(a) => {

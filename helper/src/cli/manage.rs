@@ -5,8 +5,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
 use super::control::resolve_hash;
-use crate::client::{connect_or_start, Client};
-use crate::paths::Paths;
+use crate::client::with_daemon;
 
 #[derive(clap::Args)]
 pub struct QueueArgs {
@@ -91,12 +90,7 @@ pub fn settings_patch(pairs: &[String]) -> anyhow::Result<Value> {
 }
 
 pub fn run(command: Manage) -> anyhow::Result<()> {
-    let paths = Paths::from_env()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut client = Client::new(connect_or_start(&paths).await?);
+    with_daemon(|mut client| async move {
         match command {
             Manage::Queue(a) => {
                 let hash = resolve_hash(&mut client, &a.info_hash).await?;

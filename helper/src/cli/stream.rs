@@ -8,8 +8,7 @@ use anyhow::{bail, Context};
 use protocol::{Magnet, Metainfo};
 use serde_json::{json, Value};
 
-use crate::client::{connect_or_start, Client};
-use crate::paths::Paths;
+use crate::client::{with_daemon, Client};
 
 /// How long a magnet may take to bring its file list.
 const METADATA_WAIT: Duration = Duration::from_secs(120);
@@ -28,12 +27,7 @@ pub struct StreamArgs {
 }
 
 pub fn run(args: StreamArgs) -> anyhow::Result<()> {
-    let paths = Paths::from_env()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut client = Client::new(connect_or_start(&paths).await?);
+    with_daemon(|mut client| async move {
         let hash = torrent_hash(&mut client, args.source.trim()).await?;
         let file = match args.file {
             Some(file) => file,
