@@ -30,7 +30,7 @@ const READ_CHUNK: usize = 256 * 1024;
 pub const MAX_QUEUED_BYTES: u64 = 4 << 20;
 
 /// A connection's id inside its torrent.
-pub type PeerKey = u64;
+pub use protocol::session::PeerKey;
 
 /// What the actor asks the writer to send.
 #[derive(Debug)]
@@ -45,34 +45,7 @@ pub enum Outgoing {
     Close,
 }
 
-/// A decoded message, owning its payload (blocks are zero-copy slices of the read buffer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PeerMessage {
-    Choke,
-    Unchoke,
-    Interested,
-    NotInterested,
-    Have(u32),
-    Bitfield(Bytes),
-    HaveAll,
-    HaveNone,
-    Request(BlockRef),
-    Cancel(BlockRef),
-    Reject(BlockRef),
-    AllowedFast(u32),
-    Piece {
-        index: u32,
-        begin: u32,
-        data: Bytes,
-    },
-    Extended {
-        id: u8,
-        payload: Bytes,
-    },
-    /// Keep-alive, port, suggest: nothing for the actor to do beyond noting the peer is alive.
-    /// (A BEP 5 `port` is read by the peer task itself: it feeds the DHT.)
-    Other,
-}
+pub use protocol::session::PeerMessage;
 
 #[derive(Debug, Default)]
 pub struct PeerStats {
@@ -370,55 +343,7 @@ fn decode_owned(
     buf: &mut BytesMut,
     max_frame: usize,
 ) -> Result<Option<(PeerMessage, usize)>, String> {
-    let (msg, used) = match wire::decode(buf, max_frame) {
-        Ok(Some((msg, used))) => (to_owned_shape(&msg), used),
-        Ok(None) => return Ok(None),
-        Err(e) => return Err(format!("bad frame: {e}")),
-    };
-    let frame = buf.split_to(used).freeze();
-    let msg = match msg {
-        Shape::Plain(m) => m,
-        // Payload offsets: 4-byte length, 1-byte id, then 8 bytes of index+begin for a block,
-        // 1 byte of extended id for an extended message.
-        Shape::Piece { index, begin } => PeerMessage::Piece {
-            index,
-            begin,
-            data: frame.slice(13..),
-        },
-        Shape::Bitfield => PeerMessage::Bitfield(frame.slice(5..)),
-        Shape::Extended { id } => PeerMessage::Extended {
-            id,
-            payload: frame.slice(6..),
-        },
-    };
-    Ok(Some((msg, used)))
-}
-
-enum Shape {
-    Plain(PeerMessage),
-    Piece { index: u32, begin: u32 },
-    Bitfield,
-    Extended { id: u8 },
-}
-
-fn to_owned_shape(msg: &Message<'_>) -> Shape {
-    Shape::Plain(match *msg {
-        Message::Choke => PeerMessage::Choke,
-        Message::Unchoke => PeerMessage::Unchoke,
-        Message::Interested => PeerMessage::Interested,
-        Message::NotInterested => PeerMessage::NotInterested,
-        Message::Have(i) => PeerMessage::Have(i),
-        Message::Bitfield(_) => return Shape::Bitfield,
-        Message::Request(b) => PeerMessage::Request(b),
-        Message::Piece { index, begin, .. } => return Shape::Piece { index, begin },
-        Message::Cancel(b) => PeerMessage::Cancel(b),
-        Message::HaveAll => PeerMessage::HaveAll,
-        Message::HaveNone => PeerMessage::HaveNone,
-        Message::RejectRequest(b) => PeerMessage::Reject(b),
-        Message::AllowedFast(i) => PeerMessage::AllowedFast(i),
-        Message::Extended { id, .. } => return Shape::Extended { id },
-        Message::KeepAlive | Message::Port(_) | Message::SuggestPiece(_) => PeerMessage::Other,
-    })
+    PeerMessage::decode(buf, max_frame).map_err(|e| format!("bad frame: {e}"))
 }
 
 async fn write_loop(

@@ -22,6 +22,7 @@ pub mod peer_bounds;
 pub mod picker;
 pub mod portmap;
 pub mod seed_goal;
+pub mod session;
 pub mod stream_window;
 pub mod text;
 pub mod tracker;

@@ -9,9 +9,9 @@ use protocol::wire::{
     self, metadata_reply, ExtendedHandshake, Message, MetadataMessage, PexDiff, UT_METADATA, UT_PEX,
 };
 
-use super::peers::MAX_IN_REQUESTS;
 use super::Torrent;
 use crate::peer::{Outgoing, PeerKey};
+use protocol::session::{PeerError, MAX_IN_REQUESTS};
 
 /// The extended message id peers must use to send us `ut_metadata` messages.
 pub(crate) const OUR_UT_METADATA: u8 = 1;
@@ -114,12 +114,13 @@ impl Torrent {
             _ => true,
         };
         if !ok {
-            let Some(p) = self.peers.get_mut(&key) else {
+            let Some(c) = self.conns.get_mut(&key) else {
                 return;
             };
-            p.ext.bad_messages += 1;
-            if p.ext.bad_messages > MAX_BAD_EXTENSION_MESSAGES {
-                self.close_peer(key, "too many unusable extension messages");
+            c.ext.bad_messages += 1;
+            if c.ext.bad_messages > MAX_BAD_EXTENSION_MESSAGES {
+                let why = PeerError::Protocol("too many unusable extension messages");
+                self.close_peer(key, why);
             }
         }
     }
@@ -137,7 +138,7 @@ impl Torrent {
         let info = self.metainfo.info_bytes();
         // Each piece a few times over is plenty for an honest peer; more is a loop or abuse.
         let allowed = 4 * info.len().div_ceil(wire::METADATA_PIECE_LEN) as u32 + 8;
-        let Some(p) = self.peers.get_mut(&key) else {
+        let Some(p) = self.conns.get_mut(&key) else {
             return true;
         };
         let Some(their_id) = p.ext.ut_metadata else {

@@ -22,11 +22,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::announcer::{self, AnnounceStats};
 use super::sources::{self, AddSources, Added};
 use super::{
-    peer_context, Candidate, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions,
-    Wiring, TICK,
+    peer_context, SessionShared, Torrent, TorrentCmd, TorrentHandle, TorrentOptions, Wiring, TICK,
 };
 use crate::peer::{PeerContext, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
+
+/// Where we stand with an address we may dial.
+struct Candidate {
+    next_attempt: Instant,
+    failures: u32,
+}
 
 mod adopt;
 mod conns;

@@ -1,28 +1,26 @@
-//! One actor task per torrent. It owns the picker, the choker and the per-peer bookkeeping;
-//! peer tasks and the disk thread talk to it over channels, so no lock guards the hot path.
+//! One task per torrent: the driver of its `protocol::session::TorrentCore`. It feeds the core
+//! what peers, the disk and the clock say, and carries out what the core asks for; peer tasks
+//! and the disk thread talk to it over channels, so no lock guards the hot path.
 //! The only shared state is the status snapshot it publishes for `Session::statuses`.
 
-mod allowed_fast;
 mod announcer;
+mod conns;
 mod ext;
-mod hosts;
 mod messages;
 mod metadata;
-mod peers;
 mod pex;
 mod seed_goal;
 mod selection;
 mod sources;
 mod status;
 mod stream;
-mod uploads;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
 mod withdraw;
 
 use status::piece_priorities;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
@@ -30,7 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use protocol::{Bitfield, Choker, Lengths, Metainfo, PeerId, Picker};
+use protocol::session::{CoreConfig, TorrentCore};
+use protocol::{Bitfield, Lengths, Metainfo, PeerId, Picker};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
@@ -41,9 +40,8 @@ use crate::types::{
 };
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
-pub(crate) use peers::Peer;
 #[cfg(test)]
-pub(crate) use peers::STALL_TIMEOUT;
+pub(crate) use protocol::session::STALL_TIMEOUT;
 pub(crate) use selection::{priorities_from_indices, SelectionCmd};
 pub(crate) use sources::AddSources;
 pub(crate) use stream::{StreamCmd, MAX_READ};
@@ -186,49 +184,20 @@ pub(super) fn peer_context(
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct PieceRecord {
-    failed: u32,
-    passed: u32,
-}
-
-/// Where we stand with an address we may dial.
-struct Candidate {
-    next_attempt: Instant,
-    failures: u32,
-}
-
 pub(crate) struct Torrent {
     shared: SessionShared,
     metainfo: Arc<Metainfo>,
     lengths: Lengths,
-    picker: Picker,
+    /// The BitTorrent rules: the picker, the choker, each peer's protocol state, strikes and
+    /// bans, whom to dial (`protocol::session`). This task drives it.
+    core: TorrentCore,
     piece_priorities: Vec<u8>,
     /// One per file, as the user chose them (`selection.rs`).
     file_priorities: Vec<FilePriority>,
     sequential: bool,
-    choker: Choker,
     ctx: PeerContext,
-    peers: HashMap<PeerKey, Peer>,
-    /// Outgoing connections not yet through the handshake.
-    connecting: HashMap<PeerKey, SocketAddr>,
-    /// Accepted connections not yet through the handshake: they count against `max_peers`
-    /// and the per-host cap like the others.
-    handshaking: HashMap<PeerKey, SocketAddr>,
-    next_key: PeerKey,
-    candidates: HashMap<SocketAddr, Candidate>,
-    /// Addresses never to dial (ourselves, peers the metadata phase distrusted).
-    banned_addrs: HashSet<SocketAddr>,
-    /// Hosts banned for misbehaviour, whatever port or peer id they come back with.
-    bans: protocol::BanList,
-    /// Pieces each offender (a host, or one local program) sent blocks of that failed / passed
-    /// their hash check (bounded).
-    strikes: protocol::BoundedMap<protocol::Offender, PieceRecord>,
-    /// Who sent blocks of each piece being downloaded.
-    contributors: HashMap<u32, Vec<SocketAddr>>,
-    /// Pieces being downloaded that hold blocks from a web seed: if one fails its check, the
-    /// peers who sent the rest are not to blame for it (`messages.rs`, `piece_failed`).
-    webseed_touched: HashSet<u32>,
+    /// What only the driver has of each connected peer (its writer, counters, BEP 10 state).
+    conns: HashMap<PeerKey, conns::Conn>,
     disk: std_mpsc::Sender<DiskJob>,
     backlog: Arc<WriteBacklog>,
     state: TorrentState,
@@ -262,7 +231,6 @@ pub(crate) struct Torrent {
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
-    uploads: uploads::Uploads,
     /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
     streaming: stream::Streaming,
 }
@@ -403,9 +371,17 @@ impl Torrent {
             *out = initial;
         }
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
+        let core_config = CoreConfig {
+            our_id: shared.our_id,
+            info_hash,
+            upload_slots: shared.upload_slots,
+            max_peers: shared.max_peers,
+            max_peers_per_ip: shared.max_peers_per_ip,
+        };
+        let mut core = TorrentCore::new(core_config, lengths, rand::random(), now);
+        core.set_upload_limited(shared.up_limit.is_limited());
         let mut torrent = Torrent {
-            choker: Choker::new(shared.upload_slots),
-            picker: Picker::new(lengths, Bitfield::new(lengths.piece_count())),
+            core,
             shared,
             metainfo: metainfo.clone(),
             lengths,
@@ -414,16 +390,7 @@ impl Torrent {
                 .unwrap_or_else(|| vec![FilePriority::Normal; info.files.len()]),
             sequential: opts.sequential,
             ctx,
-            peers: HashMap::new(),
-            connecting: HashMap::new(),
-            handshaking: HashMap::new(),
-            next_key: 1,
-            candidates: HashMap::new(),
-            banned_addrs: HashSet::new(),
-            bans: protocol::BanList::default(),
-            strikes: protocol::BoundedMap::new(protocol::peer_bounds::MAX_BANS),
-            contributors: HashMap::new(),
-            webseed_touched: HashSet::new(),
+            conns: HashMap::new(),
             disk,
             backlog: backlog.clone(),
             state: TorrentState::Checking,
@@ -456,7 +423,6 @@ impl Torrent {
                 backlog.clone(),
                 targets,
             ),
-            uploads: uploads::Uploads::default(),
             streaming: stream::Streaming::default(),
         };
         let handed_announcer = match handoff {
@@ -523,13 +489,15 @@ impl Torrent {
                 },
                 Some(ev) = peer_events.recv() => self.on_peer_event(ev),
                 Some(ev) = self.webseeds.recv() => self.on_webseed(ev),
-                () = upload_room.notified() => self.pump_uploads(),
+                () = upload_room.notified() => self.on_upload_room(),
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.on_tick(now, now.duration_since(last_tick));
                     last_tick = now;
                 }
             }
+            self.core.set_disk_room(self.backlog.has_room());
+            self.flush();
         }
     }
 
@@ -540,6 +508,7 @@ impl Torrent {
             TorrentCmd::Pause => {
                 self.paused = true;
                 self.disconnect_all();
+                self.sync_core_mode();
                 self.publish_status();
             }
             TorrentCmd::Resume => {
@@ -549,7 +518,7 @@ impl Torrent {
                     self.error = None;
                     self.state = TorrentState::Connecting;
                 }
-                self.maybe_connect(Instant::now());
+                self.sync_core_mode();
                 self.fill_webseeds();
                 self.publish_status();
             }
@@ -565,7 +534,8 @@ impl Torrent {
         match ev {
             DiskEvent::Verified(piece) => self.piece_verified(piece),
             DiskEvent::Drained => {
-                self.request_from_all();
+                self.core.set_disk_room(true);
+                self.core.request_from_all();
                 self.fill_webseeds();
             }
             DiskEvent::Failed(piece) => self.piece_failed(piece),
@@ -583,17 +553,18 @@ impl Torrent {
 
     /// The initial check (or trusted resume data) says which pieces we have.
     fn checked(&mut self, have: Bitfield) {
-        self.picker = Picker::new(self.lengths, have);
-        self.picker.set_priorities(self.piece_priorities.clone());
-        self.picker.set_sequential(self.sequential);
+        let mut picker = Picker::new(self.lengths, have);
+        picker.set_priorities(self.piece_priorities.clone());
+        picker.set_sequential(self.sequential);
+        self.core.replace_picker(picker);
         self.state = TorrentState::Connecting;
         self.resume_dirty = true;
         self.stream_checked();
         self.announce_to_adopted();
-        if self.picker.is_complete() {
+        self.sync_core_mode();
+        if self.core.picker().is_complete() {
             self.on_complete(false);
         }
-        self.maybe_connect(Instant::now());
         self.fill_webseeds();
         self.publish_status();
     }
@@ -603,6 +574,7 @@ impl Torrent {
         self.state = TorrentState::Error;
         self.error = Some(msg.clone());
         self.disconnect_all();
+        self.sync_core_mode();
         // Status first: a subscriber reacting to the event must see the new state.
         self.publish_status();
         let _ = self
@@ -625,31 +597,16 @@ impl Torrent {
                 .send(SessionEvent::Completed(self.metainfo.info_hash));
         }
         self.save_resume();
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        // Endgame twins still outstanding are no longer wanted.
-        for p in self.peers.values_mut() {
-            let mut frames = Vec::new();
-            for b in p.withdraw_all() {
-                protocol::wire::Message::Cancel(b.as_ref()).encode(&mut frames);
-            }
-            if !frames.is_empty() {
-                let _ = p.writer.send(Outgoing::Frame(frames));
-            }
-        }
-        for key in keys {
-            self.update_interest(key);
-            if self.peers.get(&key).is_some_and(|p| p.has.is_full()) {
-                self.close_peer(key, "both seeding");
-            }
-        }
+        // The core withdraws the endgame's twin requests and leaves the other seeds.
+        self.sync_core_mode();
         self.publish_status();
     }
 
     fn save_resume(&mut self) {
         if let Some(path) = &self.resume_path {
-            let unchanged = self.saved_have.as_ref() == Some(self.picker.have());
+            let unchanged = self.saved_have.as_ref() == Some(self.core.have());
             if self.state != TorrentState::Checking && !unchanged {
-                let have = self.picker.have().clone();
+                let have = self.core.have().clone();
                 self.saved_have = Some(have.clone());
                 let _ = self.disk.send(DiskJob::SaveResume {
                     have,
@@ -665,7 +622,7 @@ impl Torrent {
         announcer::AnnounceStats {
             uploaded: self.uploaded(),
             downloaded: self.downloaded(),
-            left: self.picker.wanted_left(),
+            left: self.core.picker().wanted_left(),
             completed: self.finished_download && self.state == TorrentState::Seeding,
             stopping,
         }
@@ -700,25 +657,15 @@ impl Torrent {
 
     fn on_tick(&mut self, now: Instant, elapsed: Duration) {
         let secs = elapsed.as_secs_f64().max(0.001);
-        let (mut down, mut up) = (0u64, 0u64);
-        for peer in self.peers.values_mut() {
-            peer.update_rates(secs);
-            down += peer.down_rate;
-            up += peer.up_rate;
-        }
+        let (down, up) = self.update_rates(secs);
         self.webseeds_tick(secs);
         self.down_rate = down + self.webseeds.rate();
         self.up_rate = up;
-        self.check_stalls(now);
         self.stream_tick(now);
-        self.pump_uploads();
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            self.update_interest(key);
-        }
-        self.request_from_all();
-        self.rechoke(now);
-        self.maybe_connect(now);
+        self.core
+            .set_upload_limited(self.shared.up_limit.is_limited());
+        self.core.handle_timeout(now);
+        self.flush();
         self.pex_tick(now);
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
@@ -740,25 +687,23 @@ impl Torrent {
 
     fn downloaded(&self) -> u64 {
         self.closed_down
-            + self.peers.values().map(|p| p.downloaded()).sum::<u64>()
+            + self.conns.values().map(|c| c.downloaded()).sum::<u64>()
             + self.webseeds.downloaded()
     }
 
     fn uploaded(&self) -> u64 {
-        self.closed_up + self.peers.values().map(|p| p.uploaded()).sum::<u64>()
+        self.closed_up + self.conns.values().map(|c| c.uploaded()).sum::<u64>()
     }
 
     fn disconnect_all(&mut self) {
         self.stop_webseeds();
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            self.close_peer(key, "torrent stopped or paused");
-        }
+        self.core.set_active(false, Instant::now());
+        self.flush();
     }
 
     fn send(&self, key: PeerKey, item: Outgoing) {
-        if let Some(p) = self.peers.get(&key) {
-            let _ = p.writer.send(item);
+        if let Some(c) = self.conns.get(&key) {
+            let _ = c.writer.send(item);
         }
     }
 }

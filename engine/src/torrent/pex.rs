@@ -16,9 +16,9 @@ pub(super) const PEX_INTERVAL: Duration = Duration::from_secs(60);
 /// Messages from one peer closer together than this are ignored (BEP 11 allows one a minute;
 /// some slack for timer jitter and for a first message sent right after the handshake).
 const MIN_RECEIVE_GAP: Duration = Duration::from_secs(20);
-/// Addresses we keep to dial at most; PEX adds none beyond it, so lying peers cannot grow the
-/// candidate list without bound.
-pub(super) const MAX_CANDIDATES: usize = 2000;
+/// Addresses the metadata phase keeps to dial at most (the torrent's core has its own cap);
+/// PEX adds none beyond it, so lying peers cannot grow the candidate list without bound.
+pub(super) use protocol::session::MAX_CANDIDATES;
 
 /// Whether an address a peer passed on is one we may dial: unicast, a real port. Loopback and
 /// private ranges stay allowed (local swarms and tests are legitimate) unless the torrent came
@@ -48,11 +48,11 @@ impl Torrent {
     /// The address others can reach a connected peer at: the one we dialed, or for a peer that
     /// dialed us its IP with the listen port from its handshake (unknown otherwise).
     fn pex_addr(&self, key: PeerKey) -> Option<(SocketAddr, PexFlags)> {
-        let p = self.peers.get(&key)?;
+        let p = self.core.peer(key)?;
         let addr = if p.outgoing {
             p.addr
         } else {
-            SocketAddr::new(p.addr.ip(), p.ext.listen_port?)
+            SocketAddr::new(p.addr.ip(), self.conns.get(&key)?.ext.listen_port?)
         };
         let mut flags = 0;
         if p.has.is_full() {
@@ -70,7 +70,7 @@ impl Torrent {
             return;
         }
         let due: Vec<PeerKey> = self
-            .peers
+            .conns
             .iter()
             .filter(|(_, p)| p.ext.ut_pex.is_some() && p.ext.pex_due.is_some_and(|t| t <= now))
             .map(|(k, _)| *k)
@@ -78,19 +78,22 @@ impl Torrent {
         if due.is_empty() {
             return;
         }
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        let keys: Vec<PeerKey> = self.conns.keys().copied().collect();
         let swarm: Vec<(PeerKey, (SocketAddr, PexFlags))> = keys
             .into_iter()
             .filter_map(|k| self.pex_addr(k).map(|a| (k, a)))
             .collect();
         for key in due {
-            let Some(p) = self.peers.get_mut(&key) else {
+            let Some(addr) = self.core.peer(key).map(|p| p.addr) else {
+                continue;
+            };
+            let Some(p) = self.conns.get_mut(&key) else {
                 continue;
             };
             let Some(id) = p.ext.ut_pex else { continue };
             let others: Vec<(SocketAddr, PexFlags)> = swarm
                 .iter()
-                .filter(|(k, (addr, _))| *k != key && *addr != p.addr)
+                .filter(|(k, (a, _))| *k != key && *a != addr)
                 .map(|(_, a)| *a)
                 .collect();
             // The minute counts from a message actually sent: nothing to say, ask again soon.
@@ -109,7 +112,7 @@ impl Torrent {
             return true; // we never offered PEX for it; ignore rather than punish
         }
         let now = Instant::now();
-        let Some(p) = self.peers.get_mut(&key) else {
+        let Some(p) = self.conns.get_mut(&key) else {
             return true;
         };
         if p.ext
@@ -122,17 +125,17 @@ impl Torrent {
         let Ok(added) = added_peers(payload) else {
             return false;
         };
-        let room = MAX_CANDIDATES.saturating_sub(self.candidates.len());
+        let room = self.core.candidate_room();
         let targets = self.shared.targets;
         let fresh: Vec<SocketAddr> = added
             .into_iter()
             // The LAN rule: a public page's torrent learns no LAN peers this way.
             .filter(|a| targets.allows(a.ip()))
-            .filter(|a| !self.candidates.contains_key(a))
+            .filter(|a| !self.core.is_candidate(a))
             .take(room)
             .collect();
         if !fresh.is_empty() {
-            tracing::debug!("{}: PEX names {} new peers", p.addr, fresh.len());
+            tracing::debug!("peer {key}: PEX names {} new peers", fresh.len());
             self.add_candidates(fresh);
         }
         true

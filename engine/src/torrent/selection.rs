@@ -76,20 +76,20 @@ impl Torrent {
         if self.state == TorrentState::Checking {
             return Ok(()); // the end of the check hands the new priorities to the picker
         }
-        self.picker.set_priorities(self.piece_priorities.clone());
-        if self.picker.is_complete() {
+        self.core
+            .picker_mut()
+            .set_priorities(self.piece_priorities.clone());
+        if self.core.picker().is_complete() {
             if !matches!(self.state, TorrentState::Seeding | TorrentState::Error) {
                 self.on_complete(false);
             }
         } else if self.state == TorrentState::Seeding {
             self.state = TorrentState::Connecting;
             self.completed_sent = false;
+            self.sync_core_mode();
         }
-        let keys: Vec<_> = self.peers.keys().copied().collect();
-        for key in keys {
-            self.update_interest(key);
-        }
-        self.request_from_all();
+        self.core.refresh_interest();
+        self.core.request_from_all();
         self.fill_webseeds();
         self.resume_dirty = true;
         self.publish_status();
@@ -99,7 +99,7 @@ impl Torrent {
     /// Each file's priority and the bytes of it in verified pieces.
     fn file_progress(&self) -> Vec<FileProgress> {
         let info = &self.metainfo.info;
-        let have = self.picker.have();
+        let have = self.core.have();
         let plen = u64::from(self.lengths.default_piece_len()).max(1);
         let bytes_had = |offset: u64, length: u64| -> u64 {
             if length == 0 {

@@ -63,11 +63,9 @@ pub(super) fn placeholder() -> TorrentStatus {
 
 impl Torrent {
     pub(super) fn publish_status(&mut self) {
-        let wanted_total = self.picker.wanted_total();
-        let left = self.picker.wanted_left();
-        let have_bytes = self
-            .picker
-            .have()
+        let wanted_total = self.core.picker().wanted_total();
+        let left = self.core.picker().wanted_left();
+        let have_bytes = (self.core.have())
             .iter_ones()
             .filter_map(|i| self.lengths.validate_piece(i))
             .map(|p| u64::from(self.lengths.piece_len(p)))
@@ -78,7 +76,7 @@ impl Torrent {
             TorrentState::Paused
         } else if self.state == TorrentState::Checking || self.state == TorrentState::Seeding {
             self.state
-        } else if self.peers.is_empty() && !self.webseeds.busy() {
+        } else if self.core.peer_count() == 0 && !self.webseeds.busy() {
             TorrentState::Connecting
         } else {
             TorrentState::Downloading
@@ -102,9 +100,8 @@ impl Torrent {
             down_rate: self.down_rate,
             up_rate: self.up_rate,
             // Web seeds fetching right now count as peers, and as seeds: they have everything.
-            peers: (self.peers.len() + self.webseeds.fetching()) as u32,
-            seeds: (self.peers.values().filter(|p| p.has.is_full()).count()
-                + self.webseeds.fetching()) as u32,
+            peers: (self.core.peer_count() + self.webseeds.fetching()) as u32,
+            seeds: (self.core.seeds() + self.webseeds.fetching()) as u32,
             eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
             error: self.error.clone(),
             save_path: self.save_path.display().to_string(),
@@ -114,11 +111,7 @@ impl Torrent {
         if let Ok(mut out) = self.status_out.lock() {
             *out = status;
         }
-        let peers: Vec<PeerStatus> = self
-            .peers
-            .values()
-            .map(|p| p.status(self.lengths.piece_count()))
-            .collect();
+        let peers: Vec<PeerStatus> = self.peer_statuses();
         if let Ok(mut out) = self.peers_out.lock() {
             *out = peers;
         }

@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use protocol::stream_window::Moved;
-use protocol::wire::Message;
 use tokio::sync::oneshot;
 
 use super::Torrent;
 use crate::disk::DiskJob;
-use crate::peer::Outgoing;
 use crate::types::{EngineError, TorrentState};
 
 /// Reads waiting for their piece, over all readers of a torrent.
@@ -131,7 +129,7 @@ impl Torrent {
             len,
             reply,
         };
-        if self.picker.have().get(piece.get()) && self.state != TorrentState::Checking {
+        if self.core.have().get(piece.get()) && self.state != TorrentState::Checking {
             self.dispatch(waiting);
         } else if self.streaming.waiting.len() >= MAX_WAITING {
             let _ = (waiting.reply).send(Err(EngineError::Stream("too many reads waiting")));
@@ -173,7 +171,7 @@ impl Torrent {
         late.sort_unstable();
         late.dedup();
         let any_late = !late.is_empty();
-        self.picker.set_late(late);
+        self.core.picker_mut().set_late(late);
         if self.streaming.readers.expire(now) || any_late {
             self.update_urgent();
         }
@@ -181,7 +179,7 @@ impl Torrent {
 
     /// The checking phase ended: pieces it found may be what readers wait for.
     pub(super) fn stream_checked(&mut self) {
-        let have = self.picker.have().clone();
+        let have = self.core.have().clone();
         let (ready, rest) = std::mem::take(&mut self.streaming.waiting)
             .into_iter()
             .partition(|w| have.get(w.piece));
@@ -201,32 +199,16 @@ impl Torrent {
             .urgent(&self.lengths)
             .into_iter()
             .collect();
-        let Torrent { peers, picker, .. } = self;
-        for p in peers.values_mut() {
-            let stale: Vec<_> = (p.outstanding.iter())
-                .filter(|b| !urgent.contains(&b.piece.get()))
-                .copied()
-                .collect();
-            let mut frames = Vec::new();
-            for b in stale {
-                if p.withdraw(b) {
-                    picker.release(b);
-                    Message::Cancel(b.as_ref()).encode(&mut frames);
-                }
-            }
-            if !frames.is_empty() {
-                let _ = p.writer.send(Outgoing::Frame(frames));
-            }
-        }
+        self.core.withdraw_except(&urgent);
     }
 
     /// Hands the readers' pieces to the picker and asks peers for them at once (a seek moves
     /// the priorities with its first read).
     fn update_urgent(&mut self) {
         let urgent = self.streaming.readers.urgent(&self.lengths);
-        self.picker.set_urgent(urgent);
+        self.core.picker_mut().set_urgent(urgent);
         if !self.streaming.readers.is_empty() {
-            self.request_from_all();
+            self.core.request_from_all();
         }
     }
 }

@@ -7,13 +7,12 @@
 //! never fetched again, since writing the swarm's bytes would overwrite whatever changed it.
 
 use protocol::picker::PRIORITY_SKIP;
-use protocol::wire::Message;
 use protocol::{InfoHash, Picker};
 use tokio::sync::oneshot;
 
 use super::{Torrent, TorrentCmd};
 use crate::disk::{ChangedFile, DiskJob, Withdrawal};
-use crate::peer::{Outgoing, PeerKey};
+use crate::peer::PeerKey;
 use crate::session::Session;
 use crate::types::EngineError;
 
@@ -105,23 +104,12 @@ impl Torrent {
 
     /// A request we accepted but will not answer.
     fn refuse(&mut self, key: PeerKey, block: protocol::wire::BlockRef) {
-        let Some(p) = self.peers.get_mut(&key) else {
-            return;
-        };
-        p.serving = p.serving.saturating_sub(1);
-        if p.cancelled.remove(&block) {
-            return;
-        }
-        if p.fast {
-            let mut frame = Vec::new();
-            Message::RejectRequest(block).encode(&mut frame);
-            let _ = p.writer.send(Outgoing::Frame(frame));
-        }
+        self.core.handle_read_refused(key, block);
     }
 
     /// Clears `pieces` from what we have and marks them skipped; returns those we had.
     fn withdraw(&mut self, pieces: &[u32]) -> Vec<u32> {
-        let mut have = self.picker.have().clone();
+        let mut have = self.core.have().clone();
         let gone: Vec<u32> = pieces.iter().copied().filter(|&p| have.clear(p)).collect();
         if gone.is_empty() {
             return gone;
@@ -137,15 +125,8 @@ impl Torrent {
         let mut picker = Picker::new(self.lengths, have);
         picker.set_priorities(self.piece_priorities.clone());
         picker.set_sequential(self.sequential);
-        for p in self.peers.values() {
-            picker.add_peer_pieces(&p.has);
-        }
-        self.picker = picker;
+        self.core.replace_picker(picker);
         self.resume_dirty = true;
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            self.update_interest(key);
-        }
         self.publish_status();
         gone
     }

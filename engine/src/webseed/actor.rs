@@ -11,13 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::wire::Message;
 use protocol::{BlockOutcome, PieceIndex, ValidBlock};
 use rand::Rng;
 
 use super::Torrent;
 use crate::disk::DiskJob;
-use crate::peer::Outgoing;
 use crate::types::TorrentState;
 use crate::webseed::{describe_wait, WebSeedEvent, MAX_JOBS};
 
@@ -71,7 +69,7 @@ impl Torrent {
             let ignores_range = s.ignores_range();
             // Streaming readers first: a run starts at the first of their pieces not started.
             let urgent = (!ignores_range)
-                .then(|| self.picker.first_free_urgent())
+                .then(|| self.core.picker_mut().first_free_urgent())
                 .flatten();
             let from = match (urgent, s.next_from) {
                 (Some(u), _) => u,
@@ -82,14 +80,19 @@ impl Torrent {
             };
             // Leave a share for the other web seeds and peers: one web seed that grabbed
             // everything (and then hung, or crawled) would hold the rest back.
-            let sources = usable + self.peers.len() as u32;
-            let share = self.picker.unstarted().div_ceil(sources.max(1)).max(1);
+            let sources = usable + self.core.peer_count() as u32;
+            let share = self
+                .core
+                .picker_mut()
+                .unstarted()
+                .div_ceil(sources.max(1))
+                .max(1);
             let max = if ignores_range && sources <= 1 {
                 n
             } else {
                 self.webseeds.run_pieces(seed, piece_len).min(share)
             };
-            let run = self.picker.next_run(from, max);
+            let run = self.core.picker_mut().next_run(from, max);
             let mut held = BTreeMap::new();
             if let Some(last) = run.last() {
                 self.webseeds.seeds[seed].next_from = Some(last.get() + 1);
@@ -99,7 +102,7 @@ impl Torrent {
             } else {
                 // An idle seed holds nothing: any started piece may be twinned, including one
                 // a stalled web seed sits on.
-                let Some((piece, marked)) = self.picker.endgame_piece(&|_| false) else {
+                let Some((piece, marked)) = self.core.picker_mut().endgame_piece(&|_| false) else {
                     continue;
                 };
                 held.insert(piece.get(), marked);
@@ -118,7 +121,7 @@ impl Torrent {
     pub(super) fn stop_webseeds(&mut self) {
         for seed in 0..self.webseeds.seeds.len() {
             let blocks = self.webseeds.stop(seed);
-            self.picker.release_all(&blocks);
+            self.core.picker_mut().release_all(&blocks);
         }
     }
 
@@ -136,7 +139,7 @@ impl Torrent {
                     return; // a job we stopped
                 }
                 let blocks = self.webseeds.stop(seed);
-                self.picker.release_all(&blocks);
+                self.core.picker_mut().release_all(&blocks);
                 let s = &mut self.webseeds.seeds[seed];
                 match result {
                     Ok(()) => {
@@ -155,7 +158,7 @@ impl Torrent {
                     }
                 }
                 self.fill_webseeds();
-                self.request_from_all();
+                self.core.request_from_all();
             }
         }
     }
@@ -187,7 +190,10 @@ impl Torrent {
             j.held.remove(&piece.get());
         }
         let job_done = j.held.is_empty();
-        let accepted = matches!(self.picker.on_block(block), BlockOutcome::Accepted { .. });
+        let accepted = matches!(
+            self.core.picker_mut().on_block(block),
+            BlockOutcome::Accepted { .. }
+        );
         if accepted {
             self.backlog
                 .pending
@@ -198,18 +204,12 @@ impl Torrent {
         // piece is finished by others (`WebSeeds::stop` forgets the piece), and a failure then
         // blames none of them: the web seed's blocks may be the bad ones (`webseed_touched`).
         if accepted {
-            self.webseed_touched.insert(piece.get());
+            self.core.note_web_block(piece);
             self.webseeds.sent_by.insert(piece.get(), (seed, job));
         }
-        if accepted && self.picker.in_endgame() {
+        if accepted && self.core.picker_mut().in_endgame() {
             // Peers asked for the same block as an endgame twin: withdraw those requests.
-            for p in self.peers.values_mut() {
-                if p.withdraw(block) {
-                    let mut frames = Vec::new();
-                    Message::Cancel(block.as_ref()).encode(&mut frames);
-                    let _ = p.writer.send(Outgoing::Frame(frames));
-                }
-            }
+            self.core.cancel_elsewhere(None, block);
         }
         if job_done {
             // Everything it held is in: the job is over now, not when its task says so (the
@@ -243,7 +243,7 @@ impl Torrent {
             .is_some_and(|j| j.id == job)
         {
             let blocks = self.webseeds.stop(seed);
-            self.picker.release_all(&blocks);
+            self.core.picker_mut().release_all(&blocks);
         }
         let s = &mut self.webseeds.seeds[seed];
         s.struck_job = job;

@@ -3,12 +3,33 @@
 
 use std::time::Instant;
 
-use protocol::wire::{Extension, Message};
+use protocol::session::Adopted;
+use protocol::wire::Extension;
 use protocol::Bitfield;
 
-use super::super::{Candidate, Torrent};
-use super::Handoff;
-use crate::peer::{Outgoing, PeerKey};
+use super::super::conns::Conn;
+use super::super::Torrent;
+use super::{Handoff, PendingPeer};
+use crate::peer::Outgoing;
+
+/// What the peer has, from what it said before we knew the piece count; `None` if that does
+/// not fit the torrent.
+fn pieces_of(pending: &PendingPeer, piece_count: u32) -> Option<Bitfield> {
+    let mut has = if pending.have_all {
+        Bitfield::full(piece_count)
+    } else if let Some(bits) = &pending.bitfield {
+        Bitfield::from_wire(bits, piece_count).ok()?
+    } else {
+        Bitfield::new(piece_count)
+    };
+    for &i in &pending.haves {
+        if i >= piece_count {
+            return None;
+        }
+        has.set(i);
+    }
+    Some(has)
+}
 
 impl Torrent {
     /// Takes over the connections, candidates and announcer of the metadata phase. Returns
@@ -16,60 +37,37 @@ impl Torrent {
     pub(in crate::torrent) fn adopt(&mut self, h: Handoff) -> bool {
         let now = Instant::now();
         let piece_count = self.lengths.piece_count();
-        self.next_key = self.next_key.max(h.next_key);
-        self.connecting.extend(h.connecting);
-        self.handshaking.extend(h.handshaking);
-        self.banned_addrs.extend(h.distrusted);
-        for addr in h.candidates {
-            self.candidates.entry(addr).or_insert(Candidate {
-                next_attempt: now,
-                failures: 0,
-            });
+        (self.core).adopt_handshakes(h.connecting, h.handshaking, h.next_key);
+        for addr in h.distrusted {
+            self.core.forbid(addr);
         }
+        self.core.add_candidates(h.candidates, now);
         for (key, pending) in h.peers {
-            let mut peer = super::super::Peer::new(
-                pending.addr,
-                pending.peer_id,
-                pending.writer,
-                pending.stats,
-                piece_count,
-                pending.outgoing,
-                pending.reserved.has(Extension::Fast),
-            );
-            peer.peer_choking = pending.peer_choking;
-            peer.peer_interested = pending.peer_interested;
+            let Some(has) = pieces_of(&pending, piece_count) else {
+                let _ = pending.writer.send(Outgoing::Close);
+                continue;
+            };
+            let mut conn = Conn::new(pending.writer, pending.stats, &pending.peer_id);
             if let Some(hs) = &pending.handshake {
-                peer.ext.learn(hs, now);
-                if let Some(v) = &hs.v {
-                    peer.client = v.chars().take(64).collect();
-                }
-                peer.reqq = hs.reqq;
+                conn.learn(hs, now);
             }
-            let has = if pending.have_all {
-                Some(Bitfield::full(piece_count))
-            } else if let Some(bits) = &pending.bitfield {
-                Bitfield::from_wire(bits, piece_count).ok()
-            } else {
-                Some(Bitfield::new(piece_count))
+            let adopted = Adopted {
+                addr: pending.addr,
+                peer_id: pending.peer_id,
+                outgoing: pending.outgoing,
+                fast: pending.reserved.has(Extension::Fast),
+                has,
+                peer_choking: pending.peer_choking,
+                peer_interested: pending.peer_interested,
+                reqq: pending.handshake.as_ref().and_then(|hs| hs.reqq),
             };
-            let Some(mut has) = has else {
-                let _ = peer.writer.send(Outgoing::Close);
-                continue;
-            };
-            if pending.haves.iter().any(|&i| i >= piece_count) {
-                let _ = peer.writer.send(Outgoing::Close);
-                continue;
-            }
-            for &i in &pending.haves {
-                has.set(i);
-            }
-            peer.has = has;
             if pending.reserved.has(Extension::ExtensionProtocol) {
                 // Now we can serve the metadata too (and withdraw PEX for a private torrent).
-                let frame = self.our_extended_handshake(peer.addr);
-                let _ = peer.writer.send(Outgoing::Frame(frame));
+                let frame = self.our_extended_handshake(pending.addr);
+                let _ = conn.writer.send(Outgoing::Frame(frame));
             }
-            self.peers.insert(key, peer);
+            self.core.adopt_peer(key, adopted, now);
+            self.conns.insert(key, conn);
         }
         let web_seeds = self.added.adopt(h.added);
         self.add_phase_web_seeds(web_seeds);
@@ -83,25 +81,10 @@ impl Torrent {
         }
     }
 
-    /// After the initial check: peers adopted from the metadata phase count towards piece
-    /// availability, and hear (as `have`s, since a bitfield may only open a connection) which
-    /// pieces we already hold.
+    /// After the initial check: peers adopted from the metadata phase hear (as `have`s, since
+    /// a bitfield may only open a connection) which pieces we already hold.
     pub(in crate::torrent) fn announce_to_adopted(&mut self) {
-        let ours: Vec<u32> = self.picker.have().iter_ones().collect();
-        let mut frame = Vec::new();
-        for &i in &ours {
-            Message::Have(i).encode(&mut frame);
-        }
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            let Some(p) = self.peers.get(&key) else {
-                continue;
-            };
-            self.picker.add_peer_pieces(&p.has);
-            if !frame.is_empty() {
-                let _ = p.writer.send(Outgoing::Frame(frame.clone()));
-            }
-            self.update_interest(key);
-        }
+        self.core.tell_have_all();
+        self.flush();
     }
 }

@@ -11,8 +11,7 @@ use protocol::wire::{ExtendedHandshake, Extension, Message};
 
 use super::super::ext::{extended_handshake_frame, OUR_UT_METADATA, OUR_UT_PEX};
 use super::super::pex::{added_peers, MAX_CANDIDATES};
-use super::super::Candidate;
-use super::{MagnetPhase, PendingPeer, MAX_EARLY_HAVES, MAX_NONSENSE};
+use super::{Candidate, MagnetPhase, PendingPeer, MAX_EARLY_HAVES, MAX_NONSENSE};
 use crate::peer::{self, Outgoing, PeerEvent, PeerKey, PeerMessage};
 
 impl MagnetPhase {

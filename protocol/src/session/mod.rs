@@ -1,0 +1,36 @@
+//! One torrent's BitTorrent rules as a state machine, in the manner of quinn-proto: the peer
+//! wire (choke and interest, requests both ways, BEP 6 allowed-fast, endgame), the strike and
+//! ban rules, and the pool of addresses to dial. It reads no clock, opens no socket and spawns
+//! nothing; a driver (the engine's torrent task) feeds it what happened and carries out what it
+//! asks for.
+//!
+//! Inputs are calls on [`TorrentCore`]: `handle_connected`, `handle_message`, `handle_closed`,
+//! `handle_read_done`, `handle_verified`, `handle_failed`, `handle_timeout(now)`, ...
+//! Outputs are polled: [`TorrentCore::poll_transmit`] (what to send to which peer, or to close
+//! it), [`TorrentCore::poll_disk`] (blocks to write, blocks to read), [`TorrentCore::poll_connect`]
+//! (addresses to dial), [`TorrentCore::poll_event`] (bans, for the log and the user).
+//! Time comes in as `now`; randomness from a seed given to [`TorrentCore::new`].
+
+mod adopt;
+mod allowed_fast;
+mod choke;
+mod core;
+mod error;
+mod inbound;
+mod message;
+mod peer;
+mod pool;
+mod requests;
+mod strikes;
+mod uploads;
+
+pub use self::core::{CoreConfig, CoreEvent, DiskOp, TorrentCore, Transmit};
+pub use adopt::Adopted;
+pub use error::PeerError;
+pub use message::PeerMessage;
+pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
+pub use pool::{Dial, MAX_CANDIDATES};
+
+/// A connection's name inside one torrent, handed out by the core (`poll_connect`,
+/// `admit_incoming`). Never reused within a torrent.
+pub type PeerKey = u64;
