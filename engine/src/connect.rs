@@ -17,7 +17,13 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::mse_stream::PeerStream;
-use crate::peer::{PeerContext, CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT};
+use protocol::session::PeerError;
+use std::time::Duration;
+
+/// How long a TCP connect may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the handshakes (MSE and BitTorrent) may take once connected.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Addresses remembered as needing MSE, at most; past it the memory starts over (it is only a
 /// shortcut that saves one refused plaintext connection).
@@ -34,8 +40,8 @@ pub struct Connector {
 /// Why one attempt failed: refused (the peer closed on us, so the other way may work) or
 /// anything else (unreachable, timed out, bad handshake: retrying would not help).
 enum Failure {
-    Refused(String),
-    Other(String),
+    Refused(PeerError),
+    Other(PeerError),
 }
 
 impl Connector {
@@ -72,15 +78,15 @@ impl Connector {
 /// Dials `addr` under the session's policy and exchanges BitTorrent handshakes. Returns the
 /// stream, the peer's handshake, and what was read past it.
 pub async fn dial(
-    ctx: &PeerContext,
+    connector: &Connector,
+    ours: Handshake,
     addr: SocketAddr,
-) -> Result<(PeerStream, Handshake, BytesMut), String> {
-    let connector = &ctx.connector;
+) -> Result<(PeerStream, Handshake, BytesMut), PeerError> {
     let policy = connector.policy();
     let mut attempt = policy.first_attempt(connector.remembered(addr));
     let mut retried = false;
     loop {
-        match dial_once(ctx, addr, attempt).await {
+        match dial_once(&ours, addr, attempt).await {
             Ok(done) => {
                 if policy == EncryptionPolicy::Prefer {
                     connector.learn(addr, matches!(attempt, Attempt::Mse { .. }));
@@ -101,32 +107,27 @@ pub async fn dial(
 }
 
 async fn dial_once(
-    ctx: &PeerContext,
+    ours: &Handshake,
     addr: SocketAddr,
     attempt: Attempt,
 ) -> Result<(PeerStream, Handshake, BytesMut), Failure> {
     let mut tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
-        .map_err(|_| Failure::Other("connect timed out".into()))?
-        .map_err(|e| Failure::Other(format!("connect: {e}")))?;
+        .map_err(|_| Failure::Other(PeerError::Timeout("connect")))?
+        .map_err(|e| Failure::Other(PeerError::Io(format!("connect: {e}"))))?;
     let _ = tcp.set_nodelay(true);
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let (mut stream, mut buf) = match attempt {
         Attempt::Plaintext => (PeerStream::plain(tcp), BytesMut::new()),
         Attempt::Mse { provide } => {
-            let (cipher, rest) = initiate(&mut tcp, ctx.info_hash, provide, deadline).await?;
+            let (cipher, rest) = initiate(&mut tcp, ours.info_hash, provide, deadline).await?;
             (PeerStream::new(tcp, cipher), rest)
         }
     };
-    let mut ours = Vec::with_capacity(Handshake::LEN);
-    Handshake {
-        reserved: ctx.reserved(),
-        info_hash: ctx.info_hash,
-        peer_id: ctx.our_id,
-    }
-    .encode(&mut ours);
+    let mut frame = Vec::with_capacity(Handshake::LEN);
+    ours.encode(&mut frame);
     stream
-        .write_all(&ours)
+        .write_all(&frame)
         .await
         .map_err(|e| io_failure(e, "send handshake"))?;
     let theirs = loop {
@@ -136,12 +137,18 @@ async fn dial_once(
                 break hs;
             }
             Ok(None) => {}
-            Err(e) => return Err(Failure::Other(format!("handshake: {e}"))),
+            Err(e) => {
+                return Err(Failure::Other(PeerError::Malformed(format!(
+                    "handshake: {e}"
+                ))))
+            }
         }
         read_more(&mut stream, &mut buf, deadline, "handshake").await?;
     };
-    if theirs.info_hash != ctx.info_hash {
-        return Err(Failure::Other("peer answered for another torrent".into()));
+    if theirs.info_hash != ours.info_hash {
+        return Err(Failure::Other(PeerError::Protocol(
+            "answered for another torrent",
+        )));
     }
     Ok((stream, theirs, buf))
 }
@@ -164,7 +171,7 @@ async fn initiate(
     loop {
         match machine
             .handle(&buf)
-            .map_err(|e| Failure::Other(format!("MSE: {e}")))?
+            .map_err(|e| Failure::Other(PeerError::Malformed(format!("MSE: {e}"))))?
         {
             Step::NeedMore => read_more(tcp, &mut buf, deadline, "MSE handshake").await?,
             Step::Send(bytes) => tcp
@@ -187,12 +194,14 @@ async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
     deadline: Instant,
-    during: &str,
+    during: &'static str,
 ) -> Result<(), Failure> {
     buf.reserve(4096);
     match tokio::time::timeout_at(deadline, stream.read_buf(buf)).await {
-        Err(_) => Err(Failure::Other(format!("{during} timed out"))),
-        Ok(Ok(0)) => Err(Failure::Refused(format!("closed during the {during}"))),
+        Err(_) => Err(Failure::Other(PeerError::Timeout(during))),
+        Ok(Ok(0)) => Err(Failure::Refused(PeerError::Io(format!(
+            "closed during the {during}"
+        )))),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(io_failure(e, during)),
     }
@@ -201,7 +210,7 @@ async fn read_more<S: AsyncRead + Unpin>(
 /// A reset or broken pipe means the peer hung up on what we sent: a refusal.
 fn io_failure(e: std::io::Error, during: &str) -> Failure {
     use std::io::ErrorKind::*;
-    let why = format!("{during}: {e}");
+    let why = PeerError::Io(format!("{during}: {e}"));
     match e.kind() {
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => Failure::Refused(why),
         _ => Failure::Other(why),
@@ -216,7 +225,7 @@ pub async fn accept(
     tcp: TcpStream,
     policy: EncryptionPolicy,
     torrents: impl FnOnce() -> Vec<InfoHash>,
-) -> Result<(PeerStream, BytesMut, InfoHash), String> {
+) -> Result<(PeerStream, BytesMut, InfoHash), PeerError> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     accept_inner(tcp, policy, torrents, deadline)
         .await
@@ -244,11 +253,11 @@ async fn accept_inner(
             let ih = read_prefix(&mut stream, &mut buf, deadline).await?;
             Ok((stream, buf, ih))
         }
-        IncomingKind::Plaintext => Err(Failure::Other(
-            "plaintext handshake refused: encryption is required".into(),
-        )),
+        IncomingKind::Plaintext => Err(Failure::Other(PeerError::Done(
+            "plaintext handshake refused: encryption is required",
+        ))),
         IncomingKind::Mse if policy.incoming_mse() == 0 => Err(Failure::Other(
-            "not a BitTorrent handshake (encryption is off)".into(),
+            PeerError::Malformed("not a BitTorrent handshake (encryption is off)".into()),
         )),
         IncomingKind::Mse => {
             let torrents = torrents();
@@ -257,7 +266,7 @@ async fn accept_inner(
                 // Its own statement: the thread-local rng must not live across an await.
                 let step = machine
                     .handle(&buf, &torrents, &mut rand::rng())
-                    .map_err(|e| Failure::Other(format!("MSE: {e}")))?;
+                    .map_err(|e| Failure::Other(PeerError::Malformed(format!("MSE: {e}"))))?;
                 match step {
                     Step::NeedMore => {
                         read_more(&mut tcp, &mut buf, deadline, "MSE handshake").await?
@@ -282,9 +291,9 @@ async fn accept_inner(
             let mut stream = PeerStream::new(tcp, cipher);
             let ih = read_prefix(&mut stream, &mut plain, deadline).await?;
             if ih != est.info_hash {
-                return Err(Failure::Other(
-                    "the handshake names another torrent than MSE did".into(),
-                ));
+                return Err(Failure::Other(PeerError::Protocol(
+                    "the handshake names another torrent than MSE did",
+                )));
             }
             Ok((stream, plain, ih))
         }
@@ -301,7 +310,11 @@ async fn read_prefix(
         match Handshake::decode_prefix(buf) {
             Ok(Some((_, ih))) => return Ok(ih),
             Ok(None) => {}
-            Err(e) => return Err(Failure::Other(format!("handshake: {e}"))),
+            Err(e) => {
+                return Err(Failure::Other(PeerError::Malformed(format!(
+                    "handshake: {e}"
+                ))))
+            }
         }
         read_more(stream, buf, deadline, "handshake").await?;
     }

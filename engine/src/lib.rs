@@ -29,6 +29,7 @@ mod ratelimit;
 mod reach;
 mod resume;
 mod session;
+mod session_withdraw;
 mod storage;
 mod torrent;
 pub mod tracker;

@@ -14,12 +14,11 @@ use protocol::{InfoHash, PeerId, BLOCK_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::connect::Connector;
+use crate::connect::{Connector, HANDSHAKE_TIMEOUT};
 use crate::mse_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::ratelimit::RateLimiter;
+use protocol::session::PeerError;
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A peer that sends nothing at all (not even keep-alives) for this long is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(90);
@@ -131,7 +130,7 @@ pub enum PeerEvent {
     },
     Closed {
         key: PeerKey,
-        reason: String,
+        reason: PeerError,
     },
 }
 
@@ -192,11 +191,16 @@ impl PeerContext {
 /// until it ends; the actor always gets `Closed`.
 pub async fn run_outgoing(ctx: PeerContext, key: PeerKey, addr: SocketAddr) {
     let result = async {
-        let (stream, hs, buf) = crate::connect::dial(&ctx, addr).await?;
+        let ours = Handshake {
+            reserved: ctx.reserved(),
+            info_hash: ctx.info_hash,
+            peer_id: ctx.our_id,
+        };
+        let (stream, hs, buf) = crate::connect::dial(&ctx.connector, ours, addr).await?;
         run_connected(&ctx, key, addr, stream, hs, buf).await
     }
     .await;
-    let reason = result.err().unwrap_or_else(|| "closed".into());
+    let reason = result.err().unwrap_or(PeerError::Done("closed"));
     let _ = ctx.events.send(PeerEvent::Closed { key, reason }).await;
 }
 
@@ -216,16 +220,19 @@ pub async fn run_incoming(
         stream
             .write_all(&ctx.our_handshake())
             .await
-            .map_err(|e| format!("send handshake: {e}"))?;
+            .map_err(|e| PeerError::Io(format!("send handshake: {e}")))?;
         let hs = read_handshake(&mut stream, &mut buf).await?;
         run_connected(&ctx, key, addr, stream, hs, buf).await
     }
     .await;
-    let reason = result.err().unwrap_or_else(|| "closed".into());
+    let reason = result.err().unwrap_or(PeerError::Done("closed"));
     let _ = ctx.events.send(PeerEvent::Closed { key, reason }).await;
 }
 
-async fn read_handshake(stream: &mut PeerStream, buf: &mut BytesMut) -> Result<Handshake, String> {
+async fn read_handshake(
+    stream: &mut PeerStream,
+    buf: &mut BytesMut,
+) -> Result<Handshake, PeerError> {
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     loop {
         match Handshake::decode(buf) {
@@ -234,15 +241,15 @@ async fn read_handshake(stream: &mut PeerStream, buf: &mut BytesMut) -> Result<H
                 return Ok(hs);
             }
             Ok(None) => {}
-            Err(e) => return Err(format!("handshake: {e}")),
+            Err(e) => return Err(PeerError::Malformed(format!("handshake: {e}"))),
         }
         buf.reserve(READ_CHUNK);
         let n = tokio::time::timeout_at(deadline, stream.read_buf(buf))
             .await
-            .map_err(|_| "handshake timed out".to_string())?
-            .map_err(|e| format!("read handshake: {e}"))?;
+            .map_err(|_| PeerError::Timeout("handshake"))?
+            .map_err(|e| PeerError::Io(format!("read handshake: {e}")))?;
         if n == 0 {
-            return Err("closed during handshake".into());
+            return Err(PeerError::Io("closed during handshake".into()));
         }
     }
 }
@@ -254,7 +261,7 @@ async fn run_connected(
     stream: PeerStream,
     hs: Handshake,
     buf: BytesMut,
-) -> Result<(), String> {
+) -> Result<(), PeerError> {
     let (reader, writer_half) = stream.into_split();
     let (tx, queue) = mpsc::unbounded_channel();
     let stats = Arc::new(PeerStats::default());
@@ -273,14 +280,14 @@ async fn run_connected(
             stats: stats.clone(),
         })
         .await
-        .map_err(|_| "torrent stopped".to_string())?;
+        .map_err(|_| PeerError::Done("torrent stopped"))?;
     tokio::select! {
         r = read_loop(ctx, key, addr, reader, buf, &stats) => r,
         r = write_loop(ctx, writer_half, queue, &stats) => r,
         () = stats.abort.notified() => Err(if stats.overflowed.load(Ordering::Acquire) {
-            "send queue over its bound: the peer does not read".into()
+            PeerError::Timeout("reading: the send queue is over its bound")
         } else {
-            "dropped by us".into()
+            PeerError::Done("dropped by us")
         }),
     }
 }
@@ -292,7 +299,7 @@ async fn read_loop(
     mut reader: PeerReader,
     mut buf: BytesMut,
     stats: &PeerStats,
-) -> Result<(), String> {
+) -> Result<(), PeerError> {
     let max_frame = ctx.max_frame();
     loop {
         loop {
@@ -310,17 +317,17 @@ async fn read_loop(
             ctx.events
                 .send(PeerEvent::Message { key, msg })
                 .await
-                .map_err(|_| "torrent stopped".to_string())?;
+                .map_err(|_| PeerError::Done("torrent stopped"))?;
         }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
         let n = tokio::time::timeout(IDLE_TIMEOUT, reader.read_buf(&mut buf))
             .await
-            .map_err(|_| "idle timeout".to_string())?
-            .map_err(|e| format!("read: {e}"))?;
+            .map_err(|_| PeerError::Timeout("idle connection"))?
+            .map_err(|e| PeerError::Io(format!("read: {e}")))?;
         if n == 0 {
-            return Err("peer closed the connection".into());
+            return Err(PeerError::Io("peer closed the connection".into()));
         }
         ctx.down_limit.consume(n).await;
     }
@@ -342,8 +349,8 @@ fn port_message(buf: &[u8]) -> Option<u16> {
 fn decode_owned(
     buf: &mut BytesMut,
     max_frame: usize,
-) -> Result<Option<(PeerMessage, usize)>, String> {
-    PeerMessage::decode(buf, max_frame).map_err(|e| format!("bad frame: {e}"))
+) -> Result<Option<(PeerMessage, usize)>, PeerError> {
+    PeerMessage::decode(buf, max_frame).map_err(|e| PeerError::Malformed(format!("frame: {e}")))
 }
 
 async fn write_loop(
@@ -351,7 +358,7 @@ async fn write_loop(
     mut writer: PeerWriter,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
     stats: &PeerStats,
-) -> Result<(), String> {
+) -> Result<(), PeerError> {
     let mut out = Vec::with_capacity(64 * 1024);
     loop {
         let first = match tokio::time::timeout(KEEPALIVE_EVERY, queue.recv()).await {
@@ -359,7 +366,7 @@ async fn write_loop(
                 write_draining(&mut writer, &[0, 0, 0, 0], ctx.write_timeout).await?;
                 continue;
             }
-            Ok(None) => return Err("torrent stopped".into()),
+            Ok(None) => return Err(PeerError::Done("torrent stopped")),
             Ok(Some(item)) => item,
         };
         out.clear();
@@ -389,7 +396,7 @@ async fn write_loop(
         }
         if close {
             let _ = writer.shutdown().await;
-            return Err("closed by us".into());
+            return Err(PeerError::Done("closed by us"));
         }
     }
 }
@@ -400,14 +407,14 @@ async fn write_draining(
     writer: &mut PeerWriter,
     mut buf: &[u8],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), PeerError> {
     while !buf.is_empty() {
         let n = tokio::time::timeout(timeout, writer.write(buf))
             .await
-            .map_err(|_| format!("write stalled: the peer read nothing for {timeout:?}"))?
-            .map_err(|e| format!("write: {e}"))?;
+            .map_err(|_| PeerError::Timeout("writing: the peer reads nothing"))?
+            .map_err(|e| PeerError::Io(format!("write: {e}")))?;
         if n == 0 {
-            return Err("write: the connection is closed".into());
+            return Err(PeerError::Io("write: the connection is closed".into()));
         }
         buf = &buf[n..];
     }

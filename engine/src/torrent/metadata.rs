@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use protocol::session::DialPool;
 use protocol::wire::{ExtendedHandshake, MetadataDownload, Reserved};
 use protocol::{InfoHash, Magnet, Metainfo, PeerId};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -26,12 +27,6 @@ use super::{
 };
 use crate::peer::{PeerContext, PeerEvent, PeerKey, PeerStats};
 use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
-
-/// Where we stand with an address we may dial.
-struct Candidate {
-    next_attempt: Instant,
-    failures: u32,
-}
 
 mod adopt;
 mod conns;
@@ -128,6 +123,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         .filter_map(|p| p.parse().ok())
         .collect();
     peers.extend(opts.peers.iter().copied());
+    let shared_max = (shared.max_peers, shared.max_peers_per_ip);
     let mut phase = MagnetPhase {
         shared,
         ctx,
@@ -138,11 +134,7 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         paused: opts.paused,
         error: None,
         peers: HashMap::new(),
-        connecting: HashMap::new(),
-        handshaking: HashMap::new(),
-        next_key: 1,
-        candidates: HashMap::new(),
-        distrusted: HashSet::new(),
+        pool: DialPool::new(shared_max.0, shared_max.1),
         download: None,
         requested: HashMap::new(),
         contributors: HashMap::new(),
@@ -198,11 +190,8 @@ pub(super) struct PendingPeer {
 /// What the metadata phase hands the torrent that follows it.
 pub(super) struct Handoff {
     peers: Vec<(PeerKey, PendingPeer)>,
-    connecting: HashMap<PeerKey, SocketAddr>,
-    handshaking: HashMap<PeerKey, SocketAddr>,
-    candidates: Vec<SocketAddr>,
-    distrusted: HashSet<SocketAddr>,
-    next_key: PeerKey,
+    /// Candidates, bans and the connections of every stage.
+    pool: DialPool,
     announce: sources::Announce,
     added: Added,
 }
@@ -217,13 +206,9 @@ struct MagnetPhase {
     paused: bool,
     error: Option<String>,
     peers: HashMap<PeerKey, PendingPeer>,
-    connecting: HashMap<PeerKey, SocketAddr>,
-    /// Accepted connections still in their handshake (they count against the caps).
-    handshaking: HashMap<PeerKey, SocketAddr>,
-    next_key: PeerKey,
-    candidates: HashMap<SocketAddr, Candidate>,
-    /// Addresses that sent metadata which failed the hash check.
-    distrusted: HashSet<SocketAddr>,
+    /// Whom to dial, the connections of every stage, and the addresses that sent metadata
+    /// which failed the hash check (forbidden); handed to the torrent that follows.
+    pool: DialPool,
     download: Option<MetadataDownload>,
     /// Metadata piece -> who we asked, and when we give up on them.
     requested: HashMap<u32, (PeerKey, Instant)>,
@@ -307,11 +292,7 @@ impl MagnetPhase {
         opts.paused = self.paused || opts.pause_after_metadata;
         let handoff = Handoff {
             peers: self.peers.drain().collect(),
-            connecting: std::mem::take(&mut self.connecting),
-            handshaking: std::mem::take(&mut self.handshaking),
-            candidates: self.candidates.keys().copied().collect(),
-            distrusted: std::mem::take(&mut self.distrusted),
-            next_key: self.next_key,
+            pool: std::mem::replace(&mut self.pool, DialPool::new(0, 0)),
             announce: self.announce.take(),
             added: std::mem::replace(&mut self.added, Added::new(wiring.cmd_tx.clone())),
         };

@@ -16,9 +16,6 @@ pub(super) const PEX_INTERVAL: Duration = Duration::from_secs(60);
 /// Messages from one peer closer together than this are ignored (BEP 11 allows one a minute;
 /// some slack for timer jitter and for a first message sent right after the handshake).
 const MIN_RECEIVE_GAP: Duration = Duration::from_secs(20);
-/// Addresses the metadata phase keeps to dial at most (the torrent's core has its own cap);
-/// PEX adds none beyond it, so lying peers cannot grow the candidate list without bound.
-pub(super) use protocol::session::MAX_CANDIDATES;
 
 /// Whether an address a peer passed on is one we may dial: unicast, a real port. Loopback and
 /// private ranges stay allowed (local swarms and tests are legitimate) unless the torrent came
@@ -125,13 +122,13 @@ impl Torrent {
         let Ok(added) = added_peers(payload) else {
             return false;
         };
-        let room = self.core.candidate_room();
+        let room = self.core.pool().room();
         let targets = self.shared.targets;
         let fresh: Vec<SocketAddr> = added
             .into_iter()
             // The LAN rule: a public page's torrent learns no LAN peers this way.
             .filter(|a| targets.allows(a.ip()))
-            .filter(|a| !self.core.is_candidate(a))
+            .filter(|a| !self.core.pool().knows(a))
             .take(room)
             .collect();
         if !fresh.is_empty() {

@@ -1,5 +1,5 @@
 //! Withdrawing pieces we had: their data changed on disk (found by the disk thread, see
-//! `disk_changes.rs`) or the owner said so (`Session::withdraw_pieces`).
+//! `disk_changes.rs`) or the owner said so (`Session::withdraw_pieces`, in `session_withdraw.rs`).
 //!
 //! BEP 3 has no "I no longer have" message, so peers that saw our bitfield may still ask: their
 //! requests are refused (reject-request under the fast extension, silently dropped otherwise;
@@ -7,14 +7,12 @@
 //! never fetched again, since writing the swarm's bytes would overwrite whatever changed it.
 
 use protocol::picker::PRIORITY_SKIP;
-use protocol::{InfoHash, Picker};
+use protocol::Picker;
 use tokio::sync::oneshot;
 
-use super::{Torrent, TorrentCmd};
+use super::Torrent;
 use crate::disk::{ChangedFile, DiskJob, Withdrawal};
 use crate::peer::PeerKey;
-use crate::session::Session;
-use crate::types::EngineError;
 
 /// What the session asks of a torrent's actor.
 pub(crate) enum WithdrawCmd {
@@ -25,45 +23,6 @@ pub(crate) enum WithdrawCmd {
     RecheckChanged {
         reply: oneshot::Sender<Vec<ChangedFile>>,
     },
-}
-
-impl Session {
-    /// Stops serving `pieces` of a torrent (for good: they are not fetched again either).
-    /// Returns those we had, which are no longer counted in `have_bytes`.
-    pub async fn withdraw_pieces(
-        &self,
-        ih: InfoHash,
-        pieces: Vec<u32>,
-    ) -> Result<Vec<u32>, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let _ = self
-            .handle(ih)?
-            .cmd
-            .send(TorrentCmd::Withdraw(WithdrawCmd::Pieces { pieces, reply }));
-        answer.await.map_err(|_| not_now())
-    }
-
-    /// Hashes again every piece of the torrent's files whose size or modification time changed,
-    /// withdraws those that no longer match, and reports each changed file since the last call
-    /// (including changes the disk thread found by itself before serving a read). Runs on the
-    /// torrent's disk thread, after the jobs queued before it.
-    pub async fn recheck_changed_files(
-        &self,
-        ih: InfoHash,
-    ) -> Result<Vec<ChangedFile>, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let _ = self
-            .handle(ih)?
-            .cmd
-            .send(TorrentCmd::Withdraw(WithdrawCmd::RecheckChanged { reply }));
-        answer.await.map_err(|_| not_now())
-    }
-}
-
-fn not_now() -> EngineError {
-    EngineError::Unsupported(
-        "withdrawing pieces of a torrent that is stopping or has no metadata yet",
-    )
 }
 
 impl Torrent {

@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::core::{TorrentCore, Transmit};
+use super::core::TorrentCore;
+use super::outputs::PeerKey;
+use super::outputs::Transmit;
 use super::peer::PeerSession;
-use super::PeerKey;
 use crate::wire::Message;
 use crate::{Bitfield, PeerId};
 
@@ -23,8 +24,9 @@ pub struct Adopted {
 }
 
 impl TorrentCore {
-    /// Takes over a connection of the metadata phase. Nothing is sent: a bitfield may only
-    /// open a connection, so [`TorrentCore::tell_have_all`] follows the check.
+    /// Takes over a connection of the metadata phase, whose pool (`adopt_pool`) knows it.
+    /// Nothing is sent: a bitfield may only open a connection, so
+    /// [`TorrentCore::tell_have_all`] follows the check.
     pub fn adopt_peer(&mut self, key: PeerKey, a: Adopted, now: Instant) {
         self.now = now;
         let mut peer = PeerSession::new(a.addr, a.peer_id, a.has.len(), a.outgoing, a.fast, now);

@@ -11,8 +11,9 @@
 //! reject).
 
 use super::core::TorrentCore;
+use super::error::PeerError;
+use super::outputs::{PeerKey, Transmit};
 use super::peer::PeerSession;
-use super::{PeerError, PeerKey};
 use crate::wire::{allowed_fast_set, Message};
 use crate::Bitfield;
 
@@ -83,7 +84,7 @@ impl TorrentCore {
             p.allowed_out.push(i);
         }
         if !frame.is_empty() {
-            self.send(key, super::Transmit::Frame(frame));
+            self.send(key, Transmit::Frame(frame));
         }
     }
 

@@ -1,70 +1,23 @@
 //! [`TorrentCore`]: the state one torrent's rules need, its inputs for connections coming and
-//! going, and its polled outputs. The rules themselves are in the sibling modules: `message`
-//! (what peers say), `requests` (asking), `uploads` (serving), `choke`, `allowed_fast`,
-//! `strikes` (bad pieces and bans) and `pool` (whom to dial).
+//! going, and its polled outputs. The rules themselves are in the sibling modules: `inbound`
+//! (what peers say), `requests` (asking), `serving` (answering), `choke`, `allowed_fast`,
+//! `verdicts` (bad pieces and bans) and `dialing` (whom to connect to); the state they keep
+//! apart from the peers is in `pool`, `strikes` and `uploads`.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
 use rand::SeedableRng;
 
+use super::error::PeerError;
+use super::outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 use super::peer::PeerSession;
-use super::pool::Pool;
+use super::pool::DialPool;
 use super::strikes::Strikes;
 use super::uploads::Uploads;
-use super::{PeerError, PeerKey};
-use crate::wire::{BlockRef, Message};
-use crate::{Bitfield, Choker, InfoHash, Lengths, PeerId, Picker, ValidBlock};
-
-/// What the core needs to know of its session.
-#[derive(Debug, Clone)]
-pub struct CoreConfig {
-    pub our_id: PeerId,
-    pub info_hash: InfoHash,
-    /// Peers unchoked at once (0: nobody, only allowed-fast pieces are served).
-    pub upload_slots: usize,
-    /// Connections of this torrent, handshaking ones included.
-    pub max_peers: usize,
-    /// Connections to or from one host (`IpKey`).
-    pub max_peers_per_ip: usize,
-}
-
-/// What to do with a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// Encoded messages, in order.
-    Frame(Vec<u8>),
-    /// Requests (the connection encodes and batches them).
-    Requests(Vec<BlockRef>),
-    /// A block we read for it.
-    Block { block: BlockRef, data: Bytes },
-    /// Close it now. The core has already forgotten it.
-    Close(PeerError),
-}
-
-/// Work for the disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiskOp {
-    Write {
-        block: ValidBlock,
-        data: Bytes,
-    },
-    /// Read a block for a peer; answer with [`TorrentCore::handle_read_done`] (or
-    /// [`TorrentCore::handle_read_refused`]).
-    Read {
-        key: PeerKey,
-        block: ValidBlock,
-    },
-}
-
-/// Things worth telling the user or the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CoreEvent {
-    /// A host (or, on this machine, one address) is banned from this torrent.
-    Banned { addr: SocketAddr, why: &'static str },
-}
+use crate::wire::Message;
+use crate::{Bitfield, Choker, Lengths, PeerId, Picker};
 
 pub struct TorrentCore {
     pub(super) config: CoreConfig,
@@ -73,7 +26,7 @@ pub struct TorrentCore {
     pub(super) choker: Choker,
     pub(super) rng: rand::rngs::StdRng,
     pub(super) peers: BTreeMap<PeerKey, PeerSession>,
-    pub(super) pool: Pool,
+    pub(super) pool: DialPool,
     pub(super) strikes: Strikes,
     pub(super) uploads: Uploads,
     /// Peers are connected and data moves (not paused, checking or failed).
@@ -95,6 +48,7 @@ impl TorrentCore {
     /// A core that has nothing yet and is not active; the driver hands it what the check found
     /// with [`TorrentCore::set_have`]. `seed` feeds the choker's and picker's random choices.
     pub fn new(config: CoreConfig, lengths: Lengths, seed: u64, now: Instant) -> TorrentCore {
+        let pool = DialPool::new(config.max_peers, config.max_peers_per_ip);
         TorrentCore {
             choker: Choker::new(config.upload_slots),
             picker: Picker::new(lengths, Bitfield::new(lengths.piece_count())),
@@ -102,7 +56,7 @@ impl TorrentCore {
             lengths,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             peers: BTreeMap::new(),
-            pool: Pool::default(),
+            pool,
             strikes: Strikes::default(),
             uploads: Uploads::default(),
             active: false,
@@ -265,33 +219,11 @@ impl TorrentCore {
         now: Instant,
     ) -> Result<(), PeerError> {
         self.now = now;
-        let dialed = self.pool.connecting.remove(&key);
-        self.pool.handshaking.remove(&key);
-        let outgoing = dialed.is_some();
-        let addr = dialed.unwrap_or(addr);
-        if peer_id == self.config.our_id {
-            // Trackers list us among the peers: never dial that address again.
-            self.pool.banned_addrs.insert(addr);
-            return Err(PeerError::Done("connected to ourselves"));
+        let (addr, outgoing) = self.pool.handshook(key, addr);
+        if let Err(why) = self.admit_handshake(addr, outgoing, peer_id) {
+            self.pool.ended(key, false, now);
+            return Err(why);
         }
-        if self.pool.is_banned(addr) {
-            return Err(PeerError::Banned("banned before"));
-        }
-        if let Some((&old, existing)) = self.peers.iter().find(|(_, p)| p.peer_id == peer_id) {
-            // Both sides dialed at once. Both keep the connection opened by the smaller peer
-            // id, so exactly one survives instead of each side closing a different one.
-            let our_id = self.config.our_id;
-            let initiator = |out: bool| if out { our_id } else { peer_id };
-            if initiator(outgoing) < initiator(existing.outgoing) {
-                self.close_peer(old, PeerError::Done("duplicate connection"));
-            } else {
-                return Err(PeerError::Done("already connected"));
-            }
-        }
-        if !self.active {
-            return Err(PeerError::Done("not active"));
-        }
-        self.pool.connected(addr);
         let have = self.picker.have();
         let mut hello = Vec::new();
         if fast && have.is_full() {
@@ -314,11 +246,45 @@ impl TorrentCore {
         Ok(())
     }
 
+    /// Whether a connection that got through its handshake may stay.
+    fn admit_handshake(
+        &mut self,
+        addr: SocketAddr,
+        outgoing: bool,
+        peer_id: PeerId,
+    ) -> Result<(), PeerError> {
+        if peer_id == self.config.our_id {
+            // Trackers list us among the peers: never dial that address again.
+            self.pool.forbid(addr);
+            return Err(PeerError::Done("connected to ourselves"));
+        }
+        if self.pool.is_banned(addr) {
+            return Err(PeerError::Banned("banned before"));
+        }
+        if let Some((&old, existing)) = self.peers.iter().find(|(_, p)| p.peer_id == peer_id) {
+            // Both sides dialed at once. Both keep the connection opened by the smaller peer
+            // id, so exactly one survives instead of each side closing a different one.
+            let our_id = self.config.our_id;
+            let initiator = |out: bool| if out { our_id } else { peer_id };
+            if initiator(outgoing) < initiator(existing.outgoing) {
+                self.close_peer(old, PeerError::Done("duplicate connection"));
+            } else {
+                return Err(PeerError::Done("already connected"));
+            }
+        }
+        if !self.active {
+            return Err(PeerError::Done("not active"));
+        }
+        Ok(())
+    }
+
     /// A connection ended (or never got through its handshake). Returns the peer's state if
     /// it was connected.
     pub fn handle_closed(&mut self, key: PeerKey, now: Instant) -> Option<PeerSession> {
         self.now = now;
-        if self.pool.handshake_failed(key, now) {
+        let seeding = self.seeding;
+        let both_seeds = self.peers.get(&key).is_some_and(|p| p.has.is_full()) && seeding;
+        if !self.pool.ended(key, both_seeds, now) {
             return None;
         }
         let peer = self.peers.remove(&key)?;
@@ -327,8 +293,6 @@ impl TorrentCore {
             self.picker.release(*b);
         }
         self.uploads.forget(key);
-        let both_seeds = peer.has.is_full() && self.seeding;
-        self.pool.disconnected(peer.addr, both_seeds, now);
         self.choker.force();
         self.request_from_all();
         Some(peer)

@@ -5,8 +5,10 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::core::TorrentCore;
+use super::error::PeerError;
+use super::message::PeerMessage;
+use super::outputs::PeerKey;
 use super::peer::MAX_IN_REQUESTS;
-use super::{PeerError, PeerKey, PeerMessage};
 use crate::wire::{BlockRef, Message};
 use crate::{Bitfield, BlockOutcome};
 

@@ -15,22 +15,23 @@ mod adopt;
 mod allowed_fast;
 mod choke;
 mod core;
+mod dialing;
 mod error;
 mod inbound;
 mod message;
+mod outputs;
 mod peer;
 mod pool;
 mod requests;
+mod serving;
 mod strikes;
 mod uploads;
+mod verdicts;
 
-pub use self::core::{CoreConfig, CoreEvent, DiskOp, TorrentCore, Transmit};
+pub use self::core::TorrentCore;
 pub use adopt::Adopted;
 pub use error::PeerError;
 pub use message::PeerMessage;
+pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
-pub use pool::{Dial, MAX_CANDIDATES};
-
-/// A connection's name inside one torrent, handed out by the core (`poll_connect`,
-/// `admit_incoming`). Never reused within a torrent.
-pub type PeerKey = u64;
+pub use pool::{Dial, DialPool, MAX_CANDIDATES};

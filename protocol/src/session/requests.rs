@@ -4,9 +4,11 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::core::{TorrentCore, Transmit};
+use super::core::TorrentCore;
+use super::error::PeerError;
+use super::outputs::PeerKey;
+use super::outputs::Transmit;
 use super::peer::STALL_TIMEOUT;
-use super::{PeerError, PeerKey};
 use crate::wire::Message;
 use crate::ValidBlock;
 

@@ -6,12 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-
-use super::core::{DiskOp, TorrentCore};
 use crate::peer_bounds::MAX_BANS;
-use crate::wire::Message;
-use crate::{BoundedMap, Offender, PieceIndex, ValidBlock};
+use crate::{BoundedMap, Offender};
 
 /// Hash failures a host may take part in alone before it is banned.
 const MAX_STRIKES: u32 = 2;
@@ -43,65 +39,47 @@ impl Default for Strikes {
     }
 }
 
-impl TorrentCore {
-    /// Queues a block for the disk, remembering who sent it.
-    pub(super) fn store(&mut self, block: ValidBlock, from: SocketAddr, data: Bytes) {
-        let who = (self.strikes.contributors)
-            .entry(block.piece.get())
-            .or_default();
+impl Strikes {
+    /// `from` sent a block of `piece`.
+    pub(super) fn contributed(&mut self, piece: u32, from: SocketAddr) {
+        let who = self.contributors.entry(piece).or_default();
         if !who.contains(&from) {
             who.push(from);
         }
-        self.disk.push_back(DiskOp::Write { block, data });
     }
 
-    /// A web seed's block went to the disk as part of `piece`.
-    pub fn note_web_block(&mut self, piece: PieceIndex) {
-        self.strikes.web_touched.insert(piece.get());
+    /// A web seed sent a block of `piece`.
+    pub(super) fn web_contributed(&mut self, piece: u32) {
+        self.web_touched.insert(piece);
     }
 
-    /// The disk verified `piece`: its senders earn a pass, and every peer that lacks it hears
-    /// `have`.
-    pub fn handle_verified(&mut self, piece: PieceIndex) {
-        self.picker.piece_verified(piece);
-        self.strikes.web_touched.remove(&piece.get());
-        for addr in (self.strikes.contributors.remove(&piece.get())).unwrap_or_default() {
-            (self.strikes.records)
+    /// `piece` passed its check: everyone who sent part of it earns a pass.
+    pub(super) fn passed(&mut self, piece: u32) {
+        self.web_touched.remove(&piece);
+        for addr in self.contributors.remove(&piece).unwrap_or_default() {
+            (self.records)
                 .entry_or_insert_with(addr.into(), Default::default)
                 .passed += 1;
         }
-        let mut frame = Vec::new();
-        Message::Have(piece.get()).encode(&mut frame);
-        let lacking: Vec<_> = (self.peers.iter())
-            .filter(|(_, p)| !p.has.get(piece.get()))
-            .map(|(&k, _)| k)
-            .collect();
-        for key in lacking {
-            self.send(key, super::Transmit::Frame(frame.clone()));
-        }
-        // Interest that this piece may have ended is re-evaluated at the next timeout: doing
-        // it here would scan every peer's pieces once per verified piece.
     }
 
-    /// `piece` failed its hash check: its blocks are wanted again, and its senders charged.
-    pub fn handle_failed(&mut self, piece: PieceIndex) {
-        self.picker.piece_failed(piece);
-        let culprits = (self.strikes.contributors.remove(&piece.get())).unwrap_or_default();
-        let culprits = if self.strikes.web_touched.remove(&piece.get()) {
-            Vec::new() // the web seed is judged on its own, by its driver
-        } else {
-            culprits
-        };
+    /// `piece` failed its check: its senders are charged; returns those to ban now.
+    pub(super) fn failed(&mut self, piece: u32) -> Vec<SocketAddr> {
+        let culprits = self.contributors.remove(&piece).unwrap_or_default();
+        if self.web_touched.remove(&piece) {
+            return Vec::new(); // the web seed is judged on its own, by the driver
+        }
         let sole = culprits.len() == 1;
+        let mut ban = Vec::new();
         for addr in culprits {
-            let record = (self.strikes.records).entry_or_insert_with(addr.into(), Default::default);
+            let record = (self.records).entry_or_insert_with(addr.into(), Default::default);
             record.failed += 1;
-            let ban = (sole && record.failed >= MAX_STRIKES)
-                || (record.failed >= 2 * MAX_STRIKES && record.failed * 4 > record.passed);
-            if ban {
-                self.ban_host(addr, "sent data that failed hash checks");
+            if (sole && record.failed >= MAX_STRIKES)
+                || (record.failed >= 2 * MAX_STRIKES && record.failed * 4 > record.passed)
+            {
+                ban.push(addr);
             }
         }
-        self.request_from_all();
+        ban
     }
 }

@@ -37,14 +37,11 @@ impl Torrent {
     pub(in crate::torrent) fn adopt(&mut self, h: Handoff) -> bool {
         let now = Instant::now();
         let piece_count = self.lengths.piece_count();
-        (self.core).adopt_handshakes(h.connecting, h.handshaking, h.next_key);
-        for addr in h.distrusted {
-            self.core.forbid(addr);
-        }
-        self.core.add_candidates(h.candidates, now);
+        self.core.adopt_pool(h.pool);
         for (key, pending) in h.peers {
             let Some(has) = pieces_of(&pending, piece_count) else {
                 let _ = pending.writer.send(Outgoing::Close);
+                self.core.handle_closed(key, now);
                 continue;
             };
             let mut conn = Conn::new(pending.writer, pending.stats, &pending.peer_id);

@@ -10,22 +10,14 @@ use bytes::BytesMut;
 use protocol::wire::{ExtendedHandshake, Extension, Message};
 
 use super::super::ext::{extended_handshake_frame, OUR_UT_METADATA, OUR_UT_PEX};
-use super::super::pex::{added_peers, MAX_CANDIDATES};
-use super::{Candidate, MagnetPhase, PendingPeer, MAX_EARLY_HAVES, MAX_NONSENSE};
+use super::super::pex::added_peers;
+use super::{MagnetPhase, PendingPeer, MAX_EARLY_HAVES, MAX_NONSENSE};
 use crate::peer::{self, Outgoing, PeerEvent, PeerKey, PeerMessage};
 
 impl MagnetPhase {
     pub(super) fn add_candidates(&mut self, addrs: Vec<SocketAddr>) {
         let now = Instant::now();
-        for addr in addrs {
-            if self.candidates.len() >= MAX_CANDIDATES {
-                break;
-            }
-            self.candidates.entry(addr).or_insert(Candidate {
-                next_attempt: now,
-                failures: 0,
-            });
-        }
+        self.pool.add(addrs, now);
         self.maybe_connect(now);
     }
 
@@ -33,34 +25,9 @@ impl MagnetPhase {
         if self.paused || self.error.is_some() {
             return;
         }
-        let busy: HashSet<SocketAddr> = self
-            .peers
-            .values()
-            .map(|p| p.addr)
-            .chain(self.connecting.values().copied())
-            .collect();
-        let mut due: Vec<SocketAddr> = self
-            .candidates
-            .iter()
-            .filter(|(a, c)| {
-                c.next_attempt <= now && !busy.contains(a) && !self.distrusted.contains(a)
-            })
-            .map(|(a, _)| *a)
-            .collect();
-        due.sort();
-        for addr in due {
-            if self.peers.len() + self.connecting.len() + self.handshaking.len()
-                >= self.shared.max_peers
-            {
-                break;
-            }
-            let key = self.next_key;
-            self.next_key += 1;
-            self.connecting.insert(key, addr);
-            if let Some(c) = self.candidates.get_mut(&addr) {
-                c.next_attempt = now + Duration::from_secs(30);
-            }
-            tokio::spawn(peer::run_outgoing(self.ctx.clone(), key, addr));
+        self.pool.connect_due(now);
+        while let Some(dial) = self.pool.poll_dial() {
+            tokio::spawn(peer::run_outgoing(self.ctx.clone(), dial.key, dial.addr));
         }
     }
 
@@ -68,26 +35,12 @@ impl MagnetPhase {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
-        let host = protocol::IpKey::from(addr.ip());
-        let from_host = self
-            .peers
-            .values()
-            .map(|p| p.addr)
-            .chain(self.handshaking.values().copied())
-            .filter(|a| protocol::IpKey::from(a.ip()) == host)
-            .count();
-        if self.paused
-            || self.error.is_some()
-            || self.peers.len() + self.connecting.len() + self.handshaking.len()
-                >= self.shared.max_peers
-            || (!protocol::peer_bounds::is_own_machine(addr.ip())
-                && from_host >= self.shared.max_peers_per_ip)
-        {
+        if self.paused || self.error.is_some() {
             return;
         }
-        let key = self.next_key;
-        self.next_key += 1;
-        self.handshaking.insert(key, addr);
+        let Some(key) = self.pool.admit(addr) else {
+            return;
+        };
         tokio::spawn(peer::run_incoming(self.ctx.clone(), key, stream, buf));
     }
 
@@ -102,12 +55,11 @@ impl MagnetPhase {
                 writer,
                 stats,
             } => {
-                self.handshaking.remove(&key);
-                let dialed = self.connecting.remove(&key);
+                let (addr, outgoing) = self.pool.handshook(key, addr);
                 let peer = PendingPeer {
-                    addr: dialed.unwrap_or(addr),
+                    addr,
                     peer_id,
-                    outgoing: dialed.is_some(),
+                    outgoing,
                     reserved,
                     writer,
                     stats,
@@ -135,11 +87,11 @@ impl MagnetPhase {
 
     pub(super) fn connected(&mut self, key: PeerKey, peer: PendingPeer) {
         let refuse = if peer.peer_id == self.shared.our_id {
-            self.distrusted.insert(peer.addr); // ourselves: never dial it again
+            self.pool.forbid(peer.addr); // ourselves: never dial it again
             Some("connected to ourselves")
         } else if self.peers.values().any(|p| p.peer_id == peer.peer_id) {
             Some("already connected")
-        } else if self.paused || self.distrusted.contains(&peer.addr) {
+        } else if self.paused || self.pool.is_banned(peer.addr) {
             Some("not wanted")
         } else {
             None
@@ -147,10 +99,8 @@ impl MagnetPhase {
         if let Some(why) = refuse {
             tracing::debug!("{}: {why}", peer.addr);
             let _ = peer.writer.send(Outgoing::Close);
+            self.pool.ended(key, false, Instant::now());
             return;
-        }
-        if let Some(c) = self.candidates.get_mut(&peer.addr) {
-            c.failures = 0;
         }
         let mut hello = Vec::new();
         if peer.reserved.has(Extension::Fast) {
@@ -173,14 +123,7 @@ impl MagnetPhase {
 
     pub(super) fn forget(&mut self, key: PeerKey) {
         let now = Instant::now();
-        if self.handshaking.remove(&key).is_some() {
-            return;
-        }
-        if let Some(addr) = self.connecting.remove(&key) {
-            if let Some(c) = self.candidates.get_mut(&addr) {
-                c.failures += 1;
-                c.next_attempt = now + Duration::from_secs(2u64.pow(c.failures.min(8)));
-            }
+        if !self.pool.ended(key, false, now) {
             return;
         }
         let Some(peer) = self.peers.remove(&key) else {
@@ -188,9 +131,6 @@ impl MagnetPhase {
         };
         for piece in peer.asked {
             self.requested.remove(&piece);
-        }
-        if let Some(c) = self.candidates.get_mut(&peer.addr) {
-            c.next_attempt = now + Duration::from_secs(5);
         }
         self.request_metadata(now);
     }

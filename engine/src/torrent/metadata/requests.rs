@@ -99,7 +99,9 @@ impl MagnetPhase {
             .filter(|(_, p)| liars.contains(&p.addr))
             .map(|(k, _)| *k)
             .collect();
-        self.distrusted.extend(liars);
+        for addr in liars {
+            self.pool.forbid(addr);
+        }
         for key in keys {
             self.close(key, "sent metadata that does not match the info-hash");
         }
@@ -108,7 +110,7 @@ impl MagnetPhase {
 
     /// Whether a peer can be asked for metadata (and its announced size, if so).
     fn offer(&self, p: &PendingPeer) -> Option<(u8, u64)> {
-        if self.distrusted.contains(&p.addr) {
+        if self.pool.is_banned(p.addr) {
             return None;
         }
         let hs = p.handshake.as_ref()?;
@@ -147,7 +149,7 @@ impl MagnetPhase {
                         .collect();
                     for key in liars {
                         if let Some(p) = self.peers.get(&key) {
-                            self.distrusted.insert(p.addr);
+                            self.pool.forbid(p.addr);
                         }
                         self.close(key, "metadata size refused");
                     }
