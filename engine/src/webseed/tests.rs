@@ -1,4 +1,4 @@
-//! The fetcher over HTTPS: the tracker client's rustls setup serves web seeds too, with
+//! The fetcher over HTTPS: the shared client's rustls setup serves web seeds too, with
 //! certificates checked. (Plain HTTP, misbehaving servers and the actor are tested end to end in
 //! `tests/tests/webseed.rs`.)
 
@@ -9,7 +9,8 @@ use protocol::{Lengths, Metainfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::fetch::{self, FetchContext, SeedCounters, WebSeedEvent};
+use super::context::{FetchContext, SeedCounters, WebSeedEvent};
+use super::fetch;
 use crate::ratelimit::RateLimiter;
 
 const CERT: &[u8] = include_bytes!("../tracker/testdata/localhost.cert.der");
@@ -93,11 +94,9 @@ async fn fetch_all(
     let lengths = Lengths::new(info.total_length, info.piece_length, info.pieces.len()).unwrap();
     let (tx, mut rx) = mpsc::channel(4);
     let ctx = FetchContext {
-        client: fetch::client_trusting(Duration::from_secs(5), roots, Default::default()),
-        targets: Default::default(),
+        client: crate::http::Client::new(Duration::from_secs(5), Default::default(), roots, true),
         metainfo: meta.clone(),
         lengths,
-        timeout: Duration::from_secs(5),
         down_limit: Arc::new(RateLimiter::new(None)),
         backlog: Arc::default(),
         events: tx,
