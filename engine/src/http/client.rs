@@ -12,7 +12,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client as Hyper};
 use hyper_util::rt::TokioExecutor;
 
-use super::{error_chain, tls, Error, MAX_REDIRECTS};
+use super::{tls, Error, MAX_REDIRECTS};
 use crate::tracker::targets::{TargetResolver, Targets};
 
 /// An HTTP/1.1 client for `http://` and `https://`, reaching only the addresses its LAN rule
@@ -67,10 +67,7 @@ impl Client {
     ) -> Result<http::Response<Incoming>, Error> {
         let url = request.uri().to_string();
         // Names are checked by what they resolve to (`TargetResolver`), IP literals here.
-        self.targets.check_url(&url).map_err(|reason| Error::Io {
-            url: url.clone(),
-            reason,
-        })?;
+        self.targets.check_url(&url).map_err(|e| io(&url, e))?;
         let mut request = request.map(Full::new);
         request
             .headers_mut()
@@ -78,11 +75,8 @@ impl Client {
             .or_insert(HeaderValue::from_static(super::USER_AGENT));
         match tokio::time::timeout(self.timeout, self.hyper.request(request)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(Error::Io {
-                reason: error_chain(&e),
-                url,
-            }),
-            Err(_) => Err(self.timed_out(url)),
+            Ok(Err(e)) => Err(io(&url, error_chain(&e))),
+            Err(_) => Err(self.timed_out(&url)),
         }
     }
 
@@ -100,7 +94,7 @@ impl Client {
             Ok((status, self.read(&url, response.into_body(), limit).await?))
         };
         let result = tokio::time::timeout(self.timeout, exchange).await;
-        result.unwrap_or_else(|_| Err(self.timed_out(url)))
+        result.unwrap_or_else(|_| Err(self.timed_out(&url)))
     }
 
     /// GETs `url` with `headers`, following up to [`MAX_REDIRECTS`] redirects, each hop checked
@@ -146,11 +140,8 @@ impl Client {
         match tokio::time::timeout(self.timeout, Limited::new(body, limit).collect()).await {
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
             Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
-            Ok(Err(e)) => Err(Error::Io {
-                url: url.to_owned(),
-                reason: error_chain(&*e),
-            }),
-            Err(_) => Err(self.timed_out(url.to_owned())),
+            Ok(Err(e)) => Err(io(url, error_chain(&*e))),
+            Err(_) => Err(self.timed_out(url)),
         }
     }
 
@@ -160,30 +151,42 @@ impl Client {
         loop {
             let frame = tokio::time::timeout(self.timeout, body.frame())
                 .await
-                .map_err(|_| self.timed_out(url.to_owned()))?;
-            match frame {
-                None => return Ok(None),
-                Some(Err(e)) => {
-                    return Err(Error::Io {
-                        url: url.to_owned(),
-                        reason: error_chain(&e),
-                    })
-                }
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Ok(Some(data));
-                    } // else trailers
-                }
-            }
+                .map_err(|_| self.timed_out(url))?;
+            let Some(frame) = frame.transpose().map_err(|e| io(url, error_chain(&e)))? else {
+                return Ok(None);
+            };
+            if let Ok(data) = frame.into_data() {
+                return Ok(Some(data));
+            } // else trailers
         }
     }
 
-    fn timed_out(&self, url: String) -> Error {
+    fn timed_out(&self, url: &str) -> Error {
         Error::Timeout {
-            url,
+            url: url.to_owned(),
             after: self.timeout,
         }
     }
+}
+
+fn io(url: &str, reason: String) -> Error {
+    Error::Io {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
+/// `error: cause: cause`, because hyper's top-level message alone ("client error (Connect)")
+/// hides what happened.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A GET of `url` (http or https) with `headers`, for [`Client::send`] or [`Client::exchange`].

@@ -35,18 +35,5 @@ pub enum Error {
     Redirects { url: String },
 }
 
-/// `error: cause: cause`, because hyper's top-level message alone ("client error (Connect)")
-/// hides what happened.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests;
