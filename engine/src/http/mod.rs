@@ -36,4 +36,4 @@ pub enum Error {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::*;
@@ -34,7 +34,11 @@ async fn server(script: Script) -> (String, mpsc::UnboundedReceiver<String>) {
     (url, rx)
 }
 
-async fn answer(mut stream: TcpStream, script: Script, heads: mpsc::UnboundedSender<String>) {
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    script: Script,
+    heads: mpsc::UnboundedSender<String>,
+) {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -64,6 +68,26 @@ async fn answer(mut stream: TcpStream, script: Script, heads: mpsc::UnboundedSen
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }
+}
+
+/// The self-signed certificate (for 127.0.0.1) of the TLS tests' servers.
+pub(crate) const TEST_CERT: &[u8] = include_bytes!("../tracker/testdata/localhost.cert.der");
+
+/// A TLS acceptor presenting [`TEST_CERT`].
+pub(crate) fn test_tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = include_bytes!("../tracker/testdata/localhost.key.der").to_vec();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(TEST_CERT.to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 fn client(timeout: Duration) -> Client {
@@ -216,8 +240,7 @@ async fn requests_carry_our_user_agent_unless_they_name_one() {
 fn the_system_tls_setup_is_built_once_and_shared() {
     let a = tls::config(&[]);
     assert!(Arc::ptr_eq(&a, &tls::config(&[])));
-    let cert = include_bytes!("../tracker/testdata/localhost.cert.der").to_vec();
-    let own = tls::config(&[cert]);
+    let own = tls::config(&[TEST_CERT.to_vec()]);
     assert!(
         !Arc::ptr_eq(&a, &own),
         "extra roots make a configuration of their own"
@@ -229,4 +252,30 @@ fn the_system_tls_setup_is_built_once_and_shared() {
         "{}",
         Arc::strong_count(&a)
     );
+}
+
+#[tokio::test]
+async fn https_is_spoken_and_certificates_are_checked_against_the_roots_given() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/x", listener.local_addr().unwrap());
+    let (heads, _rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let acceptor = test_tls_acceptor();
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(tls) = acceptor.accept(stream).await else {
+                continue; // the client refused our certificate
+            };
+            let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            tokio::spawn(answer(tls, Script::Reply(ok), heads.clone()));
+        }
+    });
+    let timeout = Duration::from_secs(5);
+    let trusting = Client::new(timeout, Targets::default(), &[TEST_CERT.to_vec()], false);
+    let (status, body) = trusting.exchange(get(&url, &[]).unwrap(), 2).await.unwrap();
+    assert_eq!((status.as_u16(), &body[..]), (200, &b"ok"[..]));
+    let err = client(timeout).exchange(get(&url, &[]).unwrap(), 2).await;
+    let Err(Error::Io { reason, .. }) = err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.to_lowercase().contains("certificate"), "{reason}");
 }
