@@ -1,5 +1,5 @@
 //! The one HTTP(S) client of trackers, web seeds, `.torrent` downloads (bthelper) and
-//! registrations (btpublish): hyper's HTTP/1.1 client over one rustls setup ([`tls`]), the LAN
+//! registrations (btpublish): hyper's HTTP/1.1 client over one rustls setup (`tls.rs`), the LAN
 //! rule applied to every request and redirect hop, every wait bounded by a timeout and every
 //! body read into memory bounded by a size.
 
