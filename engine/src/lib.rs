@@ -20,6 +20,7 @@ mod discovery;
 mod disk;
 mod fdlimit;
 mod file_reader;
+pub mod http;
 mod lsd;
 mod magnet_merge;
 mod mse_stream;

@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use engine::http::{self as client, Client};
+use http::header::{CONTENT_TYPE, USER_AGENT};
 use protocol::bencode;
 
 /// The largest tracker reply read (a reply is a few hundred bytes; a `.torrent` a few MiB).
@@ -81,8 +80,7 @@ pub fn announce_url(location: &str) -> Result<String, RegisterError> {
 #[derive(Clone)]
 pub struct Registrar {
     location: url::Url,
-    client: Client<HttpConnector, Full<Bytes>>,
-    timeout: Duration,
+    client: Client,
 }
 
 impl Registrar {
@@ -90,17 +88,9 @@ impl Registrar {
         announce_url(location)?;
         let location =
             url::Url::parse(location).map_err(|_| RegisterError::BadLocation(location.into()))?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(0)
-            .build(connector);
-        Ok(Registrar {
-            location,
-            client,
-            timeout,
-        })
+        // Each request on a connection of its own, within `timeout` from connect to last byte.
+        let client = Client::new(timeout, Default::default(), &[], false);
+        Ok(Registrar { location, client })
     }
 
     pub fn location(&self) -> &str {
@@ -124,13 +114,13 @@ impl Registrar {
             }
         }
         let mut request = http::Request::put(url.as_str())
-            .header(http::header::CONTENT_TYPE, "application/x-bittorrent")
-            .header(http::header::USER_AGENT, crate::run_make::CREATED_BY);
+            .header(CONTENT_TYPE, "application/x-bittorrent")
+            .header(USER_AGENT, crate::run_make::CREATED_BY);
         if let Some(key) = key {
             request = request.header("X-Publish-Key", key);
         }
         let request = request
-            .body(Full::new(Bytes::copy_from_slice(torrent)))
+            .body(Bytes::copy_from_slice(torrent))
             .map_err(|e| RegisterError::BadLocation(format!("{url}: {e}")))?;
         let (status, body) = self.send(request).await?;
         decode_reply(self.location.as_str(), status, &body)
@@ -138,56 +128,39 @@ impl Registrar {
 
     /// `GET`s `url` (a listing page or `.torrent` on the tracker): status and body.
     pub async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), RegisterError> {
-        let request = http::Request::get(url)
-            .header(http::header::USER_AGENT, crate::run_make::CREATED_BY)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| RegisterError::BadLocation(format!("{url}: {e}")))?;
-        self.send(request).await
+        let headers = [(USER_AGENT, crate::run_make::CREATED_BY.to_owned())];
+        self.send(client::get(url, &headers).map_err(register_error)?)
+            .await
     }
 
-    async fn send(
-        &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> Result<(u16, Vec<u8>), RegisterError> {
-        let url = request.uri().to_string();
-        let exchange = async {
-            let response =
-                self.client
-                    .request(request)
-                    .await
-                    .map_err(|e| RegisterError::Unreachable {
-                        url: url.clone(),
-                        reason: error_chain(&e),
-                    })?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_REPLY)
-                .collect()
-                .await
-                .map_err(|e| RegisterError::Unreachable {
-                    url: url.clone(),
-                    reason: format!("the reply broke off: {e}"),
-                })?
-                .to_bytes();
-            Ok((status, body.to_vec()))
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| RegisterError::Timeout {
-                url: url.clone(),
-                secs: self.timeout.as_secs(),
-            })?
+    /// The status and body (at most [`MAX_REPLY`] bytes) of the answer to `request`.
+    async fn send(&self, request: http::Request<Bytes>) -> Result<(u16, Vec<u8>), RegisterError> {
+        let (status, body) =
+            (self.client.exchange(request, MAX_REPLY).await).map_err(register_error)?;
+        Ok((status.as_u16(), body.to_vec()))
     }
 }
 
-/// The innermost cause is what a person needs ("Connection refused"), not hyper's wrapper.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
+fn register_error(e: client::Error) -> RegisterError {
+    match e {
+        client::Error::Timeout { url, after } => RegisterError::Timeout {
+            url,
+            secs: after.as_secs(),
+        },
+        client::Error::InvalidUrl { url, reason } => {
+            RegisterError::BadLocation(format!("{url}: {reason}"))
+        }
+        client::Error::Io { url, reason } => RegisterError::Unreachable { url, reason },
+        client::Error::TooLarge { url, limit } => RegisterError::Unreachable {
+            url,
+            reason: format!("the reply broke off after {limit} bytes"),
+        },
+        // Redirects are not followed: these do not happen.
+        e => RegisterError::Unreachable {
+            url: String::new(),
+            reason: e.to_string(),
+        },
     }
-    text
 }
 
 fn decode_reply(url: &str, status: u16, body: &[u8]) -> Result<Publication, RegisterError> {

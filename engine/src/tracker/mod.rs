@@ -39,7 +39,6 @@ mod http_wire;
 mod schedule;
 pub mod targets;
 mod tiers;
-pub(crate) mod tls;
 mod udp;
 mod udp_packets;
 

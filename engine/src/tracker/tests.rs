@@ -489,19 +489,7 @@ async fn udp_trackers_over_ipv6_return_ipv6_peers() {
 /// An HTTPS "tracker" on 127.0.0.1 with the self-signed certificate in `testdata/`, answering
 /// requests that carry our user agent with a one-peer announce reply.
 async fn https_tracker() -> String {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let cert = CertificateDer::from(include_bytes!("testdata/localhost.cert.der").to_vec());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        include_bytes!("testdata/localhost.key.der").to_vec(),
-    ));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::http::tests::test_tls_acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}/announce", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -538,7 +526,7 @@ async fn https_trackers_are_spoken_and_their_certificates_checked() {
     let url = https_tracker().await;
     let ih = InfoHash([0x69; 20]);
     let trusting = TrackerConfig {
-        extra_root_certs: vec![include_bytes!("testdata/localhost.cert.der").to_vec()],
+        extra_root_certs: vec![crate::http::tests::TEST_CERT.to_vec()],
         ..fast_config()
     };
     let mut list = TrackerList::with_config(vec![vec![url.clone()]], trusting);

@@ -7,7 +7,7 @@ use protocol::PieceIndex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::fetch::{FetchContext, FetchError, WebSeedEvent};
+use super::context::{FetchContext, FetchError, WebSeedEvent};
 use crate::disk::HIGH_WATER;
 
 /// How often a job looks again at a full disk backlog.
@@ -75,10 +75,7 @@ impl<'a> Assembler<'a> {
                 data: whole,
             };
             if self.ctx.events.send(event).await.is_err() {
-                return Err(FetchError::Io {
-                    url: String::new(),
-                    reason: "the torrent is gone".into(),
-                });
+                return Err(FetchError::Gone);
             }
         }
         Ok(())

@@ -1,13 +1,14 @@
 //! BEP 19 web seeds: the torrent actor's bookkeeping of its `url-list` servers (health, the job
-//! in flight and the pieces it holds, rates) and the HTTP fetch tasks ([`fetch`]). The actor
+//! in flight and the pieces it holds, rates) and the HTTP fetch tasks (`fetch.rs`). The actor
 //! side that talks to the picker lives in `actor.rs`, a child of the torrent module.
 //!
 //! Bounds: a torrent uses at most [`MAX_WEB_SEEDS`] of its `url-list` entries and runs at most
 //! [`MAX_JOBS`] fetches at once; a job holds at most one 16 KiB block (see `assemble.rs`).
 
 mod assemble;
+mod context;
 mod decode;
-pub(crate) mod fetch;
+mod fetch;
 mod response;
 mod status;
 
@@ -22,10 +23,11 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::disk::WriteBacklog;
+use crate::http::Client;
 use crate::ratelimit::RateLimiter;
 use crate::tracker::targets::Targets;
 
-pub(crate) use fetch::{FetchContext, SeedCounters, WebSeedEvent};
+pub(crate) use context::{FetchContext, SeedCounters, WebSeedEvent};
 pub use status::{WebSeedState, WebSeedStatus};
 
 /// A run is sized to about this much of the web seed's measured rate...
@@ -55,8 +57,8 @@ pub(crate) struct Seed {
     /// The last failure, shown while the web seed backs off; cleared by a success.
     pub last_error: Option<String>,
     /// A web seed added while the torrent runs by an `add` of another origin: its own LAN rule
-    /// (and the client that resolves names under it), not the torrent's.
-    own_rule: Option<(fetch::HttpClient, Targets)>,
+    /// (its client resolves names under it), not the torrent's.
+    own_rule: Option<Client>,
     counters: Arc<SeedCounters>,
     prev: u64,
     pub rate: u64,
@@ -93,6 +95,14 @@ struct Parts {
     backlog: Arc<WriteBacklog>,
     targets: Targets,
     events: mpsc::Sender<WebSeedEvent>,
+}
+
+impl Parts {
+    /// A client for web seeds contacted under `targets`: pooled, since a web seed is asked
+    /// again and again.
+    fn client(&self, targets: Targets) -> Client {
+        Client::new(self.timeout, targets, &[], true)
+    }
 }
 
 pub(crate) struct WebSeeds {
@@ -151,12 +161,14 @@ impl WebSeeds {
     /// [`MAX_WEB_SEEDS`]. A URL here under a stricter rule takes this one and is tried at once.
     pub fn add(&mut self, url: &str, targets: Targets) -> bool {
         if let Some(s) = self.seeds.iter_mut().find(|s| s.url == url) {
-            let rule = s.own_rule.as_ref().map_or(self.parts.targets, |r| r.1);
+            let rule = s
+                .own_rule
+                .as_ref()
+                .map_or(self.parts.targets, Client::targets);
             if rule.covers(&targets) || !is_http(url) {
                 return false;
             }
-            s.own_rule = (targets != self.parts.targets)
-                .then(|| (fetch::client(self.parts.timeout, targets), targets));
+            s.own_rule = (targets != self.parts.targets).then(|| self.parts.client(targets));
             // Its failures were the stricter rule's refusals.
             s.health = Health::default();
             s.last_error = None;
@@ -174,18 +186,15 @@ impl WebSeeds {
         let usable = health.disabled().is_none();
         if usable && self.ctx.is_none() {
             self.ctx = Some(FetchContext {
-                client: fetch::client(p.timeout, p.targets),
-                targets: p.targets,
+                client: p.client(p.targets),
                 metainfo: p.metainfo.clone(),
                 lengths: p.lengths,
-                timeout: p.timeout,
                 down_limit: p.down_limit.clone(),
                 backlog: p.backlog.clone(),
                 events: p.events.clone(),
             });
         }
-        let own_rule =
-            (usable && targets != p.targets).then(|| (fetch::client(p.timeout, targets), targets));
+        let own_rule = (usable && targets != p.targets).then(|| p.client(targets));
         self.seeds.push(Seed {
             url: url.to_owned(),
             health,
@@ -253,9 +262,8 @@ impl WebSeeds {
         let Some(s) = self.seeds.get_mut(seed) else {
             return;
         };
-        if let Some((client, targets)) = &s.own_rule {
+        if let Some(client) = &s.own_rule {
             ctx.client = client.clone();
-            ctx.targets = *targets;
         }
         let id = self.next_job;
         self.next_job += 1;

@@ -10,8 +10,8 @@
 //! file, and a `Content-Range` is taken as the decoded bytes' place in the file (the only
 //! reading that can be used; a body that does not decode to the file fails its hash check).
 
+use super::context::FetchError;
 use super::decode::Encoding;
-use super::fetch::FetchError;
 
 /// Where the body of an accepted answer sits in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

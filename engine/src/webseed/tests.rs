@@ -1,4 +1,4 @@
-//! The fetcher over HTTPS: the tracker client's rustls setup serves web seeds too, with
+//! The fetcher over HTTPS: the shared client's rustls setup serves web seeds too, with
 //! certificates checked. (Plain HTTP, misbehaving servers and the actor are tested end to end in
 //! `tests/tests/webseed.rs`.)
 
@@ -9,27 +9,15 @@ use protocol::{Lengths, Metainfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::fetch::{self, FetchContext, SeedCounters, WebSeedEvent};
+use super::context::{FetchContext, SeedCounters, WebSeedEvent};
+use super::fetch;
+use crate::http::tests::{test_tls_acceptor, TEST_CERT};
 use crate::ratelimit::RateLimiter;
-
-const CERT: &[u8] = include_bytes!("../tracker/testdata/localhost.cert.der");
-const KEY: &[u8] = include_bytes!("../tracker/testdata/localhost.key.der");
 
 /// An HTTPS server on 127.0.0.1 with the self-signed test certificate, answering one
 /// `Range: bytes=a-b` GET per connection from `data`.
 async fn https_server(data: Arc<Vec<u8>>) -> String {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(CERT.to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(KEY.to_vec())),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = test_tls_acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}/files/", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -93,11 +81,9 @@ async fn fetch_all(
     let lengths = Lengths::new(info.total_length, info.piece_length, info.pieces.len()).unwrap();
     let (tx, mut rx) = mpsc::channel(4);
     let ctx = FetchContext {
-        client: fetch::client_trusting(Duration::from_secs(5), roots, Default::default()),
-        targets: Default::default(),
+        client: crate::http::Client::new(Duration::from_secs(5), Default::default(), roots, true),
         metainfo: meta.clone(),
         lengths,
-        timeout: Duration::from_secs(5),
         down_limit: Arc::new(RateLimiter::new(None)),
         backlog: Arc::default(),
         events: tx,
@@ -132,7 +118,7 @@ async fn https_web_seeds_are_fetched_and_their_certificates_checked() {
     let url = https_server(data.clone()).await;
     let meta = Arc::new(metainfo(data.len()));
 
-    let (pieces, result) = fetch_all(&url, &[CERT.to_vec()], meta.clone()).await;
+    let (pieces, result) = fetch_all(&url, &[TEST_CERT.to_vec()], meta.clone()).await;
     assert_eq!(result, Ok(()));
     assert_eq!(pieces.len(), 3);
     assert_eq!(pieces.concat(), *data, "byte-exact, cut into pieces");

@@ -1,20 +1,20 @@
-//! TLS for `https://` trackers: rustls on the ring provider, trusting the system's roots (read
-//! once per process from the OS store) plus any extra roots a [`TrackerConfig`] names.
+//! TLS for `https://`: rustls on the ring provider, trusting the system's roots (read once per
+//! process from the OS store) plus any extra roots a client names (a private tracker's own CA;
+//! tests use a self-signed one).
 
 use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::TrackerConfig;
-
-/// The client TLS configuration for `config`: shared when no extra roots are set.
-pub(crate) fn client_config(config: &TrackerConfig) -> Arc<ClientConfig> {
+/// The client TLS configuration trusting `extra_roots` (DER) besides the system's: built once
+/// and shared by every client when there are none.
+pub(super) fn config(extra_roots: &[Vec<u8>]) -> Arc<ClientConfig> {
     static SYSTEM: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if config.extra_root_certs.is_empty() {
+    if extra_roots.is_empty() {
         return SYSTEM.get_or_init(|| build(&[])).clone();
     }
-    build(&config.extra_root_certs)
+    build(extra_roots)
 }
 
 fn build(extra_roots: &[Vec<u8>]) -> Arc<ClientConfig> {
@@ -24,11 +24,7 @@ fn build(extra_roots: &[Vec<u8>]) -> Arc<ClientConfig> {
         tracing::debug!(%error, "skipping an unreadable system root certificate");
     }
     let (added, ignored) = roots.add_parsable_certificates(native.certs);
-    tracing::debug!(
-        added,
-        ignored,
-        "system root certificates for https trackers"
-    );
+    tracing::debug!(added, ignored, "system root certificates for https");
     let extra = extra_roots
         .iter()
         .map(|der| CertificateDer::from(der.clone()));
@@ -36,7 +32,7 @@ fn build(extra_roots: &[Vec<u8>]) -> Arc<ClientConfig> {
     if bad > 0 {
         tracing::warn!(
             bad,
-            "extra tracker root certificates that are not valid DER were ignored"
+            "extra root certificates that are not valid DER were ignored"
         );
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
