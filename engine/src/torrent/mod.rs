@@ -229,7 +229,6 @@ pub(crate) struct Torrent {
     added: sources::Added,
     status_out: Arc<Mutex<TorrentStatus>>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
-    rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
     /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
     streaming: stream::Streaming,

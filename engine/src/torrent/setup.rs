@@ -170,7 +170,6 @@ impl Torrent {
             added: sources::Added::new(cmd_tx.clone()),
             status_out: status_out.clone(),
             peers_out: peers_out.clone(),
-            rng: rand::SeedableRng::from_os_rng(),
             webseeds: crate::webseed::WebSeeds::new(
                 metainfo.clone(),
                 lengths,
