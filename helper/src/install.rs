@@ -455,7 +455,7 @@ pub fn doctor(args: LocateArgs) -> anyhow::Result<()> {
     let paths = crate::paths::Paths::from_env()?;
     println!("helper root:");
     println!("  state     {}", paths.state_dir.display());
-    println!("  socket    {}", paths.socket().display());
+    println!("  socket    {}", crate::ipc::endpoint(&paths).display());
     println!("  log       {}", paths.daemon_log().display());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
