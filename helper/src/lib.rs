@@ -8,7 +8,7 @@
 //! go to stderr or the daemon's log file); the daemon is the only process that touches the
 //! download list, settings and resume data; every message to the browser stays under 1 MiB.
 //!
-//! The modules are layered: [`api`] (messages) below everything that answers
+//! The modules are layered: [`error`] and [`api`] (messages) below everything that answers
 //! requests, [`daemon`] above the engine, [`client`] and [`relay`] beside it, talking to it only
 //! through the local socket (`ipc`).
 
@@ -16,6 +16,7 @@ pub mod api;
 mod cli;
 pub mod client;
 pub mod daemon;
+pub mod error;
 mod fetch;
 pub mod frame;
 mod goals;
