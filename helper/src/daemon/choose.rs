@@ -3,13 +3,11 @@
 //! `select` commands. The engine does the work (priorities, the part file); this keeps the
 //! download list in step so a restart restores the same choice.
 
-use std::collections::HashSet;
-
-use engine::{FilePriority, FileProgress, TorrentSource, TorrentState, TorrentStatus};
+use engine::{FilePriority, FileProgress, TorrentSource};
 use protocol::{InfoHash, Magnet, Metainfo};
 use serde_json::{json, Value};
 
-use super::core::{add_torrent, engine_error, internal, lock, Core};
+use super::state::{add_torrent, engine_error, internal, lock, Core};
 use crate::api::{ApiError, ErrorCode, FileList};
 use crate::settings::{ChooseFiles, Settings};
 
@@ -54,15 +52,6 @@ pub(super) fn selection_at_add(
 
 fn data_files(m: &Metainfo) -> usize {
     m.info.files.iter().filter(|f| !f.pad).count()
-}
-
-/// Shows the paused torrents that wait for a choice as `awaiting_selection`.
-pub(super) fn show_awaiting(statuses: &mut [TorrentStatus], awaiting: &HashSet<String>) {
-    for s in statuses.iter_mut() {
-        if s.state == TorrentState::Paused && awaiting.contains(&s.info_hash) {
-            s.state = TorrentState::AwaitingSelection;
-        }
-    }
 }
 
 fn priority_name(p: FilePriority) -> &'static str {
@@ -253,7 +242,7 @@ impl Core {
                 format!("cannot create {}: {e}", save_dir.display()),
             )
         })?;
-        let super::core::State { entries, settings } = &mut *state;
+        let super::state::State { entries, settings } = &mut *state;
         let Some(entry) = entries.iter_mut().find(|e| e.info_hash == hex) else {
             return Err(ApiError::new(ErrorCode::UnknownTorrent, "no such torrent"));
         };
@@ -274,51 +263,5 @@ impl Core {
         self.session.remove(ih, false).await.map_err(engine_error)?;
         self.session.add(add).await.map_err(engine_error)?;
         self.store.save_entries(&state.entries).map_err(internal)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_torrents_show_as_awaiting_selection_only_while_paused() {
-        let mut s = vec![
-            engine_placeholder("aa", TorrentState::Paused),
-            engine_placeholder("bb", TorrentState::Paused),
-        ];
-        let waiting: HashSet<String> = ["aa".to_string()].into();
-        show_awaiting(&mut s, &waiting);
-        assert_eq!(s[0].state, TorrentState::AwaitingSelection);
-        assert_eq!(s[1].state, TorrentState::Paused);
-        let mut s = vec![engine_placeholder("aa", TorrentState::Connecting)];
-        show_awaiting(&mut s, &waiting);
-        assert_eq!(
-            s[0].state,
-            TorrentState::Connecting,
-            "a magnet still fetching metadata"
-        );
-    }
-
-    fn engine_placeholder(hash: &str, state: TorrentState) -> TorrentStatus {
-        TorrentStatus {
-            info_hash: hash.into(),
-            name: String::new(),
-            state,
-            progress: 0.0,
-            total_bytes: 0,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
-            peers: 0,
-            seeds: 0,
-            eta_secs: None,
-            error: None,
-            save_path: String::new(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-        }
     }
 }

@@ -7,8 +7,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 
-use super::core::Core;
-use super::publish::Outgoing;
+use super::state::{Core, Outgoing};
 use crate::api::{self, ApiError, Command, ErrorCode};
 use crate::frame::{self, FrameError, MAX_FROM_BROWSER, MAX_TO_BROWSER};
 

@@ -9,15 +9,17 @@
 //! (Windows releases the lock of a killed process as well; there the lock also keeps other
 //! processes from reading the pid in it, so the "already running" message may lack the pid.)
 
+mod add;
 mod choose;
+mod commands;
 mod conn;
-mod core;
 mod detail;
 mod goals;
 mod opening;
 mod publish;
 mod queue;
 mod signals;
+mod state;
 mod store;
 mod stream;
 
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use engine::{Session, SessionConfig};
 
-use self::core::Core;
+use self::state::Core;
 use self::store::Store;
 use crate::paths::Paths;
 

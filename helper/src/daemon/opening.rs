@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::core::Core;
+use super::state::Core;
 use crate::api::{ApiError, ErrorCode};
 
 /// Extensions the desktop runs (or hands to an interpreter) when a file is opened, with what to

@@ -12,15 +12,9 @@ use protocol::InfoHash;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::core::{lock, status_json, Core};
-
-/// What subscribers receive. Progress carries only the torrents whose status changed since the
-/// previous tick (a full snapshot is sent on `subscribe` and after a subscriber lags).
-#[derive(Clone, Debug)]
-pub enum Outgoing {
-    Event(Arc<Value>),
-    Progress(Arc<Vec<Value>>),
-}
+use super::state::{lock, status_json, Core, Outgoing};
+use crate::settings::SeedGoalAction;
+use protocol::seed_goal::Reason;
 
 /// How often progress is compared and sent: at most 4 frames (groups) per second.
 pub const PROGRESS_TICK: Duration = Duration::from_millis(250);
@@ -139,5 +133,35 @@ impl Core {
             }
             SessionEvent::SeedGoalReached(..) => return None,
         })
+    }
+
+    /// The engine paused a torrent that reached a goal: pause it for good or remove it, as the
+    /// settings say, then tell subscribers.
+    pub(super) async fn seed_goal_reached(self: Arc<Core>, ih: InfoHash, reason: Reason) {
+        let hex = ih.to_hex();
+        let action = self.state.lock().await.settings.seed_goal_action;
+        let event = Outgoing::Event(Arc::new(json!({
+            "event": "seed_goal_reached",
+            "info_hash": hex,
+            "reason": reason.as_str(),
+            "action": action,
+        })));
+        tracing::info!(info_hash = %hex, reason = reason.as_str(), ?action, "seed goal reached");
+        let result = match action {
+            // As if the user paused it: the list records it and the queue lets go of it.
+            SeedGoalAction::Pause => self.set_paused(&hex, true).await.map(|_| ()),
+            SeedGoalAction::Remove => {
+                // The reason first, then `removed`.
+                let _ = self.outgoing.send(event.clone());
+                self.remove(&hex, false).await.map(|_| ())
+            }
+        };
+        if let Err(error) = result {
+            // Removed by the user in the meantime, most likely.
+            tracing::warn!(info_hash = %hex, error = %error.message, "after its seed goal");
+        }
+        if action == SeedGoalAction::Pause {
+            let _ = self.outgoing.send(event);
+        }
     }
 }

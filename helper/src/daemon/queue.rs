@@ -13,7 +13,7 @@ use engine::{TorrentState, TorrentStatus};
 use protocol::InfoHash;
 use serde_json::{json, Value};
 
-use super::core::{internal, lock, Core};
+use super::state::{internal, lock, Core};
 use crate::api::{ApiError, ErrorCode};
 
 /// How often the queue looks at the torrents.
@@ -71,25 +71,6 @@ pub(super) fn reorder<T: PartialEq>(order: &mut Vec<T>, pos: usize, to: &str) ->
     let item = order.remove(pos);
     order.insert(new, item);
     Some(new)
-}
-
-/// What the queue remembers between ticks.
-#[derive(Default)]
-pub(super) struct QueueState {
-    /// Paused by the queue (not by the user): shown as `queued`, resumed by the queue.
-    pub queued: HashSet<String>,
-    /// Per running torrent: the payload seen last and when it last grew.
-    progress: HashMap<String, (u64, Instant)>,
-}
-
-/// Shows the torrents the queue holds back as `queued`.
-pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<String>) {
-    for s in statuses.iter_mut() {
-        // Checking its files while it waits is still waiting, from the user's side.
-        if s.state != TorrentState::Error && queued.contains(&s.info_hash) {
-            s.state = TorrentState::Queued;
-        }
-    }
 }
 
 impl Core {

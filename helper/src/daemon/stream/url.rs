@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::mime;
 use crate::api::{ApiError, ErrorCode, FileList};
-use crate::daemon::core::{engine_error, lock, Core};
+use crate::daemon::state::{engine_error, lock, Core};
 
 impl Core {
     /// `stream_url`: the URL of file `file` of a torrent in the list, and its media type.
