@@ -455,7 +455,7 @@ impl MagnetPhase {
             TorrentState::Connecting
         };
         let status = TorrentStatus {
-            info_hash: self.magnet.info_hash.to_hex(),
+            info_hash: self.magnet.info_hash,
             name: self.name.clone(),
             state,
             progress: 0.0,
@@ -469,7 +469,7 @@ impl MagnetPhase {
             seeds: 0,
             eta_secs: None,
             error: self.error.clone(),
-            save_path: self.save_dir.display().to_string(),
+            save_path: self.save_dir.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
         };

@@ -381,7 +381,7 @@ impl Torrent {
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();
         let initial = TorrentStatus {
-            info_hash: info_hash.to_hex(),
+            info_hash,
             name: info.name.clone(),
             state: TorrentState::Checking,
             progress: 0.0,
@@ -395,7 +395,7 @@ impl Torrent {
             seeds: 0,
             eta_secs: None,
             error: None,
-            save_path: save_path.display().to_string(),
+            save_path: save_path.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
         };

@@ -89,8 +89,10 @@ impl Core {
         let ih = self.known(info_hash).await?;
         let hex = ih.to_hex();
         let awaiting = lock(&self.awaiting).contains(&hex);
-        let status = self.statuses().into_iter().find(|s| s.info_hash == hex);
-        let (name, save_path) = status.map(|s| (s.name, s.save_path)).unwrap_or_default();
+        let status = self.statuses().into_iter().find(|s| s.info_hash == ih);
+        let (name, save_path) = (status
+            .map(|s| (s.name, s.save_path.to_string_lossy().into_owned())))
+        .unwrap_or_default();
         let files = self.engine_files(ih).await?;
         let metadata = files.is_some();
         let files: Vec<FileProgress> = files
@@ -106,7 +108,7 @@ impl Core {
         let total = files.len();
         let rest: Vec<Value> = files.iter().skip(offset).map(file_json).collect();
         let remaining = rest.len();
-        let first = crate::api::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
+        let first = crate::frame::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
             .into_iter()
             .next()
             .unwrap_or_default();

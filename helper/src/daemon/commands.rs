@@ -5,7 +5,8 @@ use engine::{EngineError, TorrentState};
 use serde_json::{json, Value};
 
 use super::add::check_limits;
-use super::state::{engine_error, internal, lock, settings_json, status_json, Core};
+use super::state::{engine_error, internal, lock, settings_json, Core};
+use crate::api::status_json;
 use crate::api::{ApiError, Command, ErrorCode, PROTOCOL_VERSION};
 
 impl Core {
@@ -111,7 +112,7 @@ impl Core {
         let total = statuses.len();
         let rest: Vec<Value> = statuses.iter().skip(offset).map(status_json).collect();
         let remaining = rest.len();
-        let first = crate::api::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
+        let first = crate::frame::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
             .into_iter()
             .next()
             .unwrap_or_default();
@@ -152,7 +153,7 @@ impl Core {
             Err(e) => return Err(engine_error(e)),
         }
         let hex = ih.to_hex();
-        lock(&self.unrestorable).retain(|s| s.info_hash != hex);
+        lock(&self.unrestorable).retain(|s| s.info_hash != ih);
         lock(&self.awaiting).remove(&hex);
         lock(&self.queue).queued.remove(&hex);
         let mut state = self.state.lock().await;

@@ -141,7 +141,7 @@ impl Core {
         let (Some(url), Some(status)) = (url, self.session.status(ih)) else {
             return;
         };
-        let path = PathBuf::from(status.save_path);
+        let path = status.save_path;
         let _ = tokio::task::spawn_blocking(move || mark_origin(&path, &url)).await;
     }
 }

@@ -12,7 +12,8 @@ use protocol::InfoHash;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::state::{lock, status_json, Core, Outgoing};
+use super::state::{lock, Core, Outgoing};
+use crate::api::status_json;
 use crate::settings::SeedGoalAction;
 use protocol::seed_goal::Reason;
 
@@ -45,10 +46,9 @@ impl Core {
             if status.state != TorrentState::Seeding {
                 continue;
             }
-            if let Ok(ih) = InfoHash::from_hex(&status.info_hash) {
-                if self.session.pause(ih).await.is_ok() {
-                    lock(&self.auto_paused).insert(ih);
-                }
+            let ih = status.info_hash;
+            if self.session.pause(ih).await.is_ok() {
+                lock(&self.auto_paused).insert(ih);
             }
         }
     }
@@ -96,7 +96,7 @@ impl Core {
                     let now: HashMap<String, Value> = self
                         .statuses()
                         .iter()
-                        .map(|s| (s.info_hash.clone(), status_json(s)))
+                        .map(|s| (s.info_hash.to_hex(), status_json(s)))
                         .collect();
                     let changed: Vec<Value> = now
                         .iter()
@@ -124,7 +124,7 @@ impl Core {
                     "event": "completed",
                     "info_hash": ih.to_hex(),
                     "name": status.as_ref().map(|s| s.name.clone()),
-                    "save_path": status.as_ref().map(|s| s.save_path.clone()),
+                    "save_path": status.as_ref().map(|s| s.save_path.to_string_lossy()),
                 })
             }
             SessionEvent::Removed(ih) => json!({"event": "removed", "info_hash": ih.to_hex()}),

@@ -99,7 +99,7 @@ impl Core {
             (order, s.max_active_downloads, s.max_active_seeds, stalled)
         };
         let statuses: HashMap<String, TorrentStatus> = (self.session.statuses().into_iter())
-            .map(|s| (s.info_hash.clone(), s))
+            .map(|s| (s.info_hash.to_hex(), s))
             .collect();
         let auto_paused: HashSet<String> = lock(&self.auto_paused)
             .iter()

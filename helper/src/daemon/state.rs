@@ -143,7 +143,7 @@ impl Core {
 /// Shows the paused torrents that wait for a choice as `awaiting_selection`.
 pub(super) fn show_awaiting(statuses: &mut [TorrentStatus], awaiting: &HashSet<String>) {
     for s in statuses.iter_mut() {
-        if s.state == TorrentState::Paused && awaiting.contains(&s.info_hash) {
+        if s.state == TorrentState::Paused && awaiting.contains(&s.info_hash.to_hex()) {
             s.state = TorrentState::AwaitingSelection;
         }
     }
@@ -153,7 +153,7 @@ pub(super) fn show_awaiting(statuses: &mut [TorrentStatus], awaiting: &HashSet<S
 pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<String>) {
     for s in statuses.iter_mut() {
         // Checking its files while it waits is still waiting, from the user's side.
-        if s.state != TorrentState::Error && queued.contains(&s.info_hash) {
+        if s.state != TorrentState::Error && queued.contains(&s.info_hash.to_hex()) {
             s.state = TorrentState::Queued;
         }
     }
@@ -161,7 +161,7 @@ pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<Strin
 
 pub(super) fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
     TorrentStatus {
-        info_hash: entry.info_hash.clone(),
+        info_hash: InfoHash::from_hex(&entry.info_hash).unwrap_or_default(),
         name: entry.name.clone(),
         state: TorrentState::Error,
         progress: 0.0,
@@ -175,11 +175,7 @@ pub(super) fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus
         seeds: 0,
         eta_secs: None,
         error: Some(format!("cannot restore this download: {error}")),
-        save_path: entry
-            .save_dir
-            .join(&entry.name)
-            .to_string_lossy()
-            .into_owned(),
+        save_path: entry.save_dir.join(&entry.name),
         seeding_secs: 0,
         web_seeds: Vec::new(),
     }
@@ -203,10 +199,6 @@ pub(super) fn add_torrent(source: TorrentSource, entry: &Entry, settings: &Setti
         source_url: entry.source_url.clone(),
         allow_lan: settings.allow_lan_for_web_torrents,
     }
-}
-
-pub fn status_json(status: &TorrentStatus) -> Value {
-    serde_json::to_value(status).unwrap_or(Value::Null)
 }
 
 pub(super) fn settings_json(settings: &Settings) -> Value {
@@ -270,14 +262,14 @@ mod tests {
     #[test]
     fn waiting_torrents_show_as_awaiting_selection_only_while_paused() {
         let mut s = vec![
-            engine_placeholder("aa", TorrentState::Paused),
-            engine_placeholder("bb", TorrentState::Paused),
+            engine_placeholder(0xaa, TorrentState::Paused),
+            engine_placeholder(0xbb, TorrentState::Paused),
         ];
-        let waiting: HashSet<String> = ["aa".to_string()].into();
+        let waiting: HashSet<String> = [InfoHash([0xaa; 20]).to_hex()].into();
         show_awaiting(&mut s, &waiting);
         assert_eq!(s[0].state, TorrentState::AwaitingSelection);
         assert_eq!(s[1].state, TorrentState::Paused);
-        let mut s = vec![engine_placeholder("aa", TorrentState::Connecting)];
+        let mut s = vec![engine_placeholder(0xaa, TorrentState::Connecting)];
         show_awaiting(&mut s, &waiting);
         assert_eq!(
             s[0].state,
@@ -286,9 +278,9 @@ mod tests {
         );
     }
 
-    fn engine_placeholder(hash: &str, state: TorrentState) -> TorrentStatus {
+    fn engine_placeholder(byte: u8, state: TorrentState) -> TorrentStatus {
         TorrentStatus {
-            info_hash: hash.into(),
+            info_hash: InfoHash([byte; 20]),
             name: String::new(),
             state,
             progress: 0.0,
@@ -302,7 +294,7 @@ mod tests {
             seeds: 0,
             eta_secs: None,
             error: None,
-            save_path: String::new(),
+            save_path: std::path::PathBuf::new(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
         }

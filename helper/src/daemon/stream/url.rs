@@ -70,7 +70,7 @@ impl Core {
             tracing::warn!(info_hash = %hex, error = %error.message, "streaming: cannot select the file");
         }
         let held = (self.statuses().iter())
-            .find(|s| s.info_hash == hex)
+            .find(|s| s.info_hash == ih)
             .is_some_and(|s| matches!(s.state, TorrentState::Paused | TorrentState::Queued));
         if held {
             if let Err(error) = self.set_paused(&hex, false).await {
