@@ -29,6 +29,7 @@ mod ratelimit;
 mod reach;
 mod resume;
 mod session;
+mod status_feed;
 mod storage;
 mod torrent;
 pub mod tracker;
@@ -46,6 +47,7 @@ pub use protocol::wire::mse::EncryptionPolicy;
 pub use reach::{Connectable, ConnectableState};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
+pub use status_feed::StatusChanges;
 pub use types::{
     AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
     TorrentSource, TorrentState, TorrentStatus,

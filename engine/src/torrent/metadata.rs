@@ -226,7 +226,7 @@ struct MagnetPhase {
     contributors: HashMap<u32, SocketAddr>,
     announce: sources::Announce,
     added: Added,
-    status_out: Arc<std::sync::Mutex<TorrentStatus>>,
+    status_out: Arc<crate::status_feed::StatusCell>,
     peers_out: Arc<std::sync::Mutex<Vec<PeerStatus>>>,
 }
 
@@ -473,9 +473,7 @@ impl MagnetPhase {
             seeding_secs: 0,
             web_seeds: Vec::new(),
         };
-        if let Ok(mut out) = self.status_out.lock() {
-            *out = status;
-        }
+        self.status_out.publish(status);
         let peers = self
             .peers
             .values()

@@ -36,6 +36,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
+use crate::status_feed::StatusCell;
 use crate::types::{
     EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
 };
@@ -75,7 +76,7 @@ pub(crate) enum TorrentCmd {
 #[derive(Clone)]
 pub(crate) struct TorrentHandle {
     pub cmd: mpsc::UnboundedSender<TorrentCmd>,
-    pub status: Arc<Mutex<TorrentStatus>>,
+    pub status: Arc<StatusCell>,
     pub peers: Arc<Mutex<Vec<PeerStatus>>>,
 }
 
@@ -132,7 +133,7 @@ pub(super) struct Wiring {
     pub cmd_rx: mpsc::UnboundedReceiver<TorrentCmd>,
     pub peer_tx: mpsc::Sender<PeerEvent>,
     pub peer_rx: mpsc::Receiver<PeerEvent>,
-    pub status_out: Arc<Mutex<TorrentStatus>>,
+    pub status_out: Arc<StatusCell>,
     pub peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     /// Peer writers' "my queue drained" signal: the actor's, whichever phase made the peer.
     pub upload_room: Arc<tokio::sync::Notify>,
@@ -148,7 +149,7 @@ impl Wiring {
             cmd_rx,
             peer_tx,
             peer_rx,
-            status_out: Arc::new(Mutex::new(status::placeholder())),
+            status_out: Arc::new(StatusCell::new(status::placeholder())),
             peers_out: Arc::new(Mutex::new(Vec::new())),
             upload_room: Arc::new(tokio::sync::Notify::new()),
         }
@@ -258,7 +259,7 @@ pub(crate) struct Torrent {
     save_path: PathBuf,
     announce: sources::Announce,
     added: sources::Added,
-    status_out: Arc<Mutex<TorrentStatus>>,
+    status_out: Arc<StatusCell>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
@@ -399,9 +400,7 @@ impl Torrent {
             seeding_secs: 0,
             web_seeds: Vec::new(),
         };
-        if let Ok(mut out) = status_out.lock() {
-            *out = initial;
-        }
+        status_out.publish(initial);
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
         let mut torrent = Torrent {
             choker: Choker::new(shared.upload_slots),

@@ -111,9 +111,7 @@ impl Torrent {
             seeding_secs: self.seeding.as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
         };
-        if let Ok(mut out) = self.status_out.lock() {
-            *out = status;
-        }
+        self.status_out.publish(status);
         let peers: Vec<PeerStatus> = self
             .peers
             .values()
