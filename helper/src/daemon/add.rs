@@ -8,7 +8,7 @@ use engine::{EngineError, TorrentSource};
 use protocol::{Magnet, Metainfo};
 use serde_json::{json, Value};
 
-use super::state::{add_torrent, engine_error, internal, lock, unrestorable_status, Core};
+use super::state::{add_torrent, blocking, engine_error, lock, unrestorable_status, Core};
 use super::store::Entry;
 use crate::api::{AddArgs, ApiError, ErrorCode};
 
@@ -152,12 +152,15 @@ impl Core {
                 format!("{name} is already in the download list{how}"),
             ));
         }
-        std::fs::create_dir_all(&save_dir).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Engine,
-                format!("cannot create {}: {e}", save_dir.display()),
-            )
-        })?;
+        let dir = save_dir.clone();
+        blocking(move || Ok(std::fs::create_dir_all(&dir)))
+            .await?
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Engine,
+                    format!("cannot create {}: {e}", save_dir.display()),
+                )
+            })?;
         let entry = Entry {
             info_hash: hex.clone(),
             name: name.clone(),
@@ -179,28 +182,40 @@ impl Core {
             seed_time_secs: protocol::Goal::Follow,
         };
         // The .torrent copy is written first: a download in the list must always be restorable.
-        if let Some(bytes) = &torrent_bytes {
-            self.store.save_torrent(&hex, bytes).map_err(internal)?;
+        if let Some(bytes) = torrent_bytes {
+            let (store, hex) = (self.store.clone(), hex.clone());
+            blocking(move || store.save_torrent(&hex, &bytes)).await?;
         }
-        let mut state = self.state.lock().await;
-        let mut add = add_torrent(source, &entry, &state.settings);
+        // No lock is held across the engine's add: the settings are a copy.
+        let settings = self.state.lock().await.settings.clone();
+        let mut add = add_torrent(source, &entry, &settings);
         add.peers = peers;
-        let queued = !add.paused && self.starts_queued(state.settings.max_active_downloads);
+        let queued = !add.paused && self.starts_queued(settings.max_active_downloads);
         if queued {
             add.paused = true;
             lock(&self.queue).queued.insert(hex.clone());
         }
         if let Err(e) = self.session.add(add).await {
+            lock(&self.queue).queued.remove(&hex);
             if !matches!(e, EngineError::AlreadyAdded(_)) {
-                self.store.delete_torrent(&hex);
+                let (store, hex) = (self.store.clone(), hex.clone());
+                let _ = blocking(move || {
+                    store.delete_torrent(&hex);
+                    Ok(())
+                })
+                .await;
             }
             return Err(engine_error(e));
         }
         if awaiting_selection {
             lock(&self.awaiting).insert(hex.clone());
         }
-        state.entries.push(entry);
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        if queued || awaiting_selection {
+            // Shown as `queued` / `awaiting_selection` from now on, not as the engine says.
+            self.touch(info_hash);
+        }
+        self.state.lock().await.entries.push(entry);
+        self.save_entries().await?;
         let mut reply = json!({"info_hash": hex, "name": name});
         if awaiting_selection {
             reply["awaiting_selection"] = json!(true);

@@ -168,7 +168,8 @@ impl Core {
             e.priorities = Some(priorities);
             e.only = None;
         }
-        self.store.save_entries(&state.entries).map_err(internal)
+        drop(state);
+        self.save_entries().await
     }
 
     pub(super) async fn priority(
@@ -214,13 +215,15 @@ impl Core {
         self.apply(ih, priorities.clone()).await?;
         if awaiting {
             lock(&self.awaiting).remove(&hex);
+            self.touch(ih);
             let mut state = self.state.lock().await;
             let mut paused = false;
             if let Some(e) = state.entries.iter_mut().find(|e| e.info_hash == hex) {
                 e.awaiting_selection = false;
                 paused = e.paused;
             }
-            self.store.save_entries(&state.entries).map_err(internal)?;
+            drop(state);
+            self.save_entries().await?;
             if !paused {
                 self.session.resume(ih).await.map_err(engine_error)?;
             }
@@ -264,6 +267,7 @@ impl Core {
         let add = add_torrent(source, entry, settings);
         self.session.remove(ih, false).await.map_err(engine_error)?;
         self.session.add(add).await.map_err(engine_error)?;
-        self.store.save_entries(&state.entries).map_err(internal)
+        drop(state);
+        self.save_entries().await
     }
 }

@@ -133,12 +133,18 @@ impl Core {
         }
         lock(&self.auto_paused).remove(&ih);
         let hex = ih.to_hex();
-        lock(&self.queue).queued.remove(&hex);
+        // Held back no more: it shows as what the engine says now (the engine's own change
+        // of state reaches subscribers by itself).
+        if lock(&self.queue).queued.remove(&hex) {
+            self.touch(ih);
+        }
+        self.queue_wake.notify_one();
         let mut state = self.state.lock().await;
         if let Some(e) = state.entries.iter_mut().find(|e| e.info_hash == hex) {
             e.paused = paused;
         }
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
         Ok(json!({"info_hash": hex, "paused": paused}))
     }
 
@@ -158,9 +164,12 @@ impl Core {
         lock(&self.queue).queued.remove(&hex);
         let mut state = self.state.lock().await;
         state.entries.retain(|e| e.info_hash != hex);
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
         self.store.delete_torrent(&hex);
         lock(&self.auto_paused).remove(&ih);
+        // A slot may have freed.
+        self.queue_wake.notify_one();
         Ok(json!({"info_hash": hex, "deleted_files": delete_files}))
     }
 
@@ -187,7 +196,8 @@ impl Core {
         }
         entry.down_limit = down;
         entry.up_limit = up;
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
         Ok(json!({"info_hash": hex, "down_limit": down, "up_limit": up}))
     }
 
@@ -209,6 +219,7 @@ impl Core {
             .set_rate_limits(new.download_rate_limit, new.upload_rate_limit)
             .await;
         state.settings = new;
+        self.queue_wake.notify_one();
         // A changed global goal applies to the torrents that follow it at once.
         self.apply_goals(&state);
         let mut reply = settings_json(&state.settings);

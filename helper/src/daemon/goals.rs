@@ -10,7 +10,7 @@
 use protocol::{Goal, InfoHash, SeedGoals};
 use serde_json::{json, Value};
 
-use super::state::{engine_error, internal, Core, State};
+use super::state::{engine_error, Core, State};
 use crate::api::{ApiError, ErrorCode};
 
 fn goals_json(hex: &str, goals: SeedGoals) -> Value {
@@ -56,7 +56,8 @@ impl Core {
             Ok(()) | Err(engine::EngineError::UnknownTorrent(_)) => {}
             Err(e) => return Err(engine_error(e)),
         }
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
         Ok(goals_json(&hex, goals))
     }
 

@@ -22,6 +22,8 @@ mod signals;
 mod state;
 mod store;
 mod stream;
+#[cfg(test)]
+mod tests_push;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -232,7 +234,8 @@ pub async fn run(
 
     tracing::info!(socket = %crate::ipc::endpoint(paths).display(), pid = std::process::id(), "daemon ready");
 
-    tokio::spawn(Arc::clone(&core).publish());
+    tokio::spawn(Arc::clone(&core).forward_events());
+    tokio::spawn(Arc::clone(&core).publish_progress());
     tokio::spawn(Arc::clone(&core).run_queue());
     let mut stop = core.shutdown_signal();
     let mut shutdown = std::pin::pin!(shutdown);

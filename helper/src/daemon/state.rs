@@ -4,14 +4,16 @@
 //! build on it; it imports none of them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Instant;
 
-use engine::{AddTorrent, EngineError, Session, TorrentSource, TorrentState, TorrentStatus};
+use engine::{
+    AddTorrent, EngineError, Session, StatusChanges, TorrentSource, TorrentState, TorrentStatus,
+};
 use protocol::InfoHash;
 use serde_json::Value;
-use tokio::sync::{broadcast, watch, Mutex};
+use tokio::sync::{broadcast, watch, Mutex, Notify};
 
 use super::store::{Entry, Store};
 use super::stream::addr::StreamAddr;
@@ -61,6 +63,20 @@ pub struct Core {
     pub(super) publish_lock: StdMutex<()>,
     /// The streaming server's port and token, once it listens (`stream/`).
     pub(super) stream: std::sync::OnceLock<StreamAddr>,
+    /// The engine's change stream the first subscriber starts, until the progress task takes it.
+    pub(super) changes: StdMutex<Option<StatusChanges>>,
+    /// Torrents whose status as shown changed without the engine's changing (the daemon's
+    /// `queued` and `awaiting_selection`), for the next progress round (`touch`).
+    pub(super) touched: StdMutex<HashSet<InfoHash>>,
+    pub(super) touched_wake: Notify,
+    /// Rings when the number of subscribers goes from or to zero.
+    pub(super) subscribers_changed: Notify,
+    /// Rings when the queue should look again (an order, a setting, a pause changed).
+    pub(super) queue_wake: Notify,
+    /// Taken while the download list is written (`save_entries`).
+    entries_write: Mutex<()>,
+    /// Statuses built for progress rounds since the daemon started (what idle costs; tests).
+    pub(super) progress_built: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -89,6 +105,13 @@ impl Core {
             unrestorable: StdMutex::new(Vec::new()),
             publish_lock: StdMutex::new(()),
             stream: std::sync::OnceLock::new(),
+            changes: StdMutex::new(None),
+            touched: StdMutex::new(HashSet::new()),
+            touched_wake: Notify::new(),
+            subscribers_changed: Notify::new(),
+            queue_wake: Notify::new(),
+            progress_built: AtomicU64::new(0),
+            entries_write: Mutex::new(()),
             shutdown,
         })
     }
@@ -113,6 +136,43 @@ impl Core {
         show_queued(&mut all, &lock(&self.queue).queued);
         all.extend(lock(&self.unrestorable).iter().cloned());
         all
+    }
+
+    /// The statuses of `hashes` as `statuses` shows them; those not listed are left out.
+    pub(super) fn statuses_of(&self, hashes: &HashSet<InfoHash>) -> Vec<TorrentStatus> {
+        let mut some: Vec<TorrentStatus> = (hashes.iter())
+            .filter_map(|&ih| self.session.status(ih))
+            .collect();
+        show_awaiting(&mut some, &lock(&self.awaiting));
+        show_queued(&mut some, &lock(&self.queue).queued);
+        let unrestorable = lock(&self.unrestorable);
+        some.extend(
+            (unrestorable.iter())
+                .filter(|s| hashes.contains(&s.info_hash))
+                .cloned(),
+        );
+        some
+    }
+
+    /// Writes the download list as it is now, off the async threads, holding no lock while it
+    /// writes. Writers take turns and each writes the list as it is when its turn comes, so the
+    /// file never goes back to an older list.
+    pub(super) async fn save_entries(&self) -> Result<(), ApiError> {
+        let _turn = self.entries_write.lock().await;
+        let entries = self.state.lock().await.entries.clone();
+        let store = self.store.clone();
+        blocking(move || store.save_entries(&entries)).await
+    }
+
+    /// The daemon changed how `ih` shows (queued, awaiting a choice) or where it stands in the
+    /// queue: subscribers get its status with the next round, and the queue looks again.
+    pub(super) fn touch(&self, ih: InfoHash) {
+        self.queue_wake.notify_one();
+        if self.subscribers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        lock(&self.touched).insert(ih);
+        self.touched_wake.notify_one();
     }
 
     pub(super) async fn known(&self, info_hash: &str) -> Result<InfoHash, ApiError> {
@@ -218,6 +278,16 @@ pub(super) fn engine_error(e: EngineError) -> ApiError {
 pub(super) fn internal(e: anyhow::Error) -> ApiError {
     tracing::error!("{e:#}");
     ApiError::new(ErrorCode::Internal, format!("{e:#}"))
+}
+
+/// Runs file work on a blocking thread, its error as an internal one.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(internal),
+        Err(e) => Err(internal(anyhow::anyhow!("a file task failed: {e}"))),
+    }
 }
 
 pub(super) fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {

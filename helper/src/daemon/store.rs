@@ -69,6 +69,7 @@ impl Entry {
     }
 }
 
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
 }
