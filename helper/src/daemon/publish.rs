@@ -114,9 +114,8 @@ impl Core {
                 }
             }
             // Made by the first subscription, before its snapshot (`subscribed`).
-            let Some(mut changes) = lock(&self.changes).take() else {
-                continue;
-            };
+            let taken = lock(&self.changes).take();
+            let mut changes = taken.unwrap_or_else(|| self.session.status_changes());
             while self.subscribers.load(Ordering::SeqCst) > 0 {
                 let mut changed = tokio::select! {
                     _ = stop.changed() => return,
