@@ -5,7 +5,7 @@ use engine::{EngineError, TorrentState};
 use serde_json::{json, Value};
 
 use super::add::check_limits;
-use super::state::{engine_error, internal, lock, settings_json, Core};
+use super::state::{blocking, engine_error, lock, settings_json, Core};
 use crate::api::status_json;
 use crate::api::{ApiError, Command, ErrorCode, PROTOCOL_VERSION};
 
@@ -166,7 +166,12 @@ impl Core {
         state.entries.retain(|e| e.info_hash != hex);
         drop(state);
         self.save_entries().await?;
-        self.store.delete_torrent(&hex);
+        let (store, name) = (self.store.clone(), hex.clone());
+        blocking(move || {
+            store.delete_torrent(&name);
+            Ok(())
+        })
+        .await?;
         lock(&self.auto_paused).remove(&ih);
         // A slot may have freed.
         self.queue_wake.notify_one();
@@ -214,7 +219,9 @@ impl Core {
             || new.port_mapping != old.port_mapping
             || (new.dht, new.dht_port, &new.dht_bootstrap, new.lsd)
                 != (old.dht, old.dht_port, &old.dht_bootstrap, old.lsd);
-        self.store.save_settings(&new).map_err(internal)?;
+        // Written under the state lock (so writes keep the order of changes), off the runtime.
+        let (store, written) = (self.store.clone(), new.clone());
+        blocking(move || store.save_settings(&written)).await?;
         self.session
             .set_rate_limits(new.download_rate_limit, new.upload_rate_limit)
             .await;
