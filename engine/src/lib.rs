@@ -31,6 +31,7 @@ mod reach;
 mod resume;
 mod session;
 mod session_withdraw;
+mod status_feed;
 mod storage;
 mod torrent;
 pub mod tracker;
@@ -48,6 +49,7 @@ pub use protocol::wire::mse::EncryptionPolicy;
 pub use reach::{Connectable, ConnectableState};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
+pub use status_feed::StatusChanges;
 pub use types::{
     AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
     TorrentSource, TorrentState, TorrentStatus,

@@ -34,9 +34,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::disk::{DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
-use crate::types::{
-    EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
-};
+use crate::status_feed::StatusCell;
+use crate::types::{EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState};
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 #[cfg(test)]
@@ -73,7 +72,7 @@ pub(crate) enum TorrentCmd {
 #[derive(Clone)]
 pub(crate) struct TorrentHandle {
     pub cmd: mpsc::UnboundedSender<TorrentCmd>,
-    pub status: Arc<Mutex<TorrentStatus>>,
+    pub status: Arc<StatusCell>,
     pub peers: Arc<Mutex<Vec<PeerStatus>>>,
 }
 
@@ -130,7 +129,7 @@ pub(super) struct Wiring {
     pub cmd_rx: mpsc::UnboundedReceiver<TorrentCmd>,
     pub peer_tx: mpsc::Sender<PeerEvent>,
     pub peer_rx: mpsc::Receiver<PeerEvent>,
-    pub status_out: Arc<Mutex<TorrentStatus>>,
+    pub status_out: Arc<StatusCell>,
     pub peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     /// Peer writers' "my queue drained" signal: the actor's, whichever phase made the peer.
     pub upload_room: Arc<tokio::sync::Notify>,
@@ -146,7 +145,7 @@ impl Wiring {
             cmd_rx,
             peer_tx,
             peer_rx,
-            status_out: Arc::new(Mutex::new(status::placeholder())),
+            status_out: Arc::new(StatusCell::new(status::placeholder())),
             peers_out: Arc::new(Mutex::new(Vec::new())),
             upload_room: Arc::new(tokio::sync::Notify::new()),
         }
@@ -227,7 +226,7 @@ pub(crate) struct Torrent {
     save_path: PathBuf,
     announce: sources::Announce,
     added: sources::Added,
-    status_out: Arc<Mutex<TorrentStatus>>,
+    status_out: Arc<StatusCell>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     webseeds: crate::webseed::WebSeeds,
     /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
