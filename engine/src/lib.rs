@@ -18,6 +18,7 @@ mod connect;
 mod dht;
 mod discovery;
 mod disk;
+mod disk_pool;
 mod fdlimit;
 mod file_reader;
 pub mod http;

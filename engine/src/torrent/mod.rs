@@ -22,7 +22,6 @@ mod withdraw;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -197,7 +196,7 @@ pub(crate) struct Torrent {
     ctx: PeerContext,
     /// What only the driver has of each connected peer (its writer, counters, BEP 10 state).
     conns: HashMap<PeerKey, conns::Conn>,
-    disk: std_mpsc::Sender<DiskJob>,
+    disk: crate::disk::DiskSender,
     backlog: Arc<WriteBacklog>,
     state: TorrentState,
     checking_done: u32,
