@@ -74,6 +74,8 @@ mod tests_mse;
 #[cfg(test)]
 mod tests_pex_lan;
 #[cfg(test)]
+mod tests_quiet;
+#[cfg(test)]
 mod tests_resume;
 #[cfg(test)]
 mod tests_seed_goal;

@@ -98,6 +98,7 @@ impl Session {
             web_seed_timeout: config.web_seed_timeout,
             dht: discovery.dht.clone(),
             targets: Default::default(),
+            clock_turns: Default::default(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let port_mapper = (config.port_mapping && crate::portmap::worth_mapping(local_addr.ip()))
@@ -394,6 +395,11 @@ impl Session {
         let limits = self.lock_limits();
         let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
         *l.seed_goals.lock().unwrap_or_else(|e| e.into_inner()) = goals;
+        drop(limits);
+        // A quiet torrent's clock may be asleep for seconds: it looks at its goals now.
+        if let Ok(h) = self.handle(ih) {
+            let _ = h.cmd.send(TorrentCmd::GoalsChanged);
+        }
         Ok(())
     }
 
@@ -401,6 +407,15 @@ impl Session {
     pub fn torrent_rate_limits(&self, ih: InfoHash) -> Option<(Option<u64>, Option<u64>)> {
         let limits = self.lock_limits();
         limits.get(&ih).map(|l| (l.down.rate(), l.up.rate()))
+    }
+
+    /// How many times the torrents' clocks came round since the session started: what an idle
+    /// session costs in wake-ups, for tests and benchmarks (a quiet torrent sleeps for seconds).
+    pub fn clock_turns(&self) -> u64 {
+        let shared = &self.inner.shared;
+        shared
+            .clock_turns
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn statuses(&self) -> Vec<TorrentStatus> {

@@ -359,11 +359,13 @@ impl MagnetPhase {
                 self.maybe_connect(Instant::now());
             }
             TorrentCmd::AddSources(add) => self.add_sources(add),
-            // No pieces yet: dropping the reply tells the caller so.
+            // No pieces yet: dropping the reply tells the caller so (and goals wait for the
+            // torrent, which reads them from the shared cell).
             TorrentCmd::Stop { .. }
             | TorrentCmd::Withdraw(_)
             | TorrentCmd::Selection(_)
-            | TorrentCmd::Stream(_) => {}
+            | TorrentCmd::Stream(_)
+            | TorrentCmd::GoalsChanged => {}
         }
         self.publish_status();
     }

@@ -39,4 +39,15 @@ impl Torrent {
             reason,
         ));
     }
+
+    /// When a seeding torrent's time goal falls due (its clock must come round by then even
+    /// when nothing else moves).
+    pub(super) fn seed_goal_due(&self, now: std::time::Instant) -> Option<std::time::Instant> {
+        if self.state != TorrentState::Seeding || self.paused {
+            return None;
+        }
+        let goals = *self.seed_goals.lock().unwrap_or_else(|e| e.into_inner());
+        let left = goals.time_secs?.saturating_sub(self.seeding.as_secs());
+        Some(now + Duration::from_secs(left))
+    }
 }

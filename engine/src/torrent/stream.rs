@@ -66,6 +66,13 @@ pub(super) struct Streaming {
     waiting: Vec<Waiting>,
 }
 
+impl Streaming {
+    /// No reader open and no read waiting: the torrent's clock may sleep.
+    pub(super) fn is_idle(&self) -> bool {
+        self.readers.is_empty() && self.waiting.is_empty()
+    }
+}
+
 impl Torrent {
     pub(super) fn on_stream_cmd(&mut self, cmd: StreamCmd) {
         match cmd {

@@ -1,0 +1,60 @@
+//! A quiet torrent's clock sleeps: seeding torrents nobody is connected to cost a wake-up every
+//! few seconds, not every half second, and still wake at once for what concerns them.
+
+use std::time::Duration;
+
+use protocol::SeedGoals;
+
+use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
+use crate::{AddTorrent, Session, SessionEvent, TorrentState};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_seeding_torrents_sleep_and_wake_at_once_for_a_new_goal() {
+    const TORRENTS: u64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::start(loopback_config(dir.path())).await.unwrap();
+    let mut events = session.events();
+    let mut hashes = Vec::new();
+    for i in 0..TORRENTS {
+        let name = format!("q{i}.bin");
+        let data = test_data(40 * 1024, i as u8);
+        std::fs::write(dir.path().join(&name), &data).unwrap();
+        let ih = session
+            .add(AddTorrent::metainfo(make_torrent(&name, &data, 16 * 1024)))
+            .await
+            .unwrap();
+        hashes.push(ih);
+    }
+    for &ih in &hashes {
+        wait_for(&session, ih, TorrentState::Seeding, Duration::from_secs(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = session.clock_turns();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let turns = session.clock_turns() - before;
+    // Every 500 ms that would be 8 turns each (160); asleep, at most one each in 4 s.
+    assert!(
+        turns <= 2 * TORRENTS,
+        "{turns} clock turns in 4 s for {TORRENTS} quiet torrents"
+    );
+
+    // A goal set now is judged now, not at the next turn of a sleeping clock.
+    let ih = hashes[0];
+    let goal = SeedGoals {
+        ratio: None,
+        time_secs: Some(0),
+    };
+    session.set_seed_goals(ih, goal).unwrap();
+    let reached = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if let Ok(SessionEvent::SeedGoalReached(i, _)) = events.recv().await {
+                if i == ih {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(reached.is_ok(), "a sleeping torrent missed its new goal");
+    session.shutdown().await;
+}
