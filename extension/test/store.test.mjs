@@ -43,6 +43,7 @@ test('statuses are normalised: hostile or missing fields never break the view', 
   assert.equal(t.down_rate, 0);
   assert.equal(t.eta_secs, null);
   assert.equal(t.save_path, '');
+  for (const state of ['queued', 'awaiting_selection']) assert.equal(normalizeStatus({ info_hash: A, state }).state, state, state);
 });
 
 test('progress events upsert, newest torrent first', () => {

@@ -17,6 +17,7 @@ const STATES = new Set([
   'seeding',
   'paused',
   'queued',
+  'awaiting_selection',
   'error',
 ]);
 
