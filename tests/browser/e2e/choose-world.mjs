@@ -121,9 +121,12 @@ export async function daemonTorrents(home) {
   return Object.fromEntries(result.torrents.map((t) => [t.info_hash, t]));
 }
 
-/** Runs `bthelper ARGS` against the isolated helper (it starts the daemon when none runs). */
-export function bthelperCli(bthelper, home, args) {
-  const run = spawnSync(bthelper, args, { encoding: 'utf8', env: { ...process.env, SWARMLINK_HOME: home }, timeout: 60000 });
+/**
+ * Runs `bthelper ARGS` against the isolated helper (it starts the daemon when none runs; the
+ * daemon inherits `env`).
+ */
+export function bthelperCli(bthelper, home, args, env = {}) {
+  const run = spawnSync(bthelper, args, { encoding: 'utf8', env: { ...process.env, ...env, SWARMLINK_HOME: home }, timeout: 60000 });
   if (run.status !== 0) throw new Error(`bthelper ${args.join(' ')} failed: ${run.stderr}`);
   return run.stdout;
 }
