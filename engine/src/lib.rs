@@ -49,8 +49,8 @@ pub use reach::{Connectable, ConnectableState};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use types::{
-    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
-    TorrentSource, TorrentState, TorrentStatus,
+    AddTorrent, EngineError, FilePriority, FileProgress, MoveStatus, PeerStatus, SessionConfig,
+    SessionEvent, TorrentSource, TorrentState, TorrentStatus,
 };
 pub use webseed::{WebSeedState, WebSeedStatus};
 

@@ -85,6 +85,11 @@ pub enum Command {
         info_hash: String,
         to: String,
     },
+    /// Moves a torrent's files to another allowed folder while it runs.
+    Move {
+        info_hash: String,
+        save_dir: String,
+    },
     /// One torrent's own seed goals: `null` follows the settings, `"unlimited"` lifts them, a
     /// number is its own; a field left out stays as it is.
     SetGoals {
@@ -268,6 +273,7 @@ const COMMANDS: &[&str] = &[
     "priority",
     "select",
     "queue",
+    "move",
     "set_goals",
     "stream_url",
     "get_settings",

@@ -363,7 +363,8 @@ impl MagnetPhase {
             TorrentCmd::Stop { .. }
             | TorrentCmd::Withdraw(_)
             | TorrentCmd::Selection(_)
-            | TorrentCmd::Stream(_) => {}
+            | TorrentCmd::Stream(_)
+            | TorrentCmd::Move(_) => {}
         }
         self.publish_status();
     }
@@ -458,6 +459,7 @@ impl MagnetPhase {
             save_path: self.save_dir.display().to_string(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         };
         if let Ok(mut out) = self.status_out.lock() {
             *out = status;

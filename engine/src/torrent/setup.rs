@@ -122,6 +122,7 @@ impl Torrent {
             save_path: save_path.display().to_string(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         };
         if let Ok(mut out) = status_out.lock() {
             *out = initial;
@@ -180,6 +181,8 @@ impl Torrent {
                 targets,
             ),
             streaming: stream::Streaming::default(),
+            moving: None,
+            moving_to: None,
         };
         let handed_announcer = match handoff {
             Some(h) => torrent.adopt(h),

@@ -58,6 +58,7 @@ pub(super) fn placeholder() -> TorrentStatus {
         save_path: String::new(),
         seeding_secs: 0,
         web_seeds: Vec::new(),
+        moving: None,
     }
 }
 
@@ -107,6 +108,7 @@ impl Torrent {
             save_path: self.save_path.display().to_string(),
             seeding_secs: self.seeding.as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
+            moving: self.moving.clone(),
         };
         if let Ok(mut out) = self.status_out.lock() {
             *out = status;

@@ -319,6 +319,7 @@ mod tests {
             save_path: String::new(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         }
     }
 }

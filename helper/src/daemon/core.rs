@@ -158,6 +158,10 @@ impl Core {
                 save_dir,
             } => self.select(&info_hash, &files, save_dir.as_deref()).await,
             Command::Queue { info_hash, to } => self.queue_move(&info_hash, &to).await,
+            Command::Move {
+                info_hash,
+                save_dir,
+            } => self.move_storage(&info_hash, &save_dir).await,
             Command::SetGoals {
                 info_hash,
                 seed_ratio,
@@ -542,6 +546,7 @@ fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
             .into_owned(),
         seeding_secs: 0,
         web_seeds: Vec::new(),
+        moving: None,
     }
 }
 

@@ -14,6 +14,7 @@ mod conn;
 mod core;
 mod detail;
 mod goals;
+mod moving;
 mod opening;
 mod publish;
 mod queue;

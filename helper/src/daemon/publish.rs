@@ -85,6 +85,10 @@ impl Core {
                             let core = Arc::clone(&self);
                             tokio::spawn(async move { core.mark_finished(ih).await });
                         }
+                        if let SessionEvent::Moved(ih, root) = &event {
+                            let (core, ih, root) = (Arc::clone(&self), *ih, root.clone());
+                            tokio::spawn(async move { core.moved(ih, &root).await });
+                        }
                         if let SessionEvent::SeedGoalReached(ih, reason) = event {
                             // Told once the daemon acted on it (`goals.rs`).
                             tokio::spawn(Arc::clone(&self).seed_goal_reached(ih, reason));
@@ -135,6 +139,13 @@ impl Core {
             }
             SessionEvent::Removed(ih) => json!({"event": "removed", "info_hash": ih.to_hex()}),
             SessionEvent::Error(ih, message) => {
+                json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
+            }
+            SessionEvent::Moved(ih, root) => {
+                json!({"event": "moved", "info_hash": ih.to_hex(), "save_path": root})
+            }
+            // The files stayed where they were and the torrent goes on (helper/PROTOCOL.md).
+            SessionEvent::MoveFailed(ih, message) => {
                 json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
             }
             SessionEvent::SeedGoalReached(..) => return None,
