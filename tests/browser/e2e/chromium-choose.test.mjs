@@ -211,3 +211,32 @@ test('three adds with max_active_downloads 1: two queued, then each starts in or
   await daemonRequest(helperHome, 'set_settings', { settings: { max_active_downloads: 5, download_rate_limit: null } });
   await site.close();
 });
+
+test('the downloads page moves two seeding torrents to an allowed folder; they keep seeding from there', { skip: pending, timeout: 120000 }, async () => {
+  const [q2, q3] = [files['q2.bin'], files['q3.bin']];
+  await waitFor('both seeding', async () => (await stateOf(q2.hash)) === 'seeding' && (await stateOf(q3.hash)) === 'seeding');
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1100, height: 700 });
+  await page.goto(extPage('downloads.html'));
+  await page.locator(`#row-${q2.hash}`).click();
+  await page.locator(`#row-${q3.hash}`).click({ modifiers: ['Control'] });
+  await page.locator('#selected-count', { hasText: '2 selected' }).waitFor();
+  await page.click('button[data-bulk=move]');
+  await page.locator('#move-dialog[open]').waitFor();
+  await page.selectOption('#move-dir', videos);
+  await page.click('#move-ok');
+  for (const q of [q2, q3]) {
+    const name = path.basename(q.file);
+    await waitFor(`${name} in the new folder`, async () => {
+      const all = await daemonTorrents(helperHome);
+      return all[q.hash].save_path === path.join(videos, name) && !all[q.hash].moving && all[q.hash].state === 'seeding';
+    }, { timeoutMs: 60000 }).catch((err) => {
+      throw withLogs(err);
+    });
+    assert.equal(await sha256Of(path.join(videos, name)), q.sha256);
+  }
+  const left = await filesBelow(path.join(helperHome, 'downloads'));
+  assert.ok(!left.includes('q2.bin') && !left.includes('q3.bin'), `nothing left behind: ${left}`);
+  await page.screenshot({ animations: 'disabled', path: path.join(artifacts, 'chromium-downloads-moved.png') });
+  await page.close();
+});
