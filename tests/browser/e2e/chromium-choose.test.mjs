@@ -4,7 +4,8 @@
 // leaves it waiting; the popup's notice opens the downloads page's chooser, where the user
 // keeps one file and picks an allowed folder: only that file is written, byte-exact. A magnet
 // waits once its metadata arrived and is chosen the same way. Three adds with
-// max_active_downloads 1: two are queued, and each starts in order.
+// max_active_downloads 1: two are queued, and each starts in order. The downloads page's bulk
+// Move action moves two seeding torrents to an allowed folder.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
