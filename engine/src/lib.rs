@@ -67,6 +67,8 @@ mod tests_limits;
 #[cfg(test)]
 mod tests_magnet_cache;
 #[cfg(test)]
+mod tests_move;
+#[cfg(test)]
 mod tests_mse;
 #[cfg(test)]
 mod tests_pex_lan;
