@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-import { builtExtension, tempDir, artifactsDir, waitFor, launchChromium, registerChromiumHost, startWebServer, IDS } from './harness.mjs';
+import { builtExtension, tempDir, artifactsDir, waitFor, launchChromium, registerChromiumHost, startWebServer, axeViolations, IDS } from './harness.mjs';
 import { fullFlowBinaries, randomFile, sha256Of } from './swarm.mjs';
 import { libtorrentMissing, startOpenSwarm, daemonRequest, daemonTorrents, stopDaemon, filesBelow } from './choose-world.mjs';
 
@@ -142,6 +142,10 @@ test('a three-file torrent waits for a choice; one file chosen in the downloads 
   assert.deepEqual(await filesBelow(downloads), [], 'nothing written while it waits');
 
   const page = await chooseFromPopup(hash, 'season');
+  assert.deepEqual(await axeViolations(page), [], 'the chooser passes WCAG 2.1 AA checks (light)');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axeViolations(page), [], 'the chooser passes WCAG 2.1 AA checks (dark)');
+  await page.emulateMedia({ colorScheme: 'light' });
   assert.deepEqual(await page.locator('#choose-folder option').evaluateAll((o) => o.map((x) => x.value)), [downloads, videos]);
   await keepOne(page, 'season', 'b.bin', videos);
   await waitFor('the chosen file to finish', async () => (await stateOf(hash)) === 'seeding', { timeoutMs: 90000, intervalMs: 250 }).catch((err) => {
