@@ -9,6 +9,8 @@
 #   bench/download.sh            # needs target/release/bthelper (cargo build --release -p bthelper)
 #   SIZE_MIB=128 RUNS=1 bench/download.sh
 #   SIZE_MIB=16 RUNS=1 OUT=/tmp/download.md bench/download.sh   # a quick check, results file untouched
+#   BTHELPER_BASE=/path/to/old/bthelper bench/download.sh        # also times an earlier build, in the same
+#                                                                # rounds, to show a change's effect
 set -euo pipefail
 . "$(dirname "$0")/own_network.sh"
 cd "$(dirname "$0")/.."
@@ -47,6 +49,7 @@ contestant() {
   local who=$1 out=$2 r=$3
   case $who in
     bthelper) measure bthelper "$out" "$BTHELPER" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-$r" --peer "127.0.0.1:$PORT" ;;
+    bthelper-base) measure bthelper-base "$out" "$BTHELPER_BASE" download "$WORK/data.torrent" -o "$out" --state-dir "$WORK/state-base-$r" --peer "127.0.0.1:$PORT" ;;
     rqbit)
       [ -x "$RQBIT" ] || { echo "no rqbit at $RQBIT" >&2; return; }
       measure rqbit "$out" "$RQBIT" --disable-dht --disable-dht-persistence --disable-lsd --disable-upnp-port-forward \
@@ -55,6 +58,7 @@ contestant() {
   esac
 }
 ORDER=(bthelper rqbit libtorrent)
+[ -n "${BTHELPER_BASE:-}" ] && ORDER=(bthelper bthelper-base rqbit libtorrent)
 rounds
 
 report=$WORK/report.md
@@ -65,7 +69,7 @@ report=$WORK/report.md
   echo
   echo "| downloader | seconds | throughput MiB/s | peak RSS MiB |"
   echo "|---|---|---|---|"
-  for who in bthelper rqbit libtorrent; do
+  for who in bthelper bthelper-base rqbit libtorrent; do
     [ -n "${SECS[$who]:-}" ] || continue
     s=$(median ${SECS[$who]}); m=$(median ${RSS[$who]})
     printf '| %s | %.2f | %.1f | %.1f |\n' "$who" "$s" "$(echo "$SIZE_MIB / $s" | bc -l)" "$(echo "$m / 1024" | bc -l)"
@@ -75,6 +79,12 @@ report=$WORK/report.md
     br=$(median ${RSS[bthelper]}); qr=$(median ${RSS[rqbit]})
     echo
     printf 'bthelper / rqbit: throughput %.2fx (goal >= 1.3x), peak RSS %.2fx (goal <= 1.0x)\n' "$(echo "$q / $b" | bc -l)" "$(echo "$br / $qr" | bc -l)"
+  fi
+  if [ -n "${SECS[bthelper-base]:-}" ]; then
+    b=$(median ${SECS[bthelper]}); o=$(median ${SECS[bthelper-base]})
+    br=$(median ${RSS[bthelper]}); orr=$(median ${RSS[bthelper-base]})
+    echo
+    printf 'bthelper / bthelper-base (%s): throughput %.2fx, peak RSS %.2fx\n' "$BTHELPER_BASE" "$(echo "$o / $b" | bc -l)" "$(echo "$br / $orr" | bc -l)"
   fi
 } > "$report"
 cat "$report"

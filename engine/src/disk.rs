@@ -1,4 +1,4 @@
-//! The disk thread of one torrent: positional writes, reads for uploads, and SHA-1 verification,
+//! The disk of one torrent (a lane of `disk_pool`'s threads): positional writes, reads for uploads, and SHA-1 verification,
 //! all off the async reactor.
 //!
 //! Blocks are hashed as they arrive in order (a piece is never read back to verify it); a block
@@ -7,9 +7,9 @@
 //! piece is reported verified only once all of its bytes are written.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use protocol::{Bitfield, Info, Lengths, PieceIndex, ValidBlock};
 use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
 
+pub use crate::disk_pool::DiskSender;
 use crate::peer::PeerKey;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
@@ -154,10 +155,9 @@ impl Disk {
         lengths: Lengths,
         events: mpsc::UnboundedSender<DiskEvent>,
         backlog: Arc<WriteBacklog>,
-    ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
-        let (tx, rx) = std_mpsc::channel();
+    ) -> std::io::Result<DiskSender> {
         let guard = changes::Guard::new(&storage, lengths.piece_count());
-        let mut disk = Disk {
+        let disk = Disk {
             guard,
             storage,
             lengths,
@@ -166,14 +166,12 @@ impl Disk {
             events,
             backlog,
         };
-        std::thread::Builder::new()
-            .name("swarmlink-disk".into())
-            .spawn(move || disk.run(rx))?;
-        Ok(tx)
+        DiskSender::start(disk)
     }
 
-    fn run(&mut self, jobs: std_mpsc::Receiver<DiskJob>) {
-        while let Ok(job) = jobs.recv() {
+    /// Runs one job; `Break` once the disk has stopped (its lane takes no more jobs).
+    pub(crate) fn run_job(&mut self, job: DiskJob) -> ControlFlow<()> {
+        {
             match job {
                 DiskJob::Write { block, data } => self.write(block, data),
                 DiskJob::Read { key, block } => self.read(key, block),
@@ -201,10 +199,11 @@ impl Disk {
                         tracing::warn!("closing files: {e}");
                     }
                     let _ = self.events.send(DiskEvent::Stopped);
-                    return;
+                    return ControlFlow::Break(());
                 }
             }
         }
+        ControlFlow::Continue(())
     }
 
     fn write(&mut self, block: ValidBlock, data: Bytes) {

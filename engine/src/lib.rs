@@ -18,6 +18,7 @@ mod connect;
 mod dht;
 mod discovery;
 mod disk;
+mod disk_pool;
 mod fdlimit;
 mod file_reader;
 pub mod http;
@@ -31,6 +32,7 @@ mod reach;
 mod resume;
 mod session;
 mod session_withdraw;
+mod status_feed;
 mod storage;
 mod torrent;
 pub mod tracker;
@@ -48,6 +50,7 @@ pub use protocol::wire::mse::EncryptionPolicy;
 pub use reach::{Connectable, ConnectableState};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
+pub use status_feed::StatusChanges;
 pub use types::{
     AddTorrent, EngineError, FilePriority, FileProgress, MoveStatus, PeerStatus, SessionConfig,
     SessionEvent, TorrentSource, TorrentState, TorrentStatus,

@@ -17,8 +17,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
+use crate::status_feed::StatusCell;
 use crate::torrent::TorrentCmd;
-use crate::types::{TorrentState, TorrentStatus};
+use crate::types::TorrentState;
 
 /// Where and how often the session announces. `Default` is BEP 14's groups on the system's
 /// default multicast interface, every 5 minutes per torrent.
@@ -52,7 +53,7 @@ impl Default for LsdConfig {
 
 struct Tracked {
     to_torrent: mpsc::UnboundedSender<TorrentCmd>,
-    status: Arc<Mutex<TorrentStatus>>,
+    status: Arc<StatusCell>,
     next_announce: Instant,
 }
 
@@ -109,7 +110,7 @@ impl Lsd {
         &self,
         info_hash: InfoHash,
         to_torrent: mpsc::UnboundedSender<TorrentCmd>,
-        status: Arc<Mutex<TorrentStatus>>,
+        status: Arc<StatusCell>,
     ) {
         if let Ok(mut t) = self.torrents.lock() {
             t.insert(

@@ -51,6 +51,8 @@ struct Inner {
     /// The addresses the peer listeners are bound to (IPv4, and its IPv6 twin if bound).
     listen_addrs: Vec<SocketAddr>,
     incoming: crate::reach::Incoming,
+    /// Who hears of status changes (`status_changes`).
+    feed: Arc<crate::status_feed::Feed>,
 }
 
 impl Session {
@@ -112,6 +114,7 @@ impl Session {
             port_mapper,
             listen_addrs,
             incoming: Default::default(),
+            feed: Default::default(),
         });
         tokio::spawn(accept_loop(listeners, Arc::downgrade(&inner), shutdown_rx));
         Ok(Session { inner })
@@ -252,6 +255,7 @@ impl Session {
             prepared = Some(ready);
         }
         if let Some(handle) = torrents.get(&ih) {
+            handle.status.attach(&self.inner.feed, ih);
             self.inner.discovery.track(ih, private, handle);
             self.lock_limits().insert(ih, limits);
         }
@@ -385,6 +389,7 @@ impl Session {
             done,
         });
         let _ = wait.await;
+        self.inner.feed.mark(ih);
         let _ = self.inner.shared.events.send(SessionEvent::Removed(ih));
         Ok(())
     }
@@ -451,6 +456,13 @@ impl Session {
         };
         let peers = h.peers.lock().map(|p| p.clone()).unwrap_or_default();
         peers
+    }
+
+    /// The torrents whose status changes from now on, pushed as they publish (see
+    /// [`StatusChanges`]): a torrent added or removed counts as changed; a seeding torrent
+    /// whose only change is its `seeding_secs` does not. Costs nothing while nobody watches.
+    pub fn status_changes(&self) -> crate::StatusChanges {
+        self.inner.feed.watch()
     }
 
     pub fn events(&self) -> broadcast::Receiver<SessionEvent> {

@@ -54,7 +54,7 @@ async fn download(session: &Session, meta: &Metainfo, from: &Session) {
 }
 
 fn save_path(session: &Session, meta: &Metainfo) -> PathBuf {
-    PathBuf::from(session.status(meta.info_hash).unwrap().save_path)
+    session.status(meta.info_hash).unwrap().save_path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -177,8 +177,7 @@ impl AddTorrent {
 
 /// Where a torrent is in its life. Transitions: Checking -> (Allocating) -> Connecting <->
 /// Downloading -> Seeding; any -> Paused -> back; any -> Error (disk full, files unwritable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TorrentState {
     Checking,
     Allocating,
@@ -189,16 +188,15 @@ pub enum TorrentState {
     Queued,
     /// The user is still choosing which files to download: the helper's daemon shows its paused
     /// torrents so until the choice arrives. The engine itself never enters this state.
-    #[serde(rename = "awaiting_selection")]
     AwaitingSelection,
     Error,
 }
 
-/// A snapshot of one torrent; serialises to exactly the JSON the browser extension consumes.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// A snapshot of one torrent. Typed, not shaped for any wire: the helper builds the browser's
+/// JSON from it (helper/src/api.rs), the publisher its terminal lines.
+#[derive(Clone, Debug, PartialEq)]
 pub struct TorrentStatus {
-    /// 40 lowercase hex digits.
-    pub info_hash: String,
+    pub info_hash: InfoHash,
     pub name: String,
     pub state: TorrentState,
     /// 0.0 ..= 1.0 of the wanted bytes.
@@ -217,22 +215,19 @@ pub struct TorrentStatus {
     pub eta_secs: Option<u64>,
     pub error: Option<String>,
     /// The torrent's file (single-file) or directory (multi-file) on disk.
-    pub save_path: String,
+    pub save_path: PathBuf,
     /// Seconds spent seeding (complete and not paused) in this session.
-    #[serde(default)]
     pub seeding_secs: u64,
-    /// Each BEP 19 web seed (`url-list` entry); left out of the JSON when there are none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Each BEP 19 web seed (`url-list` entry), in the torrent's order.
     pub web_seeds: Vec<crate::webseed::WebSeedStatus>,
-    /// While the files move to another folder (`Session::move_storage`); left out otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// While the files move to another folder (`Session::move_storage`).
     pub moving: Option<MoveStatus>,
 }
 
 /// A move under way: where to, and bytes copied of the total (a rename is done at once).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MoveStatus {
-    pub to: String,
+    pub to: PathBuf,
     pub done_bytes: u64,
     pub total_bytes: u64,
 }

@@ -4,9 +4,11 @@
 //! A request is parsed in two steps, `serde_json::Value` first and the typed [`Command`] second,
 //! so that a wrong-typed field still yields its request's `id` and a precise error reply.
 
+use engine::{TorrentState, TorrentStatus, WebSeedState, WebSeedStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub use crate::error::{ApiError, ErrorCode};
 use crate::settings::SettingsPatch;
 
 /// Bumped when a message changes incompatibly; `hello` reports it.
@@ -189,73 +191,6 @@ impl FileList {
     }
 }
 
-/// The stable error codes of error replies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// The frame is not JSON, or not UTF-8.
-    BadJson,
-    /// JSON, but not a request object, or a field is missing or has the wrong type.
-    BadRequest,
-    UnknownCommand,
-    /// The frame's length prefix exceeds the limit; the connection is closed after this reply.
-    FrameTooLarge,
-    InvalidTorrent,
-    InvalidMagnet,
-    FetchFailed,
-    SaveDirNotAllowed,
-    UnknownTorrent,
-    AlreadyAdded,
-    NotComplete,
-    /// `open` of a program or script without `confirm_executable`: the message names the type.
-    ConfirmExecutable,
-    InvalidSettings,
-    Unsupported,
-    Engine,
-    /// Sent by the relay when it cannot reach or start the daemon, just before it exits.
-    DaemonUnavailable,
-    Internal,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadJson => "bad_json",
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::UnknownCommand => "unknown_command",
-            ErrorCode::FrameTooLarge => "frame_too_large",
-            ErrorCode::InvalidTorrent => "invalid_torrent",
-            ErrorCode::InvalidMagnet => "invalid_magnet",
-            ErrorCode::FetchFailed => "fetch_failed",
-            ErrorCode::SaveDirNotAllowed => "save_dir_not_allowed",
-            ErrorCode::UnknownTorrent => "unknown_torrent",
-            ErrorCode::AlreadyAdded => "already_added",
-            ErrorCode::NotComplete => "not_complete",
-            ErrorCode::ConfirmExecutable => "confirm_executable",
-            ErrorCode::InvalidSettings => "invalid_settings",
-            ErrorCode::Unsupported => "unsupported",
-            ErrorCode::Engine => "engine",
-            ErrorCode::DaemonUnavailable => "daemon_unavailable",
-            ErrorCode::Internal => "internal",
-        }
-    }
-}
-
-/// A failed request: the code the extension switches on, and a sentence for the user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
 const COMMANDS: &[&str] = &[
     "hello",
     "add",
@@ -337,32 +272,75 @@ pub fn error_reply(id: &Value, error: &ApiError) -> Value {
     json!({"id": id, "ok": false, "error": {"code": error.code.as_str(), "message": error.message}})
 }
 
-/// Splits already-serialised items into groups whose JSON array stays under `budget` bytes. An
-/// item larger than the budget on its own is dropped (and logged): one absurd status must never
-/// make the browser drop the whole port.
-pub fn split_by_size(items: Vec<Value>, budget: usize) -> Vec<Vec<Value>> {
-    let mut groups = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 2;
-    for item in items {
-        let len = serde_json::to_vec(&item)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if len.saturating_add(3) > budget {
-            tracing::warn!(len, "status too large for one frame; not sent");
-            continue;
-        }
-        if size + len + 1 > budget && !current.is_empty() {
-            groups.push(std::mem::take(&mut current));
-            size = 2;
-        }
-        size += len + 1;
-        current.push(item);
+/// A torrent's `TorrentStatus` as the browser reads it (helper/PROTOCOL.md, "TorrentStatus"):
+/// these names and values are the protocol, whatever the engine's types look like.
+pub fn status_json(s: &TorrentStatus) -> Value {
+    let mut status = json!({
+        "info_hash": s.info_hash.to_hex(),
+        "name": s.name,
+        "state": state_name(s.state),
+        "progress": s.progress,
+        "total_bytes": s.total_bytes,
+        "have_bytes": s.have_bytes,
+        "downloaded": s.downloaded,
+        "uploaded": s.uploaded,
+        "down_rate": s.down_rate,
+        "up_rate": s.up_rate,
+        "peers": s.peers,
+        "seeds": s.seeds,
+        "eta_secs": s.eta_secs,
+        "error": s.error,
+        "save_path": s.save_path.to_string_lossy(),
+        "seeding_secs": s.seeding_secs,
+    });
+    // Absent when there are none, so older readers are unaffected.
+    if !s.web_seeds.is_empty() {
+        status["web_seeds"] = s.web_seeds.iter().map(web_seed_json).collect();
     }
-    if !current.is_empty() {
-        groups.push(current);
+    // Only while a `move` lasts.
+    if let Some(m) = &s.moving {
+        status["moving"] = json!({
+            "to": m.to.to_string_lossy(),
+            "done_bytes": m.done_bytes,
+            "total_bytes": m.total_bytes,
+        });
     }
-    groups
+    status
+}
+
+/// The protocol's name of a torrent's state.
+pub fn state_name(state: TorrentState) -> &'static str {
+    match state {
+        TorrentState::Checking => "checking",
+        TorrentState::Allocating => "allocating",
+        TorrentState::Connecting => "connecting",
+        TorrentState::Downloading => "downloading",
+        TorrentState::Seeding => "seeding",
+        TorrentState::Paused => "paused",
+        TorrentState::Queued => "queued",
+        TorrentState::AwaitingSelection => "awaiting_selection",
+        TorrentState::Error => "error",
+    }
+}
+
+fn web_seed_json(w: &WebSeedStatus) -> Value {
+    let state = match w.state {
+        WebSeedState::Fetching => "fetching",
+        WebSeedState::Idle => "idle",
+        WebSeedState::BackingOff => "backing_off",
+        WebSeedState::Failed => "failed",
+    };
+    let mut seed = json!({
+        "url": w.url,
+        "state": state,
+        "down_rate": w.down_rate,
+        "downloaded": w.downloaded,
+        "error": w.error,
+    });
+    if let Some(secs) = w.retry_in_secs {
+        seed["retry_in_secs"] = json!(secs);
+    }
+    seed
 }
 
 #[cfg(test)]
@@ -554,19 +532,78 @@ mod tests {
         );
     }
 
-    #[test]
-    fn split_keeps_every_group_under_budget() {
-        let items: Vec<Value> = (0..1000)
-            .map(|i| json!({"name": "x".repeat(i % 50), "i": i}))
-            .collect();
-        let groups = split_by_size(items, 2000);
-        assert!(groups.len() > 1);
-        let total: usize = groups.iter().map(Vec::len).sum();
-        assert_eq!(total, 1000);
-        for g in &groups {
-            assert!(serde_json::to_vec(g).unwrap().len() <= 2000);
+    fn a_status() -> TorrentStatus {
+        TorrentStatus {
+            info_hash: protocol::InfoHash([0xab; 20]),
+            name: "movie.mpeg".into(),
+            state: TorrentState::Downloading,
+            progress: 0.42,
+            total_bytes: 123,
+            have_bytes: 52,
+            downloaded: 60,
+            uploaded: 0,
+            down_rate: 1_048_576,
+            up_rate: 0,
+            peers: 3,
+            seeds: 1,
+            eta_secs: Some(70),
+            error: None,
+            save_path: "/home/u/Downloads/movie.mpeg".into(),
+            seeding_secs: 0,
+            web_seeds: Vec::new(),
+            moving: None,
         }
-        assert!(split_by_size(vec![json!("y".repeat(5000))], 2000).is_empty());
+    }
+
+    /// The bytes the extension has always read (they were the engine type's serde output).
+    #[test]
+    fn status_json_keeps_the_wire_shape_byte_for_byte() {
+        let json = serde_json::to_string(&status_json(&a_status())).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"down_rate":1048576,"downloaded":60,"error":null,"eta_secs":70,"#,
+                r#""have_bytes":52,"info_hash":"abababababababababababababababababababab","#,
+                r#""name":"movie.mpeg","peers":3,"progress":0.42,"#,
+                r#""save_path":"/home/u/Downloads/movie.mpeg","seeding_secs":0,"seeds":1,"#,
+                r#""state":"downloading","total_bytes":123,"up_rate":0,"uploaded":0}"#
+            )
+        );
+        let mut s = a_status();
+        s.state = TorrentState::AwaitingSelection;
+        s.eta_secs = None;
+        s.error = Some("disk full".into());
+        s.web_seeds = vec![
+            WebSeedStatus {
+                url: "https://mirror.example/f/".into(),
+                state: WebSeedState::Fetching,
+                down_rate: 5,
+                downloaded: 7,
+                error: None,
+                retry_in_secs: None,
+            },
+            WebSeedStatus {
+                url: "http://old.example/f/".into(),
+                state: WebSeedState::BackingOff,
+                down_rate: 0,
+                downloaded: 0,
+                error: Some("HTTP status 404".into()),
+                retry_in_secs: Some(4),
+            },
+        ];
+        let v = status_json(&s);
+        assert_eq!(v["state"], "awaiting_selection");
+        assert_eq!(v["eta_secs"], Value::Null);
+        assert_eq!(v["error"], "disk full");
+        assert_eq!(
+            serde_json::to_string(&v["web_seeds"]).unwrap(),
+            concat!(
+                r#"[{"down_rate":5,"downloaded":7,"error":null,"state":"fetching","#,
+                r#""url":"https://mirror.example/f/"},"#,
+                r#"{"down_rate":0,"downloaded":0,"error":"HTTP status 404","retry_in_secs":4,"#,
+                r#""state":"backing_off","url":"http://old.example/f/"}]"#
+            )
+        );
     }
 
     proptest::proptest! {

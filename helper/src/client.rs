@@ -58,7 +58,7 @@ pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<Stream> {
             reap_later(child);
             bail!(
                 "the daemon did not open {} within {:?}; see {}",
-                paths.socket().display(),
+                crate::ipc::endpoint(paths).display(),
                 START_TIMEOUT,
                 paths.daemon_log().display()
             );

@@ -106,6 +106,34 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Splits already-serialised items into groups whose JSON array stays under `budget` bytes. An
+/// item larger than the budget on its own is dropped (and logged): one absurd status must never
+/// make the browser drop the whole port.
+pub fn split_by_size(items: Vec<serde_json::Value>, budget: usize) -> Vec<Vec<serde_json::Value>> {
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 2;
+    for item in items {
+        let len = serde_json::to_vec(&item)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if len.saturating_add(3) > budget {
+            tracing::warn!(len, "status too large for one frame; not sent");
+            continue;
+        }
+        if size + len + 1 > budget && !current.is_empty() {
+            groups.push(std::mem::take(&mut current));
+            size = 2;
+        }
+        size += len + 1;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +244,20 @@ mod tests {
             let refused = matches!(result, Err(FrameError::TooLarge { .. }) | Err(FrameError::Truncated { .. }));
             prop_assert!(refused);
         }
+    }
+
+    #[test]
+    fn split_keeps_every_group_under_budget() {
+        let items: Vec<serde_json::Value> = (0..1000)
+            .map(|i| serde_json::json!({"name": "x".repeat(i % 50), "i": i}))
+            .collect();
+        let groups = split_by_size(items, 2000);
+        assert!(groups.len() > 1);
+        let total: usize = groups.iter().map(Vec::len).sum();
+        assert_eq!(total, 1000);
+        for g in &groups {
+            assert!(serde_json::to_vec(g).unwrap().len() <= 2000);
+        }
+        assert!(split_by_size(vec![serde_json::json!("y".repeat(5000))], 2000).is_empty());
     }
 }

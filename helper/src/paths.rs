@@ -94,11 +94,6 @@ impl Paths {
         }
     }
 
-    /// Where the daemon listens: `run/daemon.sock`, or on Windows a named pipe's name.
-    pub fn socket(&self) -> PathBuf {
-        crate::ipc::endpoint(self)
-    }
-
     pub fn lock_file(&self) -> PathBuf {
         self.run_dir.join("daemon.lock")
     }
@@ -161,7 +156,10 @@ mod tests {
     fn everything_lives_under_the_root() {
         let p = Paths::under_root(Path::new("/tmp/x"));
         #[cfg(unix)]
-        assert_eq!(p.socket(), Path::new("/tmp/x/run/daemon.sock"));
+        assert_eq!(
+            crate::ipc::endpoint(&p),
+            Path::new("/tmp/x/run/daemon.sock")
+        );
         assert_eq!(p.default_download_dir, Path::new("/tmp/x/downloads"));
         assert!(p.state_dir.starts_with("/tmp/x"));
         assert!(p.log_dir.starts_with("/tmp/x"));

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn totals_then_peers_fastest_first() {
         let status = TorrentStatus {
-            info_hash: "00".repeat(20),
+            info_hash: protocol::InfoHash::default(),
             name: "movie.mpeg".into(),
             state: TorrentState::Seeding,
             progress: 1.0,

@@ -38,6 +38,17 @@ fn metainfo(torrent: &Path) -> protocol::Metainfo {
 }
 
 fn assert_files(root: &Path, files: &[(PathBuf, Vec<u8>)]) {
+    // libtorrent 2 hashes blocks from its store buffer and says the torrent is done before its
+    // disk threads have written every file (CI saw "done" with a file not yet created): give its
+    // writes a few seconds before comparing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline
+        && !files
+            .iter()
+            .all(|(rel, data)| std::fs::read(root.join(rel)).is_ok_and(|got| got == *data))
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for (rel, data) in files {
         let got = std::fs::read(root.join(rel))
             .unwrap_or_else(|e| panic!("{}: {e}", root.join(rel).display()));

@@ -243,16 +243,6 @@ async fn each_web_seed_has_its_own_status() {
         f.error.as_deref().is_some_and(|e| e.contains("http")),
         "{f:?}"
     );
-
-    // The daemon's TorrentStatus JSON is this struct serialised: the field names and states
-    // the browser sees.
-    let json = serde_json::to_value(&status).unwrap();
-    let seeds = json["web_seeds"].as_array().expect("web_seeds in the JSON");
-    assert_eq!(seeds[0]["url"], honest.url.as_str());
-    assert_eq!(seeds[0]["state"], "idle");
-    assert_eq!(seeds[0]["downloaded"], h.downloaded);
-    assert_eq!(seeds[2]["state"], "failed");
-    assert!(seeds[2]["error"].is_string());
     session.shutdown().await;
 }
 

@@ -4,7 +4,7 @@
 //! link finds its first peers this way. The task ends when the torrent does.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,8 +12,9 @@ use protocol::InfoHash;
 use tokio::sync::mpsc;
 
 use super::Dht;
+use crate::status_feed::StatusCell;
 use crate::torrent::TorrentCmd;
-use crate::types::{TorrentState, TorrentStatus};
+use crate::types::TorrentState;
 
 /// Peers connected below which the torrent searches again soon.
 const FEW_PEERS: u32 = 5;
@@ -33,7 +34,7 @@ pub(crate) fn spawn_search(
     dht: Dht,
     info_hash: InfoHash,
     listen_port: u16,
-    status: Arc<Mutex<TorrentStatus>>,
+    status: Arc<StatusCell>,
     to_torrent: mpsc::UnboundedSender<TorrentCmd>,
 ) {
     tokio::spawn(async move {

@@ -216,7 +216,7 @@ struct MagnetPhase {
     contributors: HashMap<u32, SocketAddr>,
     announce: sources::Announce,
     added: Added,
-    status_out: Arc<std::sync::Mutex<TorrentStatus>>,
+    status_out: Arc<crate::status_feed::StatusCell>,
     peers_out: Arc<std::sync::Mutex<Vec<PeerStatus>>>,
 }
 
@@ -442,7 +442,7 @@ impl MagnetPhase {
             TorrentState::Connecting
         };
         let status = TorrentStatus {
-            info_hash: self.magnet.info_hash.to_hex(),
+            info_hash: self.magnet.info_hash,
             name: self.name.clone(),
             state,
             progress: 0.0,
@@ -456,14 +456,12 @@ impl MagnetPhase {
             seeds: 0,
             eta_secs: None,
             error: self.error.clone(),
-            save_path: self.save_dir.display().to_string(),
+            save_path: self.save_dir.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
             moving: None,
         };
-        if let Ok(mut out) = self.status_out.lock() {
-            *out = status;
-        }
+        self.status_out.publish(status);
         let peers = self
             .peers
             .values()

@@ -23,7 +23,6 @@ mod withdraw;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,9 +34,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::disk::{DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
-use crate::types::{
-    EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
-};
+use crate::status_feed::StatusCell;
+use crate::types::{EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState};
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 pub(crate) use moving::MoveCmd;
@@ -77,7 +75,7 @@ pub(crate) enum TorrentCmd {
 #[derive(Clone)]
 pub(crate) struct TorrentHandle {
     pub cmd: mpsc::UnboundedSender<TorrentCmd>,
-    pub status: Arc<Mutex<TorrentStatus>>,
+    pub status: Arc<StatusCell>,
     pub peers: Arc<Mutex<Vec<PeerStatus>>>,
 }
 
@@ -134,7 +132,7 @@ pub(super) struct Wiring {
     pub cmd_rx: mpsc::UnboundedReceiver<TorrentCmd>,
     pub peer_tx: mpsc::Sender<PeerEvent>,
     pub peer_rx: mpsc::Receiver<PeerEvent>,
-    pub status_out: Arc<Mutex<TorrentStatus>>,
+    pub status_out: Arc<StatusCell>,
     pub peers_out: Arc<Mutex<Vec<PeerStatus>>>,
     /// Peer writers' "my queue drained" signal: the actor's, whichever phase made the peer.
     pub upload_room: Arc<tokio::sync::Notify>,
@@ -150,7 +148,7 @@ impl Wiring {
             cmd_rx,
             peer_tx,
             peer_rx,
-            status_out: Arc::new(Mutex::new(status::placeholder())),
+            status_out: Arc::new(StatusCell::new(status::placeholder())),
             peers_out: Arc::new(Mutex::new(Vec::new())),
             upload_room: Arc::new(tokio::sync::Notify::new()),
         }
@@ -202,7 +200,7 @@ pub(crate) struct Torrent {
     ctx: PeerContext,
     /// What only the driver has of each connected peer (its writer, counters, BEP 10 state).
     conns: HashMap<PeerKey, conns::Conn>,
-    disk: std_mpsc::Sender<DiskJob>,
+    disk: crate::disk::DiskSender,
     backlog: Arc<WriteBacklog>,
     state: TorrentState,
     checking_done: u32,
@@ -231,9 +229,8 @@ pub(crate) struct Torrent {
     save_path: PathBuf,
     announce: sources::Announce,
     added: sources::Added,
-    status_out: Arc<Mutex<TorrentStatus>>,
+    status_out: Arc<StatusCell>,
     peers_out: Arc<Mutex<Vec<PeerStatus>>>,
-    rng: rand::rngs::StdRng,
     webseeds: crate::webseed::WebSeeds,
     /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
     streaming: stream::Streaming,

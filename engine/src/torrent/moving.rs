@@ -41,7 +41,7 @@ impl Torrent {
         let moves = resume.and_then(|(from, to)| from.map(|from| (from, to)));
         self.moving_to = moves.as_ref().map(|(_, to)| to.clone());
         self.moving = Some(MoveStatus {
-            to: cmd.to.display().to_string(),
+            to: cmd.to.clone(),
             done_bytes: 0,
             total_bytes: self.metainfo.info.total_length,
         });
@@ -69,6 +69,7 @@ impl Torrent {
             m.done_bytes = done;
             m.total_bytes = total;
         }
+        self.publish_status();
     }
 
     pub(super) fn on_moved(&mut self, outcome: Result<PathBuf, String>) {

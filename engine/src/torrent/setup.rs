@@ -105,7 +105,7 @@ impl Torrent {
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();
         let initial = TorrentStatus {
-            info_hash: info_hash.to_hex(),
+            info_hash,
             name: info.name.clone(),
             state: TorrentState::Checking,
             progress: 0.0,
@@ -119,14 +119,12 @@ impl Torrent {
             seeds: 0,
             eta_secs: None,
             error: None,
-            save_path: save_path.display().to_string(),
+            save_path: save_path.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
             moving: None,
         };
-        if let Ok(mut out) = status_out.lock() {
-            *out = initial;
-        }
+        status_out.publish(initial);
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
         let core_config = CoreConfig {
             our_id: shared.our_id,
@@ -171,7 +169,6 @@ impl Torrent {
             added: sources::Added::new(cmd_tx.clone()),
             status_out: status_out.clone(),
             peers_out: peers_out.clone(),
-            rng: rand::SeedableRng::from_os_rng(),
             webseeds: crate::webseed::WebSeeds::new(
                 metainfo.clone(),
                 lengths,

@@ -41,7 +41,7 @@ pub(super) fn piece_priorities(
 /// What a torrent shows before its actor first publishes.
 pub(super) fn placeholder() -> TorrentStatus {
     TorrentStatus {
-        info_hash: String::new(),
+        info_hash: protocol::InfoHash::default(),
         name: String::new(),
         state: TorrentState::Checking,
         progress: 0.0,
@@ -55,7 +55,7 @@ pub(super) fn placeholder() -> TorrentStatus {
         seeds: 0,
         eta_secs: None,
         error: None,
-        save_path: String::new(),
+        save_path: std::path::PathBuf::new(),
         seeding_secs: 0,
         web_seeds: Vec::new(),
         moving: None,
@@ -90,7 +90,7 @@ impl Torrent {
             (wanted_total - left) as f64 / wanted_total as f64
         };
         let status = TorrentStatus {
-            info_hash: self.metainfo.info_hash.to_hex(),
+            info_hash: self.metainfo.info_hash,
             name: self.metainfo.info.name.clone(),
             state,
             progress,
@@ -105,14 +105,12 @@ impl Torrent {
             seeds: (self.core.seeds() + self.webseeds.fetching()) as u32,
             eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
             error: self.error.clone(),
-            save_path: self.save_path.display().to_string(),
+            save_path: self.save_path.clone(),
             seeding_secs: self.seeding.as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
             moving: self.moving.clone(),
         };
-        if let Ok(mut out) = self.status_out.lock() {
-            *out = status;
-        }
+        self.status_out.publish(status);
         let peers: Vec<PeerStatus> = self.peer_statuses();
         if let Ok(mut out) = self.peers_out.lock() {
             *out = peers;

@@ -7,15 +7,13 @@
 //! state directly; the web seed bookkeeping itself is `crate::webseed::WebSeeds`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::{BlockOutcome, PieceIndex, ValidBlock};
-use rand::Rng;
+use protocol::session::{WebSeedAsk, WebSeedJob};
+use protocol::{PieceIndex, ValidBlock};
 
 use super::Torrent;
-use crate::disk::DiskJob;
 use crate::types::TorrentState;
 use crate::webseed::{describe_wait, WebSeedEvent, MAX_JOBS};
 
@@ -62,59 +60,25 @@ impl Torrent {
             if self.webseeds.sent_by.values().any(|&(s, _)| s == seed) {
                 continue;
             }
-            let n = self.lengths.piece_count();
-            // A server that ignores Range sends the file from its start every time: its runs
-            // start at the first missing piece, and when it is the only source it gets them all
-            // in one request (one sequential pass instead of a skip per run).
-            let ignores_range = s.ignores_range();
-            // Streaming readers first: a run starts at the first of their pieces not started.
-            let urgent = (!ignores_range)
-                .then(|| self.core.picker_mut().first_free_urgent())
-                .flatten();
-            let from = match (urgent, s.next_from) {
-                (Some(u), _) => u,
-                _ if self.sequential || ignores_range => 0,
-                (None, Some(f)) => f,
-                (None, None) if n == 0 => 0,
-                (None, None) => self.rng.random_range(0..n),
+            let ask = WebSeedAsk {
+                next_from: s.next_from,
+                ignores_range: s.ignores_range(),
+                usable_seeds: usable,
+                max_run: self.webseeds.run_pieces(seed, piece_len),
+                sequential: self.sequential,
             };
-            // Leave a share for the other web seeds and peers: one web seed that grabbed
-            // everything (and then hung, or crawled) would hold the rest back.
-            let sources = usable + self.core.peer_count() as u32;
-            let share = self
-                .core
-                .picker_mut()
-                .unstarted()
-                .div_ceil(sources.max(1))
-                .max(1);
-            let max = if ignores_range && sources <= 1 {
-                n
-            } else {
-                self.webseeds.run_pieces(seed, piece_len).min(share)
-            };
-            let run = self.core.picker_mut().next_run(from, max);
-            let mut held = BTreeMap::new();
-            if let Some(last) = run.last() {
-                self.webseeds.seeds[seed].next_from = Some(last.get() + 1);
-                for piece in run {
-                    held.insert(piece.get(), self.blocks_of(piece));
+            let held: BTreeMap<u32, Vec<ValidBlock>> = match self.core.plan_web_seed(ask) {
+                None => continue,
+                Some(WebSeedJob::Twin(piece, blocks)) => BTreeMap::from([(piece.get(), blocks)]),
+                Some(WebSeedJob::Run(run)) => {
+                    if let Some((last, _)) = run.last() {
+                        self.webseeds.seeds[seed].next_from = Some(last.get() + 1);
+                    }
+                    run.into_iter().map(|(p, b)| (p.get(), b)).collect()
                 }
-            } else {
-                // An idle seed holds nothing: any started piece may be twinned, including one
-                // a stalled web seed sits on.
-                let Some((piece, marked)) = self.core.picker_mut().endgame_piece(&|_| false) else {
-                    continue;
-                };
-                held.insert(piece.get(), marked);
-            }
+            };
             self.webseeds.start(seed, held);
         }
-    }
-
-    fn blocks_of(&self, piece: PieceIndex) -> Vec<ValidBlock> {
-        (0..self.lengths.blocks_in_piece(piece))
-            .filter_map(|i| self.lengths.block(piece, i))
-            .collect()
     }
 
     /// Aborts every web seed job and gives its pieces back to the picker.
@@ -190,26 +154,11 @@ impl Torrent {
             j.held.remove(&piece.get());
         }
         let job_done = j.held.is_empty();
-        let accepted = matches!(
-            self.core.picker_mut().on_block(block),
-            BlockOutcome::Accepted { .. }
-        );
-        if accepted {
-            self.backlog
-                .pending
-                .fetch_add(data.len() as u64, Ordering::AcqRel);
-            let _ = self.disk.send(DiskJob::Write { block, data });
-        }
         // Judged by the piece's hash check; if this job stops before the piece is whole, the
         // piece is finished by others (`WebSeeds::stop` forgets the piece), and a failure then
-        // blames none of them: the web seed's blocks may be the bad ones (`webseed_touched`).
-        if accepted {
-            self.core.note_web_block(piece);
+        // blames none of them: the web seed's blocks may be the bad ones (the core's rule).
+        if self.core.handle_web_block(block, data) {
             self.webseeds.sent_by.insert(piece.get(), (seed, job));
-        }
-        if accepted && self.core.picker_mut().in_endgame() {
-            // Peers asked for the same block as an endgame twin: withdraw those requests.
-            self.core.cancel_elsewhere(None, block);
         }
         if job_done {
             // Everything it held is in: the job is over now, not when its task says so (the

@@ -3,13 +3,11 @@
 //! `select` commands. The engine does the work (priorities, the part file); this keeps the
 //! download list in step so a restart restores the same choice.
 
-use std::collections::HashSet;
-
-use engine::{FilePriority, FileProgress, TorrentSource, TorrentState, TorrentStatus};
+use engine::{FilePriority, FileProgress, TorrentSource};
 use protocol::{InfoHash, Magnet, Metainfo};
 use serde_json::{json, Value};
 
-use super::core::{add_torrent, engine_error, internal, lock, Core};
+use super::state::{add_torrent, engine_error, internal, lock, Core};
 use crate::api::{ApiError, ErrorCode, FileList};
 use crate::settings::{ChooseFiles, Settings};
 
@@ -56,15 +54,6 @@ fn data_files(m: &Metainfo) -> usize {
     m.info.files.iter().filter(|f| !f.pad).count()
 }
 
-/// Shows the paused torrents that wait for a choice as `awaiting_selection`.
-pub(super) fn show_awaiting(statuses: &mut [TorrentStatus], awaiting: &HashSet<String>) {
-    for s in statuses.iter_mut() {
-        if s.state == TorrentState::Paused && awaiting.contains(&s.info_hash) {
-            s.state = TorrentState::AwaitingSelection;
-        }
-    }
-}
-
 fn priority_name(p: FilePriority) -> &'static str {
     match p {
         FilePriority::Skip => "skip",
@@ -100,8 +89,10 @@ impl Core {
         let ih = self.known(info_hash).await?;
         let hex = ih.to_hex();
         let awaiting = lock(&self.awaiting).contains(&hex);
-        let status = self.statuses().into_iter().find(|s| s.info_hash == hex);
-        let (name, save_path) = status.map(|s| (s.name, s.save_path)).unwrap_or_default();
+        let status = self.statuses().into_iter().find(|s| s.info_hash == ih);
+        let (name, save_path) = (status
+            .map(|s| (s.name, s.save_path.to_string_lossy().into_owned())))
+        .unwrap_or_default();
         let files = self.engine_files(ih).await?;
         let metadata = files.is_some();
         let files: Vec<FileProgress> = files
@@ -117,7 +108,7 @@ impl Core {
         let total = files.len();
         let rest: Vec<Value> = files.iter().skip(offset).map(file_json).collect();
         let remaining = rest.len();
-        let first = crate::api::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
+        let first = crate::frame::split_by_size(rest, crate::frame::MAX_TO_BROWSER - 4096)
             .into_iter()
             .next()
             .unwrap_or_default();
@@ -177,7 +168,8 @@ impl Core {
             e.priorities = Some(priorities);
             e.only = None;
         }
-        self.store.save_entries(&state.entries).map_err(internal)
+        drop(state);
+        self.save_entries().await
     }
 
     pub(super) async fn priority(
@@ -223,13 +215,15 @@ impl Core {
         self.apply(ih, priorities.clone()).await?;
         if awaiting {
             lock(&self.awaiting).remove(&hex);
+            self.touch(ih);
             let mut state = self.state.lock().await;
             let mut paused = false;
             if let Some(e) = state.entries.iter_mut().find(|e| e.info_hash == hex) {
                 e.awaiting_selection = false;
                 paused = e.paused;
             }
-            self.store.save_entries(&state.entries).map_err(internal)?;
+            drop(state);
+            self.save_entries().await?;
             if !paused {
                 self.session.resume(ih).await.map_err(engine_error)?;
             }
@@ -253,7 +247,7 @@ impl Core {
                 format!("cannot create {}: {e}", save_dir.display()),
             )
         })?;
-        let super::core::State { entries, settings } = &mut *state;
+        let super::state::State { entries, settings } = &mut *state;
         let Some(entry) = entries.iter_mut().find(|e| e.info_hash == hex) else {
             return Err(ApiError::new(ErrorCode::UnknownTorrent, "no such torrent"));
         };
@@ -273,53 +267,7 @@ impl Core {
         let add = add_torrent(source, entry, settings);
         self.session.remove(ih, false).await.map_err(engine_error)?;
         self.session.add(add).await.map_err(engine_error)?;
-        self.store.save_entries(&state.entries).map_err(internal)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_torrents_show_as_awaiting_selection_only_while_paused() {
-        let mut s = vec![
-            engine_placeholder("aa", TorrentState::Paused),
-            engine_placeholder("bb", TorrentState::Paused),
-        ];
-        let waiting: HashSet<String> = ["aa".to_string()].into();
-        show_awaiting(&mut s, &waiting);
-        assert_eq!(s[0].state, TorrentState::AwaitingSelection);
-        assert_eq!(s[1].state, TorrentState::Paused);
-        let mut s = vec![engine_placeholder("aa", TorrentState::Connecting)];
-        show_awaiting(&mut s, &waiting);
-        assert_eq!(
-            s[0].state,
-            TorrentState::Connecting,
-            "a magnet still fetching metadata"
-        );
-    }
-
-    fn engine_placeholder(hash: &str, state: TorrentState) -> TorrentStatus {
-        TorrentStatus {
-            info_hash: hash.into(),
-            name: String::new(),
-            state,
-            progress: 0.0,
-            total_bytes: 0,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
-            peers: 0,
-            seeds: 0,
-            eta_secs: None,
-            error: None,
-            save_path: String::new(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-            moving: None,
-        }
+        drop(state);
+        self.save_entries().await
     }
 }

@@ -7,8 +7,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 
-use super::core::Core;
-use super::publish::Outgoing;
+use super::state::{Core, Outgoing};
 use crate::api::{self, ApiError, Command, ErrorCode};
 use crate::frame::{self, FrameError, MAX_FROM_BROWSER, MAX_TO_BROWSER};
 
@@ -134,7 +133,7 @@ async fn next_outgoing(
 /// Sends statuses as one or more `progress` events, each frame under the browser's limit.
 /// `full` marks a complete snapshot (the client may drop torrents it does not see in it).
 async fn send_progress(tx: &mpsc::Sender<Value>, statuses: Vec<Value>, full: bool) {
-    let mut groups = api::split_by_size(statuses, STATUS_BUDGET);
+    let mut groups = frame::split_by_size(statuses, STATUS_BUDGET);
     if groups.is_empty() && full {
         groups.push(Vec::new());
     }

@@ -7,26 +7,11 @@
 //! As in qBittorrent, a goal stays reached: `resume` starts the torrent, and the next tick pauses
 //! it again (or removes it), until its goal is raised or lifted with `set_goals`.
 
-use std::sync::Arc;
-
-use protocol::seed_goal::Reason;
 use protocol::{Goal, InfoHash, SeedGoals};
 use serde_json::{json, Value};
 
-use super::core::{engine_error, internal, Core, State};
-use super::publish::Outgoing;
-use super::store::Entry;
+use super::state::{engine_error, Core, State};
 use crate::api::{ApiError, ErrorCode};
-use crate::settings::{SeedGoalAction, Settings};
-
-/// The goals that apply to a download: its own, else the settings'.
-pub(super) fn entry_goals(entry: &Entry, settings: &Settings) -> SeedGoals {
-    SeedGoals::resolve(
-        entry.seed_ratio,
-        entry.seed_time_secs,
-        settings.seed_goals(),
-    )
-}
 
 fn goals_json(hex: &str, goals: SeedGoals) -> Value {
     json!({
@@ -65,13 +50,14 @@ impl Core {
         if let Some(t) = time_secs {
             entry.seed_time_secs = t;
         }
-        let goals = entry_goals(entry, settings);
+        let goals = entry.seed_goals(settings);
         match self.session.set_seed_goals(ih, goals) {
             // A download that could not be restored has no engine torrent: remembered only.
             Ok(()) | Err(engine::EngineError::UnknownTorrent(_)) => {}
             Err(e) => return Err(engine_error(e)),
         }
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
         Ok(goals_json(&hex, goals))
     }
 
@@ -79,38 +65,8 @@ impl Core {
     pub(super) fn apply_goals(&self, state: &State) {
         for entry in &state.entries {
             if let Ok(ih) = InfoHash::from_hex(&entry.info_hash) {
-                let _ = (self.session).set_seed_goals(ih, entry_goals(entry, &state.settings));
+                let _ = (self.session).set_seed_goals(ih, entry.seed_goals(&state.settings));
             }
-        }
-    }
-
-    /// The engine paused a torrent that reached a goal: pause it for good or remove it, as the
-    /// settings say, then tell subscribers.
-    pub(super) async fn seed_goal_reached(self: Arc<Core>, ih: InfoHash, reason: Reason) {
-        let hex = ih.to_hex();
-        let action = self.state.lock().await.settings.seed_goal_action;
-        let event = Outgoing::Event(Arc::new(json!({
-            "event": "seed_goal_reached",
-            "info_hash": hex,
-            "reason": reason.as_str(),
-            "action": action,
-        })));
-        tracing::info!(info_hash = %hex, reason = reason.as_str(), ?action, "seed goal reached");
-        let result = match action {
-            // As if the user paused it: the list records it and the queue lets go of it.
-            SeedGoalAction::Pause => self.set_paused(&hex, true).await.map(|_| ()),
-            SeedGoalAction::Remove => {
-                // The reason first, then `removed`.
-                let _ = self.outgoing.send(event.clone());
-                self.remove(&hex, false).await.map(|_| ())
-            }
-        };
-        if let Err(error) = result {
-            // Removed by the user in the meantime, most likely.
-            tracing::warn!(info_hash = %hex, error = %error.message, "after its seed goal");
-        }
-        if action == SeedGoalAction::Pause {
-            let _ = self.outgoing.send(event);
         }
     }
 }

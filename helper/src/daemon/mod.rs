@@ -9,9 +9,10 @@
 //! (Windows releases the lock of a killed process as well; there the lock also keeps other
 //! processes from reading the pid in it, so the "already running" message may lack the pid.)
 
+mod add;
 mod choose;
+mod commands;
 mod conn;
-mod core;
 mod detail;
 mod goals;
 mod moving;
@@ -19,8 +20,11 @@ mod opening;
 mod publish;
 mod queue;
 mod signals;
+mod state;
 mod store;
 mod stream;
+#[cfg(test)]
+mod tests_push;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -29,7 +33,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use engine::{Session, SessionConfig};
 
-use self::core::Core;
+use self::state::Core;
 use self::store::Store;
 use crate::paths::Paths;
 
@@ -49,8 +53,37 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     if args.stop {
         return stop(&paths);
     }
-    match run(&paths, args.stream_port)? {
+    match run_locked(&paths, Options::from_env(args.stream_port)?)? {
         Outcome::Stopped | Outcome::AlreadyRunning => Ok(()),
+    }
+}
+
+/// How a daemon runs besides its paths: what `bthelper daemon` takes from its flags and the
+/// environment, and what a test sets directly (no environment is read once a daemon runs).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the `stream_port` setting (0 = a free port).
+    pub stream_port: Option<u16>,
+    /// The address peers connect to; `None` = every interface. On loopback the DHT and local
+    /// discovery stay on loopback too.
+    pub listen_ip: Option<std::net::IpAddr>,
+    /// No Mainline DHT, no local service discovery, no port mapping, whatever the settings say.
+    pub no_dht: bool,
+    pub no_lsd: bool,
+    pub no_port_mapping: bool,
+}
+
+impl Options {
+    /// `SWARMLINK_LISTEN_IP`, `SWARMLINK_NO_DHT`, `SWARMLINK_NO_LSD`,
+    /// `SWARMLINK_NO_PORT_MAPPING`, and the `--stream-port` flag.
+    pub fn from_env(stream_port: Option<u16>) -> anyhow::Result<Options> {
+        Ok(Options {
+            stream_port,
+            listen_ip: listen_ip()?,
+            no_dht: turned_off("SWARMLINK_NO_DHT"),
+            no_lsd: turned_off("SWARMLINK_NO_LSD"),
+            no_port_mapping: turned_off("SWARMLINK_NO_PORT_MAPPING"),
+        })
     }
 }
 
@@ -86,8 +119,9 @@ pub enum Outcome {
     AlreadyRunning,
 }
 
-/// `stream_port` overrides the setting of that name.
-pub fn run(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<Outcome> {
+/// Takes the daemon lock of `paths`, binds its socket and serves until asked to stop (a
+/// `shutdown` command, SIGTERM/SIGINT or Ctrl-C); or finds another daemon holding the lock.
+pub fn run_locked(paths: &Paths, options: Options) -> anyhow::Result<Outcome> {
     paths.create_run_dir()?;
     let mut lock = std::fs::OpenOptions::new()
         .create(true)
@@ -120,7 +154,11 @@ pub fn run(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(paths, stream_port));
+    let result = runtime.block_on(async {
+        let listener = crate::ipc::Listener::bind(paths)?;
+        let mut signals = signals::Signals::new()?;
+        run(listener, paths, options, signals.stop_requested()).await
+    });
     crate::ipc::cleanup(paths);
     drop(lock);
     result.map(|()| Outcome::Stopped)
@@ -128,12 +166,13 @@ pub fn run(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<Outcome> {
 
 /// The address peers connect to: every interface, unless `SWARMLINK_LISTEN_IP` names one (tests
 /// keep the daemon on loopback with it).
-fn listen_ip() -> anyhow::Result<std::net::IpAddr> {
+fn listen_ip() -> anyhow::Result<Option<std::net::IpAddr>> {
     match std::env::var("SWARMLINK_LISTEN_IP") {
         Ok(ip) if !ip.is_empty() => ip
             .parse()
+            .map(Some)
             .with_context(|| format!("SWARMLINK_LISTEN_IP={ip:?} is not an IP address")),
-        _ => Ok(std::net::IpAddr::from([0, 0, 0, 0])),
+        _ => Ok(None),
     }
 }
 
@@ -143,7 +182,15 @@ fn turned_off(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-async fn serve(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<()> {
+/// The daemon itself: serves the clients `listener` accepts until a client's `shutdown` command
+/// or until `shutdown` completes, then stops the engine (resume data saved). The caller holds the
+/// daemon lock of `paths` (`run_locked`); tests call this with a listener in a temporary root.
+pub async fn run(
+    mut listener: crate::ipc::Listener,
+    paths: &Paths,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let store = Store::open(&paths.state_dir)?;
     let settings = store.load_settings(&paths.default_download_dir)?;
     let entries = store.load_entries()?;
@@ -151,19 +198,22 @@ async fn serve(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", settings.download_dir.display()))?;
 
     let mut config = SessionConfig {
-        listen: SocketAddr::new(listen_ip()?, settings.listen_port),
+        listen: SocketAddr::new(
+            (options.listen_ip).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            settings.listen_port,
+        ),
         download_dir: settings.download_dir.clone(),
         state_dir: Some(store.resume_dir()),
         download_rate_limit: settings.download_rate_limit,
         upload_rate_limit: settings.upload_rate_limit,
         encryption: settings.encryption,
         // With SWARMLINK_LISTEN_IP on loopback, the DHT and LSD stay on loopback too.
-        dht: (settings.dht && !turned_off("SWARMLINK_NO_DHT")).then(|| {
+        dht: (settings.dht && !options.no_dht).then(|| {
             let port = (settings.dht_port != 0).then_some(settings.dht_port);
             engine::DhtConfig::with_bootstrap(settings.dht_bootstrap.clone(), port)
         }),
-        lsd: (settings.lsd && !turned_off("SWARMLINK_NO_LSD")).then(engine::LsdConfig::default),
-        port_mapping: settings.port_mapping && !turned_off("SWARMLINK_NO_PORT_MAPPING"),
+        lsd: (settings.lsd && !options.no_lsd).then(engine::LsdConfig::default),
+        port_mapping: settings.port_mapping && !options.no_port_mapping,
         ..SessionConfig::default()
     };
     let session = match Session::start(config.clone()).await {
@@ -177,19 +227,19 @@ async fn serve(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<()> {
     };
     tracing::info!(addr = %session.local_addr(), "engine listening");
 
-    let stream_port = stream_port.unwrap_or(settings.stream_port);
+    let stream_port = options.stream_port.unwrap_or(settings.stream_port);
     let core = Core::new(session, store, entries, settings);
     core.restore().await;
     let streaming = stream::start(Arc::clone(&core), stream_port).await?;
     let _ = core.stream.set(streaming);
 
-    let mut listener = crate::ipc::Listener::bind(paths)?;
-    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "daemon ready");
+    tracing::info!(socket = %crate::ipc::endpoint(paths).display(), pid = std::process::id(), "daemon ready");
 
-    tokio::spawn(Arc::clone(&core).publish());
+    tokio::spawn(Arc::clone(&core).forward_events());
+    tokio::spawn(Arc::clone(&core).publish_progress());
     tokio::spawn(Arc::clone(&core).run_queue());
     let mut stop = core.shutdown_signal();
-    let mut signals = signals::Signals::new()?;
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -199,7 +249,7 @@ async fn serve(paths: &Paths, stream_port: Option<u16>) -> anyhow::Result<()> {
                 Err(error) => tracing::warn!(%error, "accept failed"),
             },
             _ = stop.changed() => break,
-            () = signals.stop_requested() => break,
+            () = &mut shutdown => break,
         }
     }
     tracing::info!("daemon stopping");

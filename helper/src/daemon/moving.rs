@@ -7,7 +7,7 @@ use std::path::Path;
 use protocol::InfoHash;
 use serde_json::{json, Value};
 
-use super::core::{engine_error, lock, Core};
+use super::state::{engine_error, lock, Core};
 use crate::api::{ApiError, ErrorCode};
 
 impl Core {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::core::Core;
+use super::state::Core;
 use crate::api::{ApiError, ErrorCode};
 
 /// Extensions the desktop runs (or hands to an interpreter) when a file is opened, with what to
@@ -141,7 +141,7 @@ impl Core {
         let (Some(url), Some(status)) = (url, self.session.status(ih)) else {
             return;
         };
-        let path = PathBuf::from(status.save_path);
+        let path = status.save_path;
         let _ = tokio::task::spawn_blocking(move || mark_origin(&path, &url)).await;
     }
 }

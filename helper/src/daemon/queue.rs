@@ -13,10 +13,10 @@ use engine::{TorrentState, TorrentStatus};
 use protocol::InfoHash;
 use serde_json::{json, Value};
 
-use super::core::{internal, lock, Core};
+use super::state::{lock, Core};
 use crate::api::{ApiError, ErrorCode};
 
-/// How often the queue looks at the torrents.
+/// The least time between two looks at the queue.
 const QUEUE_TICK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,40 +73,34 @@ pub(super) fn reorder<T: PartialEq>(order: &mut Vec<T>, pos: usize, to: &str) ->
     Some(new)
 }
 
-/// What the queue remembers between ticks.
-#[derive(Default)]
-pub(super) struct QueueState {
-    /// Paused by the queue (not by the user): shown as `queued`, resumed by the queue.
-    pub queued: HashSet<String>,
-    /// Per running torrent: the payload seen last and when it last grew.
-    progress: HashMap<String, (u64, Instant)>,
-}
-
-/// Shows the torrents the queue holds back as `queued`.
-pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<String>) {
-    for s in statuses.iter_mut() {
-        // Checking its files while it waits is still waiting, from the user's side.
-        if s.state != TorrentState::Error && queued.contains(&s.info_hash) {
-            s.state = TorrentState::Queued;
-        }
-    }
-}
-
 impl Core {
-    /// Runs the queue until the daemon stops.
+    /// Runs the queue until the daemon stops. A round runs when a torrent's status changed
+    /// (the engine pushes it), when the daemon rings `queue_wake` (an order, a setting, a pause),
+    /// or when a running download would turn stalled; at most one a `QUEUE_TICK`. With nothing
+    /// changing, it sleeps.
     pub async fn run_queue(self: Arc<Core>) {
-        let mut tick = tokio::time::interval(QUEUE_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = self.shutdown_signal();
+        let mut changes = self.session.status_changes();
+        let mut stall_check = self.queue_round().await;
         loop {
+            let stall_at = stall_check.map(tokio::time::Instant::from_std);
             tokio::select! {
                 _ = stop.changed() => return,
-                _ = tick.tick() => self.queue_round().await,
+                _ = changes.changed() => {}
+                () = self.queue_wake.notified() => {}
+                () = sleep_until(stall_at) => {}
+            }
+            changes.take();
+            stall_check = self.queue_round().await;
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(QUEUE_TICK) => {}
             }
         }
     }
 
-    async fn queue_round(&self) {
+    /// One look at the queue; returns when the next running download would turn stalled.
+    async fn queue_round(&self) -> Option<Instant> {
         let (order, max_downloads, max_seeds, stalled_after) = {
             let state = self.state.lock().await;
             let order: Vec<String> = (state.entries.iter())
@@ -117,14 +111,19 @@ impl Core {
             let stalled = Duration::from_secs(s.stalled_secs);
             (order, s.max_active_downloads, s.max_active_seeds, stalled)
         };
+        if max_downloads.is_none() && max_seeds.is_none() && lock(&self.queue).queued.is_empty() {
+            // Nothing can wait, and nothing does: no torrent needs looking at.
+            return None;
+        }
         let statuses: HashMap<String, TorrentStatus> = (self.session.statuses().into_iter())
-            .map(|s| (s.info_hash.clone(), s))
+            .map(|s| (s.info_hash.to_hex(), s))
             .collect();
         let auto_paused: HashSet<String> = lock(&self.auto_paused)
             .iter()
             .map(InfoHash::to_hex)
             .collect();
         let now = Instant::now();
+        let mut stall_check: Option<Instant> = None;
         let (hashes, items): (Vec<String>, Vec<Item>) = {
             let mut q = lock(&self.queue);
             let queued = q.queued.clone();
@@ -150,6 +149,10 @@ impl Core {
                 };
                 q.progress.insert(hash.clone(), (moved, since));
                 let stalled = running && kind == Kind::Download && now - since >= stalled_after;
+                if running && kind == Kind::Download && !stalled && max_downloads.is_some() {
+                    let at = since + stalled_after;
+                    stall_check = Some(stall_check.map_or(at, |t| t.min(at)));
+                }
                 hashes.push(hash);
                 items.push(Item { kind, stalled });
             }
@@ -167,11 +170,15 @@ impl Core {
                     let mut q = lock(&self.queue);
                     q.queued.remove(hash);
                     q.progress.insert(hash.clone(), (0, Instant::now()));
+                    drop(q);
+                    self.touch(ih);
                 }
             } else if !run && !was_queued && self.session.pause(ih).await.is_ok() {
                 lock(&self.queue).queued.insert(hash.clone());
+                self.touch(ih);
             }
         }
+        stall_check
     }
 
     /// Whether a download added now would be past `max_active_downloads`: it is then added
@@ -209,8 +216,18 @@ impl Core {
         let new = pos
             .and_then(|p| reorder(&mut state.entries, p, to))
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownTorrent, "no such torrent"))?;
-        self.store.save_entries(&state.entries).map_err(internal)?;
+        drop(state);
+        self.save_entries().await?;
+        self.queue_wake.notify_one();
         Ok(json!({"info_hash": hex, "queue_position": new}))
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -62,6 +62,14 @@ pub struct Entry {
     pub seed_time_secs: protocol::Goal<u64>,
 }
 
+impl Entry {
+    /// The seed goals that apply to this download: its own, else the settings'.
+    pub fn seed_goals(&self, settings: &Settings) -> protocol::SeedGoals {
+        protocol::SeedGoals::resolve(self.seed_ratio, self.seed_time_secs, settings.seed_goals())
+    }
+}
+
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
 }

@@ -27,6 +27,7 @@ mod serving;
 mod strikes;
 mod uploads;
 mod verdicts;
+mod web_seeds;
 
 pub use self::core::TorrentCore;
 pub use adopt::Adopted;
@@ -35,3 +36,4 @@ pub use message::PeerMessage;
 pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
 pub use pool::{Dial, DialPool, MAX_CANDIDATES};
+pub use web_seeds::{WebSeedAsk, WebSeedJob};

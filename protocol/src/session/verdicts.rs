@@ -18,11 +18,6 @@ impl TorrentCore {
         self.disk.push_back(DiskOp::Write { block, data });
     }
 
-    /// A web seed's block went to the disk as part of `piece`.
-    pub fn note_web_block(&mut self, piece: PieceIndex) {
-        self.strikes.web_contributed(piece.get());
-    }
-
     /// The disk verified `piece`: its senders earn a pass, and every peer that lacks it hears
     /// `have`.
     pub fn handle_verified(&mut self, piece: PieceIndex) {

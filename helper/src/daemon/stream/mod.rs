@@ -9,6 +9,7 @@
 //! Bounded: `MAX_CONNECTIONS` at once (more are closed at accept), a connection idle either way
 //! for `IDLE` is closed, a response waits at most `PIECE_WAIT` for one piece.
 
+pub mod addr;
 mod body;
 mod idle_io;
 pub mod mime;
@@ -25,38 +26,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::core::Core;
+pub use self::addr::StreamAddr;
+use super::state::Core;
 
 const MAX_CONNECTIONS: usize = 32;
 const IDLE: Duration = Duration::from_secs(60);
 /// Less than `IDLE`: a response waiting for a piece ends before its connection is called idle.
 const PIECE_WAIT: Duration = Duration::from_secs(45);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Where the server listens and the secret its URLs carry.
-#[derive(Clone)]
-pub struct StreamAddr {
-    pub port: u16,
-    pub token: String,
-}
-
-impl StreamAddr {
-    /// The URL of file `index` (named `name`) of torrent `info_hash` (hex).
-    pub fn url(&self, info_hash: &str, index: usize, name: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/stream/{}/{info_hash}/{index}/{}",
-            self.port,
-            self.token,
-            mime::url_segment(name)
-        )
-    }
-}
-
-/// 128 bits from the operating system's generator, as 32 hex digits.
-fn new_token() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Binds 127.0.0.1 and [::1] on `port` (0 = a free one, the same for both) and serves until
 /// the runtime ends. A missing IPv6 loopback is logged, not fatal.
@@ -67,7 +44,7 @@ pub async fn start(core: Arc<Core>, port: u16) -> anyhow::Result<StreamAddr> {
     let port = v4.local_addr()?.port();
     let addr = StreamAddr {
         port,
-        token: new_token(),
+        token: addr::new_token(),
     };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut listeners = vec![v4];
@@ -126,29 +103,5 @@ async fn accept_loop(
             }
             drop(slot);
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_128_random_bits_and_urls_name_the_file_safely() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-        let addr = StreamAddr {
-            port: 4000,
-            token: a.clone(),
-        };
-        assert_eq!(
-            addr.url(&"ab".repeat(20), 3, "a b.mkv"),
-            format!(
-                "http://127.0.0.1:4000/stream/{a}/{}/3/a%20b.mkv",
-                "ab".repeat(20)
-            )
-        );
     }
 }

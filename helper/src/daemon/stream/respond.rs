@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::body::{ChannelBody, Chunk};
 use super::range::{self, Want};
 use super::{mime, StreamAddr, PIECE_WAIT};
-use crate::daemon::core::Core;
+use crate::daemon::state::Core;
 
 type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 

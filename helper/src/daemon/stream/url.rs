@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::mime;
 use crate::api::{ApiError, ErrorCode, FileList};
-use crate::daemon::core::{engine_error, lock, Core};
+use crate::daemon::state::{engine_error, lock, Core};
 
 impl Core {
     /// `stream_url`: the URL of file `file` of a torrent in the list, and its media type.
@@ -70,7 +70,7 @@ impl Core {
             tracing::warn!(info_hash = %hex, error = %error.message, "streaming: cannot select the file");
         }
         let held = (self.statuses().iter())
-            .find(|s| s.info_hash == hex)
+            .find(|s| s.info_hash == ih)
             .is_some_and(|s| matches!(s.state, TorrentState::Paused | TorrentState::Queued));
         if held {
             if let Err(error) = self.set_paused(&hex, false).await {
