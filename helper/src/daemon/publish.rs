@@ -163,7 +163,10 @@ impl Core {
     fn event_json(&self, event: SessionEvent) -> Option<Value> {
         Some(match event {
             SessionEvent::Added(ih) => {
-                let status = self.session.status(ih).map(|s| status_json(&s));
+                // With the daemon's marks (queued, awaiting a choice), as `list` shows it: the
+                // engine's own `paused` would otherwise overwrite a mark sent just before.
+                let status =
+                    (self.statuses_of(&std::iter::once(ih).collect()).first()).map(status_json);
                 json!({"event": "added", "info_hash": ih.to_hex(), "torrent": status})
             }
             SessionEvent::Completed(ih) => {
