@@ -85,6 +85,15 @@ pub enum DiskJob {
         len: u32,
         reply: tokio::sync::oneshot::Sender<Result<Bytes, crate::EngineError>>,
     },
+    /// Move the files to the save directory `to` (`storage_move.rs`), the part file to
+    /// `parts_to`, and the resume data from `resume.0` to `resume.1`; answered with
+    /// `MoveProgress` events and then `Moved`.
+    Move {
+        to: PathBuf,
+        parts_to: Option<PathBuf>,
+        resume: Option<(PathBuf, PathBuf)>,
+        force_copy: bool,
+    },
     /// Hash again the pieces of files that changed on disk; answer with what changed.
     RecheckChanged {
         reply: tokio::sync::oneshot::Sender<Vec<ChangedFile>>,
@@ -114,6 +123,13 @@ pub enum DiskEvent {
     Stopped,
     /// Pieces that may no longer be served (see `disk_changes.rs`).
     Withdrawal(Withdrawal),
+    /// A move copies across file systems: bytes copied of the total.
+    MoveProgress {
+        done: u64,
+        total: u64,
+    },
+    /// The move ended: the torrent's new path (file or directory), or why it stayed.
+    Moved(Result<PathBuf, String>),
 }
 
 struct PieceHash {
@@ -170,6 +186,12 @@ impl Disk {
                 DiskJob::RecheckChanged { reply } => self.report_changes(reply),
                 DiskJob::Select(skipped) => self.select(&skipped),
                 DiskJob::SaveResume { have, path } => self.save_resume(&have, &path),
+                DiskJob::Move {
+                    to,
+                    parts_to,
+                    resume,
+                    force_copy,
+                } => self.relocate(&to, parts_to.as_deref(), resume, force_copy),
                 DiskJob::Stop { delete } => {
                     if delete {
                         self.storage.delete();
@@ -383,6 +405,47 @@ impl Disk {
         self.guard_reset();
         let _ = (self.events).send(DiskEvent::Relocated(self.storage.root().to_path_buf()));
         Ok(())
+    }
+
+    fn relocate(
+        &mut self,
+        to: &std::path::Path,
+        parts_to: Option<&std::path::Path>,
+        resume: Option<(PathBuf, PathBuf)>,
+        force_copy: bool,
+    ) {
+        let events = self.events.clone();
+        let mut last = 0;
+        let mut progress = |done: u64, total: u64| {
+            // At most about a hundred progress events per move.
+            if done == total || done >= last + total / 100 {
+                last = done;
+                let _ = events.send(DiskEvent::MoveProgress { done, total });
+            }
+        };
+        let moved = self
+            .storage
+            .relocate(to, parts_to, force_copy, &mut progress);
+        let outcome = match moved {
+            Ok(()) => {
+                // Our own move changed the stamps (a copy's mtimes): not someone's edit.
+                self.guard_restamp();
+                if let Some((from, to)) = resume {
+                    match std::fs::rename(&from, &to) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => tracing::warn!("moving resume data to {}: {e}", to.display()),
+                    }
+                }
+                Ok(self.storage.root().to_path_buf())
+            }
+            Err(e) => Err(format!(
+                "moving {} to {}: {e}",
+                self.storage.root().display(),
+                to.display()
+            )),
+        };
+        let _ = self.events.send(DiskEvent::Moved(outcome));
     }
 
     fn fail_check(&self, e: std::io::Error) {

@@ -101,6 +101,12 @@ impl Disk {
         self.guard = Guard::new(&self.storage, self.lengths.piece_count());
     }
 
+    /// The files moved (our own doing): their stamps now are the baseline.
+    pub(super) fn guard_restamp(&mut self) {
+        self.guard.baseline = self.storage.stamps();
+        self.guard.again = vec![None; self.guard.baseline.len()];
+    }
+
     /// After the initial check: the files whose stamps differ from the (untrusted) resume data's
     /// changed while we were not looking; their pieces that failed the check are reported as
     /// such (a publisher's source edited between hashing and seeding).

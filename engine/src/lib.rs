@@ -52,8 +52,8 @@ pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use status_feed::StatusChanges;
 pub use types::{
-    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
-    TorrentSource, TorrentState, TorrentStatus,
+    AddTorrent, EngineError, FilePriority, FileProgress, MoveStatus, PeerStatus, SessionConfig,
+    SessionEvent, TorrentSource, TorrentState, TorrentStatus,
 };
 pub use webseed::{WebSeedState, WebSeedStatus};
 
@@ -69,6 +69,8 @@ mod tests_fast;
 mod tests_limits;
 #[cfg(test)]
 mod tests_magnet_cache;
+#[cfg(test)]
+mod tests_move;
 #[cfg(test)]
 mod tests_mse;
 #[cfg(test)]

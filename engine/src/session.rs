@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -310,6 +311,36 @@ impl Session {
         let _ = self.handle(ih)?.cmd.send(cmd);
         wait.await.unwrap_or(Err(EngineError::Unsupported(
             "choosing files before the torrent's metadata has arrived",
+        )))
+    }
+
+    /// Moves a torrent's files to `save_dir` while it runs: a rename on one file system; copy,
+    /// verify, delete across file systems. Returns once the move started; `status().moving`
+    /// shows its progress, then `SessionEvent::Moved` (or `MoveFailed`, with the files left
+    /// where they were and the torrent working there). Refused while the torrent checks, moves
+    /// already, or is a magnet without its metadata (`Unsupported`).
+    pub async fn move_storage(&self, ih: InfoHash, save_dir: PathBuf) -> Result<(), EngineError> {
+        self.move_storage_with(ih, save_dir, false).await
+    }
+
+    /// `move_storage`, copying even on one file system when `force_copy` (tests of the copy
+    /// path, which one file system cannot otherwise reach).
+    #[doc(hidden)]
+    pub async fn move_storage_with(
+        &self,
+        ih: InfoHash,
+        save_dir: PathBuf,
+        force_copy: bool,
+    ) -> Result<(), EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Move(crate::torrent::MoveCmd {
+            to: save_dir,
+            force_copy,
+            reply,
+        });
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        wait.await.unwrap_or(Err(EngineError::Unsupported(
+            "moving a torrent before its metadata has arrived",
         )))
     }
 

@@ -83,6 +83,7 @@ fn same_but_the_clock(a: &TorrentStatus, b: &TorrentStatus) -> bool {
         save_path,
         seeding_secs: _,
         web_seeds,
+        moving,
     } = a;
     *info_hash == b.info_hash
         && *state == b.state
@@ -100,6 +101,7 @@ fn same_but_the_clock(a: &TorrentStatus, b: &TorrentStatus) -> bool {
         && *web_seeds == b.web_seeds
         && *name == b.name
         && *save_path == b.save_path
+        && *moving == b.moving
 }
 
 /// A session's watchers. Marking costs one lock of an empty list when nobody watches.
@@ -198,6 +200,7 @@ mod tests {
             save_path: "/d/x".into(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         }
     }
 

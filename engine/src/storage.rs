@@ -28,6 +28,8 @@ mod claim;
 mod fs;
 #[path = "storage_handles.rs"]
 mod handles;
+#[path = "storage_move.rs"]
+mod moving;
 #[path = "storage_parts.rs"]
 mod parts;
 #[cfg(test)]

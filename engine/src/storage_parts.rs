@@ -179,6 +179,19 @@ impl PartFile {
     pub fn close(&mut self) {
         self.file = None;
     }
+
+    /// Renames the part file to `to` (the torrent moved to another save directory, which
+    /// keys it); one that does not exist yet is made there later.
+    pub fn relocate(&mut self, to: &Path) -> io::Result<()> {
+        self.file = None;
+        match std::fs::rename(&self.path, to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.path = to.to_path_buf();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -220,6 +220,16 @@ pub struct TorrentStatus {
     pub seeding_secs: u64,
     /// Each BEP 19 web seed (`url-list` entry), in the torrent's order.
     pub web_seeds: Vec<crate::webseed::WebSeedStatus>,
+    /// While the files move to another folder (`Session::move_storage`).
+    pub moving: Option<MoveStatus>,
+}
+
+/// A move under way: where to, and bytes copied of the total (a rename is done at once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoveStatus {
+    pub to: PathBuf,
+    pub done_bytes: u64,
+    pub total_bytes: u64,
 }
 
 /// One connected peer of a torrent, as `btpublish` and the terminal show it.
@@ -248,6 +258,10 @@ pub enum SessionEvent {
     Error(InfoHash, String),
     /// A seeding torrent reached one of its seed goals and paused itself.
     SeedGoalReached(InfoHash, protocol::seed_goal::Reason),
+    /// The files moved (`Session::move_storage`): the torrent's new file or directory.
+    Moved(InfoHash, std::path::PathBuf),
+    /// A move failed: the files stayed where they were and the torrent goes on there.
+    MoveFailed(InfoHash, String),
 }
 
 /// Why a session call failed. Problems with one peer never surface here; they only drop the peer.

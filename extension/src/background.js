@@ -24,6 +24,7 @@ import { senderKind, mayMessage, mayConnect, allowedCommand, decideEntry } from 
 import { diffState, fullPatch } from './lib/sync.js';
 import { Confirmations } from './confirmations.js';
 import { fetchTorrent } from './fetch-torrent.js';
+import { isInfoHash } from './lib/choose.js';
 
 const IS_FIREFOX = typeof globalThis.browser !== 'undefined' && !!globalThis.browser.runtime?.getBrowserInfo;
 const NAVIGATION_RULE_ID = 1;
@@ -452,7 +453,7 @@ chrome.runtime.onConnect.addListener((p) => {
       return;
     }
     if (message.type === 'open-downloads') {
-      openDownloadsPage();
+      openDownloadsPage(isInfoHash(message.choose) ? message.choose : null);
       return;
     }
     if (message.type === 'add-link') {
@@ -489,17 +490,20 @@ function refreshSoon() {
 }
 
 /** Focuses the open downloads page, or opens one (the popup's button, the keyboard command). */
-async function openDownloadsPage() {
+/** Focuses the downloads page (or opens it); `choose` an info-hash to open on its file chooser. */
+async function openDownloadsPage(choose = null) {
+  const url = chrome.runtime.getURL(`pages/downloads.html${choose ? `#choose=${choose}` : ''}`);
   for (const where of downloadsTabs.values()) {
     try {
-      await chrome.tabs.update(where.tabId, { active: true });
+      // Only the hash changes for an open page: no reload, the page reads it on `hashchange`.
+      await chrome.tabs.update(where.tabId, choose ? { active: true, url } : { active: true });
       await chrome.windows.update(where.windowId, { focused: true });
       return;
     } catch {
       // that tab is closing; try the next or open a new one
     }
   }
-  await chrome.tabs.create({ url: chrome.runtime.getURL('pages/downloads.html') }).catch(() => {});
+  await chrome.tabs.create({ url }).catch(() => {});
 }
 
 chrome.commands.onCommand.addListener((name) => {

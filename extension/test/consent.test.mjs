@@ -123,7 +123,7 @@ test('the downloads page relays its own commands and adds nothing', () => {
   assert.ok(mayMessage('downloads', 'command'));
   assert.ok(!mayMessage('downloads', 'add-link'), 'no adding from the downloads page');
   assert.ok(!mayMessage('downloads', 'open-downloads'));
-  for (const cmd of ['pause', 'resume', 'remove', 'files', 'priority', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings']) {
+  for (const cmd of ['pause', 'resume', 'remove', 'files', 'priority', 'select', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings']) {
     assert.ok(allowedCommand('downloads', cmd, { info_hash: 'a' }), cmd);
   }
   for (const cmd of ['add', 'set_settings', 'shutdown', 'set_limits']) assert.equal(allowedCommand('downloads', cmd, {}), null, cmd);

@@ -28,7 +28,7 @@ test('English and German are complete: the same keys, the same placeholders', as
 test('every key the pages and the manifest use exists', async () => {
   const en = await load('en');
   const used = new Set();
-  const files = ['pages/downloads.html', 'pages/downloads.js', 'pages/downloads-table.js', 'pages/downloads-detail.js', 'pages/popup.html', 'pages/popup.js', 'pages/popup-view.js', 'lib/format.js', 'pages/player.html', 'pages/player.js', 'manifest.base.json'];
+  const files = ['pages/downloads.html', 'pages/downloads.js', 'pages/downloads-table.js', 'pages/downloads-detail.js', 'pages/popup.html', 'pages/popup.js', 'pages/popup-view.js', 'lib/format.js', 'pages/player.html', 'pages/player.js', 'pages/options.html', 'manifest.base.json'];
   for (const f of files) {
     const text = await readFile(path.join(SRC, f), 'utf8');
     for (const m of text.matchAll(/data-i18n(?:-label|-title|-placeholder)?="([A-Za-z0-9_]+)"/g)) used.add(m[1]);

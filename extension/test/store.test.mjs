@@ -43,6 +43,10 @@ test('statuses are normalised: hostile or missing fields never break the view', 
   assert.equal(t.down_rate, 0);
   assert.equal(t.eta_secs, null);
   assert.equal(t.save_path, '');
+  for (const state of ['queued', 'awaiting_selection']) assert.equal(normalizeStatus({ info_hash: A, state }).state, state, state);
+  assert.equal(t.moving, null, 'no move: null, so the end of a move reaches the pages');
+  assert.deepEqual(normalizeStatus({ info_hash: A, moving: { to: '/media/v', done_bytes: 9, total_bytes: 4 } }).moving, { to: '/media/v', done_bytes: 4, total_bytes: 4 });
+  assert.equal(normalizeStatus({ info_hash: A, moving: { to: 7 } }).moving, null);
 });
 
 test('progress events upsert, newest torrent first', () => {

@@ -87,6 +87,11 @@ pub enum Command {
         info_hash: String,
         to: String,
     },
+    /// Moves a torrent's files to another allowed folder while it runs.
+    Move {
+        info_hash: String,
+        save_dir: String,
+    },
     /// One torrent's own seed goals: `null` follows the settings, `"unlimited"` lifts them, a
     /// number is its own; a field left out stays as it is.
     SetGoals {
@@ -203,6 +208,7 @@ const COMMANDS: &[&str] = &[
     "priority",
     "select",
     "queue",
+    "move",
     "set_goals",
     "stream_url",
     "get_settings",
@@ -290,6 +296,14 @@ pub fn status_json(s: &TorrentStatus) -> Value {
     // Absent when there are none, so older readers are unaffected.
     if !s.web_seeds.is_empty() {
         status["web_seeds"] = s.web_seeds.iter().map(web_seed_json).collect();
+    }
+    // Only while a `move` lasts.
+    if let Some(m) = &s.moving {
+        status["moving"] = json!({
+            "to": m.to.to_string_lossy(),
+            "done_bytes": m.done_bytes,
+            "total_bytes": m.total_bytes,
+        });
     }
     status
 }
@@ -537,6 +551,7 @@ mod tests {
             save_path: "/home/u/Downloads/movie.mpeg".into(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         }
     }
 

@@ -85,6 +85,8 @@ enum Command {
     Stream(cli::stream::StreamArgs),
     /// Move a download in the queue (up, down, top, bottom).
     Queue(manage::QueueArgs),
+    /// Move a download's files to another allowed folder while it runs.
+    Move(manage::MoveArgs),
     /// Set a download's seed goals (ratio, seeding time), or print those that apply.
     Goals(manage::GoalsArgs),
     /// Change the daemon's settings (KEY=VALUE...), or print them.
@@ -127,6 +129,7 @@ pub fn run() -> std::process::ExitCode {
         Command::Select(a) => with_logging(|| files::run(FilesCommand::Select(a))),
         Command::Stream(a) => with_logging(|| cli::stream::run(a)),
         Command::Queue(a) => with_logging(|| manage::run(Manage::Queue(a))),
+        Command::Move(a) => with_logging(|| manage::run(Manage::Move(a))),
         Command::Goals(a) => with_logging(|| manage::run(Manage::Goals(a))),
         Command::Set(a) => with_logging(|| manage::run(Manage::Set(a))),
         Command::Install(a) => with_logging(|| install::install(a)),

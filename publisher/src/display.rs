@@ -99,6 +99,7 @@ mod tests {
             save_path: "/srv/movie.mpeg".into(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         };
         let peers = [
             peer("127.0.0.1:2000", 10, true, false),

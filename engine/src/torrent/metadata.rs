@@ -365,7 +365,8 @@ impl MagnetPhase {
             | TorrentCmd::Withdraw(_)
             | TorrentCmd::Selection(_)
             | TorrentCmd::Stream(_)
-            | TorrentCmd::GoalsChanged => {}
+            | TorrentCmd::GoalsChanged
+            | TorrentCmd::Move(_) => {}
         }
         self.publish_status();
     }
@@ -460,6 +461,7 @@ impl MagnetPhase {
             save_path: self.save_dir.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         };
         self.status_out.publish(status);
         let peers = self

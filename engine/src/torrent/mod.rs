@@ -8,6 +8,7 @@ mod conns;
 mod ext;
 mod messages;
 mod metadata;
+mod moving;
 mod pex;
 mod seed_goal;
 mod selection;
@@ -37,6 +38,7 @@ use crate::status_feed::StatusCell;
 use crate::types::{EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState};
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
+pub(crate) use moving::MoveCmd;
 #[cfg(test)]
 pub(crate) use protocol::session::STALL_TIMEOUT;
 pub(crate) use selection::{priorities_from_indices, SelectionCmd};
@@ -70,6 +72,8 @@ pub(crate) enum TorrentCmd {
     Stream(stream::StreamCmd),
     /// The seed goals changed (they live in `TorrentOptions::seed_goals`): judge them now.
     GoalsChanged,
+    /// Move the files to another save directory (`moving.rs`).
+    Move(moving::MoveCmd),
 }
 
 /// What the session keeps of a running torrent.
@@ -237,6 +241,9 @@ pub(crate) struct Torrent {
     webseeds: crate::webseed::WebSeeds,
     /// Streaming readers and the reads waiting for their pieces (`stream.rs`).
     streaming: stream::Streaming,
+    /// A move under way (`moving.rs`), and where its resume data goes.
+    moving: Option<crate::types::MoveStatus>,
+    moving_to: Option<PathBuf>,
 }
 
 /// A torrent that is set up but whose actor has not started yet.
@@ -368,6 +375,7 @@ impl Torrent {
             TorrentCmd::AddSources(add) => self.add_sources(add),
             TorrentCmd::Stream(cmd) => self.on_stream_cmd(cmd),
             TorrentCmd::GoalsChanged => self.seed_goal_tick(Duration::ZERO),
+            TorrentCmd::Move(cmd) => self.on_move_cmd(cmd),
         }
     }
 
@@ -384,6 +392,8 @@ impl Torrent {
             DiskEvent::CheckProgress { done } => self.checking_done = done,
             DiskEvent::Checked(have) => self.checked(have),
             DiskEvent::Relocated(root) => self.save_path = root,
+            DiskEvent::MoveProgress { done, total } => self.on_move_progress(done, total),
+            DiskEvent::Moved(outcome) => self.on_moved(outcome),
             // Writes already queued fail too: report the first.
             DiskEvent::Error(msg) if self.state != TorrentState::Error => self.fail(msg),
             DiskEvent::Error(_) => {}

@@ -122,6 +122,7 @@ impl Torrent {
             save_path: save_path.clone(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         };
         status_out.publish(initial);
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
@@ -177,6 +178,8 @@ impl Torrent {
                 targets,
             ),
             streaming: stream::Streaming::default(),
+            moving: None,
+            moving_to: None,
         };
         let handed_announcer = match handoff {
             Some(h) => torrent.adopt(h),

@@ -58,6 +58,7 @@ pub(super) fn placeholder() -> TorrentStatus {
         save_path: std::path::PathBuf::new(),
         seeding_secs: 0,
         web_seeds: Vec::new(),
+        moving: None,
     }
 }
 
@@ -107,6 +108,7 @@ impl Torrent {
             save_path: self.save_path.clone(),
             seeding_secs: self.seeding.as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
+            moving: self.moving.clone(),
         };
         self.status_out.publish(status);
         let peers: Vec<PeerStatus> = self.peer_statuses();

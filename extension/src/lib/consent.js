@@ -37,13 +37,14 @@ export const PERMISSIONS = {
     commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add', 'hello'],
   },
   // The downloads page: the popup's commands on many torrents, the detail pane's questions
-  // (files, peers, trackers, pieces), priorities, queue order, and moving to a folder the
-  // helper allows (it checks `save_dir` against its own settings); it reads the settings to
-  // offer those folders. It adds nothing.
+  // (files, peers, trackers, pieces), priorities, queue order, choosing the files of a torrent
+  // that waits for it (`select`), and moving to a folder the helper allows (it checks
+  // `save_dir` against its own settings); it reads the settings to offer those folders. It
+  // adds nothing.
   downloads: {
     port: 'popup',
     messages: ['connect', 'command'],
-    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'select', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
   },
   // The player page asks for one stream URL; the helper checks the torrent and the file.
   player: { port: 'popup', messages: ['connect', 'command'], commands: ['stream_url'] },

@@ -17,6 +17,7 @@ const STATES = new Set([
   'seeding',
   'paused',
   'queued',
+  'awaiting_selection',
   'error',
 ]);
 
@@ -50,7 +51,17 @@ export function normalizeStatus(raw) {
     ...(Array.isArray(raw.web_seeds) ? { web_seeds: raw.web_seeds.slice(0, 100) } : {}),
     ...(Number.isFinite(raw.added_at) ? { added_at: raw.added_at } : {}),
     ...(Number.isInteger(raw.queue_position) ? { queue_position: raw.queue_position } : {}),
+    // Always present (null when no move is under way), so a move's end reaches the pages.
+    moving: normalizeMove(raw.moving),
   };
+}
+
+/** A move under way (`{to, done_bytes, total_bytes}`), or null. */
+function normalizeMove(raw) {
+  if (!raw || typeof raw !== 'object' || typeof raw.to !== 'string') return null;
+  const num = (v) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : 0);
+  const total = num(raw.total_bytes);
+  return { to: raw.to, done_bytes: Math.min(total, num(raw.done_bytes)), total_bytes: total };
 }
 
 // Linear in the list: with 2,000 torrents a progress round must not cost 2,000 x 2,000.

@@ -28,7 +28,7 @@ export function etaOf(t) {
 }
 
 // The order states sort in: what needs attention first.
-const STATE_RANK = { error: 0, downloading: 1, connecting: 2, checking: 3, allocating: 4, queued: 5, seeding: 6, paused: 7 };
+const STATE_RANK = { error: 0, awaiting_selection: 1, downloading: 2, connecting: 3, checking: 4, allocating: 5, queued: 6, seeding: 7, paused: 8 };
 
 /** The value a column sorts by; null sorts last in either direction. */
 export function sortValue(t, key, index = 0) {

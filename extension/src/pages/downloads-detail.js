@@ -7,6 +7,7 @@ import { fileTree, treeRows, normalizePeers, normalizeTrackers, normalizeWebSeed
 import { formatBytes, formatRate, formatPercent } from '../lib/format.js';
 import { displayText } from '../lib/text.js';
 import { isPlayable, playerPath } from '../lib/media.js';
+import { Choice, targetFolders, currentFolder } from '../lib/choose.js';
 
 export const TABS = ['files', 'peers', 'trackers', 'webseeds', 'pieces'];
 const REFRESH_MS = 2000;
@@ -36,6 +37,9 @@ export class DetailView {
     this.tab = 'files';
     this.torrent = null;
     this.collapsed = new Set();
+    // The file choice of a torrent in `awaiting_selection` ({hash, choice, folders, folder}):
+    // built once per torrent and kept across refreshes, so the user's ticks stay.
+    this.choosing = null;
     this.inFlight = false;
     this.timer = null;
     this.tabs = {};
@@ -85,12 +89,25 @@ export class DetailView {
   /** The torrent under the cursor (a TorrentStatus) or null; called on every render. */
   setTorrent(t) {
     const changed = (t && t.info_hash) !== (this.torrent && this.torrent.info_hash);
+    const wasAwaiting = !!this.torrent && this.torrent.state === 'awaiting_selection';
     this.torrent = t;
     if (!changed) {
       if (t && this.tab === 'webseeds') this.renderWebSeeds(t);
+      // Chosen (here or elsewhere): the chooser gives way to the files with their priorities.
+      if (t && wasAwaiting && t.state !== 'awaiting_selection') {
+        this.choosing = null;
+        if (this.tab === 'files') this.schedule(0);
+      }
       return;
     }
+    this.choosing = null;
     this.collapsed.clear();
+    // A torrent that waits for its files to be chosen opens on the chooser.
+    if (t && t.state === 'awaiting_selection' && this.tab !== 'files') {
+      this.tab = 'files';
+      this.markTabs();
+      this.panel.setAttribute('aria-labelledby', 'tab-files');
+    }
     this.title.textContent = t ? displayText(t.name) : this.t9n('detailNone');
     for (const b of Object.values(this.tabs)) b.disabled = !t;
     this.panel.replaceChildren();
@@ -111,7 +128,8 @@ export class DetailView {
     this.inFlight = true;
     const tab = this.tab;
     try {
-      if (tab === 'webseeds') this.renderWebSeeds(t);
+      if (tab === 'files' && t.state === 'awaiting_selection') await this.choose(t);
+      else if (tab === 'webseeds') this.renderWebSeeds(t);
       else {
         const answer = tab === 'files' ? await this.allFiles(t.info_hash) : await this.command(tab, { info_hash: t.info_hash });
         if (this.torrent !== t && (!this.torrent || this.torrent.info_hash !== t.info_hash)) return;
@@ -196,6 +214,111 @@ export class DetailView {
     });
     const table = this.table(['col_name', 'col_size', 'col_progress', 'col_priority'], rows, 'files');
     this.panel.replaceChildren(table);
+  }
+
+  // ---- choosing the files of a torrent that waits for it (state `awaiting_selection`)
+
+  /** Builds the choice once per torrent (files and the allowed folders) and renders it. */
+  async choose(t) {
+    if (this.choosing && this.choosing.hash === t.info_hash) {
+      if (!this.panel.querySelector('#chooser')) this.render_choose();
+      return;
+    }
+    const answer = await this.allFiles(t.info_hash);
+    let settings = null;
+    try {
+      settings = await this.command('get_settings', {});
+    } catch {
+      // an older helper or no settings: the torrent stays in the folder it was added to
+    }
+    if (!this.torrent || this.torrent.info_hash !== t.info_hash || this.tab !== 'files') return;
+    const folders = targetFolders(settings);
+    const folder = currentFolder(folders, t.save_path);
+    this.choosing = { hash: t.info_hash, choice: new Choice(answer && answer.files), folders, folder, initial: folder, busy: false };
+    this.render_choose();
+  }
+
+  render_choose() {
+    const c = this.choosing;
+    if (!c) return;
+    const doc = this.doc;
+    const { choice } = c;
+    const rows = choice.rows(this.collapsed).map(({ node, depth, folder, check }) => {
+      const box = el(doc, 'input', { type: 'checkbox', class: 'choose-box', 'aria-label': this.t9n('chooseFile', displayText(node.name)) });
+      box.checked = check === 'checked';
+      box.indeterminate = check === 'mixed';
+      box.dataset.check = check;
+      box.dataset.path = node.path;
+      box.addEventListener('change', () => {
+        choice.toggle(node);
+        this.render_choose();
+        const again = [...this.panel.querySelectorAll('input.choose-box')].find((b) => b.dataset.path === node.path);
+        if (again) again.focus();
+      });
+      let name;
+      if (folder) {
+        const open = !this.collapsed.has(node.path);
+        name = el(doc, 'button', { type: 'button', class: 'tree-toggle', 'aria-expanded': String(open), text: `${open ? '▾' : '▸'} ${displayText(node.name)}` });
+        name.addEventListener('click', () => {
+          if (open) this.collapsed.add(node.path);
+          else this.collapsed.delete(node.path);
+          this.render_choose();
+        });
+      } else name = el(doc, 'span', { class: 'tree-name', text: displayText(node.name) });
+      const cell = el(doc, 'label', { class: 'choose-cell' }, [box, name]);
+      cell.style.paddingInlineStart = `${depth * 16}px`;
+      return [cell, formatBytes(node.length)];
+    });
+    const table = this.table(['col_name', 'col_size'], rows, 'files choose');
+    const totals = choice.totals();
+    const summary = el(doc, 'p', {
+      class: 'choose-total',
+      id: 'choose-total',
+      role: 'status',
+      text: this.t9n('chooseTotal', totals.files, totals.totalFiles, formatBytes(totals.bytes), formatBytes(totals.totalBytes)),
+    });
+    const all = el(doc, 'button', { type: 'button', class: 'secondary', id: 'choose-all', text: this.t9n('chooseAll') });
+    all.addEventListener('click', () => {
+      choice.setAll(true);
+      this.render_choose();
+    });
+    const none = el(doc, 'button', { type: 'button', class: 'secondary', id: 'choose-none', text: this.t9n('chooseNone') });
+    none.addEventListener('click', () => {
+      choice.setAll(false);
+      this.render_choose();
+    });
+    const where = el(doc, 'select', { id: 'choose-folder' });
+    for (const f of c.folders) where.append(el(doc, 'option', { value: f, text: displayText(f) }));
+    if (c.folder) where.value = c.folder;
+    where.disabled = c.folders.length < 2;
+    where.addEventListener('change', () => {
+      c.folder = where.value;
+    });
+    const start = el(doc, 'button', { type: 'button', class: 'primary', id: 'choose-start', text: this.t9n('chooseStart') });
+    start.disabled = c.busy || !choice.checked.size;
+    start.addEventListener('click', () => this.startChosen());
+    const head = el(doc, 'p', { class: 'choose-head', text: this.t9n('chooseHeading') });
+    const folderRow = el(doc, 'div', { class: 'choose-folder' }, [el(doc, 'label', { for: 'choose-folder', text: this.t9n('chooseFolder') }), where]);
+    const buttons = el(doc, 'div', { class: 'buttons choose-buttons' }, [all, none, start]);
+    this.panel.dataset.tab = 'choose';
+    this.panel.replaceChildren(el(doc, 'div', { class: 'chooser', id: 'chooser' }, [head, table, summary, folderRow, buttons]));
+  }
+
+  async startChosen() {
+    const c = this.choosing;
+    if (!c || c.busy) return;
+    const args = c.choice.request(c.hash, c.folder && c.folder !== c.initial ? c.folder : null);
+    if (!args) return;
+    c.busy = true;
+    this.render_choose();
+    try {
+      await this.command('select', args);
+      // The next status says `downloading` (or `queued`); setTorrent then shows the files.
+    } catch (err) {
+      c.busy = false;
+      this.render_choose();
+      this.panel.append(el(this.doc, 'p', { class: 'unavailable', 'data-code': (err && err.code) || 'error', text: this.t9n('detailError', displayText(String((err && err.message) || ''), 300)) }));
+    }
   }
 
   async setPriority(indices, priority) {

@@ -56,7 +56,10 @@ class Row {
         this.cells.name.title = name;
         this.check.setAttribute('aria-label', t9n('selectRow', name));
       }
-      this.cells.state.textContent = t9n(`state_${t.state}`);
+      this.cells.state.textContent = t.moving
+        ? t9n('stateMoving', formatPercent(t.moving.total_bytes ? t.moving.done_bytes / t.moving.total_bytes : 0))
+        : t9n(`state_${t.state}`);
+      this.cells.state.title = t.moving ? t9n('movingTo', displayText(t.moving.to)) : '';
       this.cells.size.textContent = formatBytes(t.total_bytes);
       this.barFill.style.transform = `scaleX(${Math.min(1, t.progress)})`;
       this.pct.textContent = formatPercent(t.progress);

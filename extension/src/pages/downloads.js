@@ -12,6 +12,7 @@ import { formatRate } from '../lib/format.js';
 import { displayText } from '../lib/text.js';
 import { TableView } from './downloads-table.js';
 import { DetailView } from './downloads-detail.js';
+import { chooseFromHash } from '../lib/choose.js';
 
 const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
 localize(document, t9n);
@@ -196,8 +197,31 @@ function render() {
   if (!rows.length) {
     empty.textContent = helperMissing() ? t9n('helperMissing') : all.length ? t9n('emptyFiltered') : t9n('emptyNone');
   }
+  if (chooseNext && state.torrents[chooseNext]) {
+    // Opened for one torrent (the popup's "Choose files", `#choose=HASH`): it becomes the
+    // cursor, shown whatever the filter, and the detail pane opens on its files.
+    if (!rows.some((t) => t.info_hash === chooseNext)) {
+      view.state = 'all';
+      view.query = '';
+      search.value = '';
+      rows = tableRows(all, view);
+    }
+    selection.pick(rows, chooseNext);
+    const index = rows.findIndex((t) => t.info_hash === chooseNext);
+    chooseNext = null;
+    detail.show('files');
+    if (index >= 0) table.reveal(index);
+    table.render(rows, selection, view);
+  }
   detail.setTorrent((selection.cursor && state.torrents[selection.cursor]) || null);
 }
+
+// `#choose=HASH`: the torrent to open on its file chooser, once the list has it.
+let chooseNext = chooseFromHash(location.hash);
+window.addEventListener('hashchange', () => {
+  chooseNext = chooseFromHash(location.hash);
+  renderSoon();
+});
 
 function helperMissing() {
   return ['missing', 'broken', 'outdated'].includes(state.helper);

@@ -3,6 +3,9 @@
 // sent in bytes/s, as the helper counts them.
 
 import { DEFAULT_SETTINGS, withDefaults } from '../lib/settings.js';
+import { translator, localize } from '../lib/i18n.js';
+
+localize(document, translator((key, subs) => chrome.i18n.getMessage(key, subs)));
 
 const port = chrome.runtime.connect({ name: 'popup' });
 let nextRid = 1;
@@ -34,7 +37,7 @@ for (const key of Object.keys(DEFAULT_SETTINGS)) {
 // ---- helper settings (helper/PROTOCOL.md: rates in bytes/s and seed_ratio, null = no limit)
 const RATE_FIELDS = ['download_rate_limit', 'upload_rate_limit'];
 const OPTIONAL_NUMBER_FIELDS = ['seed_ratio'];
-const ALL_FIELDS = ['download_dir', ...RATE_FIELDS, ...OPTIONAL_NUMBER_FIELDS, 'listen_port', 'keep_seeding'];
+const ALL_FIELDS = ['download_dir', 'choose_files', ...RATE_FIELDS, ...OPTIONAL_NUMBER_FIELDS, 'listen_port', 'keep_seeding'];
 const fields = document.getElementById('helper-fields');
 const status = document.getElementById('helper-status');
 let loaded = {};

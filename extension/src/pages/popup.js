@@ -9,6 +9,8 @@ import { displayText } from '../lib/text.js';
 import { applyPatches } from '../lib/sync.js';
 import { FrameBatcher } from '../lib/batch.js';
 import { translator, localize } from '../lib/i18n.js';
+import { awaitingTorrents } from '../lib/choose.js';
+import { torrentList } from '../lib/store.js';
 
 const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
 localize(document, t9n);
@@ -90,6 +92,7 @@ const batcher = new FrameBatcher(
     const started = performance.now();
     state = applyPatches(state || {}, patches);
     view.render(state, env);
+    renderAwaiting();
     if (state.helper === 'ready' && Date.now() - reachAsked > 15000) refreshReach();
     if (state.helper !== 'ready') reachDot.hidden = true;
     const took = performance.now() - started;
@@ -179,6 +182,25 @@ document.addEventListener('drop', async (e) => {
   dragDepth = 0;
   overlay.hidden = true;
   for (const file of e.dataTransfer.files) await addTorrentBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+});
+
+// ---- torrents waiting for the user to choose their files (setting "ask"): a notice and a
+// button that opens the downloads page on the first one's chooser.
+
+const awaitingBox = document.getElementById('awaiting');
+const awaitingText = document.getElementById('awaiting-text');
+let awaitingFirst = null;
+function renderAwaiting() {
+  const waiting = state && state.helper === 'ready' && Array.isArray(state.order) ? awaitingTorrents(torrentList(state)) : [];
+  awaitingFirst = waiting.length ? waiting[0].info_hash : null;
+  awaitingBox.hidden = !waiting.length;
+  if (!waiting.length) return;
+  awaitingText.textContent = waiting.length === 1 ? t9n('chooseWaitingOne', displayText(waiting[0].name, 80)) : t9n('chooseWaitingMany', waiting.length);
+}
+document.getElementById('awaiting-choose').addEventListener('click', () => {
+  if (!awaitingFirst) return;
+  port.postMessage({ type: 'open-downloads', choose: awaitingFirst });
+  window.close();
 });
 
 const downloadsButton = document.getElementById('open-downloads');

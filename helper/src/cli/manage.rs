@@ -1,5 +1,7 @@
-//! `bthelper queue|goals|set`: the queue order, a torrent's seed goals and the daemon's settings
-//! from the terminal.
+//! `bthelper queue|move|goals|set`: the queue order, moving a torrent's files, a torrent's seed
+//! goals and the daemon's settings from the terminal.
+
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
@@ -14,6 +16,17 @@ pub struct QueueArgs {
     /// Where it moves in the queue.
     #[arg(value_parser = ["up", "down", "top", "bottom"])]
     pub to: String,
+}
+
+#[derive(clap::Args)]
+pub struct MoveArgs {
+    /// The torrent's info-hash (40 hex digits, or a unique prefix as `list` shows it).
+    pub info_hash: String,
+    /// The folder to move its files into: the download folder or one of `allowed_dirs`.
+    pub dir: std::path::PathBuf,
+    /// Return once the move started instead of waiting for it to end.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(clap::Args)]
@@ -40,6 +53,7 @@ pub struct GoalsArgs {
 
 pub enum Manage {
     Queue(QueueArgs),
+    Move(MoveArgs),
     Goals(GoalsArgs),
     Set(SetArgs),
 }
@@ -89,6 +103,20 @@ pub fn settings_patch(pairs: &[String]) -> anyhow::Result<Value> {
     Ok(Value::Object(patch))
 }
 
+/// Waits until the torrent's status shows no move under way; its `save_path` then.
+async fn wait_moved(client: &mut crate::client::Client, hash: &str) -> anyhow::Result<String> {
+    loop {
+        let list = client.call(json!({"cmd": "list"})).await?;
+        let status = (list["torrents"].as_array())
+            .and_then(|all| all.iter().find(|t| t["info_hash"] == hash))
+            .context("the torrent left the download list")?;
+        if status.get("moving").is_none_or(Value::is_null) {
+            return Ok(status["save_path"].as_str().unwrap_or_default().to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 pub fn run(command: Manage) -> anyhow::Result<()> {
     with_daemon(|mut client| async move {
         match command {
@@ -98,6 +126,22 @@ pub fn run(command: Manage) -> anyhow::Result<()> {
                     .call(json!({"cmd": "queue", "info_hash": hash, "to": a.to}))
                     .await?;
                 println!("queue position {}: {hash}", result["queue_position"]);
+            }
+            Manage::Move(a) => {
+                let hash = resolve_hash(&mut client, &a.info_hash).await?;
+                let dir = std::path::absolute(&a.dir).context("the folder")?;
+                client
+                    .call(json!({"cmd": "move", "info_hash": hash, "save_dir": dir}))
+                    .await?;
+                if a.no_wait {
+                    println!("moving to {}: {hash}", dir.display());
+                } else {
+                    let path = wait_moved(&mut client, &hash).await?;
+                    if !Path::new(&path).starts_with(&dir) {
+                        bail!("the move failed: the files stayed at {path} (see the daemon's log)");
+                    }
+                    println!("moved to {path}: {hash}");
+                }
             }
             Manage::Goals(a) => {
                 let hash = resolve_hash(&mut client, &a.info_hash).await?;

@@ -51,6 +51,10 @@ impl Core {
                 save_dir,
             } => self.select(&info_hash, &files, save_dir.as_deref()).await,
             Command::Queue { info_hash, to } => self.queue_move(&info_hash, &to).await,
+            Command::Move {
+                info_hash,
+                save_dir,
+            } => self.move_storage(&info_hash, &save_dir).await,
             Command::SetGoals {
                 info_hash,
                 seed_ratio,

@@ -15,6 +15,7 @@ mod commands;
 mod conn;
 mod detail;
 mod goals;
+mod moving;
 mod opening;
 mod publish;
 mod queue;

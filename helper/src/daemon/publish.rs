@@ -84,6 +84,10 @@ impl Core {
                             let core = Arc::clone(&self);
                             tokio::spawn(async move { core.mark_finished(ih).await });
                         }
+                        if let SessionEvent::Moved(ih, root) = &event {
+                            let (core, ih, root) = (Arc::clone(&self), *ih, root.clone());
+                            tokio::spawn(async move { core.moved(ih, &root).await });
+                        }
                         if let SessionEvent::SeedGoalReached(ih, reason) = event {
                             // Told once the daemon acted on it (`seed_goal_reached`).
                             tokio::spawn(Arc::clone(&self).seed_goal_reached(ih, reason));
@@ -159,7 +163,10 @@ impl Core {
     fn event_json(&self, event: SessionEvent) -> Option<Value> {
         Some(match event {
             SessionEvent::Added(ih) => {
-                let status = self.session.status(ih).map(|s| status_json(&s));
+                // With the daemon's marks (queued, awaiting a choice), as `list` shows it: the
+                // engine's own `paused` would otherwise overwrite a mark sent just before.
+                let status =
+                    (self.statuses_of(&std::iter::once(ih).collect()).first()).map(status_json);
                 json!({"event": "added", "info_hash": ih.to_hex(), "torrent": status})
             }
             SessionEvent::Completed(ih) => {
@@ -173,6 +180,13 @@ impl Core {
             }
             SessionEvent::Removed(ih) => json!({"event": "removed", "info_hash": ih.to_hex()}),
             SessionEvent::Error(ih, message) => {
+                json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
+            }
+            SessionEvent::Moved(ih, root) => {
+                json!({"event": "moved", "info_hash": ih.to_hex(), "save_path": root})
+            }
+            // The files stayed where they were and the torrent goes on (helper/PROTOCOL.md).
+            SessionEvent::MoveFailed(ih, message) => {
                 json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
             }
             SessionEvent::SeedGoalReached(..) => return None,

@@ -238,6 +238,7 @@ pub(super) fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus
         save_path: entry.save_dir.join(&entry.name),
         seeding_secs: 0,
         web_seeds: Vec::new(),
+        moving: None,
     }
 }
 
@@ -367,6 +368,7 @@ mod tests {
             save_path: std::path::PathBuf::new(),
             seeding_secs: 0,
             web_seeds: Vec::new(),
+            moving: None,
         }
     }
 }

@@ -117,7 +117,7 @@ impl TorrentCore {
             }
         }
         for b in keep {
-            p.withdrawn.remove(&b);
+            p.take_withdrawn(&b);
             p.outstanding.insert(b);
         }
         self.request_from_all();
@@ -195,7 +195,7 @@ impl TorrentCore {
         };
         let addr = p.addr;
         if !p.outstanding.remove(&block) {
-            if !p.withdrawn.remove(&block) {
+            if !p.take_withdrawn(&block) {
                 p.unrequested += 1;
             }
             if p.unrequested > MAX_UNREQUESTED {
@@ -217,3 +217,7 @@ impl TorrentCore {
         self.fill_requests(key);
     }
 }
+
+#[cfg(test)]
+#[path = "inbound_tests.rs"]
+mod tests;

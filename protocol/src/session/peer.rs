@@ -1,7 +1,7 @@
 //! One connection's protocol state: who chokes whom, who wants what, the requests both ways
 //! and the counters that bound what a hostile peer can make us do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -34,9 +34,10 @@ pub struct PeerSession {
     pub peer_interested: bool,
     /// Blocks requested from this peer and not yet received.
     pub outstanding: BTreeSet<ValidBlock>,
-    /// Requests we withdrew (choke, cancel): an answer may still be on its way and is not a
-    /// sign of a hostile peer.
-    pub(super) withdrawn: BTreeSet<ValidBlock>,
+    /// Requests we withdrew (choke, cancel), counted: an answer may still be on its way for
+    /// each, and is not a sign of a hostile peer. A block asked, withdrawn, asked again and
+    /// withdrawn again may come twice from a seeder that ignores cancels.
+    withdrawn: BTreeMap<ValidBlock, u32>,
     /// Reads queued on the disk for this peer.
     pub(super) serving: usize,
     /// Blocks handed to the connection and not yet on its socket (the driver keeps it current
@@ -84,7 +85,7 @@ impl PeerSession {
             peer_choking: true,
             peer_interested: false,
             outstanding: BTreeSet::new(),
-            withdrawn: BTreeSet::new(),
+            withdrawn: BTreeMap::new(),
             serving: 0,
             unsent: 0,
             cancelled: BTreeSet::new(),
@@ -122,8 +123,25 @@ impl PeerSession {
         if self.withdrawn.len() >= 4 * MAX_QUEUE {
             self.withdrawn.clear();
         }
-        self.withdrawn.insert(block);
+        *self.withdrawn.entry(block).or_default() += 1;
         true
+    }
+
+    /// A block came that we had withdrawn: true if one withdrawal accounts for it.
+    pub(super) fn take_withdrawn(&mut self, block: &ValidBlock) -> bool {
+        let Some(n) = self.withdrawn.get_mut(block) else {
+            return false;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.withdrawn.remove(block);
+        }
+        true
+    }
+
+    /// Whether a withdrawal of `block` is still waiting for its answer.
+    pub(super) fn is_withdrawn(&self, block: &ValidBlock) -> bool {
+        self.withdrawn.contains_key(block)
     }
 
     /// Withdraws every outstanding request, returning them.

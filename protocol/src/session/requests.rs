@@ -143,13 +143,15 @@ impl TorrentCore {
 
     /// Cancels every request outstanding for a piece outside `keep` (a streaming reader
     /// jumped): those blocks go back to the picker, so what the reader needs goes first. A
-    /// block already on its way is still taken when it comes.
+    /// block already on its way is still taken when it comes. A block asked again after an
+    /// earlier withdrawal is left alone: cancelling it twice tells the peer nothing new, and a
+    /// capped seeder that ignores cancels (its reads already done) sends every copy asked.
     pub fn withdraw_except(&mut self, keep: &HashSet<u32>) {
         let TorrentCore { peers, picker, .. } = self;
         let mut frames_for = Vec::new();
         for (&key, p) in peers.iter_mut() {
             let stale: Vec<ValidBlock> = (p.outstanding.iter())
-                .filter(|b| !keep.contains(&b.piece.get()))
+                .filter(|b| !keep.contains(&b.piece.get()) && !p.is_withdrawn(b))
                 .copied()
                 .collect();
             let mut frames = Vec::new();

@@ -1,0 +1,140 @@
+//! `Session::move_storage` on a seeding torrent: the files move (here by the copy path, which
+//! one file system reaches only when forced), the status shows the move and then the new place,
+//! and a peer that comes afterwards downloads everything from there. A move that cannot happen
+//! leaves the files and the torrent as they were.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::Metainfo;
+
+use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
+use crate::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentState};
+
+const PIECE: u64 = 16 * 1024;
+
+async fn seeding(dir: &Path, state: &Path, meta: &Metainfo) -> Session {
+    let s = Session::start(SessionConfig {
+        state_dir: Some(state.to_path_buf()),
+        ..loopback_config(dir)
+    })
+    .await
+    .unwrap();
+    s.add(AddTorrent::metainfo(meta.clone())).await.unwrap();
+    wait_for(
+        &s,
+        meta.info_hash,
+        TorrentState::Seeding,
+        Duration::from_secs(20),
+    )
+    .await;
+    s
+}
+
+/// The next move outcome of `ih` among the session's events.
+async fn move_outcome(
+    events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
+    ih: protocol::InfoHash,
+) -> SessionEvent {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await.unwrap() {
+                e @ (SessionEvent::Moved(h, _) | SessionEvent::MoveFailed(h, _)) if h == ih => {
+                    return e
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the move ends")
+}
+
+async fn fetch_from(seed: &Session, meta: &Metainfo, out: &Path) -> Vec<u8> {
+    let s = Session::start(loopback_config(out)).await.unwrap();
+    let mut add = AddTorrent::metainfo(meta.clone());
+    add.peers = vec![seed.local_addr()];
+    s.add(add).await.unwrap();
+    wait_for(
+        &s,
+        meta.info_hash,
+        TorrentState::Seeding,
+        Duration::from_secs(60),
+    )
+    .await;
+    s.shutdown().await;
+    std::fs::read(out.join("movie.bin")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeding_torrent_moves_and_serves_from_its_new_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, to, state) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("st"),
+    );
+    std::fs::create_dir_all(&from).unwrap();
+    let data = test_data(400_000, 3);
+    std::fs::write(from.join("movie.bin"), &data).unwrap();
+    let meta = make_torrent("movie.bin", &data, PIECE);
+    let seed = seeding(&from, &state, &meta).await;
+    let mut events = seed.events();
+
+    seed.move_storage_with(meta.info_hash, to.clone(), true)
+        .await
+        .unwrap();
+    let moved = move_outcome(&mut events, meta.info_hash).await;
+    assert_eq!(
+        moved,
+        SessionEvent::Moved(meta.info_hash, to.join("movie.bin"))
+    );
+    let status = seed.status(meta.info_hash).unwrap();
+    assert_eq!(PathBuf::from(&status.save_path), to.join("movie.bin"));
+    assert_eq!(status.moving, None);
+    assert_eq!(status.state, TorrentState::Seeding);
+    assert!(!from.join("movie.bin").exists(), "the original is gone");
+    assert_eq!(std::fs::read(to.join("movie.bin")).unwrap(), data);
+
+    assert_eq!(
+        fetch_from(&seed, &meta, &tmp.path().join("out")).await,
+        data
+    );
+    seed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_onto_an_existing_name_fails_and_the_torrent_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, to, state) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("st"),
+    );
+    std::fs::create_dir_all(&from).unwrap();
+    std::fs::create_dir_all(&to).unwrap();
+    let data = test_data(200_000, 4);
+    std::fs::write(from.join("movie.bin"), &data).unwrap();
+    std::fs::write(to.join("movie.bin"), b"the user's own").unwrap();
+    let meta = make_torrent("movie.bin", &data, PIECE);
+    let seed = seeding(&from, &state, &meta).await;
+    let mut events = seed.events();
+
+    seed.move_storage(meta.info_hash, to.clone()).await.unwrap();
+    assert!(matches!(
+        move_outcome(&mut events, meta.info_hash).await,
+        SessionEvent::MoveFailed(..)
+    ));
+    assert_eq!(
+        std::fs::read(to.join("movie.bin")).unwrap(),
+        b"the user's own"
+    );
+    let status = seed.status(meta.info_hash).unwrap();
+    assert_eq!(PathBuf::from(&status.save_path), from.join("movie.bin"));
+    assert_eq!(status.state, TorrentState::Seeding);
+    assert_eq!(
+        fetch_from(&seed, &meta, &tmp.path().join("out")).await,
+        data
+    );
+    seed.shutdown().await;
+}

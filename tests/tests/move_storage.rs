@@ -1,0 +1,178 @@
+//! Moving a seeding torrent's files while it runs (`bthelper move`, the daemon's `move`): on
+//! one file system (a rename) and across file systems (/dev/shm is a tmpfs: copy, verify,
+//! delete). Afterwards the files are only in the new folder, the daemon seeds from there, and
+//! python3-libtorrent downloads the whole torrent from it, byte-exact.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use swarmlink_tests::libtorrent::{self, LtPeer};
+use swarmlink_tests::{bin, free_port, wait_until, write_random};
+
+const FILES: [(&str, usize); 2] = [("a.bin", 300_001), ("b.bin", 200_017)];
+const PIECE: u32 = 32 * 1024;
+
+/// A daemon of its own (SWARMLINK_HOME) whose download folder already holds the torrent's
+/// files, and which may also save into `elsewhere`; stopped on drop.
+struct Daemon {
+    home: tempfile::TempDir,
+    port: u16,
+    exe: PathBuf,
+}
+
+impl Daemon {
+    fn start(elsewhere: &Path) -> Daemon {
+        let home = tempfile::Builder::new()
+            .prefix("slm")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = free_port();
+        let state = home.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let settings = json!({"download_dir": home.path().join("downloads"), "listen_port": port,
+            "allowed_dirs": [elsewhere], "dht": false, "lsd": false});
+        std::fs::write(state.join("settings.json"), settings.to_string()).unwrap();
+        Daemon {
+            home,
+            port,
+            exe: bin("bthelper"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.try_run(args);
+        assert!(
+            out.status.success(),
+            "bthelper {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn try_run(&self, args: &[&str]) -> Output {
+        Command::new(&self.exe)
+            .args(args)
+            .env("SWARMLINK_HOME", self.home.path())
+            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
+            .env("SWARMLINK_NO_DHT", "1")
+            .env("SWARMLINK_NO_LSD", "1")
+            .output()
+            .expect("bthelper runs")
+    }
+
+    /// The torrent's status, or null (also while a daemon stops or starts).
+    fn status(&self, hash: &str) -> Value {
+        let out = self.try_run(&["list", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (list.as_array().into_iter().flatten())
+            .find(|t| t["info_hash"] == hash)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn downloads(&self) -> PathBuf {
+        self.home.path().join("downloads")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.exe)
+            .args(["daemon", "--stop"])
+            .env("SWARMLINK_HOME", self.home.path())
+            .output();
+    }
+}
+
+/// Seeds `show/` from the daemon's download folder, moves it to `elsewhere`, and has
+/// libtorrent download it from the daemon afterwards.
+fn move_then_serve(elsewhere: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let originals: Vec<Vec<u8>> = (FILES.iter().enumerate())
+        .map(|(i, (name, len))| write_random(&source.join("show").join(name), *len, 70 + i as u64))
+        .collect();
+    let torrent = dir.path().join("show.torrent");
+    libtorrent::create(&source.join("show"), &torrent, PIECE, false);
+    let hash = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap())
+        .unwrap()
+        .info_hash
+        .to_hex();
+
+    let daemon = Daemon::start(elsewhere);
+    let first = daemon.downloads().join("show");
+    std::fs::create_dir_all(&first).unwrap();
+    for (name, _) in FILES {
+        std::fs::copy(source.join("show").join(name), first.join(name)).unwrap();
+    }
+    daemon.run(&["add", torrent.to_str().unwrap()]);
+    wait_until("the daemon seeds what it found", 30, || {
+        daemon.status(&hash)["state"] == "seeding"
+    });
+
+    let moved = daemon.run(&["move", &hash, elsewhere.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&moved.stdout).to_string();
+    let target = elsewhere.join("show");
+    assert!(said.contains(&target.display().to_string()), "{said}");
+    for (i, (name, _)) in FILES.iter().enumerate() {
+        assert_eq!(std::fs::read(target.join(name)).unwrap(), originals[i]);
+    }
+    assert!(!first.exists(), "nothing left in the old folder");
+    let status = daemon.status(&hash);
+    assert_eq!(status["save_path"], target.display().to_string());
+    assert_eq!(status["state"], "seeding");
+    assert!(status.get("moving").is_none(), "{status}");
+
+    // A peer that comes afterwards gets every byte from the new place.
+    let out = dir.path().join("lt");
+    let mut peer = LtPeer::start(
+        libtorrent::python()
+            .arg(libtorrent::peer_script())
+            .arg("download")
+            .arg(&torrent)
+            .arg(&out)
+            .arg(format!("127.0.0.1:{}", daemon.port))
+            .env("DL_TIMEOUT", "60"),
+    );
+    peer.run.wait_line("done", Duration::from_secs(70));
+    for (i, (name, _)) in FILES.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(out.join("show").join(name)).unwrap(),
+            originals[i]
+        );
+    }
+    // The download list remembers the new folder: a restarted daemon seeds from there.
+    daemon.run(&["daemon", "--stop"]);
+    wait_until("the daemon seeds again after a restart", 30, || {
+        daemon.status(&hash)["state"] == "seeding"
+    });
+    assert_eq!(
+        daemon.status(&hash)["save_path"],
+        target.display().to_string()
+    );
+}
+
+#[test]
+fn a_seeding_torrent_renamed_to_another_folder_keeps_seeding() {
+    let elsewhere = tempfile::Builder::new()
+        .prefix("slm-to")
+        .tempdir_in("/tmp")
+        .unwrap();
+    move_then_serve(elsewhere.path());
+}
+
+#[test]
+fn a_seeding_torrent_copied_across_file_systems_keeps_seeding() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm: the copy path is covered by the engine's unit tests");
+        return;
+    }
+    let elsewhere = tempfile::Builder::new()
+        .prefix("slm-to")
+        .tempdir_in(shm)
+        .unwrap();
+    move_then_serve(elsewhere.path());
+}
