@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use super::Torrent;
 use crate::disk::DiskJob;
+use crate::file_reader::FilePieces;
 use crate::peer::Outgoing;
 use crate::types::{EngineError, TorrentState};
 
@@ -43,6 +44,11 @@ pub(crate) enum StreamCmd {
     },
     Close {
         reader: u64,
+    },
+    /// Which pieces of file `file` are verified (a player draws them along its seek bar).
+    Pieces {
+        file: usize,
+        reply: oneshot::Sender<Result<FilePieces, EngineError>>,
     },
 }
 
@@ -84,7 +90,37 @@ impl Torrent {
                 self.streaming.readers.close(reader);
                 self.update_urgent();
             }
+            StreamCmd::Pieces { file, reply } => {
+                let _ = reply.send(self.file_pieces(file));
+            }
         }
+    }
+
+    fn file_pieces(&self, file: usize) -> Result<FilePieces, EngineError> {
+        let f = (self.metainfo.info.files.get(file))
+            .filter(|f| !f.pad)
+            .ok_or(EngineError::Stream("no such file in the torrent"))?;
+        let piece_len = self.lengths.default_piece_len().max(1);
+        let plen = u64::from(piece_len);
+        let first = f.offset / plen;
+        let last = (f.offset + f.length.max(1) - 1) / plen;
+        let count = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
+        let mut have = vec![0u8; count.div_ceil(8) as usize];
+        // While the torrent checks its data, nothing counts as verified yet.
+        let checking = self.state == TorrentState::Checking;
+        for i in 0..count {
+            let piece = u32::try_from(first + u64::from(i)).unwrap_or(u32::MAX);
+            if !checking && self.picker.have().get(piece) {
+                have[(i / 8) as usize] |= 0x80 >> (i % 8);
+            }
+        }
+        Ok(FilePieces {
+            length: f.length,
+            piece_len,
+            first_offset: (f.offset % plen) as u32,
+            count,
+            have,
+        })
     }
 
     fn open_reader(&mut self, file: usize, at: u64) -> Result<OpenedFile, EngineError> {
