@@ -62,7 +62,7 @@ else
   run swarm bench/swarm.sh
   run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
   run scale env RQBIT="$RQBIT" bench/scale.sh
-  run stream env RQBIT="$RQBIT" RUNS=3 bench/stream.sh
+  run stream env RQBIT="$RQBIT" bench/stream.sh
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
