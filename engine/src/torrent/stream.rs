@@ -232,6 +232,11 @@ impl Torrent {
     /// reader needs are cancelled, so the peers' queues (and a capped seeder's spread-out
     /// serving order) do not stand between the reader and its bytes. A block already on its way
     /// is still taken when it comes (the peer remembers it as withdrawn, the picker as free).
+    ///
+    /// A block asked again after a withdrawal is not withdrawn a second time: the peer keeps one
+    /// mark per withdrawn block, and a seeder that ignores cancels (its blocks already read)
+    /// would send one copy per request, so a third copy would count as unrequested; enough of
+    /// them (seeks while a capped seeder's queue is long) and it was banned.
     fn withdraw_for_seek(&mut self) {
         let urgent: std::collections::HashSet<u32> = (self.streaming.readers)
             .urgent(&self.lengths)
@@ -240,7 +245,7 @@ impl Torrent {
         let Torrent { peers, picker, .. } = self;
         for p in peers.values_mut() {
             let stale: Vec<_> = (p.outstanding.iter())
-                .filter(|b| !urgent.contains(&b.piece.get()))
+                .filter(|b| !urgent.contains(&b.piece.get()) && !p.withdrawn.contains(b))
                 .copied()
                 .collect();
             let mut frames = Vec::new();

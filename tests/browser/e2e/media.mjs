@@ -151,17 +151,3 @@ export function curlHead(url, args = []) {
   const headers = Object.fromEntries(lines.map((l) => l.split(/:\s*/, 2)).map(([k, v]) => [k.toLowerCase(), v]));
   return { status: Number(status.split(' ')[1]), headers };
 }
-
-/**
- * A known engine bug (issue 17's report): requests withdrawn at seeks that the capped seeder
- * answers anyway can count as unrequested blocks, and past 64 the seeder is banned, so playback
- * stops for good. Seen in about one run in four of the MP4 seek here. When the daemon's log shows
- * that ban, the failure is reported as TODO (visible, not failing); any other failure fails.
- */
-export async function failUnlessKnownBan(t, home, err) {
-  const log = await readFile(path.join(home, 'log/daemon.log'), 'utf8').catch(() => '');
-  if (/too many unrequested blocks/.test(log)) {
-    t.todo('known engine bug: the seeder was banned for "too many unrequested blocks" after seeks');
-  }
-  throw err;
-}
