@@ -8,6 +8,8 @@
 #   bench/scale.sh     2,000 seeding torrents in bthelper's daemon, transmission-daemon and rqbit
 #                      (start-up, RSS, idle CPU, descriptors; its data, 7.5 GiB, is made once into
 #                      ~/.cache/swarmlink-bench)
+#   bench/stream.sh    streaming while it downloads: bthelper against rqbit's HTTP stream (first
+#                      byte, first byte after a seek to 80%, stalls during paced playback)
 # It installs what it needs (Debian packages through scripts/install-test-deps.sh; rqbit with
 # `cargo install rqbit --locked`, about 8 minutes, when it is missing), builds the release
 # binaries, runs the four, prints one table of ratios and writes it with the machine's description
@@ -53,12 +55,14 @@ if [ -n "$QUICK" ]; then
   run swarm env NS="4 16" SIZE_MIB=32 bench/swarm.sh
   run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
   run scale env RQBIT="$RQBIT" N=200 IDLE=20 bench/scale.sh
+  run stream env RQBIT="$RQBIT" SIZE_MIB=64 RUNS=1 PLAY_SECS=10 bench/stream.sh
 else
   run tracker bench/tracker.sh
   run hash bench/hash.sh
   run swarm bench/swarm.sh
   run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
   run scale env RQBIT="$RQBIT" bench/scale.sh
+  run stream env RQBIT="$RQBIT" bench/stream.sh
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -126,6 +130,12 @@ for what in "start-up to all seeding" "peak RSS" "idle CPU"; do
     "$(cell "$SC" "$what" 2)x" "<= 0.5x"
 done
 
+ST=$RESULTS/stream.md
+row "stream: first byte (200 MiB, seeder at 4 MiB/s)" "rqbit / bthelper time (above 1: bthelper ahead)" \
+  "$(ratio "$(cell "$ST" rqbit 2)" "$(cell "$ST" bthelper 2)")" ">= 1.0x, within 1 s"
+row "stream: first byte after a seek to 80%" "rqbit / bthelper time (above 1: bthelper ahead)" \
+  "$(ratio "$(cell "$ST" rqbit 3)" "$(cell "$ST" bthelper 3)")" ">= 1.0x, within 1 s"
+
 ver() { "$@" 2>/dev/null | head -1 || true; }
 deb() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 CPU=$(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo)
@@ -143,7 +153,7 @@ CPU=$(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinf
   echo "| benchmark | ratio | measured | goal |"
   echo "|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
-  for f in download tracker hash swarm scale; do
+  for f in download tracker hash swarm scale stream; do
     [ -f "$RESULTS/$f.md" ] || continue
     echo
     sed 's/^# /## /' "$RESULTS/$f.md"

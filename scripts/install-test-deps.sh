@@ -17,6 +17,10 @@ debian_packages+=(chromium-l10n)
 # Port mapping is tested against a real router daemon (UPnP IGD and NAT-PMP) in a namespace,
 # whose NAT rules it writes through nftables (`nft` sets up its tables first).
 debian_packages+=(miniupnpd-nftables nftables)
+# The player tests make their video at test time (VP9/Opus WebM, H.264/AAC MP4) and read the
+# stream URL back with ffprobe and curl; Firefox decodes H.264 and AAC through the system's
+# libavcodec, which ffmpeg brings.
+debian_packages+=(ffmpeg curl)
 
 missing=()
 for p in "${debian_packages[@]}"; do

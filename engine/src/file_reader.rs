@@ -10,6 +10,18 @@ use crate::torrent::{StreamCmd, TorrentCmd, MAX_READ};
 use crate::types::EngineError;
 use crate::Session;
 
+/// The verified pieces of one file: piece `i` of the map holds the file's bytes from
+/// `i * piece_len - first_offset` on (clipped to the file), where `first_offset` is where the
+/// file starts inside its first piece. `have` is MSB-first, as the wire's bitfield.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePieces {
+    pub length: u64,
+    pub piece_len: u32,
+    pub first_offset: u32,
+    pub count: u32,
+    pub have: Vec<u8>,
+}
+
 pub struct FileReader {
     cmd: mpsc::UnboundedSender<TorrentCmd>,
     reader: u64,
@@ -80,5 +92,17 @@ impl Session {
             offset: opened.offset,
             length: opened.length,
         })
+    }
+
+    /// Which pieces of file `file` are verified. Refused for a pad file, an index past the
+    /// last file, and a magnet whose metadata has not arrived.
+    pub async fn file_pieces(&self, ih: InfoHash, file: usize) -> Result<FilePieces, EngineError> {
+        let cmd = self.handle(ih)?.cmd;
+        let (reply, wait) = oneshot::channel();
+        (cmd.send(TorrentCmd::Stream(StreamCmd::Pieces { file, reply })))
+            .map_err(|_| EngineError::UnknownTorrent(ih))?;
+        wait.await.unwrap_or(Err(EngineError::Stream(
+            "the torrent's metadata has not arrived yet",
+        )))
     }
 }

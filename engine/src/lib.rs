@@ -42,7 +42,7 @@ mod webseed;
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
 pub use disk::ChangedFile;
 pub use fdlimit::raise_fd_limit;
-pub use file_reader::FileReader;
+pub use file_reader::{FilePieces, FileReader};
 pub use lsd::LsdConfig;
 pub use magnet_merge::Sources;
 pub use portmap::{PortMapState, PortMapStatus};

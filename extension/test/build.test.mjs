@@ -40,7 +40,7 @@ test('permissions stay minimal and the CSP strict', async () => {
   const csp = m.content_security_policy.extension_pages;
   assert.match(csp, /script-src 'self';/);
   // The one wildcard: the helper's streaming server is on loopback at a port of its own.
-  assert.match(csp, /media-src http:\/\/127\.0\.0\.1:\* http:\/\/\[::1\]:\*;/);
+  assert.match(csp, /media-src http:\/\/127\.0\.0\.1:\* http:\/\/\[::1\]:\* blob:;/);
   assert.doesNotMatch(csp.replace('http://127.0.0.1:* http://[::1]:*', ''), /unsafe|\*/);
 });
 

@@ -109,10 +109,11 @@ test('the source site is the referring page, else the link, never a non-web sche
   assert.equal(sourceSite('http://h/t', 'javascript:alert(1)'), 'http://h');
 });
 
-test('the player page asks for a stream URL and nothing else', () => {
+test('the player page asks for stream URLs and file lists and nothing else', () => {
   assert.equal(senderKind(page('pages/player.html'), BASE, ID), 'player');
   assert.ok(mayConnect('player', 'popup') && mayMessage('player', 'command'));
   assert.deepEqual(allowedCommand('player', 'stream_url', { info_hash: 'a', file: 0 }), { info_hash: 'a', file: 0 });
+  assert.deepEqual(allowedCommand('player', 'files', { info_hash: 'a' }), { info_hash: 'a' });
   for (const cmd of ['add', 'remove', 'pause', 'list', 'set_settings', 'shutdown', 'open']) assert.equal(allowedCommand('player', cmd, {}), null, cmd);
   assert.ok(!mayMessage('player', 'add-link'));
 });

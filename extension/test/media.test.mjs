@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPlayable, mediaKind, playerPath, parsePlayerQuery, isStreamUrl } from '../src/lib/media.js';
+import { isPlayable, mediaKind, playerPath, parsePlayerQuery, isStreamUrl, largestPlayable, mayHoldMedia, piecesUrlFor } from '../src/lib/media.js';
 
 const HASH = 'ab'.repeat(20);
 
@@ -27,4 +27,30 @@ test('only the helper loopback stream URLs are played', () => {
   assert.ok(!isStreamUrl(`https://evil.example/stream/x`));
   assert.ok(!isStreamUrl('javascript:alert(1)'));
   assert.ok(!isStreamUrl(`http://127.0.0.1:4000/other`));
+});
+
+test('without a file index the player picks the largest video or audio file', () => {
+  assert.equal(playerPath(HASH), `pages/player.html?hash=${HASH}`);
+  assert.deepEqual(parsePlayerQuery(`hash=${HASH}`), { infoHash: HASH, file: null });
+  assert.equal(parsePlayerQuery(`hash=${HASH}&file=`), null);
+  const files = [
+    { index: 0, path: 'Show/sample.mkv', length: 10 },
+    { index: 2, path: 'Show/e01.mp4', length: 500 },
+    { index: 3, path: 'Show/big.iso', length: 9000 },
+    { index: 4, path: 'Show/e01.srt', length: 5 },
+  ];
+  assert.equal(largestPlayable(files).index, 2);
+  assert.equal(largestPlayable([{ index: 0, path: 'a.iso', length: 1 }]), null);
+  assert.equal(largestPlayable(null), null);
+});
+
+test('the popup offers Play for media files and folders, not for other single files', () => {
+  for (const n of ['film.mp4', 'Show', 'Some Series S01 1080p', 'Big Buck Bunny (1080p).mp4']) assert.ok(mayHoldMedia(n), n);
+  for (const n of ['debian-13.2.0-amd64-netinst.iso', 'archive.tar.zst', 'notes.txt']) assert.ok(!mayHoldMedia(n), n);
+});
+
+test('the piece map URL sits beside the stream URL on the same server', () => {
+  assert.equal(piecesUrlFor(`http://127.0.0.1:4000/stream/tok/${HASH}/3/a%20b.mp4`), `http://127.0.0.1:4000/pieces/tok/${HASH}/3`);
+  assert.equal(piecesUrlFor('https://evil.example/stream/a/b/c'), null);
+  assert.equal(piecesUrlFor('http://127.0.0.1:4000/stream/x'), null);
 });

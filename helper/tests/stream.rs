@@ -149,6 +149,49 @@ fn a_file_streams_with_ranges_while_it_downloads_and_strangers_are_refused() {
         "the seek waited for a quarter of the torrent ({have} bytes): no priority for the reader"
     );
 
+    // The piece map beside the stream: the seek's pieces are verified, and not all of them
+    // are (the download runs); token and Host are checked as for the stream.
+    let pieces_path = path
+        .replacen("/stream/", "/pieces/", 1)
+        .trim_end_matches("/film.webm")
+        .to_owned();
+    let map = http(port, "GET", &pieces_path, &host_ok, None);
+    assert_eq!(map.status, 200);
+    assert_eq!(map.header("content-type"), Some("application/json"));
+    assert!(map.header("access-control-allow-origin").is_none());
+    let map: serde_json::Value = serde_json::from_slice(&map.body).unwrap();
+    let count = LEN as u64 / PIECE;
+    assert_eq!(map["length"], LEN as u64);
+    assert_eq!(map["piece_length"], PIECE);
+    assert_eq!(map["first_offset"], 0);
+    assert_eq!(map["pieces"], count);
+    let bits = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        map["have_b64"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(bits.len() as u64, count.div_ceil(8));
+    let has = |i: u64| bits[(i / 8) as usize] & (0x80 >> (i % 8)) != 0;
+    let seek_piece = at as u64 / PIECE;
+    assert!(has(seek_piece), "the seek's piece is in the map");
+    assert!((0..count).any(|i| !has(i)), "the map shows missing pieces");
+    let token = path.split('/').nth(2).unwrap();
+    let wrong = pieces_path.replace(token, &"0".repeat(token.len()));
+    assert_eq!(http(port, "GET", &wrong, &host_ok, None).status, 403);
+    assert_eq!(
+        http(
+            port,
+            "GET",
+            &pieces_path,
+            &format!("evil.example:{port}"),
+            None
+        )
+        .status,
+        403
+    );
+    let no_file = pieces_path.replace(&format!("/{ih}/0"), &format!("/{ih}/1"));
+    assert_eq!(http(port, "GET", &no_file, &host_ok, None).status, 404);
+
     let asked = Instant::now();
     let first = http(port, "GET", &path, &host_ok, Some("bytes=0-1023"));
     eprintln!("the first bytes took {:?}", asked.elapsed());

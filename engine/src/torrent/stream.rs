@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::Torrent;
 use crate::disk::DiskJob;
+use crate::file_reader::FilePieces;
 use crate::types::{EngineError, TorrentState};
 
 /// Reads waiting for their piece, over all readers of a torrent.
@@ -41,6 +42,11 @@ pub(crate) enum StreamCmd {
     },
     Close {
         reader: u64,
+    },
+    /// Which pieces of file `file` are verified (a player draws them along its seek bar).
+    Pieces {
+        file: usize,
+        reply: oneshot::Sender<Result<FilePieces, EngineError>>,
     },
 }
 
@@ -89,7 +95,37 @@ impl Torrent {
                 self.streaming.readers.close(reader);
                 self.update_urgent();
             }
+            StreamCmd::Pieces { file, reply } => {
+                let _ = reply.send(self.file_pieces(file));
+            }
         }
+    }
+
+    fn file_pieces(&self, file: usize) -> Result<FilePieces, EngineError> {
+        let f = (self.metainfo.info.files.get(file))
+            .filter(|f| !f.pad)
+            .ok_or(EngineError::Stream("no such file in the torrent"))?;
+        let piece_len = self.lengths.default_piece_len().max(1);
+        let plen = u64::from(piece_len);
+        let first = f.offset / plen;
+        let last = (f.offset + f.length.max(1) - 1) / plen;
+        let count = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
+        let mut have = vec![0u8; count.div_ceil(8) as usize];
+        // While the torrent checks its data, nothing counts as verified yet.
+        let checking = self.state == TorrentState::Checking;
+        for i in 0..count {
+            let piece = u32::try_from(first + u64::from(i)).unwrap_or(u32::MAX);
+            if !checking && self.core.have().get(piece) {
+                have[(i / 8) as usize] |= 0x80 >> (i % 8);
+            }
+        }
+        Ok(FilePieces {
+            length: f.length,
+            piece_len,
+            first_offset: (f.offset % plen) as u32,
+            count,
+            have,
+        })
     }
 
     fn open_reader(&mut self, file: usize, at: u64) -> Result<OpenedFile, EngineError> {
@@ -201,6 +237,11 @@ impl Torrent {
     /// reader needs are cancelled, so the peers' queues (and a capped seeder's spread-out
     /// serving order) do not stand between the reader and its bytes. A block already on its way
     /// is still taken when it comes (the peer remembers it as withdrawn, the picker as free).
+    ///
+    /// A block asked again after a withdrawal is not withdrawn a second time: the peer keeps one
+    /// mark per withdrawn block, and a seeder that ignores cancels (its blocks already read)
+    /// would send one copy per request, so a third copy would count as unrequested; enough of
+    /// them (seeks while a capped seeder's queue is long) and it was banned.
     fn withdraw_for_seek(&mut self) {
         let urgent: std::collections::HashSet<u32> = (self.streaming.readers)
             .urgent(&self.lengths)

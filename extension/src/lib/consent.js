@@ -46,8 +46,9 @@ export const PERMISSIONS = {
     messages: ['connect', 'command'],
     commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'select', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
   },
-  // The player page asks for one stream URL; the helper checks the torrent and the file.
-  player: { port: 'popup', messages: ['connect', 'command'], commands: ['stream_url'] },
+  // The player page reads the torrent's file list (to pick the file and find its subtitles) and
+  // asks for stream URLs; the helper checks the torrent and the file.
+  player: { port: 'popup', messages: ['connect', 'command'], commands: ['files', 'stream_url'] },
   options: { port: 'popup', messages: ['connect', 'command'], commands: ['get_settings', 'set_settings'] },
   confirm: { port: 'confirm', messages: ['pending', 'confirm', 'cancel'], commands: [] },
   intercept: { port: null, messages: ['navigation'], commands: [] },

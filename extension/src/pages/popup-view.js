@@ -10,6 +10,7 @@ import { displayText } from '../lib/text.js';
 import { icon } from './icons.js';
 import { measuredWindow } from '../lib/virtual.js';
 import { translator } from '../lib/i18n.js';
+import { playerPath, mayHoldMedia } from '../lib/media.js';
 
 const t9n = translator((key, subs) => chrome.i18n.getMessage(key, subs));
 
@@ -216,8 +217,14 @@ class TorrentCard {
     this.toggle = iconButton(doc, 'pause', t9n('actionPause'), () => this.togglePause());
     this.open = iconButton(doc, 'open', t9n('actionOpen'), () => this.openFile());
     this.reveal = iconButton(doc, 'folder', t9n('actionReveal'), () => this.run('reveal'));
+    // Play while it downloads: the player page finds the torrent's largest video or audio file.
+    this.play = iconButton(doc, 'play', t9n('playPopup'), () => {
+      const path = playerPath(this.hash);
+      if (path && this.actions.play) this.actions.play(path);
+    }, 'play-button');
+    this.play.hidden = !mayHoldMedia(t.name);
     this.remove = iconButton(doc, 'remove', t9n('actionRemoveConfirm'), () => this.askRemove(), 'danger-icon');
-    this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.toggle, this.open, this.reveal, this.remove]);
+    this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.play, this.toggle, this.open, this.reveal, this.remove]);
     this.root = el(doc, 'li', { class: 'torrent', 'data-hash': t.info_hash }, [
       el(doc, 'div', { class: 'top' }, [this.name, this.pill]),
       this.gauge,
@@ -235,6 +242,7 @@ class TorrentCard {
     // Names and paths come from strangers' torrents: never shown raw (lib/text.js).
     const name = displayText(t.name);
     this.name.textContent = name;
+    this.play.hidden = !mayHoldMedia(t.name);
     this.name.title = t.save_path ? `${name}\n${displayText(t.save_path)}` : name;
     this.pill.textContent = stateLabel(t.state, t9n);
     this.pill.dataset.state = t.state;

@@ -53,6 +53,12 @@ const view = new PopupView(document, {
   retry() {
     port.postMessage({ type: 'connect' });
   },
+  /** Opens the player page (an extension page, in a tab of its own). */
+  play(path) {
+    const url = chrome.runtime.getURL(path);
+    if (chrome.tabs && chrome.tabs.create) chrome.tabs.create({ url });
+    else window.open(url, '_blank');
+  },
   async copy(text) {
     try {
       await navigator.clipboard.writeText(text);

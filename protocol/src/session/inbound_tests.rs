@@ -20,9 +20,12 @@ fn downloading() -> (TorrentCore, PeerKey, Instant) {
     let mut core = TorrentCore::new(config, lengths, 3, now);
     core.replace_picker(Picker::new(lengths, Bitfield::new(8)));
     core.set_active(true, now);
-    let key = core.admit_incoming("10.0.0.9:6881".parse().unwrap()).unwrap();
+    let key = core
+        .admit_incoming("10.0.0.9:6881".parse().unwrap())
+        .unwrap();
     let addr = "10.0.0.9:6881".parse().unwrap();
-    core.handle_connected(key, addr, PeerId([9; 20]), false, now).unwrap();
+    core.handle_connected(key, addr, PeerId([9; 20]), false, now)
+        .unwrap();
     core.handle_message(key, PeerMessage::HaveAll, now);
     (core, key, now)
 }

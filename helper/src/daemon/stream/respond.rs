@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
@@ -66,9 +68,9 @@ pub async fn respond<B>(core: &Arc<Core>, addr: &StreamAddr, req: Request<B>) ->
             "this server answers only to its loopback address\n",
         );
     }
-    // /stream/TOKEN/INFOHASH/FILEINDEX[/NAME]
+    // /stream/TOKEN/INFOHASH/FILEINDEX[/NAME] or /pieces/TOKEN/INFOHASH/FILEINDEX
     let mut parts = req.uri().path().split('/').skip(1);
-    let (Some("stream"), Some(token), Some(hash), Some(index)) =
+    let (Some(kind @ ("stream" | "pieces")), Some(token), Some(hash), Some(index)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
@@ -79,6 +81,9 @@ pub async fn respond<B>(core: &Arc<Core>, addr: &StreamAddr, req: Request<B>) ->
     let (Ok(ih), Ok(index)) = (InfoHash::from_hex(hash), index.parse::<usize>()) else {
         return plain(StatusCode::NOT_FOUND, "no such torrent or file\n");
     };
+    if kind == "pieces" {
+        return pieces(core, ih, index, head).await;
+    }
     let files = match core.session().files(ih).await {
         Ok(Some(files)) => files,
         Ok(None) => {
@@ -160,6 +165,43 @@ pub async fn respond<B>(core: &Arc<Core>, addr: &StreamAddr, req: Request<B>) ->
     let (tx, rx) = mpsc::channel::<Chunk>(2);
     tokio::spawn(pump(reader, start, end, tx));
     let r = builder.body(ChannelBody(rx).boxed());
+    r.unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "error\n"))
+}
+
+/// `/pieces/...`: which pieces of the file are verified, as JSON (a player draws them along its
+/// seek bar): `{"length", "piece_length", "first_offset", "pieces", "have_b64"}`, where piece
+/// `i` of `have_b64` (MSB first) holds the file's bytes from `i * piece_length - first_offset`.
+async fn pieces(core: &Arc<Core>, ih: InfoHash, index: usize, head: bool) -> Reply {
+    let map = match core.session().file_pieces(ih, index).await {
+        Ok(map) => map,
+        Err(engine::EngineError::UnknownTorrent(_)) => {
+            return plain(StatusCode::NOT_FOUND, "no such torrent or file\n")
+        }
+        Err(error) => {
+            tracing::debug!(%error, "streaming: no piece map");
+            return plain(StatusCode::NOT_FOUND, "no such file, or no metadata yet\n");
+        }
+    };
+    let body = serde_json::json!({
+        "length": map.length,
+        "piece_length": map.piece_len,
+        "first_offset": map.first_offset,
+        "pieces": map.count,
+        "have_b64": base64::engine::general_purpose::STANDARD.encode(&map.have),
+    })
+    .to_string();
+    let builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, body.len())
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::CONTENT_SECURITY_POLICY, "sandbox")
+        .header(header::CACHE_CONTROL, "no-store");
+    let r = if head {
+        builder.body(Empty::new().map_err(|e| match e {}).boxed())
+    } else {
+        builder.body(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed())
+    };
     r.unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "error\n"))
 }
 
