@@ -73,6 +73,8 @@ const MAX_SAVED_NODES: usize = 64;
 /// Nodes learned from peers' `port` messages, at most.
 const MAX_LEARNED_NODES: usize = 64;
 const MAINTAIN_EVERY: Duration = Duration::from_secs(5);
+/// Longest the shutdown waits to save the routing table.
+const SAVE_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 /// An empty routing table this long after a (re)start means the bootstrap failed.
 const REBOOT_AFTER: Duration = Duration::from_secs(20);
 /// How long one router name may take to resolve.
@@ -192,7 +194,14 @@ impl Dht {
     pub(crate) async fn shutdown(&self) {
         let _ = self.inner.stop.send(true);
         if let Some(node) = self.node() {
-            save_table(&self.inner, &node, &mut Vec::new()).await;
+            // Bounded: the node answers one request per turn of its loop, and a daemon of
+            // 2,000 torrents has that many searches queued before this one (its shutdown took
+            // two minutes waiting here). The table saved a few seconds ago will do.
+            let mut saved = Vec::new();
+            let save = save_table(&self.inner, &node, &mut saved);
+            if tokio::time::timeout(SAVE_AT_SHUTDOWN, save).await.is_err() {
+                tracing::debug!("DHT: routing table not saved at shutdown (node busy)");
+            }
         }
         if let Ok(mut n) = self.inner.node.lock() {
             *n = None;
