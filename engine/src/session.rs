@@ -453,7 +453,7 @@ impl Session {
         let mut all: Vec<TorrentStatus> = self
             .lock()
             .values()
-            .filter_map(|h| h.status.lock().ok().map(|s| s.clone()))
+            .filter_map(|h| h.status.snapshot())
             .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name).then(a.info_hash.cmp(&b.info_hash)));
         all
@@ -461,7 +461,7 @@ impl Session {
 
     pub fn status(&self, ih: InfoHash) -> Option<TorrentStatus> {
         let h = self.lock().get(&ih).cloned()?;
-        let s = h.status.lock().ok()?.clone();
+        let s = h.status.snapshot()?;
         Some(s)
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, LockResult, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
 
 use protocol::InfoHash;
 use tokio::sync::Notify;
@@ -19,6 +20,8 @@ use crate::types::TorrentStatus;
 /// One torrent's latest status, and where to say that it changed.
 pub(crate) struct StatusCell {
     status: Mutex<TorrentStatus>,
+    /// When `status` was stored: a seeding torrent's `seeding_secs` has moved on since.
+    published: Mutex<Instant>,
     /// Set once, when the session lists the torrent (before that nobody can watch it).
     feed: OnceLock<(Weak<Feed>, InfoHash)>,
 }
@@ -27,6 +30,7 @@ impl StatusCell {
     pub(crate) fn new(status: TorrentStatus) -> StatusCell {
         StatusCell {
             status: Mutex::new(status),
+            published: Mutex::new(Instant::now()),
             feed: OnceLock::new(),
         }
     }
@@ -39,6 +43,9 @@ impl StatusCell {
     /// Stores `status`; if it differs from the previous one (besides `seeding_secs`), the
     /// session's watchers hear that this torrent changed.
     pub(crate) fn publish(&self, status: TorrentStatus) {
+        if let Ok(mut at) = self.published.lock() {
+            *at = Instant::now();
+        }
         let changed = {
             let mut current = self.status.lock().unwrap_or_else(|e| e.into_inner());
             let changed = !same_but_the_clock(&current, &status);
@@ -52,6 +59,17 @@ impl StatusCell {
                 }
             }
         }
+    }
+
+    /// A copy of the latest status with its seeding clock brought up to now (a quiet torrent
+    /// publishes seldom; the seconds it seeds since still count).
+    pub(crate) fn snapshot(&self) -> Option<TorrentStatus> {
+        let mut s = self.status.lock().ok()?.clone();
+        if s.state == crate::types::TorrentState::Seeding {
+            let since = self.published.lock().map_or(0, |at| at.elapsed().as_secs());
+            s.seeding_secs += since;
+        }
+        Some(s)
     }
 
     /// Reports this torrent's changes to `feed` from now on (the first call wins), and marks

@@ -214,8 +214,10 @@ pub(crate) struct Torrent {
     paused: bool,
     error: Option<String>,
     seed_goals: Arc<Mutex<protocol::SeedGoals>>,
-    /// Time spent seeding (complete and not paused) in this session, for the time goal.
+    /// Time spent seeding (complete and not paused) in this session, for the time goal, up to
+    /// `last_tick` (the clock's last turn; a quiet torrent's clock sleeps for seconds).
     seeding: Duration,
+    last_tick: Instant,
     /// Payload bytes moved by connections already closed (live ones are in their stats).
     closed_down: u64,
     closed_up: u64,
@@ -281,7 +283,6 @@ impl Torrent {
     ) {
         let tick = tokio::time::sleep(TICK);
         tokio::pin!(tick);
-        let mut last_tick = Instant::now();
         let upload_room = self.ctx.upload_room.clone();
         loop {
             tokio::select! {
@@ -304,8 +305,8 @@ impl Torrent {
                 () = upload_room.notified() => self.on_upload_room(),
                 () = &mut tick => {
                     let now = Instant::now();
-                    self.on_tick(now, now.duration_since(last_tick));
-                    last_tick = now;
+                    self.on_tick(now, now.duration_since(self.last_tick));
+                    self.last_tick = now;
                     tick.as_mut().reset(self.next_tick(now).into());
                 }
             }

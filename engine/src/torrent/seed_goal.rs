@@ -50,4 +50,12 @@ impl Torrent {
         let left = goals.time_secs?.saturating_sub(self.seeding.as_secs());
         Some(now + Duration::from_secs(left))
     }
+
+    /// Time seeding until `now`: what the clock counted at its last turn, plus since then.
+    pub(super) fn seeding_now(&self, now: std::time::Instant) -> Duration {
+        if self.state != TorrentState::Seeding || self.paused {
+            return self.seeding;
+        }
+        self.seeding + now.saturating_duration_since(self.last_tick)
+    }
 }

@@ -154,6 +154,7 @@ impl Torrent {
             error: None,
             seed_goals: opts.seed_goals,
             seeding: Duration::ZERO,
+            last_tick: now,
             closed_down: 0,
             closed_up: 0,
             down_rate: 0,

@@ -106,7 +106,7 @@ impl Torrent {
             eta_secs: (left > 0 && self.down_rate > 0).then(|| left / self.down_rate),
             error: self.error.clone(),
             save_path: self.save_path.clone(),
-            seeding_secs: self.seeding.as_secs(),
+            seeding_secs: self.seeding_now(std::time::Instant::now()).as_secs(),
             web_seeds: self.webseeds.statuses(std::time::Instant::now()),
             moving: self.moving.clone(),
         };
