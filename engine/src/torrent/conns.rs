@@ -220,7 +220,14 @@ impl Torrent {
                 Transmit::Close(why) => {
                     if let Some(c) = self.conns.get(&key) {
                         tracing::debug!("peer {key}: closing: {why}");
-                        c.writer.abort();
+                        if matches!(why, PeerError::Banned(_)) {
+                            // What it was told before the ban (the rejects of a request
+                            // flood) still goes out, bounded by the queue's size and the write
+                            // timeout; the ban itself holds from now on.
+                            let _ = c.writer.send(Outgoing::Close);
+                        } else {
+                            c.writer.abort();
+                        }
                     }
                     self.forget_conn(key);
                 }
