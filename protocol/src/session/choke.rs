@@ -22,10 +22,7 @@ impl TorrentCore {
                 up_rate: p.up_rate,
             })
             .collect();
-        let Some(unchoked) = (self.choker)
-            .poll(now, &list, self.seeding, &mut self.rng)
-            .cloned()
-        else {
+        let Some(unchoked) = (self.choker).poll(now, &list, self.seeding).cloned() else {
             return;
         };
         let mut changed = Vec::new();
