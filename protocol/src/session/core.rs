@@ -288,6 +288,7 @@ impl TorrentCore {
             return None;
         }
         let peer = self.peers.remove(&key)?;
+        self.strikes.let_go(peer.addr);
         self.picker.remove_peer_pieces(&peer.has);
         for b in &peer.outstanding {
             self.picker.release(*b);

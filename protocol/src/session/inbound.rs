@@ -106,6 +106,7 @@ impl TorrentCore {
             return;
         };
         p.peer_choking = true;
+        self.strikes.let_go(p.addr);
         // BEP 6: a fast peer still answers requests for pieces it allowed us fast; the others
         // it rejects, and may be given to other peers now.
         let keep: Vec<_> = (p.outstanding.iter().copied())

@@ -36,4 +36,5 @@ pub use message::PeerMessage;
 pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
 pub use pool::{Dial, DialPool, MAX_CANDIDATES};
+pub use serving::READ_AHEAD_UNCAPPED;
 pub use web_seeds::{WebSeedAsk, WebSeedJob};

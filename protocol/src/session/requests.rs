@@ -64,6 +64,7 @@ impl TorrentCore {
             picker,
             rng,
             now,
+            strikes,
             ..
         } = self;
         let Some(p) = peers.get_mut(&key) else { return };
@@ -86,11 +87,18 @@ impl TorrentCore {
             return;
         }
         let room = target.saturating_sub(p.outstanding.len());
-        let outstanding = &p.outstanding;
+        let (outstanding, addr) = (&p.outstanding, p.addr);
         let offered = choked_mask.as_ref().unwrap_or(&p.has);
+        // A piece being fetched again from one peer alone (after it failed with blocks from
+        // several, see `strikes`) is not asked of anyone else.
+        let hidden = strikes.hide_held_by_others(offered, addr);
+        let offered = hidden.as_ref().unwrap_or(offered);
         let blocks = picker.next_blocks(offered, room, rng, &|b| outstanding.contains(&b));
         if blocks.is_empty() {
             return;
+        }
+        for b in &blocks {
+            strikes.asked(b.piece.get(), addr);
         }
         if p.outstanding.is_empty() {
             p.last_block = *now;

@@ -5,13 +5,15 @@
 //! lie about data or never read.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use protocol::choker::{OPTIMISTIC_INTERVAL, RECHOKE_INTERVAL};
 use protocol::session::{
     CoreConfig, CoreEvent, DiskOp, PeerKey, PeerMessage, TorrentCore, Transmit,
+    READ_AHEAD_UNCAPPED, STALL_TIMEOUT,
 };
 use protocol::wire::{BlockRef, Message};
 use protocol::{Bitfield, InfoHash, Lengths, PeerId};
@@ -25,6 +27,29 @@ pub enum Role {
     Leecher,
     /// A seed whose every block is corrupt.
     Liar,
+    /// Says it has every piece and unchokes, but never sends a block.
+    Hoarder,
+    /// A leecher that asks for far more than a peer's queue allows, choked or not.
+    Flooder,
+    /// A leecher that stops reading its socket once the first block is on its way to it.
+    Sink,
+}
+
+impl Role {
+    /// Honest leechers are the nodes a swarm waits for.
+    fn waited_for(self) -> bool {
+        self == Role::Leecher
+    }
+
+    /// Plays by the rules.
+    pub fn honest(self) -> bool {
+        matches!(self, Role::Seed | Role::Leecher)
+    }
+
+    /// What it starts with: every piece, or none.
+    fn starts_full(self) -> bool {
+        matches!(self, Role::Seed | Role::Liar | Role::Hoarder)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +64,12 @@ pub struct Link {
 const RTO: Duration = Duration::from_millis(200);
 const DISK_DELAY: Duration = Duration::from_micros(200);
 const TICK: Duration = Duration::from_millis(500);
+/// Requests a flooder adds to each batch its core sends.
+const FLOOD: u32 = 600;
+/// Requests a sink adds to its first batch to a seed: within our queue limit (500).
+const SINK_DEPTH: u32 = 300;
+/// How a connection's rates are smoothed, per tick (a few seconds' memory, as a driver's).
+const RATE_KEEP: f64 = 0.8;
 
 pub struct SwarmSpec {
     pub pieces: u32,
@@ -49,6 +80,9 @@ pub struct SwarmSpec {
     /// Queue depth every node asks of its peers (as `reqq`); `None` leaves the default.
     pub reqq: Option<u32>,
     pub seed: u64,
+    /// Leechers know each other (as a tracker would tell them); otherwise each knows only the
+    /// nodes that start with every piece, so all it gets comes from them.
+    pub mesh: bool,
 }
 
 struct Node {
@@ -62,9 +96,23 @@ struct Node {
     verify_count: HashMap<u32, u32>,
     /// Connection key -> (remote node, remote key).
     conns: BTreeMap<PeerKey, (usize, PeerKey)>,
-    /// Requests sent per connection and not yet answered, as we count them.
     done_at: Option<Duration>,
     banned: Vec<SocketAddr>,
+    /// Per connection: payload bytes in and out since the last tick, and the smoothed rates.
+    traffic: HashMap<PeerKey, Traffic>,
+    /// Interested peers this node keeps choked: since when, and how many waited before them.
+    waiting: HashMap<PeerKey, (Duration, usize)>,
+}
+
+#[derive(Default)]
+struct Traffic {
+    down: u64,
+    up: u64,
+    down_rate: f64,
+    up_rate: f64,
+    /// Since when our requests on it wait for a block: since the first went out, or since the
+    /// last block came.
+    asked_since: Option<Duration>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -74,6 +122,8 @@ enum Ev {
         to: usize,
         key: PeerKey,
         frame: Vec<u8>,
+        /// Block bytes in it (for the rates).
+        payload: u64,
     },
     /// `to`'s connection `key` was closed by the other side.
     Closed {
@@ -112,6 +162,12 @@ pub struct Swarm {
     hashes: Vec<[u8; 20]>,
     pub violations: Vec<String>,
     pub events: u64,
+    /// Connections (sender, key) to a sink whose socket is full for good.
+    stuck: HashSet<(usize, PeerKey)>,
+    /// The flooder's next block to ask for.
+    flood_next: u32,
+    /// Connections (sink, key) on which the sink asked deep.
+    deep: HashSet<(usize, PeerKey)>,
     upload_slots: usize,
     reqq: Option<u32>,
 }
@@ -151,14 +207,14 @@ impl Swarm {
                     max_peers_per_ip: 8,
                 };
                 let mut core = TorrentCore::new(config, lengths, rng.random(), t0);
-                let have = if role == Role::Leecher {
-                    Bitfield::new(spec.pieces)
-                } else {
+                let have = if role.starts_full() {
                     Bitfield::full(spec.pieces)
+                } else {
+                    Bitfield::new(spec.pieces)
                 };
                 core.replace_picker(protocol::Picker::new(lengths, have));
                 core.set_active(true, t0);
-                core.set_seeding(role != Role::Leecher);
+                core.set_seeding(role.starts_full());
                 Node {
                     role,
                     addr: addr_of(i),
@@ -167,8 +223,10 @@ impl Swarm {
                     verified: BTreeSet::new(),
                     verify_count: HashMap::new(),
                     conns: BTreeMap::new(),
-                    done_at: (role != Role::Leecher).then_some(Duration::ZERO),
+                    done_at: (!role.waited_for()).then_some(Duration::ZERO),
                     banned: Vec::new(),
+                    traffic: HashMap::new(),
+                    waiting: HashMap::new(),
                 }
             })
             .collect();
@@ -187,14 +245,20 @@ impl Swarm {
             hashes,
             violations: Vec::new(),
             events: 0,
+            stuck: HashSet::new(),
+            flood_next: 0,
+            deep: HashSet::new(),
             upload_slots: spec.upload_slots,
             reqq: spec.reqq,
         };
-        // Every leecher knows every other node (as a tracker would tell it).
-        let all: Vec<SocketAddr> = (0..swarm.nodes.len()).map(addr_of).collect();
+        // Every leecher knows every other node, or only the full ones (see `mesh`).
+        let known: Vec<SocketAddr> = (0..swarm.nodes.len())
+            .filter(|&j| spec.mesh || swarm.nodes[j].role.starts_full())
+            .map(addr_of)
+            .collect();
         for i in 0..swarm.nodes.len() {
-            if swarm.nodes[i].role == Role::Leecher {
-                let others: Vec<_> = all.iter().copied().filter(|a| *a != addr_of(i)).collect();
+            if !swarm.nodes[i].role.starts_full() {
+                let others: Vec<_> = known.iter().copied().filter(|a| *a != addr_of(i)).collect();
                 swarm.nodes[i].core.add_candidates(others, t0);
             }
             swarm.at(Duration::from_millis(i as u64 % 500), Ev::Tick { node: i });
@@ -240,6 +304,11 @@ impl Swarm {
         self.nodes[i].addr
     }
 
+    /// Connections to a sink that stopped reading.
+    pub fn stuck(&self) -> usize {
+        self.stuck.len()
+    }
+
     /// Who banned whom.
     pub fn bans(&self) -> Vec<(usize, SocketAddr)> {
         (self.nodes.iter().enumerate())
@@ -263,12 +332,19 @@ impl Swarm {
         match ev {
             Ev::Tick { node } => {
                 self.refresh_unsent(node);
+                self.update_rates(node);
                 self.nodes[node].core.handle_timeout(now);
                 self.drive(node);
                 self.check_invariants(node);
                 self.at(self.now + TICK, Ev::Tick { node });
             }
-            Ev::Deliver { to, key, frame } => {
+            Ev::Deliver {
+                to,
+                key,
+                frame,
+                payload,
+            } => {
+                self.count_payload(to, key, payload);
                 let mut buf = BytesMut::from(&frame[..]);
                 while let Ok(Some((msg, _))) = PeerMessage::decode(&mut buf, 1 << 20) {
                     if let PeerMessage::Request(_) = msg {
@@ -284,6 +360,7 @@ impl Swarm {
                 self.drive(to);
             }
             Ev::Written { node, piece } => self.written(node, piece),
+            Ev::Read { node, .. } if self.nodes[node].role == Role::Hoarder => {}
             Ev::Read { node, key, block } => {
                 let n = &self.nodes[node];
                 let mut data = self.data[block.piece as usize]
@@ -334,6 +411,29 @@ impl Swarm {
             }
             if !did {
                 break;
+            }
+        }
+        self.observe_choking(i);
+        self.observe_stalls(i);
+    }
+
+    /// A peer that sits on our requests is dropped within the stall timeout (plus a tick of
+    /// the clock), and its requests go to others.
+    fn observe_stalls(&mut self, i: usize) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        for (key, p) in node.core.peers() {
+            let t = node.traffic.entry(key).or_default();
+            if p.outstanding.is_empty() {
+                t.asked_since = None;
+                continue;
+            }
+            let since = *t.asked_since.get_or_insert(now);
+            if now - since > STALL_TIMEOUT + TICK {
+                let msg = format!("node {i} waits on {key:?} past the stall timeout");
+                if !self.violations.contains(&msg) && self.violations.len() < 100 {
+                    self.violations.push(msg);
+                }
             }
         }
     }
@@ -394,9 +494,10 @@ impl Swarm {
             return; // a close raced it
         };
         let mut frame = Vec::new();
-        let mut is_block = false;
+        let mut payload = 0;
         match t {
             Transmit::Close(_) => {
+                self.stuck.remove(&(from, key));
                 self.nodes[from].conns.remove(&key);
                 let when = self.now + self.spec_link.latency;
                 self.at(when, Ev::Closed { to, key: their_key });
@@ -404,13 +505,25 @@ impl Swarm {
             }
             Transmit::Frame(f) => frame = f,
             Transmit::Requests(blocks) => {
-                self.check_requests(from, key, &blocks);
+                let role = self.nodes[from].role;
+                if role == Role::Flooder {
+                    self.flood(&mut frame, FLOOD);
+                } else if role == Role::Sink
+                    && self.nodes[to].role.starts_full()
+                    && self.deep.insert((from, key))
+                {
+                    // Its first requests to a seed fill our whole queue (within the rules):
+                    // what bounds the blocks read for it is the read-ahead.
+                    self.flood(&mut frame, SINK_DEPTH);
+                } else {
+                    self.check_requests(from, key, &blocks);
+                }
                 for b in blocks {
                     Message::Request(b).encode(&mut frame);
                 }
             }
             Transmit::Block { block, data } => {
-                is_block = true;
+                payload = data.len() as u64;
                 Message::Piece {
                     index: block.piece,
                     begin: block.begin,
@@ -418,6 +531,18 @@ impl Swarm {
                 }
                 .encode(&mut frame);
             }
+        }
+        if self.nodes[to].role == Role::Sink && (payload > 0 || self.stuck.contains(&(from, key))) {
+            // The sink's socket fills and stays full: nothing more reaches it, and what we
+            // handed the connection never leaves it.
+            self.stuck.insert((from, key));
+            if payload > 0 {
+                self.in_flight
+                    .entry((from, key))
+                    .or_default()
+                    .push(Duration::MAX);
+            }
+            return;
         }
         let link = &self.spec_link;
         let free = self.busy.get(&from).copied().unwrap_or(Duration::ZERO);
@@ -427,7 +552,7 @@ impl Swarm {
         let done = start + wire + if lost { RTO } else { Duration::ZERO };
         self.busy.insert(from, done);
         let arrive = done + link.latency;
-        if is_block {
+        if payload > 0 {
             self.in_flight.entry((from, key)).or_default().push(done);
         }
         self.at(
@@ -436,6 +561,7 @@ impl Swarm {
                 to,
                 key: their_key,
                 frame,
+                payload,
             },
         );
     }
@@ -499,6 +625,91 @@ impl Swarm {
         self.drive(i);
     }
 
+    fn count_payload(&mut self, to: usize, key: PeerKey, payload: u64) {
+        if payload == 0 {
+            return;
+        }
+        let Some(&(from, from_key)) = self.nodes[to].conns.get(&key) else {
+            return;
+        };
+        let t = self.nodes[to].traffic.entry(key).or_default();
+        t.down += payload;
+        t.asked_since = t.asked_since.map(|_| self.now);
+        (self.nodes[from].traffic.entry(from_key).or_default()).up += payload;
+    }
+
+    /// Tells node `i`'s core each connection's smoothed rates, as a driver measures them.
+    fn update_rates(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.traffic.retain(|k, _| node.conns.contains_key(k));
+        let secs = TICK.as_secs_f64();
+        for (key, t) in node.traffic.iter_mut() {
+            t.down_rate = t.down_rate * RATE_KEEP + t.down as f64 / secs * (1.0 - RATE_KEEP);
+            t.up_rate = t.up_rate * RATE_KEEP + t.up as f64 / secs * (1.0 - RATE_KEEP);
+            (t.down, t.up) = (0, 0);
+            node.core
+                .set_rates(*key, t.down_rate as u64, t.up_rate as u64);
+        }
+    }
+
+    /// Extra requests: the next `count` blocks of the torrent, whatever the peer has or allows.
+    fn flood(&mut self, frame: &mut Vec<u8>, count: u32) {
+        let blocks_per_piece = self
+            .lengths
+            .default_piece_len()
+            .div_ceil(protocol::BLOCK_LEN);
+        let total = self.lengths.piece_count() * blocks_per_piece;
+        for _ in 0..count {
+            let n = self.flood_next % total;
+            self.flood_next = self.flood_next.wrapping_add(1);
+            let piece = n / blocks_per_piece;
+            let begin = (n % blocks_per_piece) * protocol::BLOCK_LEN;
+            let p = self.lengths.validate_piece(piece).expect("piece");
+            let len = self.lengths.piece_len(p);
+            if begin < len {
+                let length = (len - begin).min(protocol::BLOCK_LEN);
+                Message::Request(BlockRef {
+                    piece,
+                    begin,
+                    length,
+                })
+                .encode(frame);
+            }
+        }
+    }
+
+    /// Fairness, within the choker's rules: an interested peer that node `i` keeps choked is
+    /// unchoked within one optimistic rotation (30 s, up to a rechoke and a tick late) for each
+    /// peer that waited before it, plus one.
+    fn observe_choking(&mut self, i: usize) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        let waiting_now: Vec<PeerKey> = (node.core.peers())
+            .filter(|(_, p)| p.peer_interested && p.am_choking)
+            .map(|(k, _)| k)
+            .collect();
+        node.waiting.retain(|k, _| waiting_now.contains(k));
+        let before = node.waiting.len();
+        let new: Vec<PeerKey> = (waiting_now.iter().copied())
+            .filter(|k| !node.waiting.contains_key(k))
+            .collect();
+        for k in &new {
+            node.waiting.insert(*k, (now, before + new.len() - 1));
+        }
+        let rotation = OPTIMISTIC_INTERVAL + RECHOKE_INTERVAL + TICK;
+        for (k, &(since, ahead)) in &node.waiting {
+            let bound = rotation * (ahead as u32 + 1);
+            if now - since > bound {
+                let msg = format!(
+                    "node {i} kept interested peer {k:?} choked past {bound:?} ({ahead} ahead)"
+                );
+                if !self.violations.contains(&msg) && self.violations.len() < 100 {
+                    self.violations.push(msg);
+                }
+            }
+        }
+    }
+
     /// Requests must be for pieces we lack, to a peer that has them, within its queue bound.
     fn check_requests(&mut self, i: usize, key: PeerKey, blocks: &[BlockRef]) {
         let node = &self.nodes[i];
@@ -529,6 +740,15 @@ impl Swarm {
     }
 
     fn check_invariants(&mut self, i: usize) {
+        // What a sink makes us hold stays within the read-ahead bound.
+        for &(from, key) in &self.stuck {
+            let held = self.in_flight.get(&(from, key)).map_or(0, Vec::len);
+            if from == i && held > READ_AHEAD_UNCAPPED {
+                self.violations.push(format!(
+                    "node {i} holds {held} blocks for a peer that does not read"
+                ));
+            }
+        }
         let node = &self.nodes[i];
         let unchoked = node.core.peers().filter(|(_, p)| !p.am_choking).count();
         if unchoked > self.upload_slots {
