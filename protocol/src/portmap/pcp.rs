@@ -163,7 +163,8 @@ pub fn decode_map_answer(bytes: &[u8], request: &MapRequest) -> Result<Mapping, 
     if bytes[3] != 0 && bytes.len() < REQUEST_LEN {
         return Err(PcpError::Refused(bytes[3]));
     }
-    if bytes.len() < REQUEST_LEN || bytes.len() > MAX_MESSAGE_LEN || bytes.len() % 4 != 0 {
+    if bytes.len() < REQUEST_LEN || bytes.len() > MAX_MESSAGE_LEN || !bytes.len().is_multiple_of(4)
+    {
         return Err(PcpError::Length(bytes.len()));
     }
     let ours = bytes[24..36] == request.nonce
