@@ -47,7 +47,7 @@ pub use lsd::LsdConfig;
 pub use magnet_merge::Sources;
 pub use portmap::{PortMapState, PortMapStatus};
 pub use protocol::wire::mse::EncryptionPolicy;
-pub use reach::{Connectable, ConnectableState};
+pub use reach::{Connectable, ConnectableState, ConnectableWarning, WARN_AFTER};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use status_feed::StatusChanges;

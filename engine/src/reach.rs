@@ -10,8 +10,11 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::portmap::PortMapState;
 use tokio::net::TcpListener;
 
 /// The IPv6 address to listen on beside `v4`: `[::]` beside `0.0.0.0`, `[::1]` beside
@@ -107,11 +110,26 @@ fn is_global_unicast(ip: Ipv6Addr) -> bool {
     (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
 }
 
-/// Connections peers opened to us, by where they came from.
-#[derive(Default)]
+/// How long nobody from the internet may connect before `hello` warns: a swarm finds a new
+/// peer within minutes (trackers re-announce every few, the DHT as often), so ten minutes of
+/// silence means peers cannot get through rather than have not heard of us.
+pub const WARN_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Connections peers opened to us, by where they came from, since the listener started.
 pub(crate) struct Incoming {
     lan: AtomicU64,
     internet: AtomicU64,
+    started: Instant,
+}
+
+impl Default for Incoming {
+    fn default() -> Self {
+        Incoming {
+            lan: AtomicU64::new(0),
+            internet: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Incoming {
@@ -135,20 +153,47 @@ impl Incoming {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn status(&self) -> Connectable {
+    /// What we know, with a warning when it is time for one: `mapping` is where the port
+    /// mapping stands, `None` when the session listens on loopback only (nobody outside is
+    /// meant to reach it, so there is nothing to warn about).
+    pub(crate) fn status(&self, mapping: Option<PortMapState>) -> Connectable {
         let lan = self.lan.load(Ordering::Relaxed);
         let internet = self.internet.load(Ordering::Relaxed);
+        let state = if internet > 0 {
+            ConnectableState::Yes
+        } else if lan > 0 {
+            ConnectableState::LanOnly
+        } else {
+            ConnectableState::NotYet
+        };
+        let up = self.started.elapsed();
         Connectable {
-            state: if internet > 0 {
-                ConnectableState::Yes
-            } else if lan > 0 {
-                ConnectableState::LanOnly
-            } else {
-                ConnectableState::NotYet
-            },
+            state,
             incoming_lan: lan,
             incoming_internet: internet,
+            up_secs: up.as_secs(),
+            warning: mapping.and_then(|m| warning(state, up, m)),
         }
+    }
+}
+
+/// Whether to warn that peers from the internet do not reach us, and the likely cause: after
+/// `WARN_AFTER` with none, "no_mapping" when the router forwards nothing for us (mapping off
+/// or failed), "firewall" when it does and still nobody came (this computer's firewall, or a
+/// second NAT such as the carrier's, drops them). No warning while the mapping is still being
+/// looked for.
+fn warning(
+    state: ConnectableState,
+    up: Duration,
+    mapping: PortMapState,
+) -> Option<ConnectableWarning> {
+    if state == ConnectableState::Yes || up < WARN_AFTER {
+        return None;
+    }
+    match mapping {
+        PortMapState::Off | PortMapState::Failed => Some(ConnectableWarning::NoMapping),
+        PortMapState::Mapped => Some(ConnectableWarning::Firewall),
+        PortMapState::Searching => None,
     }
 }
 
@@ -164,12 +209,26 @@ pub enum ConnectableState {
     NotYet,
 }
 
+/// Why no peer from the internet has reached us, as far as we can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectableWarning {
+    /// The router forwards no port to us (mapping off, or no router mapped it).
+    NoMapping,
+    /// The router forwards our port, yet nobody came: a firewall or a second NAT.
+    Firewall,
+}
+
 /// The "connectable" indicator of `hello`, `doctor` and the popup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Connectable {
     pub state: ConnectableState,
     pub incoming_lan: u64,
     pub incoming_internet: u64,
+    /// Seconds since the listener started (what the counts cover).
+    pub up_secs: u64,
+    /// Set after `WARN_AFTER` without a peer from the internet.
+    pub warning: Option<ConnectableWarning>,
 }
 
 #[cfg(test)]
@@ -194,17 +253,57 @@ mod tests {
     }
 
     #[test]
+    fn warns_after_minutes_without_a_peer_from_the_internet() {
+        use ConnectableState::*;
+        let late = WARN_AFTER + Duration::from_secs(1);
+        let early = WARN_AFTER - Duration::from_secs(1);
+        assert_eq!(warning(NotYet, early, PortMapState::Failed), None);
+        assert_eq!(
+            warning(NotYet, late, PortMapState::Failed),
+            Some(ConnectableWarning::NoMapping)
+        );
+        assert_eq!(
+            warning(LanOnly, late, PortMapState::Off),
+            Some(ConnectableWarning::NoMapping)
+        );
+        assert_eq!(
+            warning(NotYet, late, PortMapState::Mapped),
+            Some(ConnectableWarning::Firewall)
+        );
+        assert_eq!(warning(NotYet, late, PortMapState::Searching), None);
+        assert_eq!(warning(Yes, late, PortMapState::Failed), None);
+        // A loopback session never warns; a fresh one not yet.
+        // (A machine up for less than that has no such instant; then the pure rule above is all.)
+        if let Some(started) = Instant::now().checked_sub(late) {
+            let incoming = Incoming {
+                started,
+                ..Incoming::default()
+            };
+            assert_eq!(incoming.status(None).warning, None);
+            let s = incoming.status(Some(PortMapState::Failed));
+            assert_eq!(s.warning, Some(ConnectableWarning::NoMapping));
+            assert!(s.up_secs >= late.as_secs());
+        }
+        assert_eq!(
+            Incoming::default()
+                .status(Some(PortMapState::Failed))
+                .warning,
+            None
+        );
+    }
+
+    #[test]
     fn counts_where_connections_come_from() {
         let incoming = Incoming::default();
-        assert_eq!(incoming.status().state, ConnectableState::NotYet);
+        assert_eq!(incoming.status(None).state, ConnectableState::NotYet);
         incoming.arrived("127.0.0.1".parse().unwrap());
         incoming.arrived("::1".parse().unwrap());
         incoming.arrived("127.0.0.9".parse().unwrap());
-        assert_eq!(incoming.status().state, ConnectableState::NotYet);
+        assert_eq!(incoming.status(None).state, ConnectableState::NotYet);
         incoming.arrived("192.168.1.7".parse().unwrap());
-        assert_eq!(incoming.status().state, ConnectableState::LanOnly);
+        assert_eq!(incoming.status(None).state, ConnectableState::LanOnly);
         incoming.arrived("44.1.2.4".parse().unwrap());
-        let s = incoming.status();
+        let s = incoming.status(None);
         assert_eq!(
             (s.state, s.incoming_lan, s.incoming_internet),
             (ConnectableState::Yes, 1, 1)

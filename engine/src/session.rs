@@ -146,7 +146,8 @@ impl Session {
     /// Whether peers have connected to us since the session started (from the LAN, from
     /// beyond it).
     pub fn connectable(&self) -> crate::Connectable {
-        self.inner.incoming.status()
+        let outside = crate::portmap::worth_mapping(self.inner.local_addr.ip());
+        (self.inner.incoming).status(outside.then(|| self.port_mapping().state))
     }
 
     /// Where the router's forwarding of our port stands (`Off` when not asked for).

@@ -26,3 +26,17 @@ test('text from the LAN is shown escaped', () => {
   const r = reachability(hello({ state: 'not_yet' }, { state: 'mapped', method: 'upnp', external: '1.2.3.4:5\u202e' }));
   assert.ok(!r.label.includes('\u202e'));
 });
+
+test('after minutes without a peer from the internet the helper warns, with the likely cause', () => {
+  const unmapped = reachability(hello({ state: 'not_yet', up_secs: 660, warning: 'no_mapping' }, { state: 'failed' }));
+  assert.equal(unmapped.kind, 'warn');
+  assert.match(unmapped.label, /in 11 minutes: the router forwards no port to us/);
+  const walled = reachability(hello({ state: 'lan_only', incoming_lan: 1, up_secs: 600, warning: 'firewall' },
+    { state: 'mapped', method: 'pcp', external: '44.1.2.3:6881' }));
+  assert.equal(walled.kind, 'warn');
+  assert.match(walled.label, /a firewall on this computer/);
+  assert.match(walled.label, /\(PCP\)/);
+  // A word this popup does not know, or a prototype's name, is no warning.
+  assert.equal(reachability(hello({ state: 'not_yet', warning: 'constructor' }, { state: 'off' })).kind, 'no');
+  assert.equal(reachability(hello({ state: 'not_yet' }, { state: 'mapped', method: '__proto__', external: '1.2.3.4:5' })).label.includes('(port mapping)'), true);
+});

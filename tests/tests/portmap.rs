@@ -1,4 +1,4 @@
-//! Port mapping against a real router: Debian's miniupnpd (UPnP IGD and NAT-PMP, nftables
+//! Port mapping against a real router: Debian's miniupnpd (UPnP IGD, PCP and NAT-PMP, nftables
 //! backend) in a gateway namespace of the test's own (`swarmlink_tests::gateway`). The engine
 //! maps its peer port (TCP and UDP), the mapping carries a connection from the "internet" side
 //! to our listener (which then counts us as connectable), and shutdown removes it. Needs root (network namespaces); without it each
@@ -102,10 +102,13 @@ fn map_through_gateway(test: &str, natpmp: bool) -> Option<&'static str> {
     })
 }
 
+/// miniupnpd speaks PCP and NAT-PMP on one port (one switch for both): PCP is asked first.
+/// (NAT-PMP, the fall-back, is tested against a scripted NAT-PMP-only gateway in the engine's
+/// `portmap::tests`.)
 #[test]
-fn natpmp_maps_the_peer_port_and_removes_it_at_shutdown() {
-    if let Some(method) = map_through_gateway("natpmp_maps_the_peer_port", true) {
-        assert_eq!(method, "natpmp");
+fn pcp_maps_the_peer_port_and_removes_it_at_shutdown() {
+    if let Some(method) = map_through_gateway("pcp_maps_the_peer_port", true) {
+        assert_eq!(method, "pcp");
     }
 }
 

@@ -1,26 +1,33 @@
 //! Port mapping: asks the user's router to forward our peer port (TCP for peers, UDP for the
 //! DHT and, later, uTP) from its external address, so peers outside the LAN can connect to us.
 //!
-//! One task per session: NAT-PMP (RFC 6886) at the default gateway first, which answers within
-//! a second if it speaks it; else UPnP IGD, found by an SSDP search. A granted mapping is
+//! One task per session: PCP (RFC 6887) at the default gateway first, which answers within a
+//! second if it speaks it; NAT-PMP (RFC 6886, same port) when the gateway answers PCP as a
+//! NAT-PMP-only one would; else UPnP IGD, found by an SSDP search. A granted mapping is
 //! renewed at half its lease; one that fails to renew sends the task back to searching; a
 //! search that finds nothing is retried every few minutes (routers reboot, laptops move). At
 //! shutdown the mapping is removed, within a deadline. What the task knows is published as a
 //! `PortMapStatus` for `hello`, `doctor` and the popup.
 
 mod natpmp;
+mod pcp;
 mod soap;
+mod udp;
 mod upnp;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use protocol::portmap::natpmp::NATPMP_PORT;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The lease we ask NAT-PMP for (RFC 6886's recommendation).
+/// The lease we ask PCP and NAT-PMP for (RFC 6886's recommendation).
 const NATPMP_LEASE_SECS: u32 = 7200;
 /// The lease we ask UPnP for; permanent-only gateways get 0 and are re-asked as often.
 const UPNP_LEASE_SECS: u32 = 3600;
@@ -49,7 +56,7 @@ pub enum PortMapState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortMapStatus {
     pub state: PortMapState,
-    /// "natpmp" or "upnp", once mapped.
+    /// "pcp", "natpmp" or "upnp", once mapped.
     pub method: Option<&'static str>,
     /// Our address and port as peers outside the router reach them.
     pub external: Option<SocketAddr>,
@@ -111,7 +118,8 @@ impl PortMapper {
 
 /// A gateway that mapped our port, and how to talk to it again.
 enum Gateway {
-    NatPmp(Ipv4Addr),
+    Pcp(pcp::Client),
+    NatPmp(SocketAddr),
     Upnp(upnp::Igd),
 }
 
@@ -126,6 +134,7 @@ impl Mapped {
         PortMapStatus {
             state: PortMapState::Mapped,
             method: Some(match self.gateway {
+                Gateway::Pcp(_) => "pcp",
                 Gateway::NatPmp(_) => "natpmp",
                 Gateway::Upnp(_) => "upnp",
             }),
@@ -142,20 +151,14 @@ impl Mapped {
     }
 }
 
-/// Finds a gateway that maps `port`: NAT-PMP first, then UPnP.
+/// Finds a gateway that maps `port`: PCP or NAT-PMP at the default gateway first, then UPnP.
 async fn establish(port: u16) -> Result<Mapped, String> {
-    let natpmp_error = match natpmp::default_gateway() {
-        Some(gw) => match natpmp::map(gw, port, NATPMP_LEASE_SECS).await {
-            Ok(g) => {
-                return Ok(Mapped {
-                    gateway: Gateway::NatPmp(gw),
-                    external: SocketAddr::from((g.external_ip, g.external_port)),
-                    lease_secs: g.lifetime_secs,
-                })
-            }
+    let first_error = match natpmp::default_gateway() {
+        Some(gw) => match map_at(SocketAddr::from((gw, NATPMP_PORT)), port).await {
+            Ok(mapped) => return Ok(mapped),
             Err(e) => e,
         },
-        None => "NAT-PMP: no default gateway".to_string(),
+        None => "PCP/NAT-PMP: no default gateway".to_string(),
     };
     let upnp = async {
         let igd = upnp::discover().await?;
@@ -168,17 +171,53 @@ async fn establish(port: u16) -> Result<Mapped, String> {
         })
     };
     upnp.await
-        .map_err(|upnp_error| format!("{natpmp_error}; {upnp_error}"))
+        .map_err(|upnp_error| format!("{first_error}; {upnp_error}"))
+}
+
+/// Maps `port` at the PCP/NAT-PMP `server`: PCP first; NAT-PMP when the server answers as a
+/// NAT-PMP-only one (RFC 6887 section 9) or refuses PCP. Silence ends it at once: both
+/// protocols share the port, and RFC 6886 has a NAT-PMP server answer every version.
+async fn map_at(server: SocketAddr, port: u16) -> Result<Mapped, String> {
+    let mut client = pcp::Client::new(server);
+    let pcp_error = match client.map(port, NATPMP_LEASE_SECS).await {
+        Ok(g) => {
+            return Ok(Mapped {
+                gateway: Gateway::Pcp(client),
+                external: SocketAddr::new(g.external_ip, g.external_port),
+                lease_secs: g.lifetime_secs,
+            })
+        }
+        Err(pcp::PcpFailure::Silent(e)) => return Err(e),
+        Err(e) => e.text(),
+    };
+    match natpmp::map(server, port, NATPMP_LEASE_SECS).await {
+        Ok(g) => Ok(Mapped {
+            gateway: Gateway::NatPmp(server),
+            external: SocketAddr::new(g.external_ip, g.external_port),
+            lease_secs: g.lifetime_secs,
+        }),
+        Err(e) => Err(format!("{pcp_error}; {e}")),
+    }
 }
 
 /// Asks the same gateway again: the external address and lease now, or `Err` when it no longer
 /// maps the port.
-async fn renew(gateway: &Gateway, port: u16) -> Result<(SocketAddr, u32), String> {
+async fn renew(gateway: &mut Gateway, port: u16) -> Result<(SocketAddr, u32), String> {
     match gateway {
-        Gateway::NatPmp(gw) => {
-            let g = natpmp::map(*gw, port, NATPMP_LEASE_SECS).await?;
+        Gateway::Pcp(client) => {
+            let g = client
+                .map(port, NATPMP_LEASE_SECS)
+                .await
+                .map_err(|e| e.text())?;
             Ok((
-                SocketAddr::from((g.external_ip, g.external_port)),
+                SocketAddr::new(g.external_ip, g.external_port),
+                g.lifetime_secs,
+            ))
+        }
+        Gateway::NatPmp(server) => {
+            let g = natpmp::map(*server, port, NATPMP_LEASE_SECS).await?;
+            Ok((
+                SocketAddr::new(g.external_ip, g.external_port),
                 g.lifetime_secs,
             ))
         }
@@ -189,10 +228,11 @@ async fn renew(gateway: &Gateway, port: u16) -> Result<(SocketAddr, u32), String
     }
 }
 
-async fn remove(mapped: &Mapped, port: u16) {
+async fn remove(mapped: &mut Mapped, port: u16) {
     let removal = async {
-        match &mapped.gateway {
-            Gateway::NatPmp(gw) => natpmp::unmap(*gw, port).await,
+        match &mut mapped.gateway {
+            Gateway::Pcp(client) => client.unmap(port).await,
+            Gateway::NatPmp(server) => natpmp::unmap(*server, port).await,
             Gateway::Upnp(igd) => upnp::unmap(igd, port).await,
         }
     };
@@ -228,14 +268,14 @@ async fn run(port: u16, status: watch::Sender<PortMapStatus>, mut stop: watch::R
             tokio::select! {
                 () = tokio::time::sleep(mapped.renew_in()) => {}
                 _ = stop.changed() => {
-                    remove(&mapped, port).await;
+                    remove(&mut mapped, port).await;
                     return;
                 }
             }
             let renewed = tokio::select! {
-                r = renew(&mapped.gateway, port) => r,
+                r = renew(&mut mapped.gateway, port) => r,
                 _ = stop.changed() => {
-                    remove(&mapped, port).await;
+                    remove(&mut mapped, port).await;
                     return;
                 }
             };

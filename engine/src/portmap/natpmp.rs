@@ -1,22 +1,17 @@
 //! A NAT-PMP client (RFC 6886) over tokio UDP: the gateway is the default route's next hop.
-//! Each request is retried a few times with doubling waits (RFC 6886 asks for up to 9 tries
-//! starting at 250 ms, over a minute; a home router answers the first or not at all, so three
-//! tries, under 2 s, tell us enough). Datagrams that are not an answer to our request are
-//! ignored; a refusal ends the attempt at once.
+//! The exchange (tries, waits, strays ignored) is `udp::ask`'s; a refusal ends the attempt at
+//! once.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use protocol::portmap::natpmp::{self, NatPmpError, Transport, MAX_ANSWER_LEN, NATPMP_PORT};
-use tokio::net::UdpSocket;
+use protocol::portmap::natpmp::{self, NatPmpError, Transport, MAX_ANSWER_LEN};
 
-const FIRST_WAIT: Duration = Duration::from_millis(250);
-const TRIES: u32 = 3;
+use super::udp::{self, Unanswered};
 
 /// What the gateway granted for our port.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Granted {
-    pub external_ip: Ipv4Addr,
+    pub external_ip: IpAddr,
     pub external_port: u16,
     pub lifetime_secs: u32,
 }
@@ -45,72 +40,46 @@ fn parse_route_table(text: &str) -> Option<Ipv4Addr> {
     })
 }
 
-/// Sends `request` to the gateway until an answer `decode` accepts, a refusal, or the tries run
-/// out.
+/// Sends `request` to the NAT-PMP `server` until an answer `decode` accepts, a refusal, or the
+/// tries run out.
 async fn ask<T>(
-    gateway: Ipv4Addr,
+    server: SocketAddr,
     request: &[u8],
     decode: impl Fn(&[u8]) -> Result<T, NatPmpError>,
 ) -> Result<T, String> {
-    let socket = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))
+    let socket = udp::connect(server)
         .await
         .map_err(|e| format!("NAT-PMP: {e}"))?;
-    socket
-        .connect((gateway, NATPMP_PORT))
+    let is_refusal = |e: &NatPmpError| matches!(e, NatPmpError::Refused(_));
+    udp::ask(&socket, request, MAX_ANSWER_LEN, decode, is_refusal)
         .await
-        .map_err(|e| format!("NAT-PMP: {e}"))?;
-    let mut wait = FIRST_WAIT;
-    let mut buf = [0u8; MAX_ANSWER_LEN];
-    for _ in 0..TRIES {
-        // A gateway without NAT-PMP may answer with ICMP port unreachable: a failed send or
-        // receive is the same "no" as silence.
-        socket
-            .send(request)
-            .await
-            .map_err(|e| format!("NAT-PMP: {e}"))?;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-                Err(_) => break,
-                Ok(Err(e)) => return Err(format!("NAT-PMP: gateway {gateway}: {e}")),
-                Ok(Ok(n)) => match decode(&buf[..n]) {
-                    Ok(v) => return Ok(v),
-                    Err(e @ NatPmpError::Refused(_)) => {
-                        return Err(format!("NAT-PMP: gateway {gateway}: {e}"))
-                    }
-                    // Not an answer to this request (a late one to an earlier): keep waiting.
-                    Err(_) => continue,
-                },
-            }
-        }
-        wait *= 2;
-    }
-    Err(format!("NAT-PMP: gateway {gateway} does not answer"))
+        .map_err(|e| match e {
+            Unanswered::Silent => format!("NAT-PMP: gateway {} does not answer", server.ip()),
+            Unanswered::Io(e) => format!("NAT-PMP: gateway {}: {e}", server.ip()),
+            Unanswered::Answer(e) => format!("NAT-PMP: gateway {}: {e}", server.ip()),
+        })
 }
 
 /// Maps `port` (TCP and UDP) for `lifetime_secs`, asking for the same external port.
 pub(super) async fn map(
-    gateway: Ipv4Addr,
+    server: SocketAddr,
     port: u16,
     lifetime_secs: u32,
 ) -> Result<Granted, String> {
     let external_ip = ask(
-        gateway,
+        server,
         &natpmp::encode_external_address_request(),
         natpmp::decode_external_address,
     )
     .await?;
     let mut granted = Granted {
-        external_ip,
+        external_ip: IpAddr::V4(external_ip),
         external_port: port,
         lifetime_secs,
     };
     for transport in [Transport::Tcp, Transport::Udp] {
         let request = natpmp::encode_map_request(transport, port, port, lifetime_secs);
-        let m = ask(gateway, &request, |b| {
-            natpmp::decode_map(b, transport, port)
-        })
-        .await?;
+        let m = ask(server, &request, |b| natpmp::decode_map(b, transport, port)).await?;
         if transport == Transport::Tcp {
             granted.external_port = m.external;
         }
@@ -120,14 +89,10 @@ pub(super) async fn map(
 }
 
 /// Removes both mappings of `port` (lifetime 0).
-pub(super) async fn unmap(gateway: Ipv4Addr, port: u16) {
+pub(super) async fn unmap(server: SocketAddr, port: u16) {
     for transport in [Transport::Tcp, Transport::Udp] {
         let request = natpmp::encode_map_request(transport, port, 0, 0);
-        if let Err(e) = ask(gateway, &request, |b| {
-            natpmp::decode_map(b, transport, port)
-        })
-        .await
-        {
+        if let Err(e) = ask(server, &request, |b| natpmp::decode_map(b, transport, port)).await {
             tracing::debug!("removing the {} mapping: {e}", transport.name());
         }
     }

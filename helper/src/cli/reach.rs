@@ -16,7 +16,7 @@ pub fn describe(hello: &Value) -> String {
             "failed ({})",
             protocol::text::printable(map["error"].as_str().unwrap_or("?"))
         ),
-        Some("searching") => "looking for a router (NAT-PMP, UPnP)".to_string(),
+        Some("searching") => "looking for a router (PCP, NAT-PMP, UPnP)".to_string(),
         Some("off") => "off".to_string(),
         _ => "unknown (an older daemon)".to_string(),
     };
@@ -34,6 +34,21 @@ pub fn describe(hello: &Value) -> String {
         }
         _ => "unknown (an older daemon)".to_string(),
     };
+    let minutes = c["up_secs"].as_u64().unwrap_or(0) / 60;
+    let external_port = map["external"]
+        .as_str()
+        .and_then(|e| e.rsplit(':').next())
+        .map(|p| protocol::text::printable(p).into_owned());
+    let warning = match c["warning"].as_str() {
+        Some("no_mapping") => format!(
+            "\n  warning       no peer from the internet has reached us in {minutes} minutes, and the router forwards no port to us: turn on UPnP or NAT-PMP/PCP in the router, or forward the peer port (TCP and UDP) to this computer by hand"
+        ),
+        Some("firewall") => format!(
+            "\n  warning       the router forwards port {} to us, yet no peer from the internet has reached us in {minutes} minutes: a firewall on this computer, or a second NAT (the provider's), likely blocks incoming connections",
+            external_port.unwrap_or_else(|| "?".to_string())
+        ),
+        _ => String::new(),
+    };
     let listening = hello["listen_addrs"]
         .as_array()
         .map(|a| {
@@ -45,7 +60,7 @@ pub fn describe(hello: &Value) -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "?".to_string());
     format!(
-        "reachability:\n  listening     {listening}\n  port mapping  {mapping}\n  connectable   {connectable}"
+        "reachability:\n  listening     {listening}\n  port mapping  {mapping}\n  connectable   {connectable}{warning}"
     )
 }
 
@@ -79,5 +94,22 @@ mod tests {
         );
         let lan = json!({"connectable": {"state": "lan_only", "incoming_lan": 1, "incoming_internet": 0}});
         assert!(describe(&lan).contains("from the LAN only (1 connections)"));
+        assert!(!describe(&lan).contains("warning"));
+        let unmapped = json!({"port_mapping": {"state": "failed", "error": "x"},
+            "connectable": {"state": "not_yet", "incoming_lan": 0, "incoming_internet": 0,
+                "up_secs": 660, "warning": "no_mapping"}});
+        let text = describe(&unmapped);
+        assert!(
+            text.contains("warning       no peer from the internet has reached us in 11 minutes, and the router forwards no port"),
+            "{text}"
+        );
+        let walled = json!({"port_mapping": {"state": "mapped", "method": "pcp", "external": "44.1.2.3:6881"},
+            "connectable": {"state": "not_yet", "up_secs": 600, "warning": "firewall"}});
+        let text = describe(&walled);
+        assert!(text.contains("mapped via pcp"), "{text}");
+        assert!(
+            text.contains("the router forwards port 6881 to us, yet no peer from the internet has reached us in 10 minutes: a firewall"),
+            "{text}"
+        );
     }
 }
