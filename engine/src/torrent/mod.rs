@@ -5,11 +5,9 @@
 
 mod announcer;
 mod conns;
-mod ext;
 mod messages;
 mod metadata;
 mod moving;
-mod pex;
 mod seed_goal;
 mod selection;
 mod setup;
@@ -170,6 +168,22 @@ impl Wiring {
     }
 }
 
+/// The torrent's BEP 10 settings for its core (`metadata` none during a magnet's fetch).
+pub(super) fn extensions(
+    shared: &SessionShared,
+    metadata: Option<Arc<Metainfo>>,
+) -> protocol::session::Extensions {
+    let private = metadata.as_ref().is_some_and(|m| m.info.private);
+    protocol::session::Extensions {
+        listen_port: shared.listen_port,
+        client: format!("Swarmlink {}", env!("CARGO_PKG_VERSION")),
+        metadata,
+        pex: !private,
+        origin: shared.targets.origin,
+        allow_lan: shared.targets.allow_lan,
+    }
+}
+
 /// What every connection of a torrent shares (`piece_count` 0 while the metadata is unknown).
 pub(super) fn peer_context(
     shared: &SessionShared,
@@ -205,7 +219,7 @@ pub(crate) struct Torrent {
     file_priorities: Vec<FilePriority>,
     sequential: bool,
     ctx: PeerContext,
-    /// What only the driver has of each connected peer (its writer, counters, BEP 10 state).
+    /// What only the driver has of each connected peer (its writer, its counters).
     conns: HashMap<PeerKey, conns::Conn>,
     disk: crate::disk::DiskSender,
     backlog: Arc<WriteBacklog>,
@@ -519,7 +533,6 @@ impl Torrent {
             .set_upload_limited(self.shared.up_limit.is_limited());
         self.core.handle_timeout(now);
         self.flush();
-        self.pex_tick(now);
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
         }

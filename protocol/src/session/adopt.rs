@@ -8,7 +8,7 @@ use super::core::TorrentCore;
 use super::outputs::PeerKey;
 use super::outputs::Transmit;
 use super::peer::PeerSession;
-use crate::wire::Message;
+use crate::wire::{ExtendedHandshake, Message};
 use crate::{Bitfield, PeerId};
 
 /// What the metadata phase learnt of a connection.
@@ -20,13 +20,17 @@ pub struct Adopted {
     pub has: Bitfield,
     pub peer_choking: bool,
     pub peer_interested: bool,
-    pub reqq: Option<u32>,
+    /// It set BEP 10's reserved bit.
+    pub extended: bool,
+    /// Its latest extended handshake.
+    pub handshake: Option<ExtendedHandshake>,
 }
 
 impl TorrentCore {
     /// Takes over a connection of the metadata phase, whose pool (`adopt_pool`) knows it.
-    /// Nothing is sent: a bitfield may only open a connection, so
-    /// [`TorrentCore::tell_have_all`] follows the check.
+    /// A peer that speaks BEP 10 hears our extended handshake again (now with the metadata we
+    /// serve, and PEX withdrawn for a private torrent); no bitfield, which may only open a
+    /// connection: [`TorrentCore::tell_have_all`] follows the check.
     pub fn adopt_peer(&mut self, key: PeerKey, a: Adopted, now: Instant) {
         self.now = now;
         let mut peer = PeerSession::new(a.addr, a.peer_id, a.has.len(), a.outgoing, a.fast, now);
@@ -34,8 +38,15 @@ impl TorrentCore {
         peer.has = a.has;
         peer.peer_choking = a.peer_choking;
         peer.peer_interested = a.peer_interested;
-        peer.reqq = a.reqq;
+        peer.ext.speaks = a.extended;
+        if let Some(hs) = &a.handshake {
+            peer.ext.learn(hs, now);
+            peer.reqq = hs.reqq;
+        }
         self.peers.insert(key, peer);
+        if a.extended {
+            self.send_extended_handshake(key, a.addr);
+        }
     }
 
     /// Every connected peer hears each piece we have as a `have`, and interest is set.

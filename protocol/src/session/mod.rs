@@ -17,14 +17,19 @@ mod choke;
 mod core;
 mod dialing;
 mod error;
+mod extended;
 mod inbound;
 mod message;
+mod metadata_serving;
 mod outputs;
 mod peer;
+mod pex;
 mod pool;
 mod requests;
 mod serving;
 mod strikes;
+#[cfg(test)]
+mod test_peers;
 mod uploads;
 mod verdicts;
 mod web_seeds;
@@ -32,8 +37,13 @@ mod web_seeds;
 pub use self::core::TorrentCore;
 pub use adopt::Adopted;
 pub use error::PeerError;
+pub use extended::{
+    decode_handshake, extended_frame, Extensions, PeerExt, MAX_HANDSHAKE_LEN, OUR_UT_METADATA,
+    OUR_UT_PEX,
+};
 pub use message::PeerMessage;
 pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
+pub use pex::{added_peers, dialable, MIN_RECEIVE_GAP, PEX_INTERVAL};
 pub use pool::{Dial, DialPool, MAX_CANDIDATES};
 pub use web_seeds::{WebSeedAsk, WebSeedJob};

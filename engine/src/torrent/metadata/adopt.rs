@@ -44,10 +44,7 @@ impl Torrent {
                 self.core.handle_closed(key, now);
                 continue;
             };
-            let mut conn = Conn::new(pending.writer, pending.stats, &pending.peer_id);
-            if let Some(hs) = &pending.handshake {
-                conn.learn(hs, now);
-            }
+            let conn = Conn::new(pending.writer, pending.stats, &pending.peer_id);
             let adopted = Adopted {
                 addr: pending.addr,
                 peer_id: pending.peer_id,
@@ -56,15 +53,13 @@ impl Torrent {
                 has,
                 peer_choking: pending.peer_choking,
                 peer_interested: pending.peer_interested,
-                reqq: pending.handshake.as_ref().and_then(|hs| hs.reqq),
+                extended: pending.reserved.has(Extension::ExtensionProtocol),
+                handshake: pending.handshake,
             };
-            if pending.reserved.has(Extension::ExtensionProtocol) {
-                // Now we can serve the metadata too (and withdraw PEX for a private torrent).
-                let frame = self.our_extended_handshake(pending.addr);
-                let _ = conn.writer.send(Outgoing::Frame(frame));
-            }
-            self.core.adopt_peer(key, adopted, now);
+            // The core says our extended handshake again: now we serve the metadata too (and
+            // withdraw PEX for a private torrent).
             self.conns.insert(key, conn);
+            self.core.adopt_peer(key, adopted, now);
         }
         let web_seeds = self.added.adopt(h.added);
         self.add_phase_web_seeds(web_seeds);

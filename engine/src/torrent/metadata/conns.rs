@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use protocol::wire::{ExtendedHandshake, Extension, Message};
 
-use super::super::ext::{extended_handshake_frame, OUR_UT_METADATA, OUR_UT_PEX};
-use super::super::pex::added_peers;
 use super::{MagnetPhase, PendingPeer, MAX_EARLY_HAVES, MAX_NONSENSE};
 use crate::peer::{self, Outgoing, PeerEvent, PeerKey, PeerMessage};
+use protocol::session::{added_peers, OUR_UT_METADATA, OUR_UT_PEX};
 
 impl MagnetPhase {
     pub(super) fn add_candidates(&mut self, addrs: Vec<SocketAddr>) {
@@ -107,12 +106,8 @@ impl MagnetPhase {
             Message::HaveNone.encode(&mut hello);
         }
         if peer.reserved.has(Extension::ExtensionProtocol) {
-            hello.extend_from_slice(&extended_handshake_frame(
-                self.shared.listen_port,
-                peer.addr,
-                None,
-                true,
-            ));
+            let ext = super::super::extensions(&self.shared, None);
+            hello.extend_from_slice(&ext.handshake_frame(peer.addr, None));
         }
         if !hello.is_empty() {
             let _ = peer.writer.send(Outgoing::Frame(hello));

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use protocol::wire::{MetadataDownload, MetadataError, MetadataMessage};
 
-use super::super::ext::extended_frame;
 use super::{wire_ut_metadata, MagnetPhase, PendingPeer, PER_PEER_REQUESTS, REQUEST_TIMEOUT};
 use crate::peer::{Outgoing, PeerKey};
+use protocol::session::extended_frame;
 
 impl MagnetPhase {
     pub(super) fn on_metadata_message(&mut self, key: PeerKey, payload: &[u8]) -> Option<Vec<u8>> {
