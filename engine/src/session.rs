@@ -41,6 +41,9 @@ struct Inner {
     local_addr: SocketAddr,
     shared: SessionShared,
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    /// Torrents whose files are being laid out on a blocking thread (`add`), taken under the
+    /// `torrents` lock: a second add of one of them is refused, as if it were listed already.
+    adding: crate::session_adding::Adding,
     /// Each torrent's own limiters (children of the session's), which its peers, web seeds
     /// and upload queue share: changing a rate here reaches them all at once.
     limits: Mutex<HashMap<InfoHash, TorrentLimits>>,
@@ -109,6 +112,7 @@ impl Session {
             local_addr,
             shared,
             torrents: Mutex::new(HashMap::new()),
+            adding: Mutex::new(Default::default()),
             limits: Mutex::new(HashMap::new()),
             shutdown,
             discovery,
@@ -178,7 +182,8 @@ impl Session {
             TorrentSource::Magnet(m) => m.info_hash,
         };
         let mut torrents = self.lock();
-        if torrents.contains_key(&ih) {
+        if torrents.contains_key(&ih) || crate::session_adding::is_reserved(&self.inner.adding, &ih)
+        {
             return Err(EngineError::AlreadyAdded(ih));
         }
         let save_dir = add
@@ -249,9 +254,17 @@ impl Session {
         let private = private || metainfo.as_ref().is_some_and(|m| m.info.private);
         let mut prepared = None;
         if let Some(metainfo) = metainfo {
+            // Laying out the files runs on a blocking thread, without the lock; the
+            // reservation keeps a second add of this torrent out meanwhile.
+            let _reserved = crate::session_adding::Reservation::new(&self.inner.adding, ih);
+            drop(torrents);
             let mut opts = options(metainfo);
             opts.peers = peers;
-            let (handle, ready) = Torrent::prepare(shared, opts)?;
+            let (handle, ready) = Torrent::prepare(shared, opts).await?;
+            if *self.inner.shutdown.borrow() {
+                return Err(EngineError::ShutDown);
+            }
+            torrents = self.lock();
             torrents.insert(ih, handle);
             prepared = Some(ready);
         }

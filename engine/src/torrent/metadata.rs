@@ -308,7 +308,7 @@ impl MagnetPhase {
             peer_tx: wiring.peer_tx.clone(),
             upload_room: wiring.upload_room.clone(),
         };
-        match Torrent::build(self.shared.clone(), opts, rewired, Some(handoff)) {
+        match Torrent::build_blocking(self.shared.clone(), opts, rewired, Some(handoff)).await {
             Ok((torrent, (cmds, peers, disk))) => {
                 torrent.run(cmds, peers, disk).await;
                 Ok(())

@@ -279,14 +279,35 @@ impl Torrent {
     /// Sets the torrent up (layout, resume data, disk thread); its actor runs once the caller
     /// calls [`Prepared::start`]. The split lets the session announce `Added` first: a complete
     /// copy checks in milliseconds and would otherwise report `Completed` before `Added`.
-    pub(crate) fn prepare(
+    pub(crate) async fn prepare(
         shared: SessionShared,
         opts: TorrentOptions,
     ) -> Result<(TorrentHandle, Prepared), EngineError> {
         let wiring = Wiring::new();
         let handle = wiring.handle();
-        let (torrent, channels) = Torrent::build(shared, opts, wiring, None)?;
+        let (torrent, channels) = Torrent::build_blocking(shared, opts, wiring, None).await?;
         Ok((handle, Prepared { torrent, channels }))
+    }
+
+    /// [`Torrent::build`] on a blocking thread: laying out a torrent creates and sizes its
+    /// files and reads its resume data, which for thousands of files takes the runtime's
+    /// thread for long enough to stall every other torrent and connection on it.
+    async fn build_blocking(
+        shared: SessionShared,
+        opts: TorrentOptions,
+        wiring: Wiring,
+        handoff: Option<metadata::Handoff>,
+    ) -> Result<(Torrent, Channels), EngineError> {
+        let dir = opts.save_dir.clone();
+        let build = move || Torrent::build(shared, opts, wiring, handoff);
+        match tokio::task::spawn_blocking(build).await {
+            Ok(built) => built,
+            Err(e) => Err(EngineError::Io {
+                what: "setting up a torrent in",
+                path: dir,
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
     }
 
     async fn run(
