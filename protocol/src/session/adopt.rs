@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::core::TorrentCore;
+use super::error::PeerError;
+use super::metadata_core::MetadataCore;
 use super::outputs::PeerKey;
 use super::outputs::Transmit;
 use super::peer::PeerSession;
@@ -27,6 +29,34 @@ pub struct Adopted {
 }
 
 impl TorrentCore {
+    /// Takes over a magnet's metadata phase once its metadata is in: its pool (candidates,
+    /// bans, the connections of every stage) and its peers. A peer whose early `have`s or
+    /// bitfield do not fit the torrent is closed.
+    pub fn adopt_phase(&mut self, phase: MetadataCore, now: Instant) {
+        let (pool, peers) = phase.into_parts();
+        self.adopt_pool(pool);
+        for (key, early) in peers {
+            let Some(has) = early.pieces(self.lengths.piece_count()) else {
+                let why = PeerError::Protocol("its pieces do not fit the torrent");
+                self.send(key, Transmit::Close(why));
+                self.pool.ended(key, false, now);
+                continue;
+            };
+            let adopted = Adopted {
+                addr: early.addr,
+                peer_id: early.peer_id,
+                outgoing: early.outgoing,
+                fast: early.fast,
+                has,
+                peer_choking: early.peer_choking,
+                peer_interested: early.peer_interested,
+                extended: early.extended,
+                handshake: early.handshake,
+            };
+            self.adopt_peer(key, adopted, now);
+        }
+    }
+
     /// Takes over a connection of the metadata phase, whose pool (`adopt_pool`) knows it.
     /// A peer that speaks BEP 10 hears our extended handshake again (now with the metadata we
     /// serve, and PEX withdrawn for a private torrent); no bitfield, which may only open a

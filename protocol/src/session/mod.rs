@@ -20,6 +20,8 @@ mod error;
 mod extended;
 mod inbound;
 mod message;
+mod metadata_core;
+mod metadata_requests;
 mod metadata_serving;
 mod outputs;
 mod peer;
@@ -42,6 +44,7 @@ pub use extended::{
     OUR_UT_PEX,
 };
 pub use message::PeerMessage;
+pub use metadata_core::{EarlyPeer, MetadataCore, MetadataEvent, METADATA_REQUEST_TIMEOUT};
 pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
 pub use pex::{added_peers, dialable, MIN_RECEIVE_GAP, PEX_INTERVAL};
