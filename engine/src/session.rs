@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
+use crate::session_adding::{is_reserved, Reservation};
 use crate::torrent::{
     cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SelectionCmd, SessionShared, Torrent,
     TorrentCmd, TorrentHandle, TorrentOptions,
@@ -181,11 +182,15 @@ impl Session {
             TorrentSource::Metainfo(m) => m.info_hash,
             TorrentSource::Magnet(m) => m.info_hash,
         };
-        let mut torrents = self.lock();
-        if torrents.contains_key(&ih) || crate::session_adding::is_reserved(&self.inner.adding, &ih)
-        {
-            return Err(EngineError::AlreadyAdded(ih));
-        }
+        // Reserved until it is listed: laying its files out runs on a blocking thread, without
+        // the lock, and a second add of it meanwhile is refused.
+        let _reserved = {
+            let torrents = self.lock();
+            if torrents.contains_key(&ih) || is_reserved(&self.inner.adding, &ih) {
+                return Err(EngineError::AlreadyAdded(ih));
+            }
+            Reservation::new(&self.inner.adding, ih)
+        };
         let save_dir = add
             .save_dir
             .clone()
@@ -227,14 +232,15 @@ impl Session {
         shared.up_limit = limits.up.clone();
         shared.targets =
             crate::tracker::targets::Targets::new(add.source_url.as_deref(), add.allow_lan);
-        let metainfo = match add.source {
-            TorrentSource::Metainfo(m) => Some(*m),
+        // The torrent's metainfo, or (a magnet still without it) its metadata phase's handle.
+        let source: Result<Metainfo, TorrentHandle> = match add.source {
+            TorrentSource::Metainfo(m) => Ok(*m),
             // A magnet whose metadata we fetched before starts as a torrent at once.
             TorrentSource::Magnet(magnet) => {
                 match cached_metainfo(self.inner.config.state_dir.as_deref(), ih) {
                     Some(mut m) => {
                         peers.extend(crate::magnet_merge::merge_magnet(&mut m, &magnet));
-                        Some(m)
+                        Ok(m)
                     }
                     None => {
                         let opts = MagnetOptions {
@@ -244,36 +250,32 @@ impl Session {
                             peers: peers.clone(),
                             finish: Box::new(options.clone()),
                         };
-                        torrents.insert(ih, spawn_magnet(shared.clone(), opts));
-                        None
+                        Err(spawn_magnet(shared.clone(), opts))
                     }
                 }
             }
         };
         // A cached magnet's torrent may be private too.
-        let private = private || metainfo.as_ref().is_some_and(|m| m.info.private);
-        let mut prepared = None;
-        if let Some(metainfo) = metainfo {
-            // Laying out the files runs on a blocking thread, without the lock; the
-            // reservation keeps a second add of this torrent out meanwhile.
-            let _reserved = crate::session_adding::Reservation::new(&self.inner.adding, ih);
-            drop(torrents);
-            let mut opts = options(metainfo);
-            opts.peers = peers;
-            let (handle, ready) = Torrent::prepare(shared, opts).await?;
-            if *self.inner.shutdown.borrow() {
-                return Err(EngineError::ShutDown);
+        let private = private || source.as_ref().is_ok_and(|m| m.info.private);
+        let (handle, prepared) = match source {
+            Ok(metainfo) => {
+                let mut opts = options(metainfo);
+                opts.peers = peers;
+                let (handle, ready) = Torrent::prepare(shared, opts).await?;
+                if *self.inner.shutdown.borrow() {
+                    return Err(EngineError::ShutDown);
+                }
+                (handle, Some(ready))
             }
-            torrents = self.lock();
-            torrents.insert(ih, handle);
-            prepared = Some(ready);
-        }
-        if let Some(handle) = torrents.get(&ih) {
+            Err(handle) => (handle, None),
+        };
+        {
+            let mut torrents = self.lock();
             handle.status.attach(&self.inner.feed, ih);
-            self.inner.discovery.track(ih, private, handle);
+            self.inner.discovery.track(ih, private, &handle);
             self.lock_limits().insert(ih, limits);
+            torrents.insert(ih, handle);
         }
-        drop(torrents);
         // Added goes out before the actor starts, so no event of the torrent can precede it.
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
         if let Some(torrent) = prepared {
