@@ -1,6 +1,8 @@
 //! One torrent's BitTorrent rules as a state machine, in the manner of quinn-proto: the peer
 //! wire (choke and interest, requests both ways, BEP 6 allowed-fast, endgame), the strike and
-//! ban rules, and the pool of addresses to dial. It reads no clock, opens no socket and spawns
+//! ban rules, BEP 10 extensions (`extended`, PEX in `pex`, serving metadata in
+//! `metadata_serving`), and the pool of addresses to dial. A magnet's phase before its metadata
+//! is [`MetadataCore`] (`metadata_core`, `metadata_requests`), which the torrent's core adopts. It reads no clock, opens no socket and spawns
 //! nothing; a driver (the engine's torrent task) feeds it what happened and carries out what it
 //! asks for.
 //!
