@@ -32,6 +32,7 @@ mod reach;
 mod resume;
 mod session;
 mod session_adding;
+mod session_control;
 mod session_withdraw;
 mod status_feed;
 mod storage;

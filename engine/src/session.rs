@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,12 +14,11 @@ use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
 use crate::session_adding::{is_reserved, Reservation};
 use crate::torrent::{
-    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SelectionCmd, SessionShared, Torrent,
-    TorrentCmd, TorrentHandle, TorrentOptions,
+    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SessionShared, Torrent, TorrentCmd,
+    TorrentHandle, TorrentOptions,
 };
 use crate::types::{
-    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
-    TorrentSource, TorrentStatus,
+    AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
 };
 
 /// A running engine. Cheap to clone; every clone drives the same session.
@@ -300,71 +298,6 @@ impl Session {
             .get(&ih)
             .cloned()
             .ok_or(EngineError::UnknownTorrent(ih))
-    }
-
-    pub async fn pause(&self, ih: InfoHash) -> Result<(), EngineError> {
-        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Pause);
-        Ok(())
-    }
-
-    pub async fn resume(&self, ih: InfoHash) -> Result<(), EngineError> {
-        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Resume);
-        Ok(())
-    }
-
-    /// Sets one priority per file (in torrent order) while the torrent runs: `Skip` files are
-    /// never fetched or created (bytes they share with wanted files go to the part file), and a
-    /// file selected again gets its bytes back from there. A magnet without its metadata yet
-    /// refuses (`Unsupported`).
-    pub async fn set_file_priorities(
-        &self,
-        ih: InfoHash,
-        priorities: Vec<FilePriority>,
-    ) -> Result<(), EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Selection(SelectionCmd::Set { priorities, reply });
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        wait.await.unwrap_or(Err(EngineError::Unsupported(
-            "choosing files before the torrent's metadata has arrived",
-        )))
-    }
-
-    /// Moves a torrent's files to `save_dir` while it runs: a rename on one file system; copy,
-    /// verify, delete across file systems. Returns once the move started; `status().moving`
-    /// shows its progress, then `SessionEvent::Moved` (or `MoveFailed`, with the files left
-    /// where they were and the torrent working there). Refused while the torrent checks, moves
-    /// already, or is a magnet without its metadata (`Unsupported`).
-    pub async fn move_storage(&self, ih: InfoHash, save_dir: PathBuf) -> Result<(), EngineError> {
-        self.move_storage_with(ih, save_dir, false).await
-    }
-
-    /// `move_storage`, copying even on one file system when `force_copy` (tests of the copy
-    /// path, which one file system cannot otherwise reach).
-    #[doc(hidden)]
-    pub async fn move_storage_with(
-        &self,
-        ih: InfoHash,
-        save_dir: PathBuf,
-        force_copy: bool,
-    ) -> Result<(), EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Move(crate::torrent::MoveCmd {
-            to: save_dir,
-            force_copy,
-            reply,
-        });
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        wait.await.unwrap_or(Err(EngineError::Unsupported(
-            "moving a torrent before its metadata has arrived",
-        )))
-    }
-
-    /// Each file with its priority and progress; `None` while a magnet's metadata is missing.
-    pub async fn files(&self, ih: InfoHash) -> Result<Option<Vec<FileProgress>>, EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Selection(SelectionCmd::Files(reply));
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        Ok(wait.await.ok())
     }
 
     /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).
