@@ -11,7 +11,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 
 use super::error::PeerError;
-use super::extended::Extensions;
+use super::ext_state::Extensions;
 use super::outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 use super::peer::PeerSession;
 use super::pool::DialPool;

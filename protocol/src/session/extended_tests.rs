@@ -1,6 +1,7 @@
 use std::time::Instant;
 
 use super::*;
+use crate::session::ext_state::*;
 use crate::session::test_peers::*;
 use crate::wire::{ExtendedHandshake, UT_METADATA, UT_PEX};
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::error::PeerError;
-use super::extended::{decode_handshake, Extensions, OUR_UT_METADATA, OUR_UT_PEX};
+use super::ext_state::{decode_handshake, Extensions, OUR_UT_METADATA, OUR_UT_PEX};
 use super::message::PeerMessage;
 use super::outputs::{PeerKey, Transmit};
 use super::pex::{added_peers, MIN_RECEIVE_GAP};

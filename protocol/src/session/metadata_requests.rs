@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::error::PeerError;
-use super::extended::extended_frame;
+use super::ext_state::extended_frame;
 use super::metadata_core::{MetadataCore, MetadataEvent, METADATA_REQUEST_TIMEOUT};
 use super::outputs::PeerKey;
 use crate::wire::{MetadataDownload, MetadataError, MetadataMessage};

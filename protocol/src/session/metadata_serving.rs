@@ -3,7 +3,7 @@
 //! metadata), within a budget per peer.
 
 use super::core::TorrentCore;
-use super::extended::extended_frame;
+use super::ext_state::extended_frame;
 use super::outputs::{PeerKey, Transmit};
 use crate::wire::{self, metadata_reply, MetadataMessage};
 

@@ -93,7 +93,7 @@ fn a_request_loop_is_cut_off_and_then_dropped() {
     }
     assert_eq!(sent(&mut core).extended.len(), budget as usize);
     // Past the budget: no answers, each request counts as unusable...
-    for _ in 0..super::super::extended::MAX_BAD_EXTENSION_MESSAGES {
+    for _ in 0..crate::session::extended::MAX_BAD_EXTENSION_MESSAGES {
         send_ext(&mut core, key, OUR_UT_METADATA, request(0), now);
     }
     let out = sent(&mut core);

@@ -19,6 +19,7 @@ mod choke;
 mod core;
 mod dialing;
 mod error;
+mod ext_state;
 mod extended;
 mod inbound;
 mod message;
@@ -41,7 +42,7 @@ mod web_seeds;
 pub use self::core::TorrentCore;
 pub use adopt::Adopted;
 pub use error::PeerError;
-pub use extended::{
+pub use ext_state::{
     decode_handshake, extended_frame, Extensions, PeerExt, MAX_HANDSHAKE_LEN, OUR_UT_METADATA,
     OUR_UT_PEX,
 };

@@ -64,7 +64,7 @@ pub struct PeerSession {
     /// Blocks served while choking it: capped so allowed-fast cannot become a free ride.
     pub(super) fast_served: u32,
     /// BEP 10: what it said in its extended handshake, and our PEX and metadata exchanges.
-    pub ext: super::extended::PeerExt,
+    pub ext: super::ext_state::PeerExt,
 }
 
 impl PeerSession {

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::core::TorrentCore;
-use super::extended::extended_frame;
+use super::ext_state::extended_frame;
 use super::outputs::{PeerKey, Transmit};
 use crate::wire::{ExtensionError, PexFlags, PexMessage};
 
