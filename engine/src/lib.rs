@@ -31,6 +31,8 @@ mod ratelimit;
 mod reach;
 mod resume;
 mod session;
+mod session_adding;
+mod session_control;
 mod session_withdraw;
 mod status_feed;
 mod storage;
@@ -59,6 +61,8 @@ pub use webseed::{WebSeedState, WebSeedStatus};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_add_runtime;
 #[cfg(test)]
 mod tests_bad_peers;
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,13 +12,13 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
+use crate::session_adding::{is_reserved, Reservation};
 use crate::torrent::{
-    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SelectionCmd, SessionShared, Torrent,
-    TorrentCmd, TorrentHandle, TorrentOptions,
+    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SessionShared, Torrent, TorrentCmd,
+    TorrentHandle, TorrentOptions,
 };
 use crate::types::{
-    AddTorrent, EngineError, FilePriority, FileProgress, PeerStatus, SessionConfig, SessionEvent,
-    TorrentSource, TorrentStatus,
+    AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
 };
 
 /// A running engine. Cheap to clone; every clone drives the same session.
@@ -41,6 +40,9 @@ struct Inner {
     local_addr: SocketAddr,
     shared: SessionShared,
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
+    /// Torrents whose files are being laid out on a blocking thread (`add`), taken under the
+    /// `torrents` lock: a second add of one of them is refused, as if it were listed already.
+    adding: crate::session_adding::Adding,
     /// Each torrent's own limiters (children of the session's), which its peers, web seeds
     /// and upload queue share: changing a rate here reaches them all at once.
     limits: Mutex<HashMap<InfoHash, TorrentLimits>>,
@@ -109,6 +111,7 @@ impl Session {
             local_addr,
             shared,
             torrents: Mutex::new(HashMap::new()),
+            adding: Mutex::new(Default::default()),
             limits: Mutex::new(HashMap::new()),
             shutdown,
             discovery,
@@ -178,10 +181,15 @@ impl Session {
             TorrentSource::Metainfo(m) => m.info_hash,
             TorrentSource::Magnet(m) => m.info_hash,
         };
-        let mut torrents = self.lock();
-        if torrents.contains_key(&ih) {
-            return Err(EngineError::AlreadyAdded(ih));
-        }
+        // Reserved until it is listed: laying its files out runs on a blocking thread, without
+        // the lock, and a second add of it meanwhile is refused.
+        let _reserved = {
+            let torrents = self.lock();
+            if torrents.contains_key(&ih) || is_reserved(&self.inner.adding, &ih) {
+                return Err(EngineError::AlreadyAdded(ih));
+            }
+            Reservation::new(&self.inner.adding, ih)
+        };
         let save_dir = add
             .save_dir
             .clone()
@@ -223,14 +231,15 @@ impl Session {
         shared.up_limit = limits.up.clone();
         shared.targets =
             crate::tracker::targets::Targets::new(add.source_url.as_deref(), add.allow_lan);
-        let metainfo = match add.source {
-            TorrentSource::Metainfo(m) => Some(*m),
+        // The torrent's metainfo, or (a magnet still without it) its metadata phase's handle.
+        let source: Result<Metainfo, TorrentHandle> = match add.source {
+            TorrentSource::Metainfo(m) => Ok(*m),
             // A magnet whose metadata we fetched before starts as a torrent at once.
             TorrentSource::Magnet(magnet) => {
                 match cached_metainfo(self.inner.config.state_dir.as_deref(), ih) {
                     Some(mut m) => {
                         peers.extend(crate::magnet_merge::merge_magnet(&mut m, &magnet));
-                        Some(m)
+                        Ok(m)
                     }
                     None => {
                         let opts = MagnetOptions {
@@ -240,28 +249,32 @@ impl Session {
                             peers: peers.clone(),
                             finish: Box::new(options.clone()),
                         };
-                        torrents.insert(ih, spawn_magnet(shared.clone(), opts));
-                        None
+                        Err(spawn_magnet(shared.clone(), opts))
                     }
                 }
             }
         };
         // A cached magnet's torrent may be private too.
-        let private = private || metainfo.as_ref().is_some_and(|m| m.info.private);
-        let mut prepared = None;
-        if let Some(metainfo) = metainfo {
-            let mut opts = options(metainfo);
-            opts.peers = peers;
-            let (handle, ready) = Torrent::prepare(shared, opts)?;
-            torrents.insert(ih, handle);
-            prepared = Some(ready);
-        }
-        if let Some(handle) = torrents.get(&ih) {
+        let private = private || source.as_ref().is_ok_and(|m| m.info.private);
+        let (handle, prepared) = match source {
+            Ok(metainfo) => {
+                let mut opts = options(metainfo);
+                opts.peers = peers;
+                let (handle, ready) = Torrent::prepare(shared, opts).await?;
+                if *self.inner.shutdown.borrow() {
+                    return Err(EngineError::ShutDown);
+                }
+                (handle, Some(ready))
+            }
+            Err(handle) => (handle, None),
+        };
+        {
+            let mut torrents = self.lock();
             handle.status.attach(&self.inner.feed, ih);
-            self.inner.discovery.track(ih, private, handle);
+            self.inner.discovery.track(ih, private, &handle);
             self.lock_limits().insert(ih, limits);
+            torrents.insert(ih, handle);
         }
-        drop(torrents);
         // Added goes out before the actor starts, so no event of the torrent can precede it.
         let _ = self.inner.shared.events.send(SessionEvent::Added(ih));
         if let Some(torrent) = prepared {
@@ -286,71 +299,6 @@ impl Session {
             .get(&ih)
             .cloned()
             .ok_or(EngineError::UnknownTorrent(ih))
-    }
-
-    pub async fn pause(&self, ih: InfoHash) -> Result<(), EngineError> {
-        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Pause);
-        Ok(())
-    }
-
-    pub async fn resume(&self, ih: InfoHash) -> Result<(), EngineError> {
-        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Resume);
-        Ok(())
-    }
-
-    /// Sets one priority per file (in torrent order) while the torrent runs: `Skip` files are
-    /// never fetched or created (bytes they share with wanted files go to the part file), and a
-    /// file selected again gets its bytes back from there. A magnet without its metadata yet
-    /// refuses (`Unsupported`).
-    pub async fn set_file_priorities(
-        &self,
-        ih: InfoHash,
-        priorities: Vec<FilePriority>,
-    ) -> Result<(), EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Selection(SelectionCmd::Set { priorities, reply });
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        wait.await.unwrap_or(Err(EngineError::Unsupported(
-            "choosing files before the torrent's metadata has arrived",
-        )))
-    }
-
-    /// Moves a torrent's files to `save_dir` while it runs: a rename on one file system; copy,
-    /// verify, delete across file systems. Returns once the move started; `status().moving`
-    /// shows its progress, then `SessionEvent::Moved` (or `MoveFailed`, with the files left
-    /// where they were and the torrent working there). Refused while the torrent checks, moves
-    /// already, or is a magnet without its metadata (`Unsupported`).
-    pub async fn move_storage(&self, ih: InfoHash, save_dir: PathBuf) -> Result<(), EngineError> {
-        self.move_storage_with(ih, save_dir, false).await
-    }
-
-    /// `move_storage`, copying even on one file system when `force_copy` (tests of the copy
-    /// path, which one file system cannot otherwise reach).
-    #[doc(hidden)]
-    pub async fn move_storage_with(
-        &self,
-        ih: InfoHash,
-        save_dir: PathBuf,
-        force_copy: bool,
-    ) -> Result<(), EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Move(crate::torrent::MoveCmd {
-            to: save_dir,
-            force_copy,
-            reply,
-        });
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        wait.await.unwrap_or(Err(EngineError::Unsupported(
-            "moving a torrent before its metadata has arrived",
-        )))
-    }
-
-    /// Each file with its priority and progress; `None` while a magnet's metadata is missing.
-    pub async fn files(&self, ih: InfoHash) -> Result<Option<Vec<FileProgress>>, EngineError> {
-        let (reply, wait) = oneshot::channel();
-        let cmd = TorrentCmd::Selection(SelectionCmd::Files(reply));
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        Ok(wait.await.ok())
     }
 
     /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).

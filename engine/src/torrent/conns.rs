@@ -1,7 +1,8 @@
 //! The driver's side of the connections: it spawns the dials and handshakes the core asks
 //! for, feeds the core what peers say, and carries out what the core polls (frames to
 //! writers, closes, disk jobs). It also keeps what only the driver has of a connection: the
-//! writer, the byte counters, the client's name and the BEP 10 state (`ext.rs`, `pex.rs`).
+//! writer and the byte counters. The BEP 10 state (handshakes, PEX, serving metadata) is the
+//! core's.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use protocol::session::{CoreEvent, DiskOp, PeerError, Transmit};
-use protocol::wire::{ExtendedHandshake, Extension, Message, Reserved};
+use protocol::wire::{Extension, Message, Reserved};
 use protocol::PeerId;
 
 use super::Torrent;
@@ -21,9 +22,8 @@ use crate::types::{PeerStatus, TorrentState};
 pub(crate) struct Conn {
     pub writer: OutQueue,
     stats: Arc<PeerStats>,
+    /// A name from its peer id, until its extended handshake (the core's) says better.
     pub client: String,
-    /// What the peer said in its BEP 10 handshake, and our PEX/metadata exchange with it.
-    pub ext: super::ext::PeerExt,
     pub down_rate: u64,
     pub up_rate: u64,
     prev_down: u64,
@@ -36,7 +36,6 @@ impl Conn {
             writer,
             stats,
             client: client_from_id(peer_id),
-            ext: Default::default(),
             down_rate: 0,
             up_rate: 0,
             prev_down: 0,
@@ -65,14 +64,6 @@ impl Conn {
         self.up_rate = (self.up_rate + 3 * now_up) / 4;
         self.prev_down = d;
         self.prev_up = u;
-    }
-
-    /// What the extended handshake told us: the client's name, the extensions it speaks.
-    pub fn learn(&mut self, hs: &ExtendedHandshake, now: Instant) {
-        self.ext.learn(hs, now);
-        if let Some(v) = &hs.v {
-            self.client = v.chars().take(64).collect();
-        }
     }
 
     /// Hands a block to the writer, counting it until it is on the socket.
@@ -149,39 +140,25 @@ impl Torrent {
         }
         let addr = self.core.peer(key).map_or(addr, |p| p.addr);
         self.conns.insert(key, Conn::new(writer, stats, &peer_id));
-        // The core's opening message (bitfield, have-all or have-none) goes first.
-        self.flush();
-        let mut hello = Vec::new();
         if reserved.has(Extension::ExtensionProtocol) {
-            hello.extend_from_slice(&self.our_extended_handshake(addr));
+            self.core.handle_extension_bit(key);
         }
+        // The core's opening message (bitfield, have-all or have-none) goes first, then its
+        // extended handshake.
+        self.flush();
         if let (Some(dht), true) = (&self.ctx.dht, reserved.has(Extension::Dht)) {
-            Message::Port(dht.port()).encode(&mut hello); // BEP 5
-        }
-        if !hello.is_empty() {
-            self.send(key, Outgoing::Frame(hello));
+            let mut port = Vec::new();
+            Message::Port(dht.port()).encode(&mut port); // BEP 5
+            self.send(key, Outgoing::Frame(port));
         }
         tracing::debug!("{addr}: connected ({} peers)", self.conns.len());
     }
 
     fn on_message(&mut self, key: PeerKey, msg: PeerMessage, now: Instant) {
-        match msg {
-            PeerMessage::Extended { id: 0, payload } => {
-                if let Ok(hs) = ExtendedHandshake::decode(&payload) {
-                    if let Some(c) = self.conns.get_mut(&key) {
-                        c.learn(&hs, now);
-                    }
-                    self.core.set_reqq(key, hs.reqq);
-                }
-            }
-            PeerMessage::Extended { id, payload } => self.on_extension_message(key, id, &payload),
-            msg => {
-                if let (PeerMessage::Request(_), Some(c)) = (&msg, self.conns.get(&key)) {
-                    self.core.set_unsent(key, c.unsent());
-                }
-                self.core.handle_message(key, msg, now);
-            }
+        if let (PeerMessage::Request(_), Some(c)) = (&msg, self.conns.get(&key)) {
+            self.core.set_unsent(key, c.unsent());
         }
+        self.core.handle_message(key, msg, now);
     }
 
     /// The writers drained some of what they owed: the core reads more for them.
@@ -198,12 +175,6 @@ impl Torrent {
             self.closed_down += c.downloaded();
             self.closed_up += c.uploaded();
         }
-    }
-
-    /// Closes a connection for a reason the driver found (an extension message, a pause).
-    pub(super) fn close_peer(&mut self, key: PeerKey, why: PeerError) {
-        self.core.close_peer(key, why);
-        self.flush();
     }
 
     /// Carries out everything the core asked for since the last flush.
@@ -273,7 +244,7 @@ impl Torrent {
                 let c = self.conns.get(&key)?;
                 Some(PeerStatus {
                     addr: p.addr,
-                    client: c.client.clone(),
+                    client: p.ext.client.clone().unwrap_or_else(|| c.client.clone()),
                     am_choking: p.am_choking,
                     am_interested: p.am_interested,
                     peer_choking: p.peer_choking,

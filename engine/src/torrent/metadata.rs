@@ -1,22 +1,19 @@
-//! A torrent added from a magnet link, before it has its metadata (BEP 9). This actor finds
-//! peers (the link's `x.pe` and `tr` trackers, PEX, and whatever else sends `AddPeers`),
-//! connects, and fetches the info dictionary in 16 KiB pieces over `ut_metadata` from peers
-//! that announce a `metadata_size`. When the assembled bytes hash to the info-hash it writes
-//! the `.torrent` beside the resume data and becomes an ordinary torrent in the same task, on
-//! the same channels, keeping its connections and its announcer.
-//!
-//! Pieces that do not hash to the info-hash are dropped and the peers that sent them are not
-//! asked (nor dialed) again; a size above `MAX_METADATA_SIZE` is never allocated.
+//! A torrent added from a magnet link, before it has its metadata (BEP 9): the driver of its
+//! `protocol::session::MetadataCore`, which holds the rules (whom to ask for which piece, the
+//! timeouts, the info-hash check, distrusting a liar, the bound on `metadata_size`). This task
+//! finds peers (the link's `x.pe` and `tr` trackers, PEX, and whatever else sends `AddPeers`),
+//! connects, feeds the core, and carries out what it polls. When the core hands out the
+//! verified dictionary it writes the `.torrent` beside the resume data and becomes an ordinary
+//! torrent in the same task, on the same channels, keeping its connections and its announcer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
-use protocol::session::DialPool;
-use protocol::wire::{ExtendedHandshake, MetadataDownload, Reserved};
+use protocol::session::MetadataCore;
+use protocol::wire::MetadataDownload;
 use protocol::{InfoHash, Magnet, Metainfo, PeerId};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -30,19 +27,8 @@ use crate::types::{PeerStatus, SessionEvent, TorrentState, TorrentStatus};
 
 mod adopt;
 mod conns;
-mod requests;
 #[cfg(test)]
 mod tests;
-
-/// A metadata request unanswered this long goes to another peer.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Metadata pieces asked of one peer at once.
-const PER_PEER_REQUESTS: usize = 4;
-/// Have messages remembered per peer before the piece count is known; a peer sending more
-/// (no real torrent has that many pieces) is dropped.
-const MAX_EARLY_HAVES: usize = 1 << 20;
-/// Messages a peer may send that make no sense before metadata (blocks we never asked for).
-const MAX_NONSENSE: u32 = 64;
 
 /// What the session gives a magnet torrent.
 pub(crate) struct MagnetOptions {
@@ -123,7 +109,13 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         .filter_map(|p| p.parse().ok())
         .collect();
     peers.extend(opts.peers.iter().copied());
-    let shared_max = (shared.max_peers, shared.max_peers_per_ip);
+    let core = MetadataCore::new(
+        ih,
+        shared.our_id,
+        shared.max_peers,
+        shared.max_peers_per_ip,
+        super::extensions(&shared, None),
+    );
     let mut phase = MagnetPhase {
         shared,
         ctx,
@@ -133,17 +125,18 @@ pub(crate) fn spawn_magnet(shared: SessionShared, opts: MagnetOptions) -> Torren
         finish: Some(opts.finish),
         paused: opts.paused,
         error: None,
-        peers: HashMap::new(),
-        pool: DialPool::new(shared_max.0, shared_max.1),
-        download: None,
-        requested: HashMap::new(),
-        contributors: HashMap::new(),
+        core,
+        conns: HashMap::new(),
         announce,
         added: Added::new(wiring.cmd_tx.clone()),
         status_out: wiring.status_out.clone(),
         peers_out: wiring.peers_out.clone(),
     };
+    if phase.paused {
+        phase.core.set_active(false, Instant::now());
+    }
     phase.add_candidates(peers);
+    phase.flush();
     phase.publish_status();
     let (cmd_rx, peer_rx) = take_receivers(&mut wiring);
     tokio::spawn(phase.run(wiring, cmd_rx, peer_rx));
@@ -165,33 +158,19 @@ fn take_receivers(
     )
 }
 
-/// A connection made before the metadata: what it told us, kept for the torrent to adopt.
-pub(super) struct PendingPeer {
-    addr: SocketAddr,
-    peer_id: PeerId,
-    outgoing: bool,
-    reserved: Reserved,
+/// What the driver keeps of a connection made before the metadata (what it said is the core's).
+pub(super) struct PendingConn {
     writer: crate::peer::OutQueue,
     stats: Arc<PeerStats>,
-    handshake: Option<ExtendedHandshake>,
-    bitfield: Option<Bytes>,
-    have_all: bool,
-    haves: Vec<u32>,
-    peer_choking: bool,
-    peer_interested: bool,
-    /// Metadata pieces we asked it for.
-    asked: HashSet<u32>,
-    /// Metadata pieces it refused us (until its next extended handshake).
-    rejected: HashSet<u32>,
-    last_pex: Option<Instant>,
-    nonsense: u32,
+    peer_id: PeerId,
 }
 
 /// What the metadata phase hands the torrent that follows it.
 pub(super) struct Handoff {
-    peers: Vec<(PeerKey, PendingPeer)>,
-    /// Candidates, bans and the connections of every stage.
-    pool: DialPool,
+    /// The phase's rules and state: its peers, its pool (candidates, bans, the connections
+    /// of every stage).
+    core: MetadataCore,
+    conns: HashMap<PeerKey, PendingConn>,
     announce: sources::Announce,
     added: Added,
 }
@@ -205,15 +184,10 @@ struct MagnetPhase {
     finish: Option<Box<dyn FnOnce(Metainfo) -> TorrentOptions + Send>>,
     paused: bool,
     error: Option<String>,
-    peers: HashMap<PeerKey, PendingPeer>,
-    /// Whom to dial, the connections of every stage, and the addresses that sent metadata
-    /// which failed the hash check (forbidden); handed to the torrent that follows.
-    pool: DialPool,
-    download: Option<MetadataDownload>,
-    /// Metadata piece -> who we asked, and when we give up on them.
-    requested: HashMap<u32, (PeerKey, Instant)>,
-    /// Metadata piece -> who sent the bytes we hold.
-    contributors: HashMap<u32, SocketAddr>,
+    /// The BEP 9 fetch and the connections' protocol state; handed to the torrent that
+    /// follows.
+    core: MetadataCore,
+    conns: HashMap<PeerKey, PendingConn>,
     announce: sources::Announce,
     added: Added,
     status_out: Arc<crate::status_feed::StatusCell>,
@@ -248,14 +222,11 @@ impl MagnetPhase {
                     }
                     Some(cmd) => self.on_command(cmd),
                 },
-                Some(ev) = peer_events.recv() => {
-                    if let Some(info) = self.on_peer_event(ev) {
-                        break Exit::Metadata(info);
-                    }
-                }
-                _ = tick.tick() => {
-                    self.on_tick(Instant::now());
-                }
+                Some(ev) = peer_events.recv() => self.on_peer_event(ev),
+                _ = tick.tick() => self.on_tick(Instant::now()),
+            }
+            if let Some(info) = self.flush() {
+                break Exit::Metadata(info);
             }
         };
         let Exit::Metadata(info) = exit else { return };
@@ -290,9 +261,10 @@ impl MagnetPhase {
         };
         let mut opts = finish(metainfo);
         opts.paused = self.paused || opts.pause_after_metadata;
+        let spent = MetadataCore::new(ih, self.shared.our_id, 0, 0, Default::default());
         let handoff = Handoff {
-            peers: self.peers.drain().collect(),
-            pool: std::mem::replace(&mut self.pool, DialPool::new(0, 0)),
+            core: std::mem::replace(&mut self.core, spent),
+            conns: std::mem::take(&mut self.conns),
             announce: self.announce.take(),
             added: std::mem::replace(&mut self.added, Added::new(wiring.cmd_tx.clone())),
         };
@@ -308,7 +280,7 @@ impl MagnetPhase {
             peer_tx: wiring.peer_tx.clone(),
             upload_room: wiring.upload_room.clone(),
         };
-        match Torrent::build(self.shared.clone(), opts, rewired, Some(handoff)) {
+        match Torrent::build_blocking(self.shared.clone(), opts, rewired, Some(handoff)).await {
             Ok((torrent, (cmds, peers, disk))) => {
                 torrent.run(cmds, peers, disk).await;
                 Ok(())
@@ -331,7 +303,7 @@ impl MagnetPhase {
     /// Stays in `error` (answering commands) until the torrent is removed.
     async fn fail_forever(&mut self, why: String, mut wiring: Wiring) -> Result<(), String> {
         self.error = Some(why.clone());
-        self.close_all("unusable metadata");
+        self.close_all();
         self.publish_status();
         let _ = self
             .shared
@@ -352,11 +324,13 @@ impl MagnetPhase {
             TorrentCmd::AddPeers(addrs) => self.add_candidates(addrs),
             TorrentCmd::Pause => {
                 self.paused = true;
-                self.close_all("paused");
+                self.close_all();
             }
             TorrentCmd::Resume => {
                 self.paused = false;
-                self.maybe_connect(Instant::now());
+                if self.error.is_none() {
+                    self.core.set_active(true, Instant::now());
+                }
             }
             TorrentCmd::AddSources(add) => self.add_sources(add),
             // No pieces yet: dropping the reply tells the caller so (and goals wait for the
@@ -372,7 +346,7 @@ impl MagnetPhase {
     }
 
     async fn stop(&mut self, done: Option<oneshot::Sender<()>>) {
-        self.close_all("torrent stopped");
+        self.close_all();
         let last = AnnounceStats {
             left: 1,
             stopping: true,
@@ -415,22 +389,7 @@ impl MagnetPhase {
     }
 
     fn on_tick(&mut self, now: Instant) {
-        // Requests nobody answered in time go elsewhere.
-        let expired: Vec<u32> = self
-            .requested
-            .iter()
-            .filter(|(_, (_, deadline))| *deadline <= now)
-            .map(|(piece, _)| *piece)
-            .collect();
-        for piece in expired {
-            if let Some((key, _)) = self.requested.remove(&piece) {
-                if let Some(p) = self.peers.get_mut(&key) {
-                    p.asked.remove(&piece);
-                }
-            }
-        }
-        self.maybe_connect(now);
-        self.request_metadata(now);
+        self.core.handle_timeout(now);
         self.publish_status();
     }
 
@@ -454,7 +413,7 @@ impl MagnetPhase {
             uploaded: 0,
             down_rate: 0,
             up_rate: 0,
-            peers: self.peers.len() as u32,
+            peers: self.conns.len() as u32,
             seeds: 0,
             eta_secs: None,
             error: self.error.clone(),
@@ -464,16 +423,12 @@ impl MagnetPhase {
             moving: None,
         };
         self.status_out.publish(status);
-        let peers = self
-            .peers
-            .values()
-            .map(|p| PeerStatus {
+        let peers = (self.core.peers())
+            .map(|(_, p)| PeerStatus {
                 addr: p.addr,
-                client: p
-                    .handshake
-                    .as_ref()
-                    .and_then(|h| h.v.clone())
-                    .unwrap_or_else(|| "unknown".into()),
+                client: (p.handshake.as_ref())
+                    .and_then(|h| h.v.as_ref())
+                    .map_or_else(|| "unknown".into(), |v| v.chars().take(64).collect()),
                 am_choking: true,
                 am_interested: false,
                 peer_choking: p.peer_choking,
@@ -487,8 +442,4 @@ impl MagnetPhase {
             *out = peers;
         }
     }
-}
-
-fn wire_ut_metadata() -> &'static str {
-    protocol::wire::UT_METADATA
 }

@@ -5,11 +5,9 @@
 
 mod announcer;
 mod conns;
-mod ext;
 mod messages;
 mod metadata;
 mod moving;
-mod pex;
 mod seed_goal;
 mod selection;
 mod setup;
@@ -170,6 +168,22 @@ impl Wiring {
     }
 }
 
+/// The torrent's BEP 10 settings for its core (`metadata` none during a magnet's fetch).
+pub(super) fn extensions(
+    shared: &SessionShared,
+    metadata: Option<Arc<Metainfo>>,
+) -> protocol::session::Extensions {
+    let private = metadata.as_ref().is_some_and(|m| m.info.private);
+    protocol::session::Extensions {
+        listen_port: shared.listen_port,
+        client: format!("Swarmlink {}", env!("CARGO_PKG_VERSION")),
+        metadata,
+        pex: !private,
+        origin: shared.targets.origin,
+        allow_lan: shared.targets.allow_lan,
+    }
+}
+
 /// What every connection of a torrent shares (`piece_count` 0 while the metadata is unknown).
 pub(super) fn peer_context(
     shared: &SessionShared,
@@ -205,7 +219,7 @@ pub(crate) struct Torrent {
     file_priorities: Vec<FilePriority>,
     sequential: bool,
     ctx: PeerContext,
-    /// What only the driver has of each connected peer (its writer, counters, BEP 10 state).
+    /// What only the driver has of each connected peer (its writer, its counters).
     conns: HashMap<PeerKey, conns::Conn>,
     disk: crate::disk::DiskSender,
     backlog: Arc<WriteBacklog>,
@@ -265,14 +279,35 @@ impl Torrent {
     /// Sets the torrent up (layout, resume data, disk thread); its actor runs once the caller
     /// calls [`Prepared::start`]. The split lets the session announce `Added` first: a complete
     /// copy checks in milliseconds and would otherwise report `Completed` before `Added`.
-    pub(crate) fn prepare(
+    pub(crate) async fn prepare(
         shared: SessionShared,
         opts: TorrentOptions,
     ) -> Result<(TorrentHandle, Prepared), EngineError> {
         let wiring = Wiring::new();
         let handle = wiring.handle();
-        let (torrent, channels) = Torrent::build(shared, opts, wiring, None)?;
+        let (torrent, channels) = Torrent::build_blocking(shared, opts, wiring, None).await?;
         Ok((handle, Prepared { torrent, channels }))
+    }
+
+    /// [`Torrent::build`] on a blocking thread: laying out a torrent creates and sizes its
+    /// files and reads its resume data, which for thousands of files takes the runtime's
+    /// thread for long enough to stall every other torrent and connection on it.
+    async fn build_blocking(
+        shared: SessionShared,
+        opts: TorrentOptions,
+        wiring: Wiring,
+        handoff: Option<metadata::Handoff>,
+    ) -> Result<(Torrent, Channels), EngineError> {
+        let dir = opts.save_dir.clone();
+        let build = move || Torrent::build(shared, opts, wiring, handoff);
+        match tokio::task::spawn_blocking(build).await {
+            Ok(built) => built,
+            Err(e) => Err(EngineError::Io {
+                what: "setting up a torrent in",
+                path: dir,
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
     }
 
     async fn run(
@@ -519,7 +554,6 @@ impl Torrent {
             .set_upload_limited(self.shared.up_limit.is_limited());
         self.core.handle_timeout(now);
         self.flush();
-        self.pex_tick(now);
         if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
         }

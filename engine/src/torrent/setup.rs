@@ -135,6 +135,7 @@ impl Torrent {
         };
         let mut core = TorrentCore::new(core_config, lengths, rand::random(), now);
         core.set_upload_limited(shared.up_limit.is_limited());
+        core.set_extensions(super::extensions(&shared, Some(metainfo.clone())));
         let mut torrent = Torrent {
             core,
             shared,

@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::core::TorrentCore;
+use super::error::PeerError;
+use super::metadata_core::MetadataCore;
 use super::outputs::PeerKey;
 use super::outputs::Transmit;
 use super::peer::PeerSession;
-use crate::wire::Message;
+use crate::wire::{ExtendedHandshake, Message};
 use crate::{Bitfield, PeerId};
 
 /// What the metadata phase learnt of a connection.
@@ -20,13 +22,45 @@ pub struct Adopted {
     pub has: Bitfield,
     pub peer_choking: bool,
     pub peer_interested: bool,
-    pub reqq: Option<u32>,
+    /// It set BEP 10's reserved bit.
+    pub extended: bool,
+    /// Its latest extended handshake.
+    pub handshake: Option<ExtendedHandshake>,
 }
 
 impl TorrentCore {
+    /// Takes over a magnet's metadata phase once its metadata is in: its pool (candidates,
+    /// bans, the connections of every stage) and its peers. A peer whose early `have`s or
+    /// bitfield do not fit the torrent is closed.
+    pub fn adopt_phase(&mut self, phase: MetadataCore, now: Instant) {
+        let (pool, peers) = phase.into_parts();
+        self.adopt_pool(pool);
+        for (key, early) in peers {
+            let Some(has) = early.pieces(self.lengths.piece_count()) else {
+                let why = PeerError::Protocol("its pieces do not fit the torrent");
+                self.send(key, Transmit::Close(why));
+                self.pool.ended(key, false, now);
+                continue;
+            };
+            let adopted = Adopted {
+                addr: early.addr,
+                peer_id: early.peer_id,
+                outgoing: early.outgoing,
+                fast: early.fast,
+                has,
+                peer_choking: early.peer_choking,
+                peer_interested: early.peer_interested,
+                extended: early.extended,
+                handshake: early.handshake,
+            };
+            self.adopt_peer(key, adopted, now);
+        }
+    }
+
     /// Takes over a connection of the metadata phase, whose pool (`adopt_pool`) knows it.
-    /// Nothing is sent: a bitfield may only open a connection, so
-    /// [`TorrentCore::tell_have_all`] follows the check.
+    /// A peer that speaks BEP 10 hears our extended handshake again (now with the metadata we
+    /// serve, and PEX withdrawn for a private torrent); no bitfield, which may only open a
+    /// connection: [`TorrentCore::tell_have_all`] follows the check.
     pub fn adopt_peer(&mut self, key: PeerKey, a: Adopted, now: Instant) {
         self.now = now;
         let mut peer = PeerSession::new(a.addr, a.peer_id, a.has.len(), a.outgoing, a.fast, now);
@@ -34,8 +68,15 @@ impl TorrentCore {
         peer.has = a.has;
         peer.peer_choking = a.peer_choking;
         peer.peer_interested = a.peer_interested;
-        peer.reqq = a.reqq;
+        peer.ext.speaks = a.extended;
+        if let Some(hs) = &a.handshake {
+            peer.ext.learn(hs, now);
+            peer.reqq = hs.reqq;
+        }
         self.peers.insert(key, peer);
+        if a.extended {
+            self.send_extended_handshake(key, a.addr);
+        }
     }
 
     /// Every connected peer hears each piece we have as a `have`, and interest is set.

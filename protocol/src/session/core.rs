@@ -11,6 +11,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 
 use super::error::PeerError;
+use super::ext_state::Extensions;
 use super::outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 use super::peer::PeerSession;
 use super::pool::DialPool;
@@ -29,6 +30,8 @@ pub struct TorrentCore {
     pub(super) pool: DialPool,
     pub(super) strikes: Strikes,
     pub(super) uploads: Uploads,
+    /// BEP 10 settings: our handshake, the metadata we serve, PEX (`extended.rs`).
+    pub(super) extensions: Extensions,
     /// Peers are connected and data moves (not paused, checking or failed).
     pub(super) active: bool,
     /// Every wanted piece is here: we only serve.
@@ -59,6 +62,7 @@ impl TorrentCore {
             pool,
             strikes: Strikes::default(),
             uploads: Uploads::default(),
+            extensions: Extensions::default(),
             active: false,
             seeding: false,
             up_limited: false,
@@ -329,6 +333,7 @@ impl TorrentCore {
         if self.active {
             at = earliest(at, self.pool.next_due());
             at = earliest(at, self.stall_deadline());
+            at = earliest(at, self.pex_deadline());
         }
         at
     }

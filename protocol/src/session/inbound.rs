@@ -23,8 +23,7 @@ const MAX_BAD_REQUESTS: u32 = 64;
 const MAX_REFUSED: u32 = 2 * MAX_IN_REQUESTS as u32;
 
 impl TorrentCore {
-    /// A message from a connected peer. Extension messages (BEP 10) other than what concerns
-    /// the core are the driver's: it handles them before or instead of calling this.
+    /// A message from a connected peer, extension messages (BEP 10) included.
     pub fn handle_message(&mut self, key: PeerKey, msg: PeerMessage, now: Instant) {
         self.now = now;
         if !self.peers.contains_key(&key) {
@@ -97,7 +96,8 @@ impl TorrentCore {
             }
             PeerMessage::Piece { index, begin, data } => self.on_block(key, index, begin, data),
             PeerMessage::AllowedFast(i) => self.on_allowed_fast(key, i),
-            PeerMessage::Extended { .. } | PeerMessage::Other => {}
+            PeerMessage::Extended { id, payload } => self.on_extended(key, id, &payload, now),
+            PeerMessage::Other => {}
         }
     }
 

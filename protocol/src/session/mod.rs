@@ -1,6 +1,8 @@
 //! One torrent's BitTorrent rules as a state machine, in the manner of quinn-proto: the peer
 //! wire (choke and interest, requests both ways, BEP 6 allowed-fast, endgame), the strike and
-//! ban rules, and the pool of addresses to dial. It reads no clock, opens no socket and spawns
+//! ban rules, BEP 10 extensions (`extended`, PEX in `pex`, serving metadata in
+//! `metadata_serving`), and the pool of addresses to dial. A magnet's phase before its metadata
+//! is [`MetadataCore`] (`metadata_core`, `metadata_requests`), which the torrent's core adopts. It reads no clock, opens no socket and spawns
 //! nothing; a driver (the engine's torrent task) feeds it what happened and carries out what it
 //! asks for.
 //!
@@ -17,14 +19,22 @@ mod choke;
 mod core;
 mod dialing;
 mod error;
+mod ext_state;
+mod extended;
 mod inbound;
 mod message;
+mod metadata_core;
+mod metadata_requests;
+mod metadata_serving;
 mod outputs;
 mod peer;
+mod pex;
 mod pool;
 mod requests;
 mod serving;
 mod strikes;
+#[cfg(test)]
+mod test_peers;
 mod uploads;
 mod verdicts;
 mod web_seeds;
@@ -32,9 +42,15 @@ mod web_seeds;
 pub use self::core::TorrentCore;
 pub use adopt::Adopted;
 pub use error::PeerError;
+pub use ext_state::{
+    decode_handshake, extended_frame, Extensions, PeerExt, MAX_HANDSHAKE_LEN, OUR_UT_METADATA,
+    OUR_UT_PEX,
+};
 pub use message::PeerMessage;
+pub use metadata_core::{EarlyPeer, MetadataCore, MetadataEvent, METADATA_REQUEST_TIMEOUT};
 pub use outputs::{CoreConfig, CoreEvent, DiskOp, PeerKey, Transmit};
 pub use peer::{PeerSession, MAX_IN_REQUESTS, STALL_TIMEOUT};
+pub use pex::{added_peers, dialable, MIN_RECEIVE_GAP, PEX_INTERVAL};
 pub use pool::{Dial, DialPool, MAX_CANDIDATES};
 pub use serving::READ_AHEAD_UNCAPPED;
 pub use web_seeds::{WebSeedAsk, WebSeedJob};

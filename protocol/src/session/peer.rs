@@ -63,6 +63,8 @@ pub struct PeerSession {
     pub(super) sent_allowed_fast: bool,
     /// Blocks served while choking it: capped so allowed-fast cannot become a free ride.
     pub(super) fast_served: u32,
+    /// BEP 10: what it said in its extended handshake, and our PEX and metadata exchanges.
+    pub ext: super::ext_state::PeerExt,
 }
 
 impl PeerSession {
@@ -100,6 +102,7 @@ impl PeerSession {
             allowed_out: Vec::new(),
             sent_allowed_fast: false,
             fast_served: 0,
+            ext: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@ impl TorrentCore {
         self.request_from_all();
         self.rechoke(now);
         self.connect_due(now);
+        self.pex_tick(now);
     }
 
     /// Interested exactly when the peer has a piece we want.

@@ -3,69 +3,22 @@
 
 use std::time::Instant;
 
-use protocol::session::Adopted;
-use protocol::wire::Extension;
-use protocol::Bitfield;
-
 use super::super::conns::Conn;
 use super::super::Torrent;
-use super::{Handoff, PendingPeer};
-use crate::peer::Outgoing;
-
-/// What the peer has, from what it said before we knew the piece count; `None` if that does
-/// not fit the torrent.
-fn pieces_of(pending: &PendingPeer, piece_count: u32) -> Option<Bitfield> {
-    let mut has = if pending.have_all {
-        Bitfield::full(piece_count)
-    } else if let Some(bits) = &pending.bitfield {
-        Bitfield::from_wire(bits, piece_count).ok()?
-    } else {
-        Bitfield::new(piece_count)
-    };
-    for &i in &pending.haves {
-        if i >= piece_count {
-            return None;
-        }
-        has.set(i);
-    }
-    Some(has)
-}
+use super::Handoff;
 
 impl Torrent {
     /// Takes over the connections, candidates and announcer of the metadata phase. Returns
     /// whether an announcer came with them.
     pub(in crate::torrent) fn adopt(&mut self, h: Handoff) -> bool {
-        let now = Instant::now();
-        let piece_count = self.lengths.piece_count();
-        self.core.adopt_pool(h.pool);
-        for (key, pending) in h.peers {
-            let Some(has) = pieces_of(&pending, piece_count) else {
-                let _ = pending.writer.send(Outgoing::Close);
-                self.core.handle_closed(key, now);
-                continue;
-            };
-            let mut conn = Conn::new(pending.writer, pending.stats, &pending.peer_id);
-            if let Some(hs) = &pending.handshake {
-                conn.learn(hs, now);
-            }
-            let adopted = Adopted {
-                addr: pending.addr,
-                peer_id: pending.peer_id,
-                outgoing: pending.outgoing,
-                fast: pending.reserved.has(Extension::Fast),
-                has,
-                peer_choking: pending.peer_choking,
-                peer_interested: pending.peer_interested,
-                reqq: pending.handshake.as_ref().and_then(|hs| hs.reqq),
-            };
-            if pending.reserved.has(Extension::ExtensionProtocol) {
-                // Now we can serve the metadata too (and withdraw PEX for a private torrent).
-                let frame = self.our_extended_handshake(pending.addr);
-                let _ = conn.writer.send(Outgoing::Frame(frame));
-            }
-            self.core.adopt_peer(key, adopted, now);
-            self.conns.insert(key, conn);
+        for (key, c) in h.conns {
+            self.conns
+                .insert(key, Conn::new(c.writer, c.stats, &c.peer_id));
         }
+        // The core adopts the peers that fit the torrent (they hear our extended handshake
+        // again, now with the metadata we serve) and closes the others.
+        self.core.adopt_phase(h.core, Instant::now());
+        self.flush();
         let web_seeds = self.added.adopt(h.added);
         self.add_phase_web_seeds(web_seeds);
         match h.announce {

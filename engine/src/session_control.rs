@@ -1,0 +1,78 @@
+//! The session's calls that only pass a command on to one torrent's task: pause, resume,
+//! choosing files, moving them.
+
+use std::path::PathBuf;
+
+use protocol::InfoHash;
+use tokio::sync::oneshot;
+
+use crate::session::Session;
+use crate::torrent::{SelectionCmd, TorrentCmd};
+use crate::types::{EngineError, FilePriority, FileProgress};
+
+impl Session {
+    pub async fn pause(&self, ih: InfoHash) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Pause);
+        Ok(())
+    }
+
+    pub async fn resume(&self, ih: InfoHash) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::Resume);
+        Ok(())
+    }
+
+    /// Sets one priority per file (in torrent order) while the torrent runs: `Skip` files are
+    /// never fetched or created (bytes they share with wanted files go to the part file), and a
+    /// file selected again gets its bytes back from there. A magnet without its metadata yet
+    /// refuses (`Unsupported`).
+    pub async fn set_file_priorities(
+        &self,
+        ih: InfoHash,
+        priorities: Vec<FilePriority>,
+    ) -> Result<(), EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Selection(SelectionCmd::Set { priorities, reply });
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        wait.await.unwrap_or(Err(EngineError::Unsupported(
+            "choosing files before the torrent's metadata has arrived",
+        )))
+    }
+
+    /// Moves a torrent's files to `save_dir` while it runs: a rename on one file system; copy,
+    /// verify, delete across file systems. Returns once the move started; `status().moving`
+    /// shows its progress, then `SessionEvent::Moved` (or `MoveFailed`, with the files left
+    /// where they were and the torrent working there). Refused while the torrent checks, moves
+    /// already, or is a magnet without its metadata (`Unsupported`).
+    pub async fn move_storage(&self, ih: InfoHash, save_dir: PathBuf) -> Result<(), EngineError> {
+        self.move_storage_with(ih, save_dir, false).await
+    }
+
+    /// `move_storage`, copying even on one file system when `force_copy` (tests of the copy
+    /// path, which one file system cannot otherwise reach).
+    #[doc(hidden)]
+    pub async fn move_storage_with(
+        &self,
+        ih: InfoHash,
+        save_dir: PathBuf,
+        force_copy: bool,
+    ) -> Result<(), EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Move(crate::torrent::MoveCmd {
+            to: save_dir,
+            force_copy,
+            reply,
+        });
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        wait.await.unwrap_or(Err(EngineError::Unsupported(
+            "moving a torrent before its metadata has arrived",
+        )))
+    }
+
+    /// Each file with its priority and progress; `None` while a magnet's metadata is missing.
+    pub async fn files(&self, ih: InfoHash) -> Result<Option<Vec<FileProgress>>, EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = TorrentCmd::Selection(SelectionCmd::Files(reply));
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        Ok(wait.await.ok())
+    }
+}
