@@ -224,6 +224,34 @@ pub struct TorrentStatus {
     pub moving: Option<MoveStatus>,
 }
 
+impl TorrentStatus {
+    /// A torrent known only by its info-hash and state: nothing on disk, no peers, no
+    /// transfers. What the engine shows before a torrent's actor first publishes, and what the
+    /// helper shows of a download it cannot restore (with its name and error set).
+    pub fn empty(info_hash: InfoHash, state: TorrentState) -> Self {
+        TorrentStatus {
+            info_hash,
+            name: String::new(),
+            state,
+            progress: 0.0,
+            total_bytes: 0,
+            have_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0,
+            up_rate: 0,
+            peers: 0,
+            seeds: 0,
+            eta_secs: None,
+            error: None,
+            save_path: PathBuf::new(),
+            seeding_secs: 0,
+            web_seeds: Vec::new(),
+            moving: None,
+        }
+    }
+}
+
 /// A move under way: where to, and bytes copied of the total (a rename is done at once).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MoveStatus {

@@ -35,7 +35,9 @@ use crate::disk::{DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
 use crate::status_feed::StatusCell;
-use crate::types::{EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState};
+use crate::types::{
+    EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
+};
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 pub(crate) use moving::MoveCmd;
@@ -155,7 +157,10 @@ impl Wiring {
             cmd_rx,
             peer_tx,
             peer_rx,
-            status_out: Arc::new(StatusCell::new(status::placeholder())),
+            status_out: Arc::new(StatusCell::new(TorrentStatus::empty(
+                protocol::InfoHash::default(),
+                TorrentState::Checking,
+            ))),
             peers_out: Arc::new(Mutex::new(Vec::new())),
             upload_room: Arc::new(tokio::sync::Notify::new()),
         }

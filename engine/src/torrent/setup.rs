@@ -105,24 +105,10 @@ impl Torrent {
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();
         let initial = TorrentStatus {
-            info_hash,
             name: info.name.clone(),
-            state: TorrentState::Checking,
-            progress: 0.0,
             total_bytes: info.total_length,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
-            peers: 0,
-            seeds: 0,
-            eta_secs: None,
-            error: None,
             save_path: save_path.clone(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-            moving: None,
+            ..TorrentStatus::empty(info_hash, TorrentState::Checking)
         };
         status_out.publish(initial);
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
