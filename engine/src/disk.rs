@@ -67,8 +67,14 @@ pub enum DiskJob {
         recorded: Option<Vec<crate::storage::FileStamp>>,
         record_to: Option<PathBuf>,
     },
-    /// Write resume data for these verified pieces, after every earlier write.
-    SaveResume { have: Bitfield, path: PathBuf },
+    /// Write resume data for these verified pieces, after every earlier write, with the
+    /// torrent's lifetime totals (synced to disk unless only the totals changed).
+    SaveResume {
+        have: Bitfield,
+        path: PathBuf,
+        totals: crate::resume::Totals,
+        durability: crate::resume::Durability,
+    },
     /// Close the files (flushing them) and stop; `delete` removes them first.
     Stop { delete: bool },
     /// Never read these pieces for peers again (answered with `Withdrawal::Pieces`).
@@ -185,7 +191,12 @@ impl Disk {
                 DiskJob::Withdraw { pieces, reply } => self.withdraw(pieces, reply),
                 DiskJob::RecheckChanged { reply } => self.report_changes(reply),
                 DiskJob::Select(skipped) => self.select(&skipped),
-                DiskJob::SaveResume { have, path } => self.save_resume(&have, &path),
+                DiskJob::SaveResume {
+                    have,
+                    path,
+                    totals,
+                    durability,
+                } => self.save_resume(&have, &path, totals, durability),
                 DiskJob::Move {
                     to,
                     parts_to,
@@ -374,8 +385,10 @@ impl Disk {
         }
         // The claim is recorded before any write, so a crash from here on cannot make the
         // torrent's own partial file look like a stranger's.
+        // A fresh claim has no record, so no totals before this run (and none yet in it).
         if let (true, Some(path)) = (fresh, &record_to) {
-            self.save_resume(&have, path);
+            let (totals, synced) = (Default::default(), crate::resume::Durability::Synced);
+            self.save_resume(&have, path, totals, synced);
         }
         if let Some(recorded) = recorded {
             self.guard_changed_since(&recorded, &have);
@@ -457,12 +470,20 @@ impl Disk {
 
     /// Resume data for `have`, naming where the files are. Never for a place that is not the
     /// torrent's: the record would make a stranger's file look like ours.
-    fn save_resume(&self, have: &Bitfield, path: &std::path::Path) {
+    fn save_resume(
+        &self,
+        have: &Bitfield,
+        path: &std::path::Path,
+        totals: crate::resume::Totals,
+        durability: crate::resume::Durability,
+    ) {
         if !self.storage.is_claimed() {
             return;
         }
-        let data = ResumeData::new(have, self.storage.stamps()).named(self.storage.root_name());
-        if let Err(e) = data.save(path) {
+        let data = ResumeData::new(have, self.storage.stamps())
+            .named(self.storage.root_name())
+            .with_totals(totals);
+        if let Err(e) = data.save_as(path, durability) {
             tracing::warn!("cannot save resume data to {}: {e}", path.display());
         }
     }

@@ -204,8 +204,10 @@ pub struct TorrentStatus {
     pub total_bytes: u64,
     /// Verified bytes on disk.
     pub have_bytes: u64,
-    /// Payload bytes received / sent in this session.
+    /// Payload bytes received in this session.
     pub downloaded: u64,
+    /// Payload bytes sent over the torrent's life: earlier runs' from its resume record (with a
+    /// state directory), plus this session's.
     pub uploaded: u64,
     /// Bytes per second, averaged over a few seconds.
     pub down_rate: u64,
@@ -216,7 +218,7 @@ pub struct TorrentStatus {
     pub error: Option<String>,
     /// The torrent's file (single-file) or directory (multi-file) on disk.
     pub save_path: PathBuf,
-    /// Seconds spent seeding (complete and not paused) in this session.
+    /// Seconds spent seeding (complete and not paused) over the torrent's life, like `uploaded`.
     pub seeding_secs: u64,
     /// Each BEP 19 web seed (`url-list` entry), in the torrent's order.
     pub web_seeds: Vec<crate::webseed::WebSeedStatus>,

@@ -70,6 +70,8 @@ impl Torrent {
             source,
         })?;
         let save_path = storage.root().to_path_buf();
+        // Totals belong to the torrent, not to its files: kept even from an untrusted record.
+        let totals = resume.as_ref().map(|r| r.totals).unwrap_or_default();
         if let Some(parts) = resume_path.as_ref().map(|p| p.with_extension("parts")) {
             let skipped = selection::skipped(opts.file_priorities.as_deref(), info.files.len());
             let plen = u64::from(lengths.default_piece_len());
@@ -106,6 +108,8 @@ impl Torrent {
         let now = Instant::now();
         let initial = TorrentStatus {
             name: info.name.clone(),
+            uploaded: totals.uploaded,
+            seeding_secs: totals.seeding_secs,
             total_bytes: info.total_length,
             save_path: save_path.clone(),
             ..TorrentStatus::empty(info_hash, TorrentState::Checking)
@@ -139,7 +143,9 @@ impl Torrent {
             paused: opts.paused,
             error: None,
             seed_goals: opts.seed_goals,
-            seeding: Duration::ZERO,
+            seeding: Duration::from_secs(totals.seeding_secs),
+            uploaded_before: totals.uploaded,
+            saved_totals: totals,
             last_tick: now,
             closed_down: 0,
             closed_up: 0,

@@ -73,7 +73,7 @@ impl Torrent {
             total_bytes: self.metainfo.info.total_length,
             have_bytes,
             downloaded: self.downloaded(),
-            uploaded: self.uploaded(),
+            uploaded: self.lifetime_uploaded(),
             down_rate: self.down_rate,
             up_rate: self.up_rate,
             // Web seeds fetching right now count as peers, and as seeds: they have everything.
