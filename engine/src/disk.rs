@@ -99,6 +99,8 @@ pub enum DiskJob {
         parts_to: Option<PathBuf>,
         resume: Option<(PathBuf, PathBuf)>,
         force_copy: bool,
+        /// Set by `Session::cancel_move` while it copies.
+        cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     },
     /// Hash again the pieces of files that changed on disk; answer with what changed.
     RecheckChanged {
@@ -202,7 +204,8 @@ impl Disk {
                     parts_to,
                     resume,
                     force_copy,
-                } => self.relocate(&to, parts_to.as_deref(), resume, force_copy),
+                    cancel,
+                } => self.relocate(&to, parts_to.as_deref(), resume, force_copy, &cancel),
                 DiskJob::Stop { delete } => {
                     if delete {
                         self.storage.delete();
@@ -426,6 +429,7 @@ impl Disk {
         parts_to: Option<&std::path::Path>,
         resume: Option<(PathBuf, PathBuf)>,
         force_copy: bool,
+        cancel: &std::sync::atomic::AtomicBool,
     ) {
         let events = self.events.clone();
         let mut last = 0;
@@ -438,7 +442,7 @@ impl Disk {
         };
         let moved = self
             .storage
-            .relocate(to, parts_to, force_copy, &mut progress);
+            .relocate(to, parts_to, force_copy, cancel, &mut progress);
         let outcome = match moved {
             Ok(()) => {
                 // Our own move changed the stamps (a copy's mtimes): not someone's edit.

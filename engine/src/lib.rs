@@ -51,6 +51,7 @@ pub use reach::{Connectable, ConnectableState};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use status_feed::StatusChanges;
+pub use storage::MOVE_CANCELLED;
 pub use types::{
     AddTorrent, EngineError, FilePriority, FileProgress, MoveStatus, PeerStatus, SessionConfig,
     SessionEvent, TorrentSource, TorrentState, TorrentStatus,

@@ -1,7 +1,7 @@
 //! `Session::move_storage` on a seeding torrent: the files move (here by the copy path, which
 //! one file system reaches only when forced), the status shows the move and then the new place,
 //! and a peer that comes afterwards downloads everything from there. A move that cannot happen
-//! leaves the files and the torrent as they were.
+//! leaves the files and the torrent as they were; so does a cancelled copy.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,5 +136,48 @@ async fn a_move_onto_an_existing_name_fails_and_the_torrent_goes_on() {
         fetch_from(&seed, &meta, &tmp.path().join("out")).await,
         data
     );
+    seed.shutdown().await;
+}
+
+/// A copy cancelled while it runs: the torrent stays where it was and seeds on, byte-exact,
+/// the destination holds nothing of it, and a second cancel has no move to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_copy_leaves_the_torrent_where_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, to, state) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("st"),
+    );
+    std::fs::create_dir_all(&from).unwrap();
+    // Big enough that the copy (1 MiB a chunk, hashed, synced) outlasts the cancel's trip.
+    let data = test_data(24 << 20, 5);
+    std::fs::write(from.join("movie.bin"), &data).unwrap();
+    let meta = make_torrent("movie.bin", &data, 256 * 1024);
+    let seed = seeding(&from, &state, &meta).await;
+    let mut events = seed.events();
+
+    let ih = meta.info_hash;
+    seed.move_storage_with(ih, to.clone(), true).await.unwrap();
+    seed.cancel_move(ih).await.unwrap();
+    match move_outcome(&mut events, ih).await {
+        SessionEvent::MoveFailed(_, why) => assert!(why.contains(crate::MOVE_CANCELLED), "{why}"),
+        other => panic!("the move ended otherwise: {other:?}"),
+    }
+    assert!(
+        seed.cancel_move(ih).await.is_err(),
+        "nothing left to cancel"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&to)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let status = seed.status(ih).unwrap();
+    assert_eq!(PathBuf::from(&status.save_path), from.join("movie.bin"));
+    assert_eq!(status.moving, None);
+    assert_eq!(status.state, TorrentState::Seeding);
+    assert!(std::fs::read(from.join("movie.bin")).unwrap() == data);
+    // Every piece still checks out where it is: a new peer gets it all from there.
+    assert!(fetch_from(&seed, &meta, &tmp.path().join("out")).await == data);
     seed.shutdown().await;
 }

@@ -366,7 +366,8 @@ impl MagnetPhase {
             | TorrentCmd::Selection(_)
             | TorrentCmd::Stream(_)
             | TorrentCmd::GoalsChanged
-            | TorrentCmd::Move(_) => {}
+            | TorrentCmd::Move(_)
+            | TorrentCmd::CancelMove(_) => {}
         }
         self.publish_status();
     }

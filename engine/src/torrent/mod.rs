@@ -75,8 +75,9 @@ pub(crate) enum TorrentCmd {
     Stream(stream::StreamCmd),
     /// The seed goals changed (they live in `TorrentOptions::seed_goals`): judge them now.
     GoalsChanged,
-    /// Move the files to another save directory (`moving.rs`).
+    /// Move the files to another save directory (`moving.rs`), or stop that move.
     Move(moving::MoveCmd),
+    CancelMove(oneshot::Sender<Result<(), EngineError>>),
 }
 
 /// What the session keeps of a running torrent.
@@ -259,6 +260,7 @@ pub(crate) struct Torrent {
     /// A move under way (`moving.rs`), and where its resume data goes.
     moving: Option<crate::types::MoveStatus>,
     moving_to: Option<PathBuf>,
+    move_cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A torrent that is set up but whose actor has not started yet.
@@ -394,6 +396,7 @@ impl Torrent {
                 self.seed_goal_tick(now, now.saturating_duration_since(self.last_tick));
             }
             TorrentCmd::Move(cmd) => self.on_move_cmd(cmd),
+            TorrentCmd::CancelMove(reply) => self.on_cancel_move(reply),
         }
     }
 

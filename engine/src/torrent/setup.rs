@@ -173,6 +173,7 @@ impl Torrent {
             streaming: stream::Streaming::default(),
             moving: None,
             moving_to: None,
+            move_cancel: None,
         };
         let handed_announcer = match handoff {
             Some(h) => torrent.adopt(h),
