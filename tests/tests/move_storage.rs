@@ -1,7 +1,8 @@
 //! Moving a seeding torrent's files while it runs (`bthelper move`, the daemon's `move`): on
 //! one file system (a rename) and across file systems (/dev/shm is a tmpfs: copy, verify,
 //! delete). Afterwards the files are only in the new folder, the daemon seeds from there, and
-//! python3-libtorrent downloads the whole torrent from it, byte-exact.
+//! python3-libtorrent downloads the whole torrent from it, byte-exact. A copy cancelled while it
+//! runs leaves the files where they were.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -175,4 +176,64 @@ fn a_seeding_torrent_copied_across_file_systems_keeps_seeding() {
         .tempdir_in(shm)
         .unwrap();
     move_then_serve(elsewhere.path());
+}
+
+/// `bthelper move HASH --cancel` while a copy to a tmpfs runs: the copy stops and is removed,
+/// the files stay byte-exact where they were, and the daemon seeds on from there.
+#[test]
+fn a_cancelled_copy_across_file_systems_leaves_the_files_where_they_were() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm: the cancelled copy is covered by the engine's unit tests");
+        return;
+    }
+    let elsewhere = tempfile::Builder::new()
+        .prefix("slm-to")
+        .tempdir_in(shm)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Big enough that the copy (read, hash, write, sync, read back) outlasts two bthelper runs.
+    let original = write_random(&dir.path().join("source/big.bin"), 256 << 20, 91);
+    let torrent = dir.path().join("big.torrent");
+    libtorrent::create(&dir.path().join("source/big.bin"), &torrent, 1 << 20, false);
+    let hash = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap())
+        .unwrap()
+        .info_hash
+        .to_hex();
+    let daemon = Daemon::start(elsewhere.path());
+    std::fs::create_dir_all(daemon.downloads()).unwrap();
+    let first = daemon.downloads().join("big.bin");
+    std::fs::copy(dir.path().join("source/big.bin"), &first).unwrap();
+    daemon.run(&["add", torrent.to_str().unwrap()]);
+    wait_until("the daemon seeds what it found", 60, || {
+        daemon.status(&hash)["state"] == "seeding"
+    });
+
+    daemon.run(&[
+        "move",
+        &hash,
+        elsewhere.path().to_str().unwrap(),
+        "--no-wait",
+    ]);
+    let cancelled = daemon.run(&["move", &hash, "--cancel"]);
+    let said = String::from_utf8_lossy(&cancelled.stdout).to_string();
+    assert!(said.contains("move cancelled"), "{said}");
+    assert!(said.contains(&first.display().to_string()), "{said}");
+    let left: Vec<_> = (std::fs::read_dir(elsewhere.path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "the partial copy is removed: {left:?}");
+    let status = daemon.status(&hash);
+    assert_eq!(status["save_path"], first.display().to_string());
+    assert_eq!(status["state"], "seeding");
+    assert!(status.get("moving").is_none(), "{status}");
+    assert!(
+        std::fs::read(&first).unwrap() == original,
+        "the source is intact"
+    );
+    // Nothing left to cancel.
+    assert!(!daemon
+        .try_run(&["move", &hash, "--cancel"])
+        .status
+        .success());
 }
