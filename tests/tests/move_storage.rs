@@ -4,88 +4,16 @@
 //! python3-libtorrent downloads the whole torrent from it, byte-exact. A copy cancelled while it
 //! runs leaves the files where they were.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
+use swarmlink_tests::daemon::Daemon;
 use swarmlink_tests::libtorrent::{self, LtPeer};
-use swarmlink_tests::{bin, free_port, wait_until, write_random};
+use swarmlink_tests::{wait_until, write_random};
 
 const FILES: [(&str, usize); 2] = [("a.bin", 300_001), ("b.bin", 200_017)];
 const PIECE: u32 = 32 * 1024;
-
-/// A daemon of its own (SWARMLINK_HOME) whose download folder already holds the torrent's
-/// files, and which may also save into `elsewhere`; stopped on drop.
-struct Daemon {
-    home: tempfile::TempDir,
-    port: u16,
-    exe: PathBuf,
-}
-
-impl Daemon {
-    fn start(elsewhere: &Path) -> Daemon {
-        let home = tempfile::Builder::new()
-            .prefix("slm")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let port = free_port();
-        let state = home.path().join("state");
-        std::fs::create_dir_all(&state).unwrap();
-        let settings = json!({"download_dir": home.path().join("downloads"), "listen_port": port,
-            "allowed_dirs": [elsewhere], "dht": false, "lsd": false});
-        std::fs::write(state.join("settings.json"), settings.to_string()).unwrap();
-        Daemon {
-            home,
-            port,
-            exe: bin("bthelper"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.try_run(args);
-        assert!(
-            out.status.success(),
-            "bthelper {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn try_run(&self, args: &[&str]) -> Output {
-        Command::new(&self.exe)
-            .args(args)
-            .env("SWARMLINK_HOME", self.home.path())
-            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
-            .env("SWARMLINK_NO_DHT", "1")
-            .env("SWARMLINK_NO_LSD", "1")
-            .output()
-            .expect("bthelper runs")
-    }
-
-    /// The torrent's status, or null (also while a daemon stops or starts).
-    fn status(&self, hash: &str) -> Value {
-        let out = self.try_run(&["list", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (list.as_array().into_iter().flatten())
-            .find(|t| t["info_hash"] == hash)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    fn downloads(&self) -> PathBuf {
-        self.home.path().join("downloads")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.exe)
-            .args(["daemon", "--stop"])
-            .env("SWARMLINK_HOME", self.home.path())
-            .output();
-    }
-}
 
 /// Seeds `show/` from the daemon's download folder, moves it to `elsewhere`, and has
 /// libtorrent download it from the daemon afterwards.
@@ -102,7 +30,7 @@ fn move_then_serve(elsewhere: &Path) {
         .info_hash
         .to_hex();
 
-    let daemon = Daemon::start(elsewhere);
+    let daemon = Daemon::start(json!({"allowed_dirs": [elsewhere]}));
     let first = daemon.downloads().join("show");
     std::fs::create_dir_all(&first).unwrap();
     for (name, _) in FILES {
@@ -200,7 +128,7 @@ fn a_cancelled_copy_across_file_systems_leaves_the_files_where_they_were() {
         .unwrap()
         .info_hash
         .to_hex();
-    let daemon = Daemon::start(elsewhere.path());
+    let daemon = Daemon::start(json!({"allowed_dirs": [elsewhere.path()]}));
     std::fs::create_dir_all(daemon.downloads()).unwrap();
     let first = daemon.downloads().join("big.bin");
     std::fs::copy(dir.path().join("source/big.bin"), &first).unwrap();
