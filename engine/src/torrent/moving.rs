@@ -114,7 +114,9 @@ impl Torrent {
                 SessionEvent::MoveFailed(ih, message)
             }
         };
-        let _ = self.shared.events.send(event);
+        // Status first: a subscriber reacting to the event must see the new place (or the old
+        // one, and no `moving`).
         self.publish_status();
+        let _ = self.shared.events.send(event);
     }
 }
