@@ -8,28 +8,12 @@ use std::time::Duration;
 
 use protocol::Metainfo;
 
-use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
-use crate::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentState};
+use crate::tests::{
+    download_from, loopback_config, make_torrent, seeding_on, test_data, with_state,
+};
+use crate::{Session, SessionEvent, TorrentState};
 
 const PIECE: u64 = 16 * 1024;
-
-async fn seeding(dir: &Path, state: &Path, meta: &Metainfo) -> Session {
-    let s = Session::start(SessionConfig {
-        state_dir: Some(state.to_path_buf()),
-        ..loopback_config(dir)
-    })
-    .await
-    .unwrap();
-    s.add(AddTorrent::metainfo(meta.clone())).await.unwrap();
-    wait_for(
-        &s,
-        meta.info_hash,
-        TorrentState::Seeding,
-        Duration::from_secs(20),
-    )
-    .await;
-    s
-}
 
 /// The next move outcome of `ih` among the session's events.
 async fn move_outcome(
@@ -52,16 +36,7 @@ async fn move_outcome(
 
 async fn fetch_from(seed: &Session, meta: &Metainfo, out: &Path) -> Vec<u8> {
     let s = Session::start(loopback_config(out)).await.unwrap();
-    let mut add = AddTorrent::metainfo(meta.clone());
-    add.peers = vec![seed.local_addr()];
-    s.add(add).await.unwrap();
-    wait_for(
-        &s,
-        meta.info_hash,
-        TorrentState::Seeding,
-        Duration::from_secs(60),
-    )
-    .await;
+    download_from(&s, meta, seed).await;
     s.shutdown().await;
     std::fs::read(out.join("movie.bin")).unwrap()
 }
@@ -78,7 +53,7 @@ async fn a_seeding_torrent_moves_and_serves_from_its_new_place() {
     let data = test_data(400_000, 3);
     std::fs::write(from.join("movie.bin"), &data).unwrap();
     let meta = make_torrent("movie.bin", &data, PIECE);
-    let seed = seeding(&from, &state, &meta).await;
+    let seed = seeding_on(with_state(&from, &state), &meta).await;
     let mut events = seed.events();
 
     seed.move_storage_with(meta.info_hash, to.clone(), true)
@@ -117,7 +92,7 @@ async fn a_move_onto_an_existing_name_fails_and_the_torrent_goes_on() {
     std::fs::write(from.join("movie.bin"), &data).unwrap();
     std::fs::write(to.join("movie.bin"), b"the user's own").unwrap();
     let meta = make_torrent("movie.bin", &data, PIECE);
-    let seed = seeding(&from, &state, &meta).await;
+    let seed = seeding_on(with_state(&from, &state), &meta).await;
     let mut events = seed.events();
 
     seed.move_storage(meta.info_hash, to.clone()).await.unwrap();
@@ -154,7 +129,7 @@ async fn a_cancelled_copy_leaves_the_torrent_where_it_was() {
     let data = test_data(24 << 20, 5);
     std::fs::write(from.join("movie.bin"), &data).unwrap();
     let meta = make_torrent("movie.bin", &data, 256 * 1024);
-    let seed = seeding(&from, &state, &meta).await;
+    let seed = seeding_on(with_state(&from, &state), &meta).await;
     let mut events = seed.events();
 
     let ih = meta.info_hash;

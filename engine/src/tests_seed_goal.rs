@@ -108,10 +108,7 @@ async fn a_ratio_goal_counts_the_uploads_of_earlier_runs() {
     let data = test_data(256 * 1024 + 5, 9);
     std::fs::write(seed_dir.join("l.bin"), &data).unwrap();
     let meta = make_torrent("l.bin", &data, 32 * 1024);
-    let config = || crate::SessionConfig {
-        state_dir: Some(state.clone()),
-        ..loopback_config(&seed_dir)
-    };
+    let config = || crate::tests::with_state(&seed_dir, &state);
     let one_leecher = |seeder: std::net::SocketAddr, meta: protocol::Metainfo| async move {
         let dir = tempfile::tempdir().unwrap();
         let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
