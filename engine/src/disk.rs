@@ -67,8 +67,14 @@ pub enum DiskJob {
         recorded: Option<Vec<crate::storage::FileStamp>>,
         record_to: Option<PathBuf>,
     },
-    /// Write resume data for these verified pieces, after every earlier write.
-    SaveResume { have: Bitfield, path: PathBuf },
+    /// Write resume data for these verified pieces, after every earlier write, with the
+    /// torrent's lifetime totals (synced to disk unless only the totals changed).
+    SaveResume {
+        have: Bitfield,
+        path: PathBuf,
+        totals: crate::resume::Totals,
+        durability: crate::resume::Durability,
+    },
     /// Close the files (flushing them) and stop; `delete` removes them first.
     Stop { delete: bool },
     /// Never read these pieces for peers again (answered with `Withdrawal::Pieces`).
@@ -93,6 +99,8 @@ pub enum DiskJob {
         parts_to: Option<PathBuf>,
         resume: Option<(PathBuf, PathBuf)>,
         force_copy: bool,
+        /// Set by `Session::cancel_move` while it copies.
+        cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     },
     /// Hash again the pieces of files that changed on disk; answer with what changed.
     RecheckChanged {
@@ -185,13 +193,19 @@ impl Disk {
                 DiskJob::Withdraw { pieces, reply } => self.withdraw(pieces, reply),
                 DiskJob::RecheckChanged { reply } => self.report_changes(reply),
                 DiskJob::Select(skipped) => self.select(&skipped),
-                DiskJob::SaveResume { have, path } => self.save_resume(&have, &path),
+                DiskJob::SaveResume {
+                    have,
+                    path,
+                    totals,
+                    durability,
+                } => self.save_resume(&have, &path, totals, durability),
                 DiskJob::Move {
                     to,
                     parts_to,
                     resume,
                     force_copy,
-                } => self.relocate(&to, parts_to.as_deref(), resume, force_copy),
+                    cancel,
+                } => self.relocate(&to, parts_to.as_deref(), resume, force_copy, &cancel),
                 DiskJob::Stop { delete } => {
                     if delete {
                         self.storage.delete();
@@ -374,8 +388,10 @@ impl Disk {
         }
         // The claim is recorded before any write, so a crash from here on cannot make the
         // torrent's own partial file look like a stranger's.
+        // A fresh claim has no record, so no totals before this run (and none yet in it).
         if let (true, Some(path)) = (fresh, &record_to) {
-            self.save_resume(&have, path);
+            let (totals, synced) = (Default::default(), crate::resume::Durability::Synced);
+            self.save_resume(&have, path, totals, synced);
         }
         if let Some(recorded) = recorded {
             self.guard_changed_since(&recorded, &have);
@@ -413,6 +429,7 @@ impl Disk {
         parts_to: Option<&std::path::Path>,
         resume: Option<(PathBuf, PathBuf)>,
         force_copy: bool,
+        cancel: &std::sync::atomic::AtomicBool,
     ) {
         let events = self.events.clone();
         let mut last = 0;
@@ -425,7 +442,7 @@ impl Disk {
         };
         let moved = self
             .storage
-            .relocate(to, parts_to, force_copy, &mut progress);
+            .relocate(to, parts_to, force_copy, cancel, &mut progress);
         let outcome = match moved {
             Ok(()) => {
                 // Our own move changed the stamps (a copy's mtimes): not someone's edit.
@@ -457,12 +474,20 @@ impl Disk {
 
     /// Resume data for `have`, naming where the files are. Never for a place that is not the
     /// torrent's: the record would make a stranger's file look like ours.
-    fn save_resume(&self, have: &Bitfield, path: &std::path::Path) {
+    fn save_resume(
+        &self,
+        have: &Bitfield,
+        path: &std::path::Path,
+        totals: crate::resume::Totals,
+        durability: crate::resume::Durability,
+    ) {
         if !self.storage.is_claimed() {
             return;
         }
-        let data = ResumeData::new(have, self.storage.stamps()).named(self.storage.root_name());
-        if let Err(e) = data.save(path) {
+        let data = ResumeData::new(have, self.storage.stamps())
+            .named(self.storage.root_name())
+            .with_totals(totals);
+        if let Err(e) = data.save_as(path, durability) {
             tracing::warn!("cannot save resume data to {}: {e}", path.display());
         }
     }

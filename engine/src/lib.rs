@@ -53,6 +53,7 @@ pub use reach::{Connectable, ConnectableState, ConnectableWarning, WARN_AFTER};
 pub use resume::{record_verified, HashedFile};
 pub use session::Session;
 pub use status_feed::StatusChanges;
+pub use storage::MOVE_CANCELLED;
 pub use types::{
     AddTorrent, EngineError, FilePriority, FileProgress, MoveStatus, PeerStatus, SessionConfig,
     SessionEvent, TorrentSource, TorrentState, TorrentStatus,

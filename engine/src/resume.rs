@@ -8,6 +8,9 @@
 //! downloads of one torrent into different directories (sharing the default state directory)
 //! never read or overwrite each other's record. It is written atomically under a temporary name
 //! no other process or thread uses, in a 0700 directory, as a 0600 file.
+//!
+//! The record also keeps the torrent's lifetime totals (bytes uploaded, seconds seeded), so ratio
+//! and seeding-time goals count every run, as qBittorrent and Transmission count them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,19 @@ pub struct ResumeData {
     /// it made what is there. Absent in records of older versions: the torrent's own name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Over the torrent's life, up to when the record was written. Absent in records of older
+    /// versions: zero.
+    #[serde(default)]
+    pub totals: Totals,
+}
+
+/// What a torrent did over its whole life, across restarts (kept in its resume record).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Payload bytes sent to peers.
+    pub uploaded: u64,
+    /// Seconds spent seeding (complete and not paused).
+    pub seeding_secs: u64,
 }
 
 impl ResumeData {
@@ -40,7 +56,13 @@ impl ResumeData {
             piece_count: have.len(),
             files,
             name: None,
+            totals: Totals::default(),
         }
+    }
+
+    /// The same record, with these lifetime totals.
+    pub fn with_totals(self, totals: Totals) -> Self {
+        ResumeData { totals, ..self }
     }
 
     /// The same record, naming where the torrent's files are.
@@ -69,17 +91,35 @@ impl ResumeData {
     /// Writes atomically: a temporary file of this process and call alone, fsync, rename. The
     /// directory is created 0700 and the file is 0600 (on Unix): records name the user's paths.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_private(
-            path,
-            &serde_json::to_vec(self).map_err(std::io::Error::other)?,
-        )
+        self.save_as(path, Durability::Synced)
     }
+
+    /// `save`, without the fsync when `Durability::Renamed`: for a record whose pieces and files
+    /// are as already recorded and only the totals moved on. A crash soon after may cost the
+    /// latest totals, or at worst the record (then the data is checked again: a lost record is
+    /// never a wrongly trusted piece); a daemon of 2,000 seeding torrents stops without 2,000
+    /// fsyncs.
+    pub fn save_as(&self, path: &Path, durability: Durability) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        write_file(path, &bytes, durability == Durability::Synced)
+    }
+}
+
+/// Whether a record's write waits for the disk (`ResumeData::save_as`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Synced,
+    Renamed,
 }
 
 /// Writes a file of the state directory atomically (temporary file of this process and call
 /// alone, fsync, rename), owner-only: resume records, the DHT's nodes, a magnet's `.torrent`.
 /// Any number of processes sharing the directory may write the same file at once.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file(path, bytes, true)
+}
+
+fn write_file(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
@@ -87,7 +127,9 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let written = (|| {
         let mut f = create_private_file(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
@@ -352,6 +394,28 @@ mod tests {
         assert_eq!(back.trusted_pieces(11, &stamps), None);
         std::fs::write(&path, b"garbage").unwrap();
         assert!(ResumeData::load(&path).is_none());
+    }
+
+    #[test]
+    fn totals_are_kept_and_older_records_read_as_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.resume");
+        let totals = Totals {
+            uploaded: 5_000_000_000,
+            seeding_secs: 86_400,
+        };
+        let record = ResumeData::new(&Bitfield::full(4), vec![Some((1, 2))]).with_totals(totals);
+        record.save_as(&path, Durability::Renamed).unwrap();
+        assert_eq!(ResumeData::load(&path).unwrap().totals, totals);
+        // A record of a version before the totals.
+        let old = r#"{"pieces":"f0","piece_count":4,"files":[[1,2]],"name":"x"}"#;
+        std::fs::write(&path, old).unwrap();
+        let back = ResumeData::load(&path).unwrap();
+        assert_eq!(back.totals, Totals::default());
+        assert_eq!(
+            back.trusted_pieces(4, &[Some((1, 2))]),
+            Some(Bitfield::full(4))
+        );
     }
 
     /// Many savers of one record at once (the old fixed `.resume.tmp` name made them rename

@@ -68,6 +68,18 @@ impl Session {
         )))
     }
 
+    /// Stops the torrent's move under way: a copy stops at its next chunk, removes what it
+    /// copied and leaves the torrent working where it was (`SessionEvent::MoveFailed` with
+    /// `MOVE_CANCELLED`); a rename is over at once, so there is nothing to stop. `Unsupported`
+    /// when no move is under way.
+    pub async fn cancel_move(&self, ih: InfoHash) -> Result<(), EngineError> {
+        let (reply, wait) = oneshot::channel();
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::CancelMove(reply));
+        wait.await.unwrap_or(Err(EngineError::Unsupported(
+            "no move of this torrent is under way",
+        )))
+    }
+
     /// Each file with its priority and progress; `None` while a magnet's metadata is missing.
     pub async fn files(&self, ih: InfoHash) -> Result<Option<Vec<FileProgress>>, EngineError> {
         let (reply, wait) = oneshot::channel();

@@ -39,6 +39,7 @@ mod test_info;
 #[path = "storage_winext.rs"]
 mod windows_file_ext;
 pub use handles::DEFAULT_MAX_OPEN_FILES;
+pub use moving::MOVE_CANCELLED;
 
 #[derive(Debug)]
 struct StoredFile {

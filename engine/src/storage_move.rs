@@ -5,17 +5,22 @@
 //! every byte and stamp. Across file systems (`EXDEV`): each file the torrent has on disk is
 //! copied (never through a link, like every access, `storage_fs.rs`), read back and compared
 //! by SHA-1, and only when every copy matched are the originals deleted. Any failure before
-//! that removes what was copied and leaves the torrent where it was, working. Nothing is ever
+//! that removes what was copied and leaves the torrent where it was, working; so does a cancel
+//! (`cancel`, looked at between chunks of the copy: a rename is over at once). Nothing is ever
 //! moved over something that exists at the destination.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha1::{Digest, Sha1};
 
 use super::{fs, Storage};
 
 const CHUNK: usize = 1 << 20;
+
+/// The error of a move cancelled while it copied (`Storage::relocate`).
+pub const MOVE_CANCELLED: &str = "the move was cancelled";
 
 impl Storage {
     /// Bytes a move copies at most: the data files' lengths.
@@ -26,6 +31,7 @@ impl Storage {
     /// Moves the torrent's files to `to` (made if missing), and its part file to `parts_to`
     /// (the state directory keys it by save directory). `progress(done, total)` is called as
     /// bytes are copied. `force_copy` takes the copy path on one file system too (tests).
+    /// `cancel` set while it copies stops it with `ErrorKind::Interrupted` (`MOVE_CANCELLED`).
     /// On error nothing changed: the files are where they were and the storage still points
     /// at them.
     pub fn relocate(
@@ -33,6 +39,7 @@ impl Storage {
         to: &Path,
         parts_to: Option<&Path>,
         force_copy: bool,
+        cancel: &AtomicBool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> io::Result<()> {
         if to == self.save_dir {
@@ -61,7 +68,7 @@ impl Storage {
             };
             match renamed {
                 Ok(()) => progress(self.data_bytes(), self.data_bytes()),
-                Err(e) if crosses_devices(&e) => self.copy_then_delete(to, progress)?,
+                Err(e) if crosses_devices(&e) => self.copy_then_delete(to, cancel, progress)?,
                 Err(e) => return Err(e),
             }
         }
@@ -80,7 +87,12 @@ impl Storage {
     }
 
     /// Copies every file that exists to `to`, verifies the copies, then deletes the originals.
-    fn copy_then_delete(&self, to: &Path, progress: &mut dyn FnMut(u64, u64)) -> io::Result<()> {
+    fn copy_then_delete(
+        &self,
+        to: &Path,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> io::Result<()> {
         let total: u64 = (self.files.iter())
             .filter(|f| !f.pad && !f.in_part)
             .map(|f| f.length)
@@ -100,6 +112,9 @@ impl Storage {
                 let mut buf = vec![0u8; CHUNK];
                 let mut hash = Sha1::new();
                 loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(io::Error::new(io::ErrorKind::Interrupted, MOVE_CANCELLED));
+                    }
                     let n = src.read(&mut buf)?;
                     if n == 0 {
                         break;
@@ -181,6 +196,11 @@ mod tests {
         (s, data)
     }
 
+    /// A move nobody cancels.
+    fn go() -> AtomicBool {
+        AtomicBool::new(false)
+    }
+
     fn read_all(s: &mut Storage) -> Vec<u8> {
         let mut buf = vec![0u8; 70_000];
         s.read(0, &mut buf).unwrap();
@@ -193,7 +213,7 @@ mod tests {
         let (mut s, data) = filled(&tmp.path().join("one"));
         let to = tmp.path().join("two");
         let mut last = (0, 0);
-        s.relocate(&to, None, false, &mut |d, t| last = (d, t))
+        s.relocate(&to, None, false, &go(), &mut |d, t| last = (d, t))
             .unwrap();
         assert_eq!(last, (70_000, 70_000));
         assert!(
@@ -215,7 +235,7 @@ mod tests {
         std::fs::write(from.join("t/not-ours.txt"), b"user's").unwrap();
         let to = tmp.path().join("two");
         let mut seen = Vec::new();
-        s.relocate(&to, None, true, &mut |d, t| seen.push((d, t)))
+        s.relocate(&to, None, true, &go(), &mut |d, t| seen.push((d, t)))
             .unwrap();
         assert_eq!(seen.last(), Some(&(70_000, 70_000)));
         assert_eq!(std::fs::read(to.join("t/b.bin")).unwrap(), data[40_000..]);
@@ -234,14 +254,43 @@ mod tests {
         let (mut s, data) = filled(&from);
         let to = tmp.path().join("two");
         std::fs::create_dir_all(to.join("t")).unwrap();
-        let err = s.relocate(&to, None, false, &mut |_, _| {}).unwrap_err();
+        let err = s
+            .relocate(&to, None, false, &go(), &mut |_, _| {})
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         // A destination that is a file, not a folder.
         let blocked = tmp.path().join("blocked");
         std::fs::write(&blocked, b"x").unwrap();
-        assert!(s.relocate(&blocked, None, true, &mut |_, _| {}).is_err());
+        assert!(s
+            .relocate(&blocked, None, true, &go(), &mut |_, _| {})
+            .is_err());
         assert_eq!(s.root(), from.join("t"));
         assert_eq!(read_all(&mut s), data);
         assert!(from.join("t/a.bin").exists());
+    }
+
+    /// Cancelled in the middle of a copy (here: after the first file's first chunk): the
+    /// originals stay whole and in use, and the destination keeps nothing of the torrent.
+    #[test]
+    fn a_cancelled_copy_leaves_the_data_where_it_was_and_nothing_behind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("one");
+        let (mut s, data) = filled(&from);
+        let to = tmp.path().join("two");
+        let cancel = go();
+        let mut calls = 0;
+        let err = s
+            .relocate(&to, None, true, &cancel, &mut |_, _| {
+                calls += 1;
+                cancel.store(true, Ordering::Relaxed);
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(err.to_string(), MOVE_CANCELLED);
+        assert_eq!(calls, 1, "it stopped at the next chunk");
+        assert!(!to.join("t").exists(), "no partial copy is left");
+        assert_eq!(s.root(), from.join("t"));
+        assert_eq!(std::fs::read(from.join("t/a.bin")).unwrap(), data[..40_000]);
+        assert_eq!(read_all(&mut s), data);
     }
 }

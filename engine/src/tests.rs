@@ -35,6 +35,43 @@ pub(crate) fn loopback_config(dir: &std::path::Path) -> SessionConfig {
     }
 }
 
+/// `loopback_config`, keeping resume records (and part files) in `state`.
+pub(crate) fn with_state(dir: &std::path::Path, state: &std::path::Path) -> SessionConfig {
+    SessionConfig {
+        state_dir: Some(state.to_path_buf()),
+        ..loopback_config(dir)
+    }
+}
+
+/// A session started on `config` that seeds `meta`, whose data is already in its download
+/// directory.
+pub(crate) async fn seeding_on(config: SessionConfig, meta: &Metainfo) -> Session {
+    let s = Session::start(config).await.unwrap();
+    s.add(AddTorrent::metainfo(meta.clone())).await.unwrap();
+    wait_for(
+        &s,
+        meta.info_hash,
+        TorrentState::Seeding,
+        Duration::from_secs(20),
+    )
+    .await;
+    s
+}
+
+/// Adds `meta` to `session` with `from` as its peer and waits (bounded) until it has it all.
+pub(crate) async fn download_from(session: &Session, meta: &Metainfo, from: &Session) {
+    let mut add = AddTorrent::metainfo(meta.clone());
+    add.peers = vec![from.local_addr()];
+    session.add(add).await.unwrap();
+    wait_for(
+        session,
+        meta.info_hash,
+        TorrentState::Seeding,
+        Duration::from_secs(60),
+    )
+    .await;
+}
+
 pub(crate) async fn wait_for(
     session: &Session,
     ih: protocol::InfoHash,

@@ -2,56 +2,19 @@
 //! create is never taken over; the torrent's own files, recorded as its own, are resumed and
 //! seeded in place; a complete copy is adopted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use protocol::{Metainfo, MetainfoBuilder};
 use sha1::{Digest, Sha1};
 
 use crate::resume::{resume_path, ResumeData};
-use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
+use crate::tests::{
+    download_from, loopback_config, make_torrent, seeding_on, test_data, wait_for, with_state,
+};
 use crate::{AddTorrent, Session, SessionConfig, TorrentState};
 
 const PIECE: usize = 16 * 1024;
-
-fn with_state(dir: &Path, state: &Path) -> SessionConfig {
-    SessionConfig {
-        state_dir: Some(state.to_path_buf()),
-        ..loopback_config(dir)
-    }
-}
-
-/// A seeding session of `meta` whose data is `files` under `dir` (already written).
-async fn seeder(dir: &Path, meta: &Metainfo, upload_rate_limit: Option<u64>) -> Session {
-    let s = Session::start(SessionConfig {
-        upload_rate_limit,
-        ..loopback_config(dir)
-    })
-    .await
-    .unwrap();
-    s.add(AddTorrent::metainfo(meta.clone())).await.unwrap();
-    wait_for(
-        &s,
-        meta.info_hash,
-        TorrentState::Seeding,
-        Duration::from_secs(20),
-    )
-    .await;
-    s
-}
-
-async fn download(session: &Session, meta: &Metainfo, from: &Session) {
-    let mut add = AddTorrent::metainfo(meta.clone());
-    add.peers = vec![from.local_addr()];
-    session.add(add).await.unwrap();
-    wait_for(
-        session,
-        meta.info_hash,
-        TorrentState::Seeding,
-        Duration::from_secs(60),
-    )
-    .await;
-}
 
 fn save_path(session: &Session, meta: &Metainfo) -> PathBuf {
     session.status(meta.info_hash).unwrap().save_path
@@ -74,10 +37,10 @@ async fn an_unrelated_same_named_file_is_untouched_and_the_download_gets_a_new_n
     // hashes tell it apart).
     let mine = test_data(300_000, 77);
     std::fs::write(dir.join("report.pdf"), &mine).unwrap();
-    let seed = seeder(&seed_dir, &meta, None).await;
+    let seed = seeding_on(loopback_config(&seed_dir), &meta).await;
 
     let s = Session::start(with_state(&dir, &state)).await.unwrap();
-    download(&s, &meta, &seed).await;
+    download_from(&s, &meta, &seed).await;
     assert_eq!(save_path(&s, &meta), dir.join("report (1).pdf"));
     s.shutdown().await;
     assert!(
@@ -138,10 +101,10 @@ async fn a_taken_folder_name_gets_a_numbered_folder() {
     nearly[PIECE + 3] ^= 1;
     std::fs::write(dir.join("Photos/a.jpg"), &nearly).unwrap();
     std::fs::write(dir.join("Photos/holiday.jpg"), b"mine").unwrap();
-    let seed = seeder(&seed_dir, &meta, None).await;
+    let seed = seeding_on(loopback_config(&seed_dir), &meta).await;
 
     let s = Session::start(loopback_config(&dir)).await.unwrap();
-    download(&s, &meta, &seed).await;
+    download_from(&s, &meta, &seed).await;
     assert_eq!(save_path(&s, &meta), dir.join("Photos (1)"));
     s.shutdown().await;
     seed.shutdown().await;
@@ -171,7 +134,14 @@ async fn an_interrupted_download_resumes_in_place() {
     std::fs::write(seed_dir.join("big.iso"), &data).unwrap();
     let meta = make_torrent("big.iso", &data, PIECE as u64);
     let ih = meta.info_hash;
-    let slow = seeder(&seed_dir, &meta, Some(256 * 1024)).await;
+    let slow = seeding_on(
+        SessionConfig {
+            upload_rate_limit: Some(256 * 1024),
+            ..loopback_config(&seed_dir)
+        },
+        &meta,
+    )
+    .await;
 
     // The claim is recorded before the first byte is written.
     let s = Session::start(with_state(&dir, &state)).await.unwrap();
@@ -213,9 +183,9 @@ async fn an_interrupted_download_resumes_in_place() {
     let partial = std::fs::read(&file).unwrap();
     std::fs::write(&file, &partial).unwrap();
 
-    let fast = seeder(&seed_dir, &meta, None).await;
+    let fast = seeding_on(loopback_config(&seed_dir), &meta).await;
     let s = Session::start(with_state(&dir, &state)).await.unwrap();
-    download(&s, &meta, &fast).await;
+    download_from(&s, &meta, &fast).await;
     assert_eq!(save_path(&s, &meta), file);
     s.shutdown().await;
     fast.shutdown().await;
@@ -261,7 +231,7 @@ async fn a_complete_existing_copy_is_adopted_and_seeded() {
     assert_eq!(record.name.as_deref(), Some("song.flac"));
 
     let l = Session::start(loopback_config(&leech)).await.unwrap();
-    download(&l, &meta, &s).await;
+    download_from(&l, &meta, &s).await;
     l.shutdown().await;
     s.shutdown().await;
     assert!(std::fs::read(leech.join("song.flac")).unwrap() == data);

@@ -6,15 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::resume::{legacy_resume_path, resume_path};
-use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
-use crate::{AddTorrent, Session, SessionConfig, TorrentState};
-
-fn with_state(dir: &Path, state: &Path) -> SessionConfig {
-    SessionConfig {
-        state_dir: Some(state.to_path_buf()),
-        ..loopback_config(dir)
-    }
-}
+use crate::tests::{loopback_config, make_torrent, test_data, wait_for, with_state};
+use crate::{AddTorrent, Session, TorrentState};
 
 /// Restarts a session on `state` for the copy in `dir` and says whether it came up seeding at
 /// once (its record trusted) rather than checking.

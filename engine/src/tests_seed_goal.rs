@@ -97,3 +97,53 @@ async fn a_time_goal_set_while_seeding_pauses_it_after_that_much_seeding() {
     assert!(s.seeding_secs >= 2, "{s:?}");
     seeder.shutdown().await;
 }
+
+/// Uploads before a restart count: the record keeps the totals, the status shows them at once,
+/// and a ratio of 1.5 reached only with both runs' uploads fires in the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ratio_goal_counts_the_uploads_of_earlier_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, state) = (tmp.path().join("seed"), tmp.path().join("state"));
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    let data = test_data(256 * 1024 + 5, 9);
+    std::fs::write(seed_dir.join("l.bin"), &data).unwrap();
+    let meta = make_torrent("l.bin", &data, 32 * 1024);
+    let config = || crate::tests::with_state(&seed_dir, &state);
+    let one_leecher = |seeder: std::net::SocketAddr, meta: protocol::Metainfo| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let leecher = Session::start(loopback_config(dir.path())).await.unwrap();
+        let mut add = AddTorrent::metainfo(meta);
+        add.peers = vec![seeder];
+        let ih = leecher.add(add).await.unwrap();
+        wait_for(&leecher, ih, TorrentState::Seeding, Duration::from_secs(30)).await;
+        leecher.shutdown().await;
+    };
+
+    let mut add = AddTorrent::metainfo(meta.clone());
+    add.seed_goals.ratio = Some(1.5);
+    let seeder = Session::start(config()).await.unwrap();
+    let ih = seeder.add(add.clone()).await.unwrap();
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(20)).await;
+    one_leecher(seeder.local_addr(), meta.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let first = seeder.status(ih).unwrap();
+    assert!(first.uploaded >= data.len() as u64, "{first:?}");
+    assert_eq!(first.state, TorrentState::Seeding, "1x is short of 1.5x");
+    seeder.shutdown().await;
+
+    let seeder = Session::start(config()).await.unwrap();
+    let mut events = seeder.events();
+    let ih = seeder.add(add).await.unwrap();
+    let carried = seeder.status(ih).unwrap();
+    assert_eq!(carried.uploaded, first.uploaded, "{carried:?}");
+    assert!(carried.seeding_secs >= first.seeding_secs, "{carried:?}");
+    wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(20)).await;
+    one_leecher(seeder.local_addr(), meta).await;
+    assert_eq!(
+        goal_reached(&mut events, ih, Duration::from_secs(30)).await,
+        Reason::Ratio
+    );
+    let s = seeder.status(ih).unwrap();
+    assert!(s.uploaded >= 2 * data.len() as u64, "{s:?}");
+    seeder.shutdown().await;
+}

@@ -204,8 +204,10 @@ pub struct TorrentStatus {
     pub total_bytes: u64,
     /// Verified bytes on disk.
     pub have_bytes: u64,
-    /// Payload bytes received / sent in this session.
+    /// Payload bytes received in this session.
     pub downloaded: u64,
+    /// Payload bytes sent over the torrent's life: earlier runs' from its resume record (with a
+    /// state directory), plus this session's.
     pub uploaded: u64,
     /// Bytes per second, averaged over a few seconds.
     pub down_rate: u64,
@@ -216,12 +218,40 @@ pub struct TorrentStatus {
     pub error: Option<String>,
     /// The torrent's file (single-file) or directory (multi-file) on disk.
     pub save_path: PathBuf,
-    /// Seconds spent seeding (complete and not paused) in this session.
+    /// Seconds spent seeding (complete and not paused) over the torrent's life, like `uploaded`.
     pub seeding_secs: u64,
     /// Each BEP 19 web seed (`url-list` entry), in the torrent's order.
     pub web_seeds: Vec<crate::webseed::WebSeedStatus>,
     /// While the files move to another folder (`Session::move_storage`).
     pub moving: Option<MoveStatus>,
+}
+
+impl TorrentStatus {
+    /// A torrent known only by its info-hash and state: nothing on disk, no peers, no
+    /// transfers. What the engine shows before a torrent's actor first publishes, and what the
+    /// helper shows of a download it cannot restore (with its name and error set).
+    pub fn empty(info_hash: InfoHash, state: TorrentState) -> Self {
+        TorrentStatus {
+            info_hash,
+            name: String::new(),
+            state,
+            progress: 0.0,
+            total_bytes: 0,
+            have_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0,
+            up_rate: 0,
+            peers: 0,
+            seeds: 0,
+            eta_secs: None,
+            error: None,
+            save_path: PathBuf::new(),
+            seeding_secs: 0,
+            web_seeds: Vec::new(),
+            moving: None,
+        }
+    }
 }
 
 /// A move under way: where to, and bytes copied of the total (a rename is done at once).

@@ -470,7 +470,7 @@ chrome.runtime.onConnect.addListener((p) => {
       try {
         const result = await helperRequest(message.cmd, args);
         reply(p, message.rid, true, result);
-        if (['pause', 'resume', 'remove', 'add', 'queue', 'move'].includes(message.cmd)) refreshSoon();
+        if (['pause', 'resume', 'remove', 'add', 'queue', 'move', 'cancel_move'].includes(message.cmd)) refreshSoon();
       } catch (err) {
         reply(p, message.rid, false, null, { code: err.code || 'error', error: err.message });
       }

@@ -69,6 +69,9 @@ test('each sender may send only the messages its page uses', () => {
 
 test('helper commands: the popup manages torrents, the options page settings, nobody else anything', () => {
   assert.deepEqual(allowedCommand('popup', 'pause', { info_hash: 'ab' }), { info_hash: 'ab' });
+  // Cancelling a move is the popup's and the downloads page's (a move's Cancel button).
+  assert.deepEqual(allowedCommand('popup', 'cancel_move', { info_hash: 'ab' }), { info_hash: 'ab' });
+  assert.deepEqual(allowedCommand('downloads', 'cancel_move', { info_hash: 'ab' }), { info_hash: 'ab' });
   assert.equal(allowedCommand('popup', 'set_settings', { settings: { download_dir: '/home/u' } }), null);
   assert.equal(allowedCommand('popup', 'shutdown', {}), null);
   // The reachability indicator asks hello; hello changes nothing.

@@ -10,6 +10,7 @@ import {
   formatPeers,
   stateLabel,
   describeProgress,
+  movingLabel,
 } from '../src/lib/format.js';
 
 test('sizes use binary units with three significant digits', () => {
@@ -65,6 +66,16 @@ test('peers and states', () => {
   assert.equal(stateLabel('seeding', en), 'Seeding');
   assert.equal(stateLabel('seeding', de), 'Verteilt');
   assert.equal(stateLabel('weird', en), 'weird');
+});
+
+test('a move shows its share copied and where to, in the popup and the downloads page alike', () => {
+  assert.equal(movingLabel({ state: 'seeding', moving: null }, en), null);
+  assert.equal(movingLabel({ state: 'seeding' }, en), null);
+  const t = { state: 'seeding', moving: { to: '/media/big', done_bytes: 512, total_bytes: 2048 } };
+  assert.deepEqual(movingLabel(t, en), { text: 'Moving 25.0%', title: 'Moving to /media/big' });
+  assert.equal(movingLabel(t, de).text, 'Wird verschoben 25.0%');
+  // A total of zero is 0%, never NaN.
+  assert.equal(movingLabel({ moving: { to: '/x', done_bytes: 0, total_bytes: 0 } }, en).text, 'Moving 0.0%');
 });
 
 test('the one-line summary says what a torrent is doing', () => {

@@ -92,6 +92,10 @@ pub enum Command {
         info_hash: String,
         save_dir: String,
     },
+    /// Stops the torrent's move under way (a copy; the files stay where they were).
+    CancelMove {
+        info_hash: String,
+    },
     /// One torrent's own seed goals: `null` follows the settings, `"unlimited"` lifts them, a
     /// number is its own; a field left out stays as it is.
     SetGoals {
@@ -209,6 +213,7 @@ const COMMANDS: &[&str] = &[
     "select",
     "queue",
     "move",
+    "cancel_move",
     "set_goals",
     "stream_url",
     "get_settings",

@@ -1,6 +1,7 @@
 //! Seed goals through the daemon protocol: a ratio goal reached by uploading to a second
 //! bthelper, a seeding-time goal, the `remove` action (files kept), a torrent's own `unlimited`
-//! over the global goal, and a torrent's own goals across a daemon restart. Loopback only.
+//! over the global goal, a torrent's own goals across a daemon restart, and a ratio counted over
+//! two daemon runs. Loopback only.
 
 mod common;
 
@@ -312,4 +313,68 @@ fn a_torrents_own_goals_survive_a_daemon_restart() {
         assert!(Instant::now() < deadline, "not seeding for 3 s: {t}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Uploads of two daemon runs add up: after a restart the status shows the first run's upload
+/// and seeding time, and a ratio of 1.5 that only both runs' uploads reach fires in the second.
+#[test]
+fn a_ratio_goal_counts_uploads_from_before_a_daemon_restart() {
+    let home = Home::new();
+    let s = seeded(&home, "lifetime.bin", 512 * 1024 + 3, 21);
+    let mut host = home.relay();
+    host.call(json!({"cmd": "subscribe"}));
+    host.call(json!({"cmd": "set_settings", "settings": {"seed_ratio": 1.5}}));
+    let hash = add(&mut host, &s, false);
+    host.wait_status(&hash, "seeding", |t| t["state"] == "seeding");
+    let port = host.call(json!({"cmd": "hello"}))["listen_port"]
+        .as_u64()
+        .unwrap();
+    Downloader::start(&s, port).finish(&s.name);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let t = status(&mut host, &hash).unwrap();
+        if t["uploaded"].as_u64().unwrap() >= s.data.len() as u64 {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the upload is not counted: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(first["state"], "seeding", "1x is short of 1.5x: {first}");
+
+    let pid = host.call(json!({"cmd": "hello"}))["pid"].as_u64().unwrap() as u32;
+    home.kill_daemon(pid, "-TERM");
+    drop(host);
+    let mut host = home.relay();
+    assert_ne!(host.call(json!({"cmd": "hello"}))["pid"], pid);
+    host.call(json!({"cmd": "subscribe"}));
+    let carried = status(&mut host, &hash).unwrap();
+    assert!(
+        carried["uploaded"].as_u64() >= first["uploaded"].as_u64(),
+        "the first run's upload is kept: {carried} after {first}"
+    );
+    assert!(
+        carried["seeding_secs"].as_u64() >= first["seeding_secs"].as_u64(),
+        "and its seeding time: {carried} after {first}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&mut host, &hash).unwrap()["state"] != "seeding" {
+        assert!(Instant::now() < deadline, "not seeding after the restart");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let port = host.call(json!({"cmd": "hello"}))["listen_port"]
+        .as_u64()
+        .unwrap();
+    Downloader::start(&s, port).finish(&s.name);
+    let event = wait_event(
+        &mut host,
+        "seed_goal_reached",
+        &hash,
+        Duration::from_secs(30),
+    );
+    assert_eq!(event["reason"], "ratio");
+    let t = status(&mut host, &hash).unwrap();
+    assert!(
+        t["uploaded"].as_u64().unwrap() >= 2 * s.data.len() as u64,
+        "{t}"
+    );
 }

@@ -9,6 +9,7 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 
 pub mod bthelper;
+pub mod daemon;
 pub mod files;
 pub mod gateway;
 pub mod hostile;

@@ -6,13 +6,13 @@
 //! it, and the stream serves it whole.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use swarmlink_tests::bthelper::download as bthelper_download;
+use swarmlink_tests::daemon::Daemon;
 use swarmlink_tests::libtorrent::{self, LtPeer};
-use swarmlink_tests::{bin, free_port, spawn, wait_until, write_random};
+use swarmlink_tests::{spawn, wait_until, write_random};
 
 /// Lengths that put every file boundary inside a piece of 32 KiB.
 const FILES: [(&str, usize); 3] = [("a.bin", 100_000), ("b.bin", 150_001), ("c.bin", 90_017)];
@@ -89,80 +89,13 @@ fn download_only_one_file_from_libtorrent() {
     );
 }
 
-/// A daemon of its own (SWARMLINK_HOME), driven by the terminal commands; stopped on drop.
-struct Daemon {
-    home: tempfile::TempDir,
-    port: u16,
-    exe: PathBuf,
-}
-
-impl Daemon {
-    fn start_asking() -> Daemon {
-        let home = tempfile::Builder::new()
-            .prefix("slc")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let port = free_port();
-        let state = home.path().join("state");
-        std::fs::create_dir_all(&state).unwrap();
-        let settings = json!({"download_dir": home.path().join("downloads"), "listen_port": port,
-            "choose_files": "ask", "dht": false, "lsd": false});
-        std::fs::write(state.join("settings.json"), settings.to_string()).unwrap();
-        Daemon {
-            home,
-            port,
-            exe: bin("bthelper"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.exe)
-            .args(args)
-            .env("SWARMLINK_HOME", self.home.path())
-            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
-            .output()
-            .expect("bthelper runs");
-        assert!(
-            out.status.success(),
-            "bthelper {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_slice(&self.run(args).stdout).expect("JSON")
-    }
-
-    fn status(&self, hash: &str) -> Value {
-        let list = self.json(&["list", "--json"]);
-        (list.as_array().unwrap().iter())
-            .find(|t| t["info_hash"] == hash)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    fn downloads(&self) -> PathBuf {
-        self.home.path().join("downloads")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.exe)
-            .args(["daemon", "--stop"])
-            .env("SWARMLINK_HOME", self.home.path())
-            .output();
-    }
-}
-
 #[test]
 fn the_daemon_asks_then_fetches_only_the_chosen_file() {
     let dir = tempfile::tempdir().unwrap();
     let (seed_dir, torrent, originals) = three_files(dir.path());
     let meta = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
     let hash = meta.info_hash.to_hex();
-    let daemon = Daemon::start_asking();
+    let daemon = Daemon::start(json!({"choose_files": "ask"}));
 
     let added = daemon.run(&["add", torrent.to_str().unwrap()]);
     assert!(
@@ -232,7 +165,7 @@ fn streaming_a_skipped_file_selects_it() {
     let (seed_dir, torrent, originals) = three_files(dir.path());
     let meta = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
     let hash = meta.info_hash.to_hex();
-    let daemon = Daemon::start_asking();
+    let daemon = Daemon::start(json!({"choose_files": "ask"}));
     daemon.run(&["add", torrent.to_str().unwrap(), "--only", "0"]);
     let files = daemon.json(&["files", &hash, "--json"]);
     assert_eq!(files["files"][2]["priority"], "skip");

@@ -1,90 +1,19 @@
 //! Moving a seeding torrent's files while it runs (`bthelper move`, the daemon's `move`): on
 //! one file system (a rename) and across file systems (/dev/shm is a tmpfs: copy, verify,
 //! delete). Afterwards the files are only in the new folder, the daemon seeds from there, and
-//! python3-libtorrent downloads the whole torrent from it, byte-exact.
+//! python3-libtorrent downloads the whole torrent from it, byte-exact. A copy cancelled while it
+//! runs leaves the files where they were.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
+use swarmlink_tests::daemon::Daemon;
 use swarmlink_tests::libtorrent::{self, LtPeer};
-use swarmlink_tests::{bin, free_port, wait_until, write_random};
+use swarmlink_tests::{wait_until, write_random};
 
 const FILES: [(&str, usize); 2] = [("a.bin", 300_001), ("b.bin", 200_017)];
 const PIECE: u32 = 32 * 1024;
-
-/// A daemon of its own (SWARMLINK_HOME) whose download folder already holds the torrent's
-/// files, and which may also save into `elsewhere`; stopped on drop.
-struct Daemon {
-    home: tempfile::TempDir,
-    port: u16,
-    exe: PathBuf,
-}
-
-impl Daemon {
-    fn start(elsewhere: &Path) -> Daemon {
-        let home = tempfile::Builder::new()
-            .prefix("slm")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let port = free_port();
-        let state = home.path().join("state");
-        std::fs::create_dir_all(&state).unwrap();
-        let settings = json!({"download_dir": home.path().join("downloads"), "listen_port": port,
-            "allowed_dirs": [elsewhere], "dht": false, "lsd": false});
-        std::fs::write(state.join("settings.json"), settings.to_string()).unwrap();
-        Daemon {
-            home,
-            port,
-            exe: bin("bthelper"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.try_run(args);
-        assert!(
-            out.status.success(),
-            "bthelper {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn try_run(&self, args: &[&str]) -> Output {
-        Command::new(&self.exe)
-            .args(args)
-            .env("SWARMLINK_HOME", self.home.path())
-            .env("SWARMLINK_LISTEN_IP", "127.0.0.1")
-            .env("SWARMLINK_NO_DHT", "1")
-            .env("SWARMLINK_NO_LSD", "1")
-            .output()
-            .expect("bthelper runs")
-    }
-
-    /// The torrent's status, or null (also while a daemon stops or starts).
-    fn status(&self, hash: &str) -> Value {
-        let out = self.try_run(&["list", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (list.as_array().into_iter().flatten())
-            .find(|t| t["info_hash"] == hash)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    fn downloads(&self) -> PathBuf {
-        self.home.path().join("downloads")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.exe)
-            .args(["daemon", "--stop"])
-            .env("SWARMLINK_HOME", self.home.path())
-            .output();
-    }
-}
 
 /// Seeds `show/` from the daemon's download folder, moves it to `elsewhere`, and has
 /// libtorrent download it from the daemon afterwards.
@@ -101,7 +30,7 @@ fn move_then_serve(elsewhere: &Path) {
         .info_hash
         .to_hex();
 
-    let daemon = Daemon::start(elsewhere);
+    let daemon = Daemon::start(json!({"allowed_dirs": [elsewhere]}));
     let first = daemon.downloads().join("show");
     std::fs::create_dir_all(&first).unwrap();
     for (name, _) in FILES {
@@ -175,4 +104,64 @@ fn a_seeding_torrent_copied_across_file_systems_keeps_seeding() {
         .tempdir_in(shm)
         .unwrap();
     move_then_serve(elsewhere.path());
+}
+
+/// `bthelper move HASH --cancel` while a copy to a tmpfs runs: the copy stops and is removed,
+/// the files stay byte-exact where they were, and the daemon seeds on from there.
+#[test]
+fn a_cancelled_copy_across_file_systems_leaves_the_files_where_they_were() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm: the cancelled copy is covered by the engine's unit tests");
+        return;
+    }
+    let elsewhere = tempfile::Builder::new()
+        .prefix("slm-to")
+        .tempdir_in(shm)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Big enough that the copy (read, hash, write, sync, read back) outlasts two bthelper runs.
+    let original = write_random(&dir.path().join("source/big.bin"), 256 << 20, 91);
+    let torrent = dir.path().join("big.torrent");
+    libtorrent::create(&dir.path().join("source/big.bin"), &torrent, 1 << 20, false);
+    let hash = protocol::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap())
+        .unwrap()
+        .info_hash
+        .to_hex();
+    let daemon = Daemon::start(json!({"allowed_dirs": [elsewhere.path()]}));
+    std::fs::create_dir_all(daemon.downloads()).unwrap();
+    let first = daemon.downloads().join("big.bin");
+    std::fs::copy(dir.path().join("source/big.bin"), &first).unwrap();
+    daemon.run(&["add", torrent.to_str().unwrap()]);
+    wait_until("the daemon seeds what it found", 60, || {
+        daemon.status(&hash)["state"] == "seeding"
+    });
+
+    daemon.run(&[
+        "move",
+        &hash,
+        elsewhere.path().to_str().unwrap(),
+        "--no-wait",
+    ]);
+    let cancelled = daemon.run(&["move", &hash, "--cancel"]);
+    let said = String::from_utf8_lossy(&cancelled.stdout).to_string();
+    assert!(said.contains("move cancelled"), "{said}");
+    assert!(said.contains(&first.display().to_string()), "{said}");
+    let left: Vec<_> = (std::fs::read_dir(elsewhere.path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "the partial copy is removed: {left:?}");
+    let status = daemon.status(&hash);
+    assert_eq!(status["save_path"], first.display().to_string());
+    assert_eq!(status["state"], "seeding");
+    assert!(status.get("moving").is_none(), "{status}");
+    assert!(
+        std::fs::read(&first).unwrap() == original,
+        "the source is intact"
+    );
+    // Nothing left to cancel.
+    assert!(!daemon
+        .try_run(&["move", &hash, "--cancel"])
+        .status
+        .success());
 }

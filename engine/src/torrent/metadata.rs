@@ -340,7 +340,8 @@ impl MagnetPhase {
             | TorrentCmd::Selection(_)
             | TorrentCmd::Stream(_)
             | TorrentCmd::GoalsChanged
-            | TorrentCmd::Move(_) => {}
+            | TorrentCmd::Move(_)
+            | TorrentCmd::CancelMove(_) => {}
         }
         self.publish_status();
     }
@@ -403,24 +404,11 @@ impl MagnetPhase {
             TorrentState::Connecting
         };
         let status = TorrentStatus {
-            info_hash: self.magnet.info_hash,
             name: self.name.clone(),
-            state,
-            progress: 0.0,
-            total_bytes: 0,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
             peers: self.conns.len() as u32,
-            seeds: 0,
-            eta_secs: None,
             error: self.error.clone(),
             save_path: self.save_dir.clone(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-            moving: None,
+            ..TorrentStatus::empty(self.magnet.info_hash, state)
         };
         self.status_out.publish(status);
         let peers = (self.core.peers())

@@ -14,6 +14,7 @@ mod setup;
 mod sources;
 mod status;
 mod stream;
+mod totals;
 #[path = "../webseed/actor.rs"]
 mod webseed_actor;
 mod withdraw;
@@ -33,7 +34,9 @@ use crate::disk::{DiskEvent, DiskJob, WriteBacklog};
 use crate::peer::{Outgoing, PeerContext, PeerEvent, PeerKey};
 use crate::ratelimit::RateLimiter;
 use crate::status_feed::StatusCell;
-use crate::types::{EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState};
+use crate::types::{
+    EngineError, FilePriority, PeerStatus, SessionEvent, TorrentState, TorrentStatus,
+};
 
 pub(crate) use metadata::{cached_metainfo, spawn_magnet, MagnetOptions};
 pub(crate) use moving::MoveCmd;
@@ -70,8 +73,9 @@ pub(crate) enum TorrentCmd {
     Stream(stream::StreamCmd),
     /// The seed goals changed (they live in `TorrentOptions::seed_goals`): judge them now.
     GoalsChanged,
-    /// Move the files to another save directory (`moving.rs`).
+    /// Move the files to another save directory (`moving.rs`), or stop that move.
     Move(moving::MoveCmd),
+    CancelMove(oneshot::Sender<Result<(), EngineError>>),
 }
 
 /// What the session keeps of a running torrent.
@@ -153,7 +157,10 @@ impl Wiring {
             cmd_rx,
             peer_tx,
             peer_rx,
-            status_out: Arc::new(StatusCell::new(status::placeholder())),
+            status_out: Arc::new(StatusCell::new(TorrentStatus::empty(
+                protocol::InfoHash::default(),
+                TorrentState::Checking,
+            ))),
             peers_out: Arc::new(Mutex::new(Vec::new())),
             upload_room: Arc::new(tokio::sync::Notify::new()),
         }
@@ -228,9 +235,16 @@ pub(crate) struct Torrent {
     paused: bool,
     error: Option<String>,
     seed_goals: Arc<Mutex<protocol::SeedGoals>>,
-    /// Time spent seeding (complete and not paused) in this session, for the time goal, up to
-    /// `last_tick` (the clock's last turn; a quiet torrent's clock sleeps for seconds).
+    /// Time spent seeding (complete and not paused) over the torrent's life (earlier runs from
+    /// its resume record), for the time goal, up to `last_tick` (the clock's last turn; a quiet
+    /// torrent's clock sleeps for seconds).
     seeding: Duration,
+    /// Bytes uploaded in earlier runs (from the resume record): the ratio goal and the status
+    /// count the torrent's life; announces count this run, as BEP 3 trackers expect since
+    /// `started`.
+    uploaded_before: u64,
+    /// The totals the resume record on disk holds (`totals.rs`).
+    saved_totals: crate::resume::Totals,
     last_tick: Instant,
     /// Payload bytes moved by connections already closed (live ones are in their stats).
     closed_down: u64,
@@ -260,6 +274,7 @@ pub(crate) struct Torrent {
     /// A move under way (`moving.rs`), and where its resume data goes.
     moving: Option<crate::types::MoveStatus>,
     moving_to: Option<PathBuf>,
+    move_cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A torrent that is set up but whose actor has not started yet.
@@ -340,8 +355,8 @@ impl Torrent {
                 () = upload_room.notified() => self.on_upload_room(),
                 () = &mut tick => {
                     let now = Instant::now();
+                    // `on_tick` moves `last_tick` on (`seed_goal_tick`).
                     self.on_tick(now, now.duration_since(self.last_tick));
-                    self.last_tick = now;
                     tick.as_mut().reset(self.next_tick(now).into());
                 }
             }
@@ -410,8 +425,13 @@ impl Torrent {
             TorrentCmd::Selection(cmd) => self.on_selection_cmd(cmd),
             TorrentCmd::AddSources(add) => self.add_sources(add),
             TorrentCmd::Stream(cmd) => self.on_stream_cmd(cmd),
-            TorrentCmd::GoalsChanged => self.seed_goal_tick(Duration::ZERO),
+            TorrentCmd::GoalsChanged => {
+                // Judged at once, on the seeding time up to now.
+                let now = Instant::now();
+                self.seed_goal_tick(now, now.saturating_duration_since(self.last_tick));
+            }
             TorrentCmd::Move(cmd) => self.on_move_cmd(cmd),
+            TorrentCmd::CancelMove(reply) => self.on_cancel_move(reply),
         }
     }
 
@@ -491,13 +511,23 @@ impl Torrent {
 
     fn save_resume(&mut self) {
         if let Some(path) = &self.resume_path {
-            let unchanged = self.saved_have.as_ref() == Some(self.core.have());
-            if self.state != TorrentState::Checking && !unchanged {
+            let have_changed = self.saved_have.as_ref() != Some(self.core.have());
+            let totals = self.totals(Instant::now());
+            let changed = have_changed || totals != self.saved_totals;
+            if self.state != TorrentState::Checking && changed {
                 let have = self.core.have().clone();
                 self.saved_have = Some(have.clone());
+                self.saved_totals = totals;
+                let durability = if have_changed {
+                    crate::resume::Durability::Synced
+                } else {
+                    crate::resume::Durability::Renamed
+                };
                 let _ = self.disk.send(DiskJob::SaveResume {
                     have,
                     path: path.clone(),
+                    totals,
+                    durability,
                 });
             }
         }
@@ -554,10 +584,11 @@ impl Torrent {
             .set_upload_limited(self.shared.up_limit.is_limited());
         self.core.handle_timeout(now);
         self.flush();
-        if self.resume_dirty && now.duration_since(self.last_resume) >= RESUME_EVERY {
+        let due = self.resume_dirty || self.totals_due(now);
+        if due && now.duration_since(self.last_resume) >= RESUME_EVERY {
             self.save_resume();
         }
-        self.seed_goal_tick(elapsed);
+        self.seed_goal_tick(now, elapsed);
         if let Some((tx, _)) = &self.announce {
             // Only wakes the announcer when something it sends changed (not on every tick):
             // a completion, or a check that found the copy complete (`left` reached 0).

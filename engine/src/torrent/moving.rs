@@ -2,9 +2,12 @@
 //! between two jobs (`storage_move.rs`), peers stay connected, and requests wait for it. The
 //! resume data and the part file follow, since the state directory keys them by save
 //! directory. The torrent shows `moving` while it lasts, then `SessionEvent::Moved` (or
-//! `MoveFailed`, with the files and the torrent where they were).
+//! `MoveFailed`, with the files and the torrent where they were). A copy can be cancelled
+//! (`Session::cancel_move`): it ends as a failed move does, with `MOVE_CANCELLED`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
@@ -21,6 +24,21 @@ pub(crate) struct MoveCmd {
 }
 
 impl Torrent {
+    /// `Session::cancel_move`: stops the move under way at its next chunk (its outcome comes as
+    /// `MoveFailed`); refused when no move is under way.
+    pub(super) fn on_cancel_move(&mut self, reply: oneshot::Sender<Result<(), EngineError>>) {
+        let answer = match (&self.moving, &self.move_cancel) {
+            (Some(_), Some(cancel)) => {
+                cancel.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Err(EngineError::Unsupported(
+                "no move of this torrent is under way",
+            )),
+        };
+        let _ = reply.send(answer);
+    }
+
     pub(super) fn on_move_cmd(&mut self, cmd: MoveCmd) {
         let refused = if self.moving.is_some() {
             Some("a move of this torrent is under way")
@@ -45,11 +63,14 @@ impl Torrent {
             done_bytes: 0,
             total_bytes: self.metainfo.info.total_length,
         });
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.move_cancel = Some(cancel.clone());
         let job = DiskJob::Move {
             to: cmd.to,
             parts_to,
             resume: moves,
             force_copy: cmd.force_copy,
+            cancel,
         };
         let sent = self.disk.send(job).is_ok();
         if !sent {
@@ -74,6 +95,7 @@ impl Torrent {
 
     pub(super) fn on_moved(&mut self, outcome: Result<PathBuf, String>) {
         self.moving = None;
+        self.move_cancel = None;
         let ih = self.metainfo.info_hash;
         let new_resume = self.moving_to.take();
         let event = match outcome {
@@ -92,7 +114,8 @@ impl Torrent {
                 SessionEvent::MoveFailed(ih, message)
             }
         };
-        // The status first: whoever hears the event reads the new place.
+        // Status first: a subscriber reacting to the event must see the new place (or the old
+        // one, and no `moving`).
         self.publish_status();
         let _ = self.shared.events.send(event);
     }

@@ -8,8 +8,12 @@ use super::Torrent;
 use crate::types::{SessionEvent, TorrentState};
 
 impl Torrent {
-    /// Called every tick with the time since the previous one.
-    pub(super) fn seed_goal_tick(&mut self, elapsed: Duration) {
+    /// Called every tick with the time since the previous one (`last_tick`), which it moves to
+    /// `now` as it counts `elapsed`: the status published later in the tick adds the time since
+    /// `last_tick` (`seeding_now`), and read the old one it counted `elapsed` twice (a status
+    /// said 2 s after 1.5 s of seeding).
+    pub(super) fn seed_goal_tick(&mut self, now: std::time::Instant, elapsed: Duration) {
+        self.last_tick = now;
         // Only a complete torrent that runs is seeding (qBittorrent applies share limits to
         // finished torrents only, too).
         if self.state != TorrentState::Seeding || self.paused {
@@ -19,7 +23,7 @@ impl Torrent {
         let goals = *self.seed_goals.lock().unwrap_or_else(|e| e.into_inner());
         let Some(reason) = protocol::seed_goal::reached(
             goals,
-            self.uploaded(),
+            self.lifetime_uploaded(),
             self.metainfo.info.total_length,
             self.seeding.as_secs(),
         ) else {

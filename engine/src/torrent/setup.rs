@@ -70,6 +70,8 @@ impl Torrent {
             source,
         })?;
         let save_path = storage.root().to_path_buf();
+        // Totals belong to the torrent, not to its files: kept even from an untrusted record.
+        let totals = resume.as_ref().map(|r| r.totals).unwrap_or_default();
         if let Some(parts) = resume_path.as_ref().map(|p| p.with_extension("parts")) {
             let skipped = selection::skipped(opts.file_priorities.as_deref(), info.files.len());
             let plen = u64::from(lengths.default_piece_len());
@@ -105,24 +107,12 @@ impl Torrent {
             piece_priorities(&metainfo, &lengths, opts.file_priorities.as_deref());
         let now = Instant::now();
         let initial = TorrentStatus {
-            info_hash,
             name: info.name.clone(),
-            state: TorrentState::Checking,
-            progress: 0.0,
+            uploaded: totals.uploaded,
+            seeding_secs: totals.seeding_secs,
             total_bytes: info.total_length,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
-            peers: 0,
-            seeds: 0,
-            eta_secs: None,
-            error: None,
             save_path: save_path.clone(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-            moving: None,
+            ..TorrentStatus::empty(info_hash, TorrentState::Checking)
         };
         status_out.publish(initial);
         let (web_seed_timeout, down_limit) = (shared.web_seed_timeout, shared.down_limit.clone());
@@ -154,7 +144,9 @@ impl Torrent {
             paused: opts.paused,
             error: None,
             seed_goals: opts.seed_goals,
-            seeding: Duration::ZERO,
+            seeding: Duration::from_secs(totals.seeding_secs),
+            uploaded_before: totals.uploaded,
+            saved_totals: totals,
             last_tick: now,
             closed_down: 0,
             closed_up: 0,
@@ -182,6 +174,7 @@ impl Torrent {
             streaming: stream::Streaming::default(),
             moving: None,
             moving_to: None,
+            move_cancel: None,
         };
         let handed_announcer = match handoff {
             Some(h) => torrent.adopt(h),

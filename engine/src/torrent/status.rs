@@ -38,30 +38,6 @@ pub(super) fn piece_priorities(
     out
 }
 
-/// What a torrent shows before its actor first publishes.
-pub(super) fn placeholder() -> TorrentStatus {
-    TorrentStatus {
-        info_hash: protocol::InfoHash::default(),
-        name: String::new(),
-        state: TorrentState::Checking,
-        progress: 0.0,
-        total_bytes: 0,
-        have_bytes: 0,
-        downloaded: 0,
-        uploaded: 0,
-        down_rate: 0,
-        up_rate: 0,
-        peers: 0,
-        seeds: 0,
-        eta_secs: None,
-        error: None,
-        save_path: std::path::PathBuf::new(),
-        seeding_secs: 0,
-        web_seeds: Vec::new(),
-        moving: None,
-    }
-}
-
 impl Torrent {
     pub(super) fn publish_status(&mut self) {
         let wanted_total = self.core.picker().wanted_total();
@@ -97,7 +73,7 @@ impl Torrent {
             total_bytes: self.metainfo.info.total_length,
             have_bytes,
             downloaded: self.downloaded(),
-            uploaded: self.uploaded(),
+            uploaded: self.lifetime_uploaded(),
             down_rate: self.down_rate,
             up_rate: self.up_rate,
             // Web seeds fetching right now count as peers, and as seeds: they have everything.

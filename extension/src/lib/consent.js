@@ -34,7 +34,7 @@ export const PERMISSIONS = {
   popup: {
     port: 'popup',
     messages: ['connect', 'add-link', 'command', 'open-downloads'],
-    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add', 'hello'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'add', 'hello', 'cancel_move'],
   },
   // The downloads page: the popup's commands on many torrents, the detail pane's questions
   // (files, peers, trackers, pieces), priorities, queue order, choosing the files of a torrent
@@ -44,7 +44,7 @@ export const PERMISSIONS = {
   downloads: {
     port: 'popup',
     messages: ['connect', 'command'],
-    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'select', 'queue', 'move', 'peers', 'trackers', 'pieces', 'get_settings'],
+    commands: ['list', 'pause', 'resume', 'remove', 'open', 'reveal', 'files', 'priority', 'select', 'queue', 'move', 'cancel_move', 'peers', 'trackers', 'pieces', 'get_settings'],
   },
   // The player page reads the torrent's file list (to pick the file and find its subtitles) and
   // asks for stream URLs; the helper checks the torrent and the file.

@@ -1,5 +1,6 @@
 // Human-readable sizes, rates, times and states for the popup and the downloads page. Pure
 // (node-testable).
+import { displayText } from './text.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -62,6 +63,17 @@ export function formatPercent(progress) {
 export function stateLabel(state, t9n) {
   const known = ['checking', 'allocating', 'connecting', 'downloading', 'seeding', 'paused', 'queued', 'awaiting_selection', 'error'];
   return known.includes(state) ? t9n(`state_${state}`) : String(state || '?');
+}
+
+/**
+ * "Moving 42%" while a torrent's files move to another folder (`moving` in its status), with
+ * where to as a tooltip; null otherwise. Shown in the popup and the downloads page alike.
+ */
+export function movingLabel(t, t9n) {
+  const m = t && t.moving;
+  if (!m) return null;
+  const share = m.total_bytes ? m.done_bytes / m.total_bytes : 0;
+  return { text: t9n('stateMoving', formatPercent(share)), title: t9n('movingTo', displayText(m.to)) };
 }
 
 /** "3 peers · 1 seed" with correct plurals. */

@@ -5,7 +5,7 @@
 
 import { COLUMNS, ratioOf, etaOf } from '../lib/table.js';
 import { fixedWindow, scrollToRow } from '../lib/virtual.js';
-import { formatBytes, formatRate, formatPercent, formatEta } from '../lib/format.js';
+import { formatBytes, formatRate, formatPercent, formatEta, movingLabel } from '../lib/format.js';
 import { displayText } from '../lib/text.js';
 
 export const ROW_HEIGHT = 34;
@@ -56,10 +56,9 @@ class Row {
         this.cells.name.title = name;
         this.check.setAttribute('aria-label', t9n('selectRow', name));
       }
-      this.cells.state.textContent = t.moving
-        ? t9n('stateMoving', formatPercent(t.moving.total_bytes ? t.moving.done_bytes / t.moving.total_bytes : 0))
-        : t9n(`state_${t.state}`);
-      this.cells.state.title = t.moving ? t9n('movingTo', displayText(t.moving.to)) : '';
+      const moving = movingLabel(t, t9n);
+      this.cells.state.textContent = moving ? moving.text : t9n(`state_${t.state}`);
+      this.cells.state.title = moving ? moving.title : '';
       this.cells.size.textContent = formatBytes(t.total_bytes);
       this.barFill.style.transform = `scaleX(${Math.min(1, t.progress)})`;
       this.pct.textContent = formatPercent(t.progress);

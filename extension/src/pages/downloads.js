@@ -191,7 +191,9 @@ function render() {
   }
   const n = selection.size;
   selectedCount.textContent = n ? t9n('countSelected', n) : '';
-  for (const b of bulkButtons) b.disabled = n === 0;
+  // Cancel move only when a selected torrent's files are moving.
+  const moving = n > 0 && selection.inOrder(rows).some((h) => state.torrents[h] && state.torrents[h].moving);
+  for (const b of bulkButtons) b.disabled = n === 0 || (b.dataset.bulk === 'cancel_move' && !moving);
   table.render(rows, selection, view);
   empty.hidden = rows.length > 0;
   if (!rows.length) {
@@ -261,7 +263,8 @@ grid.addEventListener('keydown', (e) => {
 // ---- bulk actions
 
 async function forEachSelected(cmd, extra = {}) {
-  const hashes = selection.inOrder(rows);
+  // Only a torrent whose files move has a move to cancel.
+  const hashes = selection.inOrder(rows).filter((h) => cmd !== 'cancel_move' || (state.torrents[h] && state.torrents[h].moving));
   // Queue moves toward the top go in the rows' order, toward the bottom in reverse, so the
   // selected torrents keep their relative order.
   if (cmd === 'queue' && (extra.to === 'down' || extra.to === 'bottom')) hashes.reverse();
@@ -288,6 +291,7 @@ document.getElementById('toolbar').addEventListener('click', (e) => {
   else if (what === 'queue') forEachSelected('queue', { to: b.dataset.to });
   else if (what === 'remove') askRemove();
   else if (what === 'move') askMove();
+  else if (what === 'cancel_move') forEachSelected('cancel_move');
 });
 
 const removeDialog = document.getElementById('remove-dialog');

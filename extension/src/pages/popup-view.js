@@ -3,7 +3,7 @@
 // open "remove?" question. The list is virtualised: only the cards in and near the viewport
 // exist (the list's padding stands in for the rest), so 2,000 torrents cost what 10 do.
 
-import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel } from '../lib/format.js';
+import { formatRate, formatPercent, formatPeers, describeProgress, formatEta, stateLabel, movingLabel } from '../lib/format.js';
 import { torrentList, totals } from '../lib/store.js';
 import { installCommand, installSteps } from '../lib/protocol.js';
 import { displayText } from '../lib/text.js';
@@ -224,7 +224,11 @@ class TorrentCard {
     }, 'play-button');
     this.play.hidden = !mayHoldMedia(t.name);
     this.remove = iconButton(doc, 'remove', t9n('actionRemoveConfirm'), () => this.askRemove(), 'danger-icon');
-    this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.play, this.toggle, this.open, this.reveal, this.remove]);
+    // Only while its files move: stops the copy, the files stay where they were.
+    this.cancelMove = el(doc, 'button', { type: 'button', class: 'secondary cancel-move', text: t9n('actionCancelMove') });
+    this.cancelMove.addEventListener('click', () => this.run('cancel_move'));
+    this.cancelMove.hidden = true;
+    this.actionsBox = el(doc, 'div', { class: 'actions' }, [this.cancelMove, this.play, this.toggle, this.open, this.reveal, this.remove]);
     this.root = el(doc, 'li', { class: 'torrent', 'data-hash': t.info_hash }, [
       el(doc, 'div', { class: 'top' }, [this.name, this.pill]),
       this.gauge,
@@ -244,8 +248,11 @@ class TorrentCard {
     this.name.textContent = name;
     this.play.hidden = !mayHoldMedia(t.name);
     this.name.title = t.save_path ? `${name}\n${displayText(t.save_path)}` : name;
-    this.pill.textContent = stateLabel(t.state, t9n);
+    const moving = movingLabel(t, t9n);
+    this.pill.textContent = moving ? moving.text : stateLabel(t.state, t9n);
+    this.pill.title = moving ? moving.title : '';
     this.pill.dataset.state = t.state;
+    this.cancelMove.hidden = !moving;
     const pct = Math.min(100, Math.max(0, t.progress * 100));
     this.fill.style.transform = `scaleX(${pct / 100})`;
     this.gauge.setAttribute('aria-valuenow', pct.toFixed(1));

@@ -23,10 +23,15 @@ pub struct MoveArgs {
     /// The torrent's info-hash (40 hex digits, or a unique prefix as `list` shows it).
     pub info_hash: String,
     /// The folder to move its files into: the download folder or one of `allowed_dirs`.
-    pub dir: std::path::PathBuf,
+    #[arg(required_unless_present = "cancel")]
+    pub dir: Option<std::path::PathBuf>,
     /// Return once the move started instead of waiting for it to end.
     #[arg(long)]
     pub no_wait: bool,
+    /// Stop the torrent's move under way instead: a copy across file systems stops, what it
+    /// copied is removed, and the files stay where they were.
+    #[arg(long, conflicts_with_all = ["dir", "no_wait"])]
+    pub cancel: bool,
 }
 
 #[derive(clap::Args)]
@@ -127,9 +132,19 @@ pub fn run(command: Manage) -> anyhow::Result<()> {
                     .await?;
                 println!("queue position {}: {hash}", result["queue_position"]);
             }
+            Manage::Move(a) if a.cancel => {
+                let hash = resolve_hash(&mut client, &a.info_hash).await?;
+                client
+                    .call(json!({"cmd": "cancel_move", "info_hash": hash}))
+                    .await?;
+                let path = wait_moved(&mut client, &hash).await?;
+                println!("move cancelled; the files stay at {path}: {hash}");
+            }
             Manage::Move(a) => {
                 let hash = resolve_hash(&mut client, &a.info_hash).await?;
-                let dir = std::path::absolute(&a.dir).context("the folder")?;
+                // clap asks for the folder unless `--cancel`.
+                let dir = a.dir.as_deref().context("the folder")?;
+                let dir = std::path::absolute(dir).context("the folder")?;
                 client
                     .call(json!({"cmd": "move", "info_hash": hash, "save_dir": dir}))
                     .await?;

@@ -55,6 +55,7 @@ impl Core {
                 info_hash,
                 save_dir,
             } => self.move_storage(&info_hash, &save_dir).await,
+            Command::CancelMove { info_hash } => self.cancel_move(&info_hash).await,
             Command::SetGoals {
                 info_hash,
                 seed_ratio,

@@ -1,6 +1,7 @@
 //! `move`: a torrent's files go to another allowed folder while it runs (the engine's
 //! `Session::move_storage`: a rename on one file system; copy, verify, delete across file
 //! systems). The download list remembers the new folder once the engine says it moved.
+//! `cancel_move` stops a copy under way (`Session::cancel_move`): the files stay where they were.
 
 use std::path::Path;
 
@@ -40,6 +41,12 @@ impl Core {
             .await
             .map_err(engine_error)?;
         Ok(json!({"info_hash": hex, "moving": true}))
+    }
+
+    pub(super) async fn cancel_move(&self, info_hash: &str) -> Result<Value, ApiError> {
+        let ih = self.known(info_hash).await?;
+        (self.session.cancel_move(ih)).await.map_err(engine_error)?;
+        Ok(json!({"info_hash": ih.to_hex(), "moving": false}))
     }
 
     /// The engine moved a torrent's files to `root`: the download list keeps its new folder, so

@@ -186,6 +186,9 @@ impl Core {
                 json!({"event": "moved", "info_hash": ih.to_hex(), "save_path": root})
             }
             // The files stayed where they were and the torrent goes on (helper/PROTOCOL.md).
+            SessionEvent::MoveFailed(ih, message) if message.contains(engine::MOVE_CANCELLED) => {
+                json!({"event": "move_cancelled", "info_hash": ih.to_hex()})
+            }
             SessionEvent::MoveFailed(ih, message) => {
                 json!({"event": "error", "info_hash": ih.to_hex(), "message": message})
             }

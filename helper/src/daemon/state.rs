@@ -221,24 +221,13 @@ pub(super) fn show_queued(statuses: &mut [TorrentStatus], queued: &HashSet<Strin
 
 pub(super) fn unrestorable_status(entry: &Entry, error: String) -> TorrentStatus {
     TorrentStatus {
-        info_hash: InfoHash::from_hex(&entry.info_hash).unwrap_or_default(),
         name: entry.name.clone(),
-        state: TorrentState::Error,
-        progress: 0.0,
-        total_bytes: 0,
-        have_bytes: 0,
-        downloaded: 0,
-        uploaded: 0,
-        down_rate: 0,
-        up_rate: 0,
-        peers: 0,
-        seeds: 0,
-        eta_secs: None,
         error: Some(format!("cannot restore this download: {error}")),
         save_path: entry.save_dir.join(&entry.name),
-        seeding_secs: 0,
-        web_seeds: Vec::new(),
-        moving: None,
+        ..TorrentStatus::empty(
+            InfoHash::from_hex(&entry.info_hash).unwrap_or_default(),
+            TorrentState::Error,
+        )
     }
 }
 
@@ -350,25 +339,6 @@ mod tests {
     }
 
     fn engine_placeholder(byte: u8, state: TorrentState) -> TorrentStatus {
-        TorrentStatus {
-            info_hash: InfoHash([byte; 20]),
-            name: String::new(),
-            state,
-            progress: 0.0,
-            total_bytes: 0,
-            have_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0,
-            up_rate: 0,
-            peers: 0,
-            seeds: 0,
-            eta_secs: None,
-            error: None,
-            save_path: std::path::PathBuf::new(),
-            seeding_secs: 0,
-            web_seeds: Vec::new(),
-            moving: None,
-        }
+        TorrentStatus::empty(InfoHash([byte; 20]), state)
     }
 }
