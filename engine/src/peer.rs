@@ -122,24 +122,24 @@ impl OutQueue {
     }
 }
 
+/// A connection that finished its handshake.
+#[derive(Debug)]
+pub struct Connected {
+    pub key: PeerKey,
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    pub reserved: Reserved,
+    pub writer: OutQueue,
+    pub stats: Arc<PeerStats>,
+}
+
+/// Boxed where large and rare (`Connected`): a channel allocates a block of 32 slots of the
+/// largest variant up front, and every torrent has one, peers or not.
 #[derive(Debug)]
 pub enum PeerEvent {
-    Connected {
-        key: PeerKey,
-        addr: SocketAddr,
-        peer_id: PeerId,
-        reserved: Reserved,
-        writer: OutQueue,
-        stats: Arc<PeerStats>,
-    },
-    Message {
-        key: PeerKey,
-        msg: PeerMessage,
-    },
-    Closed {
-        key: PeerKey,
-        reason: PeerError,
-    },
+    Connected(Box<Connected>),
+    Message { key: PeerKey, msg: PeerMessage },
+    Closed { key: PeerKey, reason: PeerError },
 }
 
 /// What every connection of a torrent shares.
@@ -279,14 +279,14 @@ async fn run_connected(
         max_bytes: ctx.max_queued_bytes,
     };
     ctx.events
-        .send(PeerEvent::Connected {
+        .send(PeerEvent::Connected(Box::new(Connected {
             key,
             addr,
             peer_id: hs.peer_id,
             reserved: hs.reserved,
             writer,
             stats: stats.clone(),
-        })
+        })))
         .await
         .map_err(|_| PeerError::Done("torrent stopped"))?;
     tokio::select! {
@@ -315,13 +315,18 @@ async fn read_loop(
             if let (Some(dht), Some(port)) = (&ctx.dht, port_message(&buf)) {
                 dht.learn_node(SocketAddr::new(addr.ip(), port));
             }
-            let Some((msg, _)) = decode_owned(&mut buf, max_frame)? else {
+            let Some((mut msg, _)) = decode_owned(&mut buf, max_frame)? else {
                 break;
             };
-            if let PeerMessage::Piece { data, .. } = &msg {
+            if let PeerMessage::Piece { data, .. } = &mut msg {
                 stats
                     .downloaded
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
+                // A block split off the read buffer would keep all of it (up to
+                // `READ_CHUNK`) alive until the block is written and hashed: with many
+                // peers sending at once that pinned megabytes each. Its own copy frees the
+                // buffer for the next read (a memcpy, far cheaper than the hash).
+                *data = Bytes::copy_from_slice(data);
             }
             ctx.events
                 .send(PeerEvent::Message { key, msg })

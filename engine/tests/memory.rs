@@ -55,7 +55,7 @@ static A: Counting = Counting;
 
 const PEERS: usize = 40;
 /// What an idle seeding torrent may hold (see `an_idle_seeding_torrent_holds_a_few_kib`).
-const BOUND_PER_TORRENT: isize = 20 * 1024;
+const BOUND_PER_TORRENT: isize = 18 * 1024;
 
 /// Connects from 127.0.0.`host` (a host of its own, as peers are) and handshakes as libtorrent
 /// does: extension protocol and fast extension, an extension handshake, have_none.

@@ -47,14 +47,15 @@ impl MagnetPhase {
     /// Returns the verified info dictionary once it is complete.
     pub(super) fn on_peer_event(&mut self, ev: PeerEvent) -> Option<Vec<u8>> {
         match ev {
-            PeerEvent::Connected {
-                key,
-                addr,
-                peer_id,
-                reserved,
-                writer,
-                stats,
-            } => {
+            PeerEvent::Connected(c) => {
+                let peer::Connected {
+                    key,
+                    addr,
+                    peer_id,
+                    reserved,
+                    writer,
+                    stats,
+                } = *c;
                 let (addr, outgoing) = self.pool.handshook(key, addr);
                 let peer = PendingPeer {
                     addr,
