@@ -315,18 +315,13 @@ async fn read_loop(
             if let (Some(dht), Some(port)) = (&ctx.dht, port_message(&buf)) {
                 dht.learn_node(SocketAddr::new(addr.ip(), port));
             }
-            let Some((mut msg, _)) = decode_owned(&mut buf, max_frame)? else {
+            let Some((msg, _)) = decode_owned(&mut buf, max_frame)? else {
                 break;
             };
-            if let PeerMessage::Piece { data, .. } = &mut msg {
+            if let PeerMessage::Piece { data, .. } = &msg {
                 stats
                     .downloaded
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
-                // A block split off the read buffer would keep all of it (up to
-                // `READ_CHUNK`) alive until the block is written and hashed: with many
-                // peers sending at once that pinned megabytes each. Its own copy frees the
-                // buffer for the next read (a memcpy, far cheaper than the hash).
-                *data = Bytes::copy_from_slice(data);
             }
             ctx.events
                 .send(PeerEvent::Message { key, msg })
