@@ -21,7 +21,7 @@ use tokio::net::{TcpSocket, TcpStream};
 struct Counting;
 
 static CHARGED: AtomicIsize = AtomicIsize::new(0);
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn note(size: usize, sign: isize) {
     let charged = ((size + 8).div_ceil(16) * 16).max(32) as isize;
@@ -127,7 +127,7 @@ fn charged() -> isize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_peer_connection_holds_a_few_kib() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let metainfo = seed_file(dir.path(), "seed.bin", 4 << 20, 256 * 1024, 1);
     let session = Session::start(SessionConfig {
@@ -171,7 +171,7 @@ async fn an_idle_peer_connection_holds_a_few_kib() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_seeding_torrent_holds_a_few_kib() {
     const TORRENTS: usize = 100;
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let torrents: Vec<_> = (0..=TORRENTS)
         .map(|i| {
