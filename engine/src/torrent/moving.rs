@@ -92,7 +92,8 @@ impl Torrent {
                 SessionEvent::MoveFailed(ih, message)
             }
         };
-        let _ = self.shared.events.send(event);
+        // The status first: whoever hears the event reads a status that is already moved.
         self.publish_status();
+        let _ = self.shared.events.send(event);
     }
 }
