@@ -8,6 +8,9 @@
 #   bench/scale.sh     2,000 seeding torrents in bthelper's daemon, transmission-daemon and rqbit
 #                      (start-up, RSS, idle CPU, descriptors; its data, 7.5 GiB, is made once into
 #                      ~/.cache/swarmlink-bench)
+#   bench/peers.sh     many peers on one torrent: bthelper's memory per idle peer connection
+#                      (200 scripted peers, 1,000 connections) against libtorrent's, and its
+#                      throughput from 20 python3-libtorrent seeders against from one
 #   bench/stream.sh    streaming while it downloads: bthelper against rqbit's HTTP stream (first
 #                      byte, first byte after a seek to 80%, stalls during paced playback)
 # It installs what it needs (Debian packages through scripts/install-test-deps.sh; rqbit with
@@ -55,6 +58,7 @@ if [ -n "$QUICK" ]; then
   run swarm env NS="4 16" SIZE_MIB=32 bench/swarm.sh
   run download env RQBIT="$RQBIT" SIZE_MIB=128 RUNS=1 bench/download.sh
   run scale env RQBIT="$RQBIT" N=200 IDLE=20 bench/scale.sh
+  run peers env RUNS=1 SIZE_MIB=64 TOTAL=400 bench/peers.sh
   run stream env RQBIT="$RQBIT" SIZE_MIB=64 RUNS=1 PLAY_SECS=10 bench/stream.sh
 else
   run tracker bench/tracker.sh
@@ -62,6 +66,7 @@ else
   run swarm bench/swarm.sh
   run download env RQBIT="$RQBIT" RUNS=3 bench/download.sh
   run scale env RQBIT="$RQBIT" bench/scale.sh
+  run peers bench/peers.sh
   run stream env RQBIT="$RQBIT" bench/stream.sh
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -130,6 +135,17 @@ for what in "start-up to all seeding" "peak RSS" "idle CPU"; do
     "$(cell "$SC" "$what" 2)x" "<= 0.5x"
 done
 
+P=$RESULTS/peers.md
+row "memory per idle peer connection (200 peers)" "bthelper KiB (lower is better)" \
+  "$(cell "$P" bthelper 2)" "< 64"
+row "memory per idle peer connection" "bthelper / libtorrent (lower is better)" \
+  "$(ratio "$(cell "$P" bthelper 2)" "$(cell "$P" libtorrent 2)")" ""
+# The throughput rows: | downloader | seeders | seconds | MiB/s | peak RSS MiB |
+thr() { [ -f "$P" ] && awk -F'|' -v w="$1" -v n="$2" '{ a = $2; b = $3; gsub(/ /, "", a); gsub(/ /, "", b) }
+  a == w && b == n { v = $5; gsub(/ /, "", v); print v; exit }' "$P"; }
+row "download from 20 seeders at once" "bthelper from 20 / from one (throughput)" \
+  "$(ratio "$(thr bthelper 20)" "$(thr bthelper 1)")" ">= 1.0x"
+
 ST=$RESULTS/stream.md
 row "stream: first byte (200 MiB, seeder at 4 MiB/s)" "rqbit / bthelper time (above 1: bthelper ahead)" \
   "$(ratio "$(cell "$ST" rqbit 2)" "$(cell "$ST" bthelper 2)")" ">= 1.0x, within 1 s"
@@ -153,7 +169,7 @@ CPU=$(awk -F: '/model name/ { sub(/^ +/, "", $2); print $2; exit }' /proc/cpuinf
   echo "| benchmark | ratio | measured | goal |"
   echo "|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
-  for f in download tracker hash swarm scale stream; do
+  for f in download tracker hash swarm scale peers stream; do
     [ -f "$RESULTS/$f.md" ] || continue
     echo
     sed 's/^# /## /' "$RESULTS/$f.md"

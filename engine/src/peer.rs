@@ -22,7 +22,15 @@ use protocol::session::PeerError;
 /// A peer that sends nothing at all (not even keep-alives) for this long is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(90);
+/// The most a connection reads at once while data flows.
 const READ_CHUNK: usize = 256 * 1024;
+/// What a connection reads into at first, and again once it has gone quiet: an idle peer
+/// (the usual case with hundreds of them) holds this, not a `READ_CHUNK`. A connection that
+/// fills what it reads into doubles it, so a transfer reaches `READ_CHUNK` within a few reads.
+const SMALL_READ: usize = 4 * 1024;
+/// The writer's batch buffer is given back after a batch smaller than this (the peer went
+/// quiet) if it had grown past that: a peer we uploaded to once does not keep it.
+const SMALL_WRITE: usize = 4 * 1024;
 /// What we queue for one peer at most, in bytes: twice the upload read-ahead (see
 /// `torrent::uploads`), so only a peer that stopped reading while we keep answering it
 /// (rejects, haves) ever reaches it.
@@ -114,24 +122,24 @@ impl OutQueue {
     }
 }
 
+/// A connection that finished its handshake.
+#[derive(Debug)]
+pub struct Connected {
+    pub key: PeerKey,
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    pub reserved: Reserved,
+    pub writer: OutQueue,
+    pub stats: Arc<PeerStats>,
+}
+
+/// Boxed where large and rare (`Connected`): a channel allocates a block of 32 slots of the
+/// largest variant up front, and every torrent has one, peers or not.
 #[derive(Debug)]
 pub enum PeerEvent {
-    Connected {
-        key: PeerKey,
-        addr: SocketAddr,
-        peer_id: PeerId,
-        reserved: Reserved,
-        writer: OutQueue,
-        stats: Arc<PeerStats>,
-    },
-    Message {
-        key: PeerKey,
-        msg: PeerMessage,
-    },
-    Closed {
-        key: PeerKey,
-        reason: PeerError,
-    },
+    Connected(Box<Connected>),
+    Message { key: PeerKey, msg: PeerMessage },
+    Closed { key: PeerKey, reason: PeerError },
 }
 
 /// What every connection of a torrent shares.
@@ -243,7 +251,7 @@ async fn read_handshake(
             Ok(None) => {}
             Err(e) => return Err(PeerError::Malformed(format!("handshake: {e}"))),
         }
-        buf.reserve(READ_CHUNK);
+        buf.reserve(SMALL_READ);
         let n = tokio::time::timeout_at(deadline, stream.read_buf(buf))
             .await
             .map_err(|_| PeerError::Timeout("handshake"))?
@@ -271,14 +279,14 @@ async fn run_connected(
         max_bytes: ctx.max_queued_bytes,
     };
     ctx.events
-        .send(PeerEvent::Connected {
+        .send(PeerEvent::Connected(Box::new(Connected {
             key,
             addr,
             peer_id: hs.peer_id,
             reserved: hs.reserved,
             writer,
             stats: stats.clone(),
-        })
+        })))
         .await
         .map_err(|_| PeerError::Done("torrent stopped"))?;
     tokio::select! {
@@ -301,6 +309,7 @@ async fn read_loop(
     stats: &PeerStats,
 ) -> Result<(), PeerError> {
     let max_frame = ctx.max_frame();
+    let mut chunk = SMALL_READ;
     loop {
         loop {
             if let (Some(dht), Some(port)) = (&ctx.dht, port_message(&buf)) {
@@ -319,9 +328,15 @@ async fn read_loop(
                 .await
                 .map_err(|_| PeerError::Done("torrent stopped"))?;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+        if buf.is_empty() && chunk == SMALL_READ && buf.capacity() > 2 * SMALL_READ {
+            // The peer went quiet with nothing half-read: let the big buffer go (payloads
+            // already split off keep their own part of it alive until they are written).
+            buf = BytesMut::new();
         }
+        if buf.capacity() - buf.len() < chunk / 4 {
+            buf.reserve(chunk);
+        }
+        let room = buf.capacity() - buf.len();
         let n = tokio::time::timeout(IDLE_TIMEOUT, reader.read_buf(&mut buf))
             .await
             .map_err(|_| PeerError::Timeout("idle connection"))?
@@ -329,7 +344,21 @@ async fn read_loop(
         if n == 0 {
             return Err(PeerError::Io("peer closed the connection".into()));
         }
+        chunk = next_chunk(chunk, n, room);
         ctx.down_limit.consume(n).await;
+    }
+}
+
+/// How much to read into next, after a read of `n` bytes into `room`: double while reads fill
+/// at least half of what they had (data is flowing), back to `SMALL_READ` after a read of less
+/// than that (the peer sends little: keep-alives, haves, requests).
+fn next_chunk(chunk: usize, n: usize, room: usize) -> usize {
+    if n < SMALL_READ {
+        SMALL_READ
+    } else if n >= room / 2 {
+        (chunk * 2).min(READ_CHUNK)
+    } else {
+        chunk
     }
 }
 
@@ -359,7 +388,7 @@ async fn write_loop(
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
     stats: &PeerStats,
 ) -> Result<(), PeerError> {
-    let mut out = Vec::with_capacity(64 * 1024);
+    let mut out = Vec::new();
     loop {
         let first = match tokio::time::timeout(KEEPALIVE_EVERY, queue.recv()).await {
             Err(_) => {
@@ -386,6 +415,9 @@ async fn write_loop(
         // The batch left the queue: it is counted by `out`'s one buffer from here on.
         stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
         write_draining(&mut writer, &out, ctx.write_timeout).await?;
+        if out.len() < SMALL_WRITE && out.capacity() > SMALL_WRITE {
+            out = Vec::new();
+        }
         stats.unsent_blocks.fetch_sub(blocks, Ordering::Relaxed);
         if blocks > 0 {
             ctx.upload_room.notify_one();

@@ -320,7 +320,7 @@ impl Session {
         allow_lan: bool,
     ) -> Result<(), EngineError> {
         let targets = crate::tracker::targets::Targets::new(source_url, allow_lan);
-        let cmd = TorrentCmd::AddSources(AddSources { sources, targets });
+        let cmd = TorrentCmd::AddSources(Box::new(AddSources { sources, targets }));
         let _ = self.handle(ih)?.cmd.send(cmd);
         Ok(())
     }
@@ -578,6 +578,6 @@ async fn route_incoming(stream: TcpStream, inner: std::sync::Weak<Inner>) {
     let Some(inner) = inner.upgrade() else { return };
     let handle = inner.torrents.lock().ok().and_then(|t| t.get(&ih).cloned());
     if let Some(h) = handle {
-        let _ = h.cmd.send(TorrentCmd::Incoming { stream, buf });
+        let _ = h.cmd.send(TorrentCmd::Incoming(Box::new((stream, buf))));
     }
 }

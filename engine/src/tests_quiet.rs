@@ -91,3 +91,37 @@ async fn a_session_with_many_dht_searches_queued_stops_within_seconds() {
     // One request per turn (about 56 ms) behind 150 searches would be over 8 s.
     assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
 }
+
+/// Nothing a quiet seeding torrent does needs its clock within a minute: with a 10 s sleep,
+/// 2,000 of them still woke 200 times a second (most of a daemon's idle CPU).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_seeding_torrents_sleep_for_a_minute() {
+    const TORRENTS: u64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::start(loopback_config(dir.path())).await.unwrap();
+    let mut hashes = Vec::new();
+    for i in 0..TORRENTS {
+        let name = format!("m{i}.bin");
+        let data = test_data(20 * 1024, i as u8);
+        std::fs::write(dir.path().join(&name), &data).unwrap();
+        let ih = session
+            .add(AddTorrent::metainfo(make_torrent(&name, &data, 16 * 1024)))
+            .await
+            .unwrap();
+        hashes.push(ih);
+    }
+    for &ih in &hashes {
+        wait_for(&session, ih, TorrentState::Seeding, Duration::from_secs(20)).await;
+    }
+    // The turns right after the check (rates settling to zero) are not what is measured.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = session.clock_turns();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let turns = session.clock_turns() - before;
+    // Every 10 s that would be at least one turn each (20).
+    assert!(
+        turns < TORRENTS / 2,
+        "{turns} clock turns in 11 s for {TORRENTS} quiet torrents"
+    );
+    session.shutdown().await;
+}

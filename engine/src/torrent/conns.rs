@@ -103,14 +103,17 @@ impl Torrent {
     pub(super) fn on_peer_event(&mut self, ev: PeerEvent) {
         let now = Instant::now();
         match ev {
-            PeerEvent::Connected {
-                key,
-                addr,
-                peer_id,
-                reserved,
-                writer,
-                stats,
-            } => self.connected(key, addr, peer_id, reserved, writer, stats, now),
+            PeerEvent::Connected(c) => {
+                let peer::Connected {
+                    key,
+                    addr,
+                    peer_id,
+                    reserved,
+                    writer,
+                    stats,
+                } = *c;
+                self.connected(key, addr, peer_id, reserved, writer, stats, now)
+            }
             PeerEvent::Message { key, msg } => self.on_message(key, msg, now),
             PeerEvent::Closed { key, reason } => {
                 if let Some(p) = self.core.handle_closed(key, now) {

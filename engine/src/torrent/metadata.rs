@@ -320,7 +320,10 @@ impl MagnetPhase {
 
     fn on_command(&mut self, cmd: TorrentCmd) {
         match cmd {
-            TorrentCmd::Incoming { stream, buf } => self.accept(stream, buf),
+            TorrentCmd::Incoming(incoming) => {
+                let (stream, buf) = *incoming;
+                self.accept(stream, buf)
+            }
             TorrentCmd::AddPeers(addrs) => self.add_candidates(addrs),
             TorrentCmd::Pause => {
                 self.paused = true;
@@ -332,7 +335,7 @@ impl MagnetPhase {
                     self.core.set_active(true, Instant::now());
                 }
             }
-            TorrentCmd::AddSources(add) => self.add_sources(add),
+            TorrentCmd::AddSources(add) => self.add_sources(*add),
             // No pieces yet: dropping the reply tells the caller so (and goals wait for the
             // torrent, which reads them from the shared cell).
             TorrentCmd::Stop { .. }

@@ -94,7 +94,6 @@ struct Parts {
     down_limit: Arc<RateLimiter>,
     backlog: Arc<WriteBacklog>,
     targets: Targets,
-    events: mpsc::Sender<WebSeedEvent>,
 }
 
 impl Parts {
@@ -109,7 +108,9 @@ pub(crate) struct WebSeeds {
     pub seeds: Vec<Seed>,
     pub ctx: Option<FetchContext>,
     parts: Parts,
-    rx: mpsc::Receiver<WebSeedEvent>,
+    /// Made with the fetch context, by the first usable web seed: a channel holds a block of
+    /// slots from the start, and most of a daemon's torrents have no web seed.
+    rx: Option<mpsc::Receiver<WebSeedEvent>>,
     /// Which web seed (and job) sent each piece awaiting its hash check.
     pub sent_by: HashMap<u32, (usize, u64)>,
     next_job: u64,
@@ -126,7 +127,6 @@ impl WebSeeds {
         backlog: Arc<WriteBacklog>,
         targets: Targets,
     ) -> Self {
-        let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let urls = metainfo.url_list.clone();
         let mut seeds = WebSeeds {
             seeds: Vec::new(),
@@ -138,9 +138,8 @@ impl WebSeeds {
                 down_limit,
                 backlog,
                 targets,
-                events,
             },
-            rx,
+            rx: None,
             sent_by: HashMap::new(),
             next_job: 1,
         };
@@ -185,13 +184,15 @@ impl WebSeeds {
         let p = &self.parts;
         let usable = health.disabled().is_none();
         if usable && self.ctx.is_none() {
+            let (events, rx) = mpsc::channel(EVENT_QUEUE);
+            self.rx = Some(rx);
             self.ctx = Some(FetchContext {
                 client: p.client(p.targets),
                 metainfo: p.metainfo.clone(),
                 lengths: p.lengths,
                 down_limit: p.down_limit.clone(),
                 backlog: p.backlog.clone(),
-                events: p.events.clone(),
+                events,
             });
         }
         let own_rule = (usable && targets != p.targets).then(|| p.client(targets));
@@ -212,10 +213,10 @@ impl WebSeeds {
 
     /// The next event from a fetch task; never ready when there are no usable web seeds.
     pub async fn recv(&mut self) -> Option<WebSeedEvent> {
-        if self.ctx.is_none() {
-            return std::future::pending().await;
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
         }
-        self.rx.recv().await
     }
 
     /// Payload bytes received from all web seeds.

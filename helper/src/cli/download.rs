@@ -72,6 +72,9 @@ pub struct Args {
     /// never use it.
     #[arg(long, env = "SWARMLINK_NO_LSD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_lsd: bool,
+    /// Most peer connections the torrent holds at once, both directions (default 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_peers: Option<u32>,
     /// Do not ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP.
     #[arg(long, env = "SWARMLINK_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_port_mapping: bool,
@@ -144,6 +147,11 @@ async fn download(args: Args) -> anyhow::Result<()> {
             .then(|| engine::DhtConfig::with_bootstrap(args.dht_bootstrap.clone(), args.dht_port)),
         lsd: (!args.no_lsd).then(engine::LsdConfig::default),
         port_mapping: !args.no_port_mapping,
+        max_peers_per_torrent: args
+            .max_peers
+            .map_or(SessionConfig::default().max_peers_per_torrent, |n| {
+                n as usize
+            }),
         ..Default::default()
     };
     let session = Session::start(config)

@@ -329,7 +329,14 @@ impl TorrentCore {
 
     /// The earliest instant at which `handle_timeout` has work: a rechoke, a dial due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut at = self.choker.next_deadline();
+        // A rechoke with nobody connected changes nothing: a torrent without peers is not
+        // woken for it (2,000 idle seeding torrents woke every 10 s for it alone). The first
+        // peer makes the driver's clock run again, and the overdue rechoke runs then.
+        let mut at = if self.peers.is_empty() {
+            None
+        } else {
+            self.choker.next_deadline()
+        };
         if self.active {
             at = earliest(at, self.pool.next_due());
             at = earliest(at, self.stall_deadline());

@@ -29,14 +29,15 @@ impl MagnetPhase {
     pub(super) fn on_peer_event(&mut self, ev: PeerEvent) {
         let now = Instant::now();
         match ev {
-            PeerEvent::Connected {
-                key,
-                addr,
-                peer_id,
-                reserved,
-                writer,
-                stats,
-            } => {
+            PeerEvent::Connected(c) => {
+                let peer::Connected {
+                    key,
+                    addr,
+                    peer_id,
+                    reserved,
+                    writer,
+                    stats,
+                } = *c;
                 let caps = (
                     reserved.has(Extension::Fast),
                     reserved.has(Extension::ExtensionProtocol),
