@@ -37,6 +37,7 @@ mod storage;
 mod torrent;
 pub mod tracker;
 mod types;
+pub mod utp;
 mod webseed;
 
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};
