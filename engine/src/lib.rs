@@ -36,6 +36,7 @@ mod status_feed;
 mod storage;
 mod torrent;
 pub mod tracker;
+mod transport;
 mod types;
 pub mod utp;
 mod webseed;

@@ -39,6 +39,14 @@ pub struct UtpSocket {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for UtpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UtpSocket")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
 pub(crate) struct Shared {
     udp: UdpSocket,
     conns: Mutex<HashMap<(SocketAddr, u16), Arc<Slot>>>,

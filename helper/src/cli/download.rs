@@ -75,6 +75,10 @@ pub struct Args {
     /// Do not ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP.
     #[arg(long, env = "SWARMLINK_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_port_mapping: bool,
+    /// No uTP (BEP 29): peers are reached and accepted over TCP only, and the UDP peer port
+    /// is left to the DHT.
+    #[arg(long, env = "SWARMLINK_NO_UTP", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_utp: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -144,6 +148,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
             .then(|| engine::DhtConfig::with_bootstrap(args.dht_bootstrap.clone(), args.dht_port)),
         lsd: (!args.no_lsd).then(engine::LsdConfig::default),
         port_mapping: !args.no_port_mapping,
+        utp: !args.no_utp,
         ..Default::default()
     };
     let session = Session::start(config)
