@@ -268,6 +268,7 @@ pub(crate) fn spawn_timer(slot: Arc<Slot>, shared: Weak<Shared>, key: (SocketAdd
         // One last flush: the ack of the peer's FIN, or our RESET.
         if let Some(s) = shared.upgrade() {
             let mut st = slot.lock();
+            tracing::debug!("uTP {} closed: {}", slot.addr, st.conn.stats());
             s.flush(&mut st.conn, slot.addr, now());
             st.wake();
             drop(st);

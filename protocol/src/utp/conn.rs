@@ -134,6 +134,9 @@ pub struct Connection {
     pub(super) close_deadline: Option<Instant>,
     pub(super) reset_to_send: bool,
     pub(super) last_sent: Instant,
+    /// Packets resent, by the timer or fast (for the log and the benchmarks).
+    pub(super) resent: u64,
+    pub(super) timer_fired: u64,
 }
 
 impl Connection {
@@ -173,6 +176,8 @@ impl Connection {
             close_deadline: None,
             reset_to_send: false,
             last_sent: now,
+            resent: 0,
+            timer_fired: 0,
         }
     }
 
@@ -305,6 +310,19 @@ impl Connection {
         }
     }
 
+    /// A line for the log: resends, timer expiries, the window and the round trip.
+    pub fn stats(&self) -> String {
+        format!(
+            "resent {} timeouts {} cwnd {} peer_wnd {} srtt {:?} queueing {:?} µs",
+            self.resent,
+            self.timer_fired,
+            self.ledbat.window(),
+            self.peer_wnd,
+            self.srtt,
+            self.ledbat.queueing_delay_us()
+        )
+    }
+
     /// The receive window we advertise: what is left of the receive buffer.
     pub(super) fn recv_window(&self) -> usize {
         self.config
@@ -339,6 +357,7 @@ impl Connection {
         }
         if self.rto_deadline.is_some_and(|d| now >= d) {
             self.timeouts += 1;
+            self.timer_fired += 1;
             let limit = if self.state == State::SynSent {
                 SYN_RETRIES
             } else {

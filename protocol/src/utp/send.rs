@@ -95,6 +95,9 @@ impl Connection {
         self.put_header(now, ty, seq, out);
         let s = &mut self.sent[i];
         out.extend_from_slice(&s.payload);
+        if s.transmissions > 0 {
+            self.resent += 1;
+        }
         s.sent_at = Some(now);
         s.transmissions += 1;
         s.need_resend = false;
