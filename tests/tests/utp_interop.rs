@@ -39,9 +39,17 @@ for p in peers:
 if mode == "seed":
     print("seeding", flush=True)
 deadline = time.time() + float(os.environ.get("LT_TIMEOUT", "90"))
+shown = ("peer_connect_alert", "peer_disconnected_alert", "peer_error_alert")
+last = 0
 while mode == "seed" or time.time() < deadline:
     s.wait_for_alert(100)
-    s.pop_alerts()
+    for a in s.pop_alerts():
+        if type(a).__name__ in shown:
+            print("alert", type(a).__name__, a.message(), flush=True)
+    if mode == "download" and time.time() - last > 1:
+        last = time.time()
+        st = h.status()
+        print("progress", round(st.progress, 3), "peers", st.num_peers, flush=True)
     if mode == "download" and (h.status().is_seeding or h.status().is_finished):
         print("done", flush=True)
         sys.exit(0)

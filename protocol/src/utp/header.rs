@@ -67,8 +67,8 @@ pub struct Header {
     pub seq_nr: u16,
     pub ack_nr: u16,
     /// Selective ACK: bit `i` (byte `i / 8`, bit `i % 8` from the least significant) says that
-    /// packet `ack_nr + 2 + i` arrived. Its length is a multiple of 4, at most
-    /// [`MAX_SACK_BYTES`].
+    /// packet `ack_nr + 2 + i` arrived. We send a multiple of 4 bytes, at most
+    /// [`MAX_SACK_BYTES`]; we take 1 to [`MAX_SACK_BYTES`] (more is cut).
     pub sack: Option<Vec<u8>>,
 }
 
@@ -83,7 +83,7 @@ pub enum HeaderError {
     Type(u8),
     #[error("extension at offset {0} runs past the packet")]
     Extension(usize),
-    #[error("selective ACK of {0} bytes (a multiple of 4, at most 64, is allowed)")]
+    #[error("an empty selective ACK")]
     SackLength(usize),
     #[error("more than 16 extensions")]
     TooManyExtensions,
@@ -128,10 +128,13 @@ impl Header {
                 .get(at + 2..at + 2 + len)
                 .ok_or(HeaderError::Extension(at))?;
             if next == 1 {
-                if len == 0 || len % 4 != 0 || len > MAX_SACK_BYTES {
+                // BEP 29 says a multiple of 4 bytes, but libtorrent sends as many bytes as its
+                // reorder buffer spans (1 to 32): any non-empty length is taken, and past
+                // MAX_SACK_BYTES the bits are not needed (we never have more in flight).
+                if len == 0 {
                     return Err(HeaderError::SackLength(len));
                 }
-                header.sack = Some(data.to_vec());
+                header.sack = Some(data[..len.min(MAX_SACK_BYTES)].to_vec());
             }
             next = following;
             at += 2 + len;

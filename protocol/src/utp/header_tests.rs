@@ -100,11 +100,19 @@ fn unknown_extensions_are_skipped_and_bad_ones_refused() {
     let (h, at) = Header::decode(&bytes).unwrap();
     assert_eq!(h.sack, None);
     assert_eq!(&bytes[at..], &[0xaa]);
-    // A SACK of 3 bytes.
+    // A SACK of 3 bytes, as libtorrent sends when its reorder buffer spans 17 to 24 packets.
+    let mut lt = vec![0x21, 1, 0, 1];
+    lt.extend_from_slice(&[0; 16]);
+    lt.extend_from_slice(&[0, 3, 1, 2, 3]);
+    let (h, at) = Header::decode(&lt).unwrap();
+    assert_eq!(h.sack.as_deref(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(at, lt.len());
+    assert!(h.sacked(2) && h.sacked(11) && !h.sacked(3));
+    // An empty one.
     let mut bad = vec![0x21, 1, 0, 1];
     bad.extend_from_slice(&[0; 16]);
-    bad.extend_from_slice(&[0, 3, 1, 2, 3]);
-    assert_eq!(Header::decode(&bad), Err(HeaderError::SackLength(3)));
+    bad.extend_from_slice(&[0, 0]);
+    assert_eq!(Header::decode(&bad), Err(HeaderError::SackLength(0)));
     // Version 2, type 5.
     let mut v2 = bytes.clone();
     v2[0] = 0x22;
