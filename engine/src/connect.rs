@@ -17,11 +17,16 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::mse_stream::PeerStream;
+use crate::transport::Transport;
+use crate::utp::UtpSocket;
 use protocol::session::PeerError;
 use std::time::Duration;
 
 /// How long a TCP connect may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a uTP SYN may wait for its answer before TCP is tried instead (libtorrent falls
+/// back the same way; one SYN's timeout, so a peer without uTP costs a second once).
+pub const UTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long the handshakes (MSE and BitTorrent) may take once connected.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -35,6 +40,10 @@ pub struct Connector {
     policy: EncryptionPolicy,
     /// Peers whose plaintext knock was refused and whose MSE connection worked.
     needs_mse: Mutex<HashSet<SocketAddr>>,
+    /// The uTP endpoint, when uTP is on.
+    utp: Option<UtpSocket>,
+    /// Peers a uTP dial failed to: TCP only for them from now on.
+    no_utp: Mutex<HashSet<SocketAddr>>,
 }
 
 /// Why one attempt failed: refused (the peer closed on us, so the other way may work) or
@@ -49,6 +58,29 @@ impl Connector {
         Connector {
             policy,
             needs_mse: Mutex::new(HashSet::new()),
+            utp: None,
+            no_utp: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Dials uTP first through `utp` (TCP when it fails).
+    pub fn with_utp(mut self, utp: Option<UtpSocket>) -> Connector {
+        self.utp = utp;
+        self
+    }
+
+    /// The uTP endpoint to dial `addr` through, unless uTP is off or failed to it before.
+    fn utp_for(&self, addr: SocketAddr) -> Option<&UtpSocket> {
+        let failed = self.no_utp.lock().map_or(true, |s| s.contains(&addr));
+        self.utp.as_ref().filter(|_| !failed)
+    }
+
+    fn utp_failed(&self, addr: SocketAddr) {
+        if let Ok(mut set) = self.no_utp.lock() {
+            if set.len() >= MAX_REMEMBERED {
+                set.clear();
+            }
+            set.insert(addr);
         }
     }
 
@@ -82,11 +114,30 @@ pub async fn dial(
     ours: Handshake,
     addr: SocketAddr,
 ) -> Result<(PeerStream, Handshake, BytesMut), PeerError> {
+    if let Some(utp) = connector.utp_for(addr) {
+        match dial_via(connector, &ours, addr, Some(utp)).await {
+            Ok(done) => return Ok(done),
+            Err(why) => {
+                tracing::debug!("{addr}: uTP: {why}; trying TCP");
+                connector.utp_failed(addr);
+            }
+        }
+    }
+    dial_via(connector, &ours, addr, None).await
+}
+
+/// Dials over uTP (`Some`) or TCP, with one retry the other way round for encryption.
+async fn dial_via(
+    connector: &Connector,
+    ours: &Handshake,
+    addr: SocketAddr,
+    utp: Option<&UtpSocket>,
+) -> Result<(PeerStream, Handshake, BytesMut), PeerError> {
     let policy = connector.policy();
     let mut attempt = policy.first_attempt(connector.remembered(addr));
     let mut retried = false;
     loop {
-        match dial_once(&ours, addr, attempt).await {
+        match dial_once(ours, addr, attempt, utp).await {
             Ok(done) => {
                 if policy == EncryptionPolicy::Prefer {
                     connector.learn(addr, matches!(attempt, Attempt::Mse { .. }));
@@ -110,12 +161,23 @@ async fn dial_once(
     ours: &Handshake,
     addr: SocketAddr,
     attempt: Attempt,
+    utp: Option<&UtpSocket>,
 ) -> Result<(PeerStream, Handshake, BytesMut), Failure> {
-    let mut tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| Failure::Other(PeerError::Timeout("connect")))?
-        .map_err(|e| Failure::Other(PeerError::Io(format!("connect: {e}"))))?;
-    let _ = tcp.set_nodelay(true);
+    let mut tcp: Transport = match utp {
+        Some(utp) => tokio::time::timeout(UTP_CONNECT_TIMEOUT, utp.connect(addr))
+            .await
+            .map_err(|_| Failure::Other(PeerError::Timeout("uTP connect")))?
+            .map_err(|e| Failure::Other(PeerError::Io(format!("uTP connect: {e}"))))?
+            .into(),
+        None => {
+            let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+                .await
+                .map_err(|_| Failure::Other(PeerError::Timeout("connect")))?
+                .map_err(|e| Failure::Other(PeerError::Io(format!("connect: {e}"))))?;
+            let _ = tcp.set_nodelay(true);
+            tcp.into()
+        }
+    };
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let (mut stream, mut buf) = match attempt {
         Attempt::Plaintext => (PeerStream::plain(tcp), BytesMut::new()),
@@ -156,7 +218,7 @@ async fn dial_once(
 /// Runs the MSE handshake as the initiator; returns the stream's ciphers and the bytes
 /// received past the handshake, already decrypted.
 async fn initiate(
-    tcp: &mut TcpStream,
+    tcp: &mut Transport,
     info_hash: InfoHash,
     provide: u32,
     deadline: Instant,
@@ -222,7 +284,7 @@ fn io_failure(e: std::io::Error, during: &str) -> Failure {
 /// (asked only if the peer speaks MSE, whose SKEY must be one of them). Returns the stream,
 /// everything read of the peer's handshake (decrypted) and its info-hash.
 pub async fn accept(
-    tcp: TcpStream,
+    tcp: Transport,
     policy: EncryptionPolicy,
     torrents: impl FnOnce() -> Vec<InfoHash>,
 ) -> Result<(PeerStream, BytesMut, InfoHash), PeerError> {
@@ -235,7 +297,7 @@ pub async fn accept(
 }
 
 async fn accept_inner(
-    mut tcp: TcpStream,
+    mut tcp: Transport,
     policy: EncryptionPolicy,
     torrents: impl FnOnce() -> Vec<InfoHash>,
     deadline: Instant,

@@ -38,7 +38,9 @@ mod status_feed;
 mod storage;
 mod torrent;
 pub mod tracker;
+mod transport;
 mod types;
+pub mod utp;
 mod webseed;
 
 pub use dht::{DhtConfig, NODES_FILE as DHT_NODES_FILE};

@@ -14,8 +14,8 @@ use std::task::{ready, Context, Poll};
 
 use protocol::wire::mse::Rc4;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+
+use crate::transport::{ReadIo, Transport, WriteIo};
 
 /// Most plaintext taken per write: the peer task writes batches of up to 256 KiB.
 const WRITE_CHUNK: usize = 256 * 1024;
@@ -28,7 +28,7 @@ pub struct PeerStream {
 
 /// The receiving half: decrypts what it reads when the stream is RC4.
 pub struct PeerReader {
-    tcp: OwnedReadHalf,
+    tcp: ReadIo,
     /// Boxed: the 256-byte RC4 state would make every stream (and the command carrying an
     /// incoming one) large.
     decrypt: Option<Box<Rc4>>,
@@ -36,7 +36,7 @@ pub struct PeerReader {
 
 /// The sending half: encrypts what it writes when the stream is RC4.
 pub struct PeerWriter {
-    tcp: OwnedWriteHalf,
+    tcp: WriteIo,
     encrypt: Option<Box<Encrypting>>,
 }
 
@@ -50,14 +50,20 @@ struct Encrypting {
 
 impl PeerStream {
     /// A plaintext connection.
-    pub fn plain(tcp: TcpStream) -> PeerStream {
-        PeerStream::new(tcp, None)
+    pub fn plain(io: impl Into<Transport>) -> PeerStream {
+        PeerStream::new(io, None)
     }
 
     /// A connection after MSE: `Some((encrypt_outgoing, decrypt_incoming))` for RC4, `None`
     /// when the handshake chose plaintext for the stream.
-    pub fn new(tcp: TcpStream, cipher: Option<(Rc4, Rc4)>) -> PeerStream {
-        let (read, write) = tcp.into_split();
+    pub fn new(io: impl Into<Transport>, cipher: Option<(Rc4, Rc4)>) -> PeerStream {
+        let (read, write) = match io.into() {
+            Transport::Tcp(tcp) => {
+                let (r, w) = tcp.into_split();
+                (ReadIo::Tcp(r), WriteIo::Tcp(w))
+            }
+            Transport::Utp(u) => (ReadIo::Utp(u.clone()), WriteIo::Utp(u)),
+        };
         let (encrypt, decrypt) = match cipher {
             Some((e, d)) => (Some(e), Some(Box::new(d))),
             None => (None, None),
@@ -79,11 +85,17 @@ impl PeerStream {
     }
 
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.reader.tcp.peer_addr()
+        match &self.reader.tcp {
+            ReadIo::Tcp(t) => t.peer_addr(),
+            ReadIo::Utp(u) => Ok(u.peer_addr()),
+        }
     }
 
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.writer.tcp.as_ref().set_nodelay(nodelay)
+        match &self.writer.tcp {
+            WriteIo::Tcp(t) => t.as_ref().set_nodelay(nodelay),
+            WriteIo::Utp(_) => Ok(()),
+        }
     }
 
     pub fn into_split(self) -> (PeerReader, PeerWriter) {
@@ -180,7 +192,7 @@ impl AsyncWrite for PeerStream {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     async fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

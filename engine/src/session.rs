@@ -17,6 +17,7 @@ use crate::torrent::{
     cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SessionShared, Torrent, TorrentCmd,
     TorrentHandle, TorrentOptions,
 };
+use crate::transport::Transport;
 use crate::types::{
     AddTorrent, EngineError, PeerStatus, SessionConfig, SessionEvent, TorrentSource, TorrentStatus,
 };
@@ -75,6 +76,19 @@ impl Session {
             })?;
         let mut listeners = vec![listener];
         listeners.extend(crate::reach::bind_twin(local_addr));
+        // uTP takes the peer port's number on UDP before the DHT starts, which then moves to
+        // another port by itself (`Dht::start` falls back when its wanted port is taken).
+        let (utp, utp_incoming) = if config.utp {
+            match crate::utp::UtpSocket::bind(local_addr).await {
+                Ok((socket, incoming)) => (Some(socket), Some(incoming)),
+                Err(e) => {
+                    tracing::warn!("uTP off: cannot bind UDP {local_addr}: {e}");
+                    (None, None)
+                }
+            }
+        } else {
+            (None, None)
+        };
         let listen_addrs = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -97,7 +111,7 @@ impl Session {
             upload_slots: config.upload_slots,
             state_dir: config.state_dir.clone(),
             announce_ip: config.announce_ip.clone(),
-            connector: Arc::new(Connector::new(config.encryption)),
+            connector: Arc::new(Connector::new(config.encryption).with_utp(utp.clone())),
             web_seed_timeout: config.web_seed_timeout,
             dht: discovery.dht.clone(),
             targets: Default::default(),
@@ -120,7 +134,12 @@ impl Session {
             incoming: Default::default(),
             feed: Default::default(),
         });
-        tokio::spawn(accept_loop(listeners, Arc::downgrade(&inner), shutdown_rx));
+        tokio::spawn(accept_loop(
+            listeners,
+            utp_incoming,
+            Arc::downgrade(&inner),
+            shutdown_rx,
+        ));
         Ok(Session { inner })
     }
 
@@ -514,8 +533,25 @@ async fn accept_any(listeners: &[TcpListener]) -> std::io::Result<(TcpStream, So
     futures::future::select_all(accepts).await.0
 }
 
+/// The next uTP connection, or never when uTP is off (or its socket is gone).
+async fn accept_utp(
+    incoming: &mut Option<tokio::sync::mpsc::Receiver<crate::utp::UtpStream>>,
+) -> Transport {
+    match incoming {
+        Some(rx) => match rx.recv().await {
+            Some(s) => Transport::Utp(s),
+            None => {
+                *incoming = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn accept_loop(
     listeners: Vec<TcpListener>,
+    mut utp: Option<tokio::sync::mpsc::Receiver<crate::utp::UtpStream>>,
     inner: std::sync::Weak<Inner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -528,7 +564,14 @@ async fn accept_loop(
     };
     loop {
         let accepted = tokio::select! {
-            r = accept_any(&listeners) => r,
+            r = accept_any(&listeners) => r.map(|(s, from)| (Transport::Tcp(s), from)),
+            s = accept_utp(&mut utp) => {
+                let from = match &s {
+                    Transport::Utp(u) => u.peer_addr(),
+                    Transport::Tcp(_) => continue,
+                };
+                Ok((s, from))
+            }
             _ = shutdown.changed() => return,
         };
         let Some(inner) = inner.upgrade() else { return };
@@ -558,7 +601,7 @@ async fn accept_loop(
 
 /// Sorts out plaintext or MSE (as the encryption policy allows), reads the handshake up to the
 /// info-hash and hands the connection to that torrent.
-async fn route_incoming(stream: TcpStream, inner: std::sync::Weak<Inner>) {
+async fn route_incoming(stream: Transport, inner: std::sync::Weak<Inner>) {
     let Some(policy) = inner.upgrade().map(|i| i.shared.connector.policy()) else {
         return;
     };

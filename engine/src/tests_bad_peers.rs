@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::tests::{loopback_config, make_torrent, test_data, wait_for};
-use crate::{AddTorrent, Session, TorrentState};
+use crate::{AddTorrent, Session, SessionConfig, TorrentState};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Misbehaviour {
@@ -198,9 +198,14 @@ async fn run_against(how: Misbehaviour) -> (bool, u32) {
         .unwrap();
     wait_for(&seeder, ih, TorrentState::Seeding, Duration::from_secs(10)).await;
 
-    let leecher = Session::start(loopback_config(leech_dir.path()))
-        .await
-        .unwrap();
+    // TCP only: the liar listens on TCP alone, and a first uTP attempt (1 s) would cost it
+    // the head start below.
+    let leecher = Session::start(SessionConfig {
+        utp: false,
+        ..loopback_config(leech_dir.path())
+    })
+    .await
+    .unwrap();
     let mut add = AddTorrent::metainfo(metainfo);
     add.peers = vec![fake.addr];
     leecher.add(add).await.unwrap();

@@ -49,6 +49,9 @@ pub struct SessionConfig {
     /// the session runs. Off by default in the library: the binaries turn it on for users.
     /// Never tried when `listen` is a loopback address.
     pub port_mapping: bool,
+    /// uTP (BEP 29) beside TCP: a UDP socket on the peer port's number accepts uTP
+    /// connections, and dials try uTP first, TCP after.
+    pub utp: bool,
 }
 
 impl Default for SessionConfig {
@@ -70,6 +73,7 @@ impl Default for SessionConfig {
             encryption: Default::default(),
             web_seed_timeout: std::time::Duration::from_secs(20),
             port_mapping: false,
+            utp: true,
         }
     }
 }

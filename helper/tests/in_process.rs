@@ -15,6 +15,7 @@ fn loopback_options() -> Options {
         no_dht: true,
         no_lsd: true,
         no_port_mapping: true,
+        no_utp: false,
     }
 }
 

@@ -28,6 +28,7 @@ pub mod text;
 pub mod tracker;
 mod types;
 pub mod upload_order;
+pub mod utp;
 pub mod webseed;
 pub mod wire;
 

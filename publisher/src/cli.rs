@@ -98,6 +98,9 @@ pub struct PublishArgs {
     /// tried only when the publisher listens on all interfaces or a LAN address.
     #[arg(long, env = "BTPUBLISH_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_port_mapping: bool,
+    /// No uTP (BEP 29): peers connect over TCP only, and the UDP peer port is left free.
+    #[arg(long, env = "BTPUBLISH_NO_UTP", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_utp: bool,
     /// Write the .torrent files here instead of beside the sources (for read-only sources).
     #[arg(long, value_name = "DIR")]
     pub torrent_dir: Option<PathBuf>,

@@ -111,6 +111,7 @@ async fn seed(
         announce_ip: args.ip.clone(),
         encryption: args.encryption,
         port_mapping: !args.no_port_mapping,
+        utp: !args.no_utp,
         ..SessionConfig::default()
     })
     .await

@@ -78,6 +78,10 @@ pub struct Args {
     /// Do not ask the router (NAT-PMP, else UPnP IGD) to forward the peer port, TCP and UDP.
     #[arg(long, env = "SWARMLINK_NO_PORT_MAPPING", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_port_mapping: bool,
+    /// No uTP (BEP 29): peers are reached and accepted over TCP only, and the UDP peer port
+    /// is left to the DHT.
+    #[arg(long, env = "SWARMLINK_NO_UTP", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_utp: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -152,6 +156,7 @@ async fn download(args: Args) -> anyhow::Result<()> {
             .map_or(SessionConfig::default().max_peers_per_torrent, |n| {
                 n as usize
             }),
+        utp: !args.no_utp,
         ..Default::default()
     };
     let session = Session::start(config)

@@ -71,11 +71,12 @@ pub struct Options {
     pub no_dht: bool,
     pub no_lsd: bool,
     pub no_port_mapping: bool,
+    pub no_utp: bool,
 }
 
 impl Options {
     /// `SWARMLINK_LISTEN_IP`, `SWARMLINK_NO_DHT`, `SWARMLINK_NO_LSD`,
-    /// `SWARMLINK_NO_PORT_MAPPING`, and the `--stream-port` flag.
+    /// `SWARMLINK_NO_PORT_MAPPING`, `SWARMLINK_NO_UTP`, and the `--stream-port` flag.
     pub fn from_env(stream_port: Option<u16>) -> anyhow::Result<Options> {
         Ok(Options {
             stream_port,
@@ -83,6 +84,7 @@ impl Options {
             no_dht: turned_off("SWARMLINK_NO_DHT"),
             no_lsd: turned_off("SWARMLINK_NO_LSD"),
             no_port_mapping: turned_off("SWARMLINK_NO_PORT_MAPPING"),
+            no_utp: turned_off("SWARMLINK_NO_UTP"),
         })
     }
 }
@@ -214,6 +216,7 @@ pub async fn run(
         }),
         lsd: (settings.lsd && !options.no_lsd).then(engine::LsdConfig::default),
         port_mapping: settings.port_mapping && !options.no_port_mapping,
+        utp: !options.no_utp,
         ..SessionConfig::default()
     };
     let session = match Session::start(config.clone()).await {
