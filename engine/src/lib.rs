@@ -33,6 +33,7 @@ mod resume;
 mod session;
 mod session_adding;
 mod session_control;
+mod session_limits;
 mod session_withdraw;
 mod status_feed;
 mod storage;

@@ -14,7 +14,7 @@ use crate::connect::{self, Connector};
 use crate::ratelimit::RateLimiter;
 use crate::session_adding::{is_reserved, Reservation};
 use crate::torrent::{
-    cached_metainfo, spawn_magnet, AddSources, MagnetOptions, SessionShared, Torrent, TorrentCmd,
+    cached_metainfo, spawn_magnet, MagnetOptions, SessionShared, Torrent, TorrentCmd,
     TorrentHandle, TorrentOptions,
 };
 use crate::transport::Transport;
@@ -29,11 +29,11 @@ pub struct Session {
 }
 
 #[derive(Clone)]
-struct TorrentLimits {
-    down: Arc<RateLimiter>,
-    up: Arc<RateLimiter>,
+pub(crate) struct TorrentLimits {
+    pub(crate) down: Arc<RateLimiter>,
+    pub(crate) up: Arc<RateLimiter>,
     /// The torrent's seed goals, which its actor reads every tick.
-    seed_goals: Arc<Mutex<protocol::SeedGoals>>,
+    pub(crate) seed_goals: Arc<Mutex<protocol::SeedGoals>>,
 }
 
 struct Inner {
@@ -302,7 +302,9 @@ impl Session {
         Ok(ih)
     }
 
-    fn lock_limits(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, TorrentLimits>> {
+    pub(crate) fn lock_limits(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<InfoHash, TorrentLimits>> {
         self.inner.limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -318,30 +320,6 @@ impl Session {
             .get(&ih)
             .cloned()
             .ok_or(EngineError::UnknownTorrent(ih))
-    }
-
-    /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).
-    pub fn add_peers(&self, ih: InfoHash, peers: Vec<SocketAddr>) -> Result<(), EngineError> {
-        let _ = self.handle(ih)?.cmd.send(TorrentCmd::AddPeers(peers));
-        Ok(())
-    }
-
-    /// What an `add` of a torrent already running brings (see [`crate::Sources::of`]): its new
-    /// trackers are announced to at once, its new web seeds fetched from, its peers dialled,
-    /// before or after the torrent's metadata. `source_url` and `allow_lan` are that add's, as
-    /// in [`AddTorrent`]: a public page's sources obey the LAN rule whatever the torrent's own
-    /// origin.
-    pub fn add_sources(
-        &self,
-        ih: InfoHash,
-        sources: crate::Sources,
-        source_url: Option<&str>,
-        allow_lan: bool,
-    ) -> Result<(), EngineError> {
-        let targets = crate::tracker::targets::Targets::new(source_url, allow_lan);
-        let cmd = TorrentCmd::AddSources(Box::new(AddSources { sources, targets }));
-        let _ = self.handle(ih)?.cmd.send(cmd);
-        Ok(())
     }
 
     /// Stops the torrent (saving resume data unless deleting) and forgets it; with
@@ -367,45 +345,6 @@ impl Session {
     pub async fn set_rate_limits(&self, down: Option<u64>, up: Option<u64>) {
         self.inner.shared.down_limit.set_rate(down);
         self.inner.shared.up_limit.set_rate(up);
-    }
-
-    /// One torrent's own limits, under the session's (the stricter applies); `None` lifts the
-    /// torrent's limit in that direction. Takes effect with the next bytes moved.
-    pub fn set_torrent_rate_limits(
-        &self,
-        ih: InfoHash,
-        down: Option<u64>,
-        up: Option<u64>,
-    ) -> Result<(), EngineError> {
-        let limits = self.lock_limits();
-        let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
-        l.down.set_rate(down);
-        l.up.set_rate(up);
-        Ok(())
-    }
-
-    /// One torrent's seed goals (`AddTorrent::seed_goals`), judged from its next tick on: a
-    /// torrent already past a new goal pauses within a second.
-    pub fn set_seed_goals(
-        &self,
-        ih: InfoHash,
-        goals: protocol::SeedGoals,
-    ) -> Result<(), EngineError> {
-        let limits = self.lock_limits();
-        let l = limits.get(&ih).ok_or(EngineError::UnknownTorrent(ih))?;
-        *l.seed_goals.lock().unwrap_or_else(|e| e.into_inner()) = goals;
-        drop(limits);
-        // A quiet torrent's clock may be asleep for seconds: it looks at its goals now.
-        if let Ok(h) = self.handle(ih) {
-            let _ = h.cmd.send(TorrentCmd::GoalsChanged);
-        }
-        Ok(())
-    }
-
-    /// One torrent's own limits (download, upload), as set at `add` or since.
-    pub fn torrent_rate_limits(&self, ih: InfoHash) -> Option<(Option<u64>, Option<u64>)> {
-        let limits = self.lock_limits();
-        limits.get(&ih).map(|l| (l.down.rate(), l.up.rate()))
     }
 
     /// How many times the torrents' clocks came round since the session started: what an idle

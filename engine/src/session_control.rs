@@ -1,16 +1,41 @@
-//! The session's calls that only pass a command on to one torrent's task: pause, resume,
-//! choosing files, moving them.
+//! The session's calls that only pass a command on to one torrent's task: more peers and
+//! sources, pause, resume, choosing files, moving them.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use protocol::InfoHash;
 use tokio::sync::oneshot;
 
 use crate::session::Session;
-use crate::torrent::{SelectionCmd, TorrentCmd};
+use crate::torrent::{AddSources, SelectionCmd, TorrentCmd};
 use crate::types::{EngineError, FilePriority, FileProgress};
 
 impl Session {
+    /// More peers to try for a torrent (tracker answers, PEX, a user's `--peer`).
+    pub fn add_peers(&self, ih: InfoHash, peers: Vec<SocketAddr>) -> Result<(), EngineError> {
+        let _ = self.handle(ih)?.cmd.send(TorrentCmd::AddPeers(peers));
+        Ok(())
+    }
+
+    /// What an `add` of a torrent already running brings (see [`crate::Sources::of`]): its new
+    /// trackers are announced to at once, its new web seeds fetched from, its peers dialled,
+    /// before or after the torrent's metadata. `source_url` and `allow_lan` are that add's, as
+    /// in [`AddTorrent`]: a public page's sources obey the LAN rule whatever the torrent's own
+    /// origin.
+    pub fn add_sources(
+        &self,
+        ih: InfoHash,
+        sources: crate::Sources,
+        source_url: Option<&str>,
+        allow_lan: bool,
+    ) -> Result<(), EngineError> {
+        let targets = crate::tracker::targets::Targets::new(source_url, allow_lan);
+        let cmd = TorrentCmd::AddSources(Box::new(AddSources { sources, targets }));
+        let _ = self.handle(ih)?.cmd.send(cmd);
+        Ok(())
+    }
+
     pub async fn pause(&self, ih: InfoHash) -> Result<(), EngineError> {
         let _ = self.handle(ih)?.cmd.send(TorrentCmd::Pause);
         Ok(())
