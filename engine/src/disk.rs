@@ -17,7 +17,6 @@ use protocol::{Bitfield, Info, Lengths, PieceIndex, ValidBlock};
 use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
 
-pub use crate::disk_pool::DiskSender;
 use crate::peer::PeerKey;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
@@ -157,15 +156,16 @@ pub struct Disk {
 }
 
 impl Disk {
-    pub fn spawn(
+    /// A torrent's disk, to run on a lane of the pool (`DiskSender::spawn`).
+    pub fn new(
         storage: Storage,
         info: &Info,
         lengths: Lengths,
         events: mpsc::UnboundedSender<DiskEvent>,
         backlog: Arc<WriteBacklog>,
-    ) -> std::io::Result<DiskSender> {
+    ) -> Disk {
         let guard = changes::Guard::new(&storage, lengths.piece_count());
-        let disk = Disk {
+        Disk {
             guard,
             storage,
             lengths,
@@ -173,8 +173,7 @@ impl Disk {
             partial: HashMap::new(),
             events,
             backlog,
-        };
-        DiskSender::start(disk)
+        }
     }
 
     /// Runs one job; `Break` once the disk has stopped (its lane takes no more jobs).

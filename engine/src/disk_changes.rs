@@ -301,6 +301,7 @@ mod tests {
 
     use super::super::{Disk, DiskEvent, DiskJob, WriteBacklog};
     use super::*;
+    use crate::disk_pool::DiskSender;
 
     const PIECE: usize = 16 * 1024;
 
@@ -328,14 +329,8 @@ mod tests {
         let lengths = Lengths::new(info.total_length, info.piece_length, 4).unwrap();
         let storage = Storage::new(dir.path(), &info).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let disk = Disk::spawn(
-            storage,
-            &info,
-            lengths,
-            tx,
-            Arc::new(WriteBacklog::default()),
-        )
-        .unwrap();
+        let backlog = Arc::new(WriteBacklog::default());
+        let disk = DiskSender::start(Disk::new(storage, &info, lengths, tx, backlog)).unwrap();
         let block = |piece| {
             lengths
                 .validate_request(BlockRef {
@@ -424,6 +419,7 @@ mod check_tests {
 
     use super::super::{Disk, DiskEvent, DiskJob, WriteBacklog};
     use super::*;
+    use crate::disk_pool::DiskSender;
 
     #[tokio::test]
     async fn a_file_edited_since_the_resume_data_is_reported_by_the_initial_check() {
@@ -449,14 +445,8 @@ mod check_tests {
         edited[PIECE + 5] ^= 0xff;
         std::fs::write(&path, &edited).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let disk = Disk::spawn(
-            storage,
-            &info,
-            lengths,
-            tx,
-            Arc::new(WriteBacklog::default()),
-        )
-        .unwrap();
+        let backlog = Arc::new(WriteBacklog::default());
+        let disk = DiskSender::start(Disk::new(storage, &info, lengths, tx, backlog)).unwrap();
         disk.send(DiskJob::Check {
             recorded: Some(recorded),
             record_to: None,

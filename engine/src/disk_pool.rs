@@ -177,6 +177,7 @@ mod tests {
     use sha1::{Digest, Sha1};
     use tokio::sync::mpsc;
 
+    use super::DiskSender;
     use crate::disk::{Disk, DiskEvent, DiskJob, WriteBacklog};
     use crate::storage::Storage;
 
@@ -218,7 +219,7 @@ mod tests {
             let storage = Storage::new(&sub, &info).unwrap();
             let (tx, rx) = mpsc::unbounded_channel();
             let backlog = Arc::new(WriteBacklog::default());
-            let disk = Disk::spawn(storage, &info, lengths, tx, backlog).unwrap();
+            let disk = DiskSender::start(Disk::new(storage, &info, lengths, tx, backlog)).unwrap();
             for (key, piece) in [(1, 0), (2, 1), (3, 0)] {
                 let block = BlockRef {
                     piece,

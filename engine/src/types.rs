@@ -326,3 +326,15 @@ pub enum EngineError {
     #[error("streaming: {0}")]
     Stream(&'static str),
 }
+
+/// The verified pieces of one file: piece `i` of the map holds the file's bytes from
+/// `i * piece_len - first_offset` on (clipped to the file), where `first_offset` is where the
+/// file starts inside its first piece. `have` is MSB-first, as the wire's bitfield.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePieces {
+    pub length: u64,
+    pub piece_len: u32,
+    pub first_offset: u32,
+    pub count: u32,
+    pub have: Vec<u8>,
+}

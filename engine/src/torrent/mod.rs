@@ -143,7 +143,7 @@ pub(crate) struct Torrent {
     ctx: PeerContext,
     /// What only the driver has of each connected peer (its writer, its counters).
     conns: HashMap<PeerKey, conns::Conn>,
-    disk: crate::disk::DiskSender,
+    disk: crate::disk_pool::DiskSender,
     backlog: Arc<WriteBacklog>,
     state: TorrentState,
     checking_done: u32,

@@ -15,6 +15,7 @@ use super::{
     Torrent, TorrentOptions, Wiring,
 };
 use crate::disk::{Disk, DiskJob, WriteBacklog};
+use crate::disk_pool::DiskSender;
 use crate::types::{EngineError, FilePriority, TorrentState, TorrentStatus};
 
 impl Torrent {
@@ -85,14 +86,12 @@ impl Torrent {
         let (disk_tx, disk_rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(WriteBacklog::default());
         let targets = shared.targets;
-        let disk =
-            Disk::spawn(storage, info, lengths, disk_tx, backlog.clone()).map_err(|source| {
-                EngineError::Io {
-                    what: "starting the disk thread for",
-                    path: save_path.clone(),
-                    source,
-                }
-            })?;
+        let disk = DiskSender::start(Disk::new(storage, info, lengths, disk_tx, backlog.clone()))
+            .map_err(|source| EngineError::Io {
+            what: "starting the disk thread for",
+            path: save_path.clone(),
+            source,
+        })?;
         let mut ctx = peer_context(
             &shared,
             info_hash,

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::Torrent;
 use crate::disk::DiskJob;
-use crate::file_reader::FilePieces;
+use crate::types::FilePieces;
 use crate::types::{EngineError, TorrentState};
 
 /// Reads waiting for their piece, over all readers of a torrent.
