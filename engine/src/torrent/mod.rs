@@ -300,17 +300,21 @@ impl Torrent {
     }
 
     /// When the clock next comes round: every `TICK` while anything moves; a quiet torrent
-    /// sleeps until the core's next timer (a dial due, a rechoke), its seed-time goal, or
-    /// `QUIET_TICK`, whichever is first.
+    /// sleeps until the core's next timer (a dial due, a rechoke), its seed-time goal, a web
+    /// seed's back-off ending, or `QUIET_TICK`, whichever is first.
     fn next_tick(&self, now: Instant) -> Instant {
         if !self.quiet() {
             return now + TICK;
         }
-        let due = [self.core.poll_timeout(), self.seed_goal_due(now)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + QUIET_TICK);
+        let due = [
+            self.core.poll_timeout(),
+            self.seed_goal_due(now),
+            self.webseeds.next_retry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + QUIET_TICK);
         due.clamp(now + TICK, now + QUIET_TICK)
     }
 

@@ -243,6 +243,15 @@ impl WebSeeds {
         self.fetching() > 0
     }
 
+    /// When the first web seed backing off may be asked again (a quiet torrent's clock must
+    /// wake for it: `fill_webseeds` runs on the clock).
+    pub fn next_retry(&self) -> Option<std::time::Instant> {
+        (self.seeds.iter())
+            .filter(|s| s.job.is_none())
+            .filter_map(|s| s.health.retry_at())
+            .min()
+    }
+
     /// How many web seeds are fetching right now.
     pub fn fetching(&self) -> usize {
         self.seeds.iter().filter(|s| s.job.is_some()).count()
